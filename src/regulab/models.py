@@ -1,0 +1,265 @@
+"""Model builders: a multi-layer perceptron with dropout and batch norm, and a linear model.
+
+Both are ordinary ``torch.nn.Module`` objects that work in any PyTorch code. Regulab's
+trainer also reads their :class:`Architecture` to train several copies at once.
+
+Layer order inside each hidden block (Ioffe & Szegedy's placement, Keras' usual one)::
+
+    Linear -> BatchNorm1d (if chosen) -> activation -> Dropout (if rate > 0)
+
+Input dropout, when set, is applied to the features before the first layer. The head
+returns raw scores: logits for classification (softmax or sigmoid live in the loss and in
+``predict_proba``), values for regression.
+
+Examples
+--------
+>>> from regulab.models import MLP
+>>> model = MLP("784-128-64-10", dropout=[0.5, 0.3], batchnorm=[0], seed=0)
+>>> model.architecture.sizes
+(784, 128, 64, 10)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from regulab.errors import InvalidParameterError, check_range, did_you_mean
+
+__all__ = ["Architecture", "MLP", "LinearModel", "parse_sizes", "ACTIVATIONS", "TASKS"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "silu": nn.SiLU,
+}
+TASKS = ("classification", "regression")
+
+
+def parse_sizes(sizes: str | Sequence[int]) -> tuple[int, ...]:
+    """Parse ``"784-128-64-10"`` (or a list of ints) into layer sizes, input first.
+
+    Examples
+    --------
+    >>> parse_sizes("64-32-10")
+    (64, 32, 10)
+    """
+    if isinstance(sizes, str):
+        parts = [part.strip() for part in sizes.replace(",", "-").split("-")]
+        if not all(part.isdigit() for part in parts):
+            raise InvalidParameterError(
+                f"The model spec '{sizes}' must be layer sizes joined by '-', "
+                "input first and output last, e.g. '784-128-64-10'."
+            )
+        values = tuple(int(part) for part in parts)
+    else:
+        values = tuple(int(size) for size in sizes)
+    if len(values) < 2 or any(size < 1 for size in values):
+        raise InvalidParameterError(
+            f"The model spec {values} needs at least an input and an output size, all >= 1."
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What models must share to train together in one stack.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Layer widths, input first, output last.
+    activation : str
+        Hidden activation name.
+    batchnorm : tuple of int
+        Hidden layers (0-based) followed by batch normalization.
+    task : str
+        ``"classification"`` or ``"regression"``.
+    """
+
+    sizes: tuple[int, ...]
+    activation: str = "relu"
+    batchnorm: tuple[int, ...] = ()
+    task: str = "classification"
+
+    @property
+    def n_hidden(self) -> int:
+        """Number of hidden layers."""
+        return len(self.sizes) - 2
+
+    @property
+    def spec(self) -> str:
+        """The ``"784-128-64-10"`` form."""
+        return "-".join(str(s) for s in self.sizes)
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron with optional input dropout, dropout and batch norm.
+
+    Parameters
+    ----------
+    sizes : str or sequence of int
+        ``"784-128-64-10"`` or ``[784, 128, 64, 10]``: input, hidden..., output.
+    activation : str, default="relu"
+        One of ``relu, gelu, tanh, sigmoid, elu, leaky_relu, silu``.
+    dropout : float or sequence of float, default=0.0
+        Rate after each hidden layer (one float for all, or one per hidden layer), in
+        [0, 1). Srivastava et al. suggest 0.4-0.5 on hidden layers.
+    input_dropout : float, default=0.0
+        Rate on the input features, in [0, 1); 0.1-0.2 is typical.
+    batchnorm : bool or sequence of int, default=False
+        ``True`` for every hidden layer, or the 0-based hidden layers to normalize.
+    task : {"classification", "regression"}, default="classification"
+        Classification with one output unit is binary (sigmoid); more units use softmax.
+    seed : int, optional
+        Seed for the weight initialization (PyTorch's default scheme).
+
+    Attributes
+    ----------
+    architecture : Architecture
+        The shared structure (sizes, activation, batch-norm placement, task).
+    dropout_rates : tuple of float
+        Hidden-layer dropout rates.
+
+    Examples
+    --------
+    >>> model = MLP([4, 8, 3], dropout=0.5, seed=0)
+    >>> model(torch.zeros(2, 4)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        sizes: str | Sequence[int],
+        *,
+        activation: str = "relu",
+        dropout: float | Sequence[float] = 0.0,
+        input_dropout: float = 0.0,
+        batchnorm: bool | Sequence[int] = False,
+        task: str = "classification",
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        layer_sizes = parse_sizes(sizes)
+        n_hidden = len(layer_sizes) - 2
+        if activation not in ACTIVATIONS:
+            raise InvalidParameterError(
+                f"The 'activation' parameter of MLP must be one of "
+                f"{', '.join(ACTIVATIONS)}. Got {activation!r} instead."
+                + did_you_mean(activation, ACTIVATIONS)
+            )
+        if task not in TASKS:
+            raise InvalidParameterError(
+                f"The 'task' parameter of MLP must be one of {', '.join(TASKS)}. "
+                f"Got {task!r} instead."
+            )
+        rates = _dropout_rates(dropout, n_hidden)
+        check_range("input_dropout", input_dropout, low=0.0, high=1.0, high_open=True, owner="MLP")
+        norm_layers = _batchnorm_layers(batchnorm, n_hidden)
+        self.architecture = Architecture(layer_sizes, activation, norm_layers, task)
+        self.dropout_rates = rates
+        self.input_dropout = float(input_dropout)
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            self.linears = nn.ModuleList(
+                nn.Linear(a, b) for a, b in zip(layer_sizes[:-1], layer_sizes[1:])
+            )
+        self.norms = nn.ModuleDict(
+            {str(i): nn.BatchNorm1d(layer_sizes[i + 1]) for i in norm_layers}
+        )
+        self.activation = ACTIVATIONS[activation]()
+        self.input_drop = nn.Dropout(self.input_dropout)
+        self.drops = nn.ModuleList(nn.Dropout(rate) for rate in rates)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return raw scores (logits or regression values) for a batch ``x``."""
+        h = self.input_drop(x)
+        for index, linear in enumerate(self.linears):
+            h = linear(h)
+            if index == len(self.linears) - 1:
+                break
+            if str(index) in self.norms:
+                h = self.norms[str(index)](h)
+            h = self.drops[index](self.activation(h))
+        return h
+
+    def config(self) -> dict:
+        """JSON-safe constructor arguments (without the seed)."""
+        arch = self.architecture
+        return {
+            "sizes": list(arch.sizes),
+            "activation": arch.activation,
+            "dropout": list(self.dropout_rates),
+            "input_dropout": self.input_dropout,
+            "batchnorm": list(arch.batchnorm),
+            "task": arch.task,
+        }
+
+
+class LinearModel(MLP):
+    """Linear model: multinomial/binary logistic regression or linear regression.
+
+    An :class:`MLP` with no hidden layer, so every penalty and the trainer apply unchanged.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of inputs.
+    n_outputs : int, default=1
+        Classes for multinomial logistic regression, 1 for binary or regression.
+    task : {"classification", "regression"}, default="classification"
+    input_dropout : float, default=0.0
+    seed : int, optional
+
+    Examples
+    --------
+    >>> LinearModel(784, 10, seed=0).architecture.spec
+    '784-10'
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int = 1,
+        *,
+        task: str = "classification",
+        input_dropout: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__([n_features, n_outputs], task=task, input_dropout=input_dropout, seed=seed)
+
+
+def _dropout_rates(dropout: float | Sequence[float], n_hidden: int) -> tuple[float, ...]:
+    if isinstance(dropout, (int, float)):
+        rates = [float(dropout)] * n_hidden
+    else:
+        rates = [float(rate) for rate in dropout]
+        if len(rates) != n_hidden:
+            raise InvalidParameterError(
+                f"The 'dropout' parameter of MLP has {len(rates)} rates but the model has "
+                f"{n_hidden} hidden layers; give one rate per hidden layer or a single rate."
+            )
+    for rate in rates:
+        check_range("dropout", rate, low=0.0, high=1.0, high_open=True, owner="MLP")
+    return tuple(rates)
+
+
+def _batchnorm_layers(batchnorm: bool | Sequence[int], n_hidden: int) -> tuple[int, ...]:
+    if isinstance(batchnorm, bool):
+        return tuple(range(n_hidden)) if batchnorm else ()
+    layers = tuple(sorted({int(i) for i in batchnorm}))
+    for index in layers:
+        if not 0 <= index < n_hidden:
+            raise InvalidParameterError(
+                f"The 'batchnorm' parameter of MLP names hidden layer {index} but the model has "
+                f"{n_hidden} hidden layers (0 to {n_hidden - 1})."
+            )
+    return layers

@@ -1,0 +1,67 @@
+"""Predictions and test metrics for a trained model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from regulab.models import MLP
+from regulab.training._metrics import head_kind, member_metrics
+from regulab.training._trainer import _features, _targets
+
+__all__ = ["predict_scores", "predict", "predict_proba", "evaluate"]
+
+
+@torch.no_grad()
+def predict_scores(model: nn.Module, X: Any, chunk: int = 8192) -> torch.Tensor:
+    """Raw scores (logits or values) in eval mode, on the CPU.
+
+    Examples
+    --------
+    >>> predict_scores(MLP("3-2", seed=0), np.zeros((4, 3), "float32")).shape
+    torch.Size([4, 2])
+    """
+    device = next(model.parameters()).device
+    features = _features(X, "X", device)
+    was_training = model.training
+    model.eval()
+    scores = torch.cat([model(features[i : i + chunk]) for i in range(0, len(features), chunk)])
+    model.train(was_training)
+    return scores.cpu()
+
+
+def predict_proba(model: MLP, X: Any) -> np.ndarray:
+    """Class probabilities (n, classes) of a classification model."""
+    scores = predict_scores(model, X)
+    if scores.shape[1] == 1:
+        positive = torch.sigmoid(scores[:, 0])
+        return torch.stack([1 - positive, positive], dim=1).numpy()
+    return torch.softmax(scores, dim=1).numpy()
+
+
+def predict(model: MLP, X: Any) -> np.ndarray:
+    """Class codes for classification, values for regression."""
+    scores = predict_scores(model, X)
+    if model.architecture.task == "regression":
+        return scores.squeeze(1).numpy() if scores.shape[1] == 1 else scores.numpy()
+    if scores.shape[1] == 1:
+        return (scores[:, 0] > 0).long().numpy()
+    return scores.argmax(1).numpy()
+
+
+def evaluate(model: MLP, X: Any, y: Any) -> dict[str, float]:
+    """Loss and metrics on a data set (accuracy, F1 macro, ROC AUC, or MSE/MAE/R^2).
+
+    Examples
+    --------
+    >>> sorted(evaluate(MLP("3-2", seed=0), np.zeros((4, 3), "float32"), [0, 1, 0, 1]))
+    ['accuracy', 'f1_macro', 'loss']
+    """
+    arch = model.architecture
+    scores = predict_scores(model, X)
+    targets = _targets(y, arch.task, len(scores), "y", torch.device("cpu"))
+    kind = head_kind(arch.task, arch.sizes[-1])
+    return member_metrics(scores.unsqueeze(0), targets, kind)[0]

@@ -1,0 +1,338 @@
+"""Several MLPs of one architecture trained as one stacked model.
+
+All parameters of all members live in one flat buffer; each layer is a view of shape
+``(members, ...)`` and is computed with one batched matmul. Gradients land in a second flat
+buffer, so zeroing, Adam and SGD are a handful of whole-buffer operations instead of a loop
+over tensors. Penalty gradients are added in closed form after the backward pass (no extra
+autograd nodes); proximal L1 and decoupled decay are applied after the optimizer step.
+
+Every member keeps its own random streams (shuffle order, dropout masks), so a member
+trained inside a stack follows exactly the path it follows alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from regulab.models import ACTIVATIONS, MLP, Architecture
+from regulab.penalties import LayerCoefficients
+
+__all__ = ["StackedMLP", "OptimizerSpec"]
+
+_BN_EPS = 1e-5
+_BN_MOMENTUM = 0.1
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """Optimizer shared by a stack: name (adam, adamw, sgd), learning rate and momentum."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+
+@dataclass
+class _Slot:
+    name: str  # the MLP state-dict key
+    shape: tuple[int, ...]  # per-member shape in the stack layout
+    kind: str  # "weight", "bias", "norm"
+    layer: int  # linear index for weight/bias, hidden index for norm
+
+
+def _stack_coef(values: Sequence[float | torch.Tensor], n_rows: int) -> torch.Tensor | None:
+    """Stack per-member coefficients to (K, n_rows or 1, 1); None when all are zero."""
+    if all(not isinstance(v, torch.Tensor) and v == 0.0 for v in values):
+        return None
+    per_row = any(isinstance(v, torch.Tensor) for v in values)
+    rows = []
+    for v in values:
+        t = v if isinstance(v, torch.Tensor) else torch.tensor(float(v))
+        rows.append(t.float().reshape(-1, 1).expand(n_rows if per_row else 1, 1))
+    return torch.stack(rows)
+
+
+class StackedMLP:
+    """K members of one :class:`Architecture` with per-member penalties, rates and seeds."""
+
+    def __init__(
+        self,
+        architecture: Architecture,
+        models: Sequence[MLP],
+        coefficients: Sequence[tuple[list[LayerCoefficients], LayerCoefficients]],
+        dropout_seeds: Sequence[int],
+        optimizer: OptimizerSpec,
+        device: torch.device,
+    ) -> None:
+        self.arch = architecture
+        self.device = device
+        self.optimizer = optimizer
+        self.slots = self._layout()
+        self._slot_names = [slot.name for slot in self.slots]
+        members = len(models)
+        self.members = members
+        self.param_flat = torch.empty(members * self._numel_per_member(), device=device)
+        self.grad_flat = torch.zeros_like(self.param_flat)
+        self.params = self._views(self.param_flat)
+        grads = self._views(self.grad_flat)
+        for param, grad in zip(self.params, grads):
+            param.requires_grad_(True)
+            param.grad = grad
+        self.running: dict[int, list[torch.Tensor]] = {}
+        self.batches_tracked = [0] * members
+        for k, model in enumerate(models):
+            self.load_member(k, model.state_dict())
+        self.state = [torch.zeros_like(self.param_flat) for _ in range(self._n_state())]
+        self.steps = 0
+        self.input_rates = torch.tensor([m.input_dropout for m in models], device=device)
+        self.hidden_rates = torch.tensor(
+            [list(m.dropout_rates) for m in models], device=device
+        ).reshape(members, -1)
+        self.generators = []
+        for seed in dropout_seeds:
+            gen = torch.Generator(device=device)
+            gen.manual_seed(seed)
+            self.generators.append(gen)
+        self._set_coefficients(coefficients)
+        self.activation = ACTIVATIONS[architecture.activation]()
+
+    # -- layout -----------------------------------------------------------------------------
+    def _layout(self) -> list[_Slot]:
+        sizes = self.arch.sizes
+        slots = []
+        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            slots.append(_Slot(f"linears.{layer}.weight", (n_in, n_out), "weight", layer))
+            slots.append(_Slot(f"linears.{layer}.bias", (1, n_out), "bias", layer))
+        for hidden in self.arch.batchnorm:
+            width = sizes[hidden + 1]
+            slots.append(_Slot(f"norms.{hidden}.weight", (1, width), "norm", hidden))
+            slots.append(_Slot(f"norms.{hidden}.bias", (1, width), "norm", hidden))
+        return slots
+
+    def _numel_per_member(self) -> int:
+        return sum(math.prod(slot.shape) for slot in self.slots)
+
+    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        views, offset = [], 0
+        for slot in self.slots:
+            count = self.members * math.prod(slot.shape)
+            views.append(flat[offset : offset + count].view(self.members, *slot.shape))
+            offset += count
+        return views
+
+    def _n_state(self) -> int:
+        return 2 if self.optimizer.name in ("adam", "adamw") else 1
+
+    def _set_coefficients(
+        self, coefficients: Sequence[tuple[list[LayerCoefficients], LayerCoefficients]]
+    ) -> None:
+        self.coefs: list[dict[str, torch.Tensor | None]] = []
+        for slot in self.slots:
+            per_member = [
+                layers[slot.layer] if slot.kind == "weight" else others
+                for layers, others in coefficients
+            ]
+            n_rows = slot.shape[0]
+            entry = {
+                name: _stack_coef([getattr(c, name) for c in per_member], n_rows)
+                for name in ("l1", "l2", "prox_l1", "decay")
+            }
+            self.coefs.append(
+                {k: None if v is None else v.to(self.device) for k, v in entry.items()}
+            )
+
+    # -- members in and out -----------------------------------------------------------------
+    @torch.no_grad()
+    def load_member(self, k: int, state: dict[str, torch.Tensor]) -> None:
+        """Write an MLP state dict into member ``k``."""
+        for slot, param in zip(self.slots, self.params):
+            value = state[slot.name].to(self.device, torch.float32)
+            param[k].copy_(value.t() if slot.kind == "weight" else value.view(1, -1))
+        for hidden in self.arch.batchnorm:
+            if hidden not in self.running:
+                width = self.arch.sizes[hidden + 1]
+                self.running[hidden] = [
+                    torch.zeros(self.members, 1, width, device=self.device),
+                    torch.ones(self.members, 1, width, device=self.device),
+                ]
+            mean, var = self.running[hidden]
+            mean[k].copy_(state[f"norms.{hidden}.running_mean"].view(1, -1))
+            var[k].copy_(state[f"norms.{hidden}.running_var"].view(1, -1))
+            self.batches_tracked[k] = int(state[f"norms.{hidden}.num_batches_tracked"])
+
+    @torch.no_grad()
+    def member_state(self, k: int) -> dict[str, torch.Tensor]:
+        """Detached copy of member ``k`` as an MLP state dict (on the CPU)."""
+        state: dict[str, torch.Tensor] = {}
+        for slot, param in zip(self.slots, self.params):
+            value = param[k].t() if slot.kind == "weight" else param[k].reshape(-1)
+            state[slot.name] = value.detach().cpu().clone()
+        for hidden, (mean, var) in self.running.items():
+            state[f"norms.{hidden}.running_mean"] = mean[k].reshape(-1).cpu().clone()
+            state[f"norms.{hidden}.running_var"] = var[k].reshape(-1).cpu().clone()
+            state[f"norms.{hidden}.num_batches_tracked"] = torch.tensor(self.batches_tracked[k])
+        return state
+
+    @torch.no_grad()
+    def keep(self, members: Sequence[int]) -> None:
+        """Drop every member not listed (stopped ones), keeping optimizer state and RNGs."""
+        index = torch.tensor(list(members), device=self.device)
+
+        def select(flat: torch.Tensor) -> torch.Tensor:
+            return torch.cat([v.index_select(0, index).reshape(-1) for v in self._views(flat)])
+
+        new_params = select(self.param_flat)
+        new_state = [select(buffer) for buffer in self.state]
+        self.members = len(members)
+        self.param_flat = new_params
+        self.grad_flat = torch.zeros_like(new_params)
+        self.state = new_state
+        self.params = self._views(self.param_flat)
+        for param, grad in zip(self.params, self._views(self.grad_flat)):
+            param.requires_grad_(True)
+            param.grad = grad
+        for hidden, buffers in self.running.items():
+            self.running[hidden] = [b.index_select(0, index) for b in buffers]
+        self.batches_tracked = [self.batches_tracked[i] for i in members]
+        self.input_rates = self.input_rates.index_select(0, index)
+        self.hidden_rates = self.hidden_rates.index_select(0, index)
+        self.generators = [self.generators[i] for i in members]
+        self.coefs = [
+            {k: None if v is None else v.index_select(0, index) for k, v in entry.items()}
+            for entry in self.coefs
+        ]
+
+    # -- forward ----------------------------------------------------------------------------
+    def _dropout(self, h: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
+        mask = torch.empty_like(h)
+        for k, gen in enumerate(self.generators):
+            rate = float(rates[k])
+            if rate > 0.0:
+                mask[k].bernoulli_(1.0 - rate, generator=gen)
+            else:
+                mask[k].fill_(1.0)
+        return h * mask.mul_((1.0 / (1.0 - rates)).view(-1, 1, 1))
+
+    def _batchnorm(
+        self, hidden: int, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, train: bool
+    ) -> torch.Tensor:
+        running_mean, running_var = self.running[hidden]
+        if train:
+            mean = h.mean(1, keepdim=True)
+            var = h.var(1, unbiased=False, keepdim=True)
+            with torch.no_grad():
+                n = h.shape[1]
+                running_mean.lerp_(mean, _BN_MOMENTUM)
+                running_var.lerp_(var * (n / max(n - 1, 1)), _BN_MOMENTUM)
+        else:
+            mean, var = running_mean, running_var
+        return (h - mean) * torch.rsqrt(var + _BN_EPS) * weight + bias
+
+    def forward(self, x: torch.Tensor, train: bool) -> torch.Tensor:
+        """Scores (K, B, outputs) for inputs (B, features) shared by all, or (K, B, features)."""
+        h = x if x.dim() == 3 else x.unsqueeze(0).expand(self.members, *x.shape)
+        if train and bool((self.input_rates > 0).any()):
+            h = self._dropout(h, self.input_rates)
+        by_name = dict(zip(self._slot_names, self.params))
+        last = len(self.arch.sizes) - 2
+        for layer in range(last + 1):
+            h = torch.baddbmm(
+                by_name[f"linears.{layer}.bias"], h, by_name[f"linears.{layer}.weight"]
+            )
+            if layer == last:
+                break
+            if layer in self.running:
+                h = self._batchnorm(
+                    layer,
+                    h,
+                    by_name[f"norms.{layer}.weight"],
+                    by_name[f"norms.{layer}.bias"],
+                    train,
+                )
+            h = self.activation(h)
+            rates = self.hidden_rates[:, layer]
+            if train and bool((rates > 0).any()):
+                h = self._dropout(h, rates)
+        return h
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+        """Eval-mode scores (K, N, outputs), in chunks of rows."""
+        parts = [self.forward(x[i : i + chunk], train=False) for i in range(0, len(x), chunk)]
+        return torch.cat(parts, dim=1)
+
+    # -- penalties and optimizer ------------------------------------------------------------
+    @torch.no_grad()
+    def add_penalty_gradients(self) -> None:
+        """Add the closed-form gradient of the coupled L1/L2 terms to the gradient buffer."""
+        for param, entry in zip(self.params, self.coefs):
+            l1, l2 = entry["l1"], entry["l2"]
+            grad = param.grad
+            assert grad is not None
+            if l1 is not None:
+                grad.add_(param.sign() * l1)
+            if l2 is not None:
+                grad.addcmul_(param, l2, value=2.0)
+
+    @torch.no_grad()
+    def optimizer_step(self) -> None:
+        """One optimizer step on the flat buffer, then decoupled decay and proximal L1."""
+        spec = self.optimizer
+        self.steps += 1
+        params, grads = self.param_flat, self.grad_flat
+        if spec.name in ("adam", "adamw"):
+            beta1, beta2 = spec.betas
+            exp_avg, exp_avg_sq = self.state
+            exp_avg.lerp_(grads, 1.0 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grads, grads, value=1.0 - beta2)
+            bias1 = 1.0 - beta1**self.steps
+            bias2_sqrt = math.sqrt(1.0 - beta2**self.steps)
+            denom = exp_avg_sq.sqrt().div_(bias2_sqrt).add_(spec.eps)
+            params.addcdiv_(exp_avg, denom, value=-spec.lr / bias1)
+        else:
+            (momentum_buffer,) = self.state
+            if self.steps == 1:
+                momentum_buffer.copy_(grads)
+            else:
+                momentum_buffer.mul_(spec.momentum).add_(grads)
+            params.add_(momentum_buffer, alpha=-spec.lr)
+        for param, entry in zip(self.params, self.coefs):
+            decay, prox = entry["decay"], entry["prox_l1"]
+            if decay is not None:
+                param.mul_(1.0 - spec.lr * decay)
+            if prox is not None:
+                shrunk = param.abs().sub_(prox * spec.lr).clamp_(min=0.0)
+                param.copy_(shrunk.mul_(param.sign()))
+
+    @torch.no_grad()
+    def penalty_values(self) -> torch.Tensor:
+        """The penalty term of each member (K,), proximal L1 included."""
+        total = torch.zeros(self.members, device=self.device)
+        for param, entry in zip(self.params, self.coefs):
+            for name, power in (("l1", 1), ("prox_l1", 1), ("l2", 2)):
+                coef = entry[name]
+                if coef is not None:
+                    term = param.abs() if power == 1 else param.pow(2)
+                    total += (term * coef).flatten(1).sum(1)
+        return total
+
+    @torch.no_grad()
+    def weight_sparsity(self) -> torch.Tensor:
+        """Share of exactly-zero weight-matrix entries per member (K,)."""
+        zeros = torch.zeros(self.members, device=self.device)
+        count = 0
+        for slot, param in zip(self.slots, self.params):
+            if slot.kind == "weight":
+                zeros += (param == 0).flatten(1).sum(1)
+                count += math.prod(slot.shape)
+        return zeros / count
+
+    def zero_grad(self) -> None:
+        """Clear the gradient buffer."""
+        self.grad_flat.zero_()

@@ -1,0 +1,475 @@
+"""The in-memory trainer: one model, or many models of one architecture at once."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
+from regulab.models import MLP, Architecture
+from regulab.penalties import Penalty, resolve, sparsity
+from regulab.training._callbacks import Callback
+from regulab.training._history import FitResult, History, StopReason
+from regulab.training._metrics import head_kind, member_losses, member_metrics, metric_names
+from regulab.training._progress import Progress
+from regulab.training._stack import OptimizerSpec, StackedMLP
+
+__all__ = ["Member", "train", "train_many", "resolve_device", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+_ADAMW_DEFAULT_DECAY = 0.01
+
+
+@dataclass
+class Member:
+    """One model to train inside a stack, with its own penalties, callbacks and seed.
+
+    Examples
+    --------
+    >>> from regulab.models import MLP
+    >>> from regulab.penalties import L2
+    >>> member = Member(MLP("4-8-3", seed=0), penalties=[L2(1e-3)], seed=0)
+    """
+
+    model: MLP
+    penalties: Sequence[Penalty] = ()
+    callbacks: Sequence[Callback] = ()
+    seed: int = 0
+
+
+@dataclass
+class _MemberRun:
+    """The :class:`~regulab.training.Run` handed to callbacks for one member."""
+
+    available_metrics: list[str]
+    stack: StackedMLP | None = None
+    position: int = 0
+    history: History = field(default_factory=History)
+    stop_training: bool = False
+    stop_reason: StopReason | None = None
+    stop_message: str = ""
+    best_epoch: int | None = None
+    final_state: dict[str, Any] | None = None
+
+    def get_weights(self) -> dict[str, Any]:
+        if self.stack is None:
+            return {k: v.clone() for k, v in (self.final_state or {}).items()}
+        return self.stack.member_state(self.position)
+
+    def set_weights(self, state: dict[str, Any]) -> None:
+        if self.stack is None:
+            self.final_state = {k: v.clone() for k, v in state.items()}
+        else:
+            self.stack.load_member(self.position, state)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when available, else the CPU.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise InvalidParameterError(
+            f"The 'device' parameter must be 'auto', 'cpu' or 'cuda[:N]'. Got {device!r} instead."
+        ) from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(f"Device {device!r} was requested but CUDA is not available.")
+    return resolved
+
+
+def _features(X: Any, name: str, device: torch.device) -> torch.Tensor:
+    array = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32)
+    if array.ndim != 2:
+        raise DataError(f"{name} must be a 2-D array (samples, features); got shape {array.shape}.")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        columns = sorted(set(np.nonzero(bad)[1].tolist()))
+        raise DataError(
+            f"{name} has {int(bad.any(axis=1).sum())} rows with NaN or infinite values "
+            f"(feature columns {columns[:10]}{'...' if len(columns) > 10 else ''})."
+        )
+    return torch.from_numpy(array).to(device)
+
+
+def _targets(y: Any, task: str, n_rows: int, name: str, device: torch.device) -> torch.Tensor:
+    array = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
+    if len(array) != n_rows:
+        raise DataError(f"{name} has {len(array)} rows but the features have {n_rows}.")
+    if task == "regression":
+        values = array.astype(np.float32)
+        if not np.isfinite(values).all():
+            raise DataError(
+                f"{name} has {int((~np.isfinite(values)).sum())} NaN or infinite targets."
+            )
+        return torch.from_numpy(values).to(device)
+    if (
+        array.ndim != 1
+        or not np.issubdtype(array.dtype, np.integer)
+        and not np.all(np.mod(array, 1) == 0)
+    ):
+        raise DataError(
+            f"{name} must hold integer class codes 0..C-1 for classification "
+            f"(regulab.data.load encodes labels for you)."
+        )
+    return torch.from_numpy(array.astype(np.int64)).to(device)
+
+
+def _check_model_fits(arch: Architecture, X: torch.Tensor, y: torch.Tensor) -> str:
+    n_in, n_out = arch.sizes[0], arch.sizes[-1]
+    if n_in != X.shape[1]:
+        suggestion = "-".join(str(s) for s in (X.shape[1], *arch.sizes[1:]))
+        raise InvalidParameterError(
+            f"The model's input size is {n_in} but the data has {X.shape[1]} features; "
+            f"use a spec starting with {X.shape[1]}, e.g. '{suggestion}'."
+        )
+    if arch.task == "regression":
+        expected = 1 if y.dim() == 1 else y.shape[1]
+        if n_out != expected:
+            raise InvalidParameterError(
+                f"The model's output size is {n_out} but the regression target has "
+                f"{expected} column(s)."
+            )
+        return head_kind("regression", n_out)
+    classes = torch.unique(y)
+    n_classes = int(classes.max()) + 1
+    if len(classes) < 2:
+        raise DataError(
+            f"The training target has a single class ({int(classes[0])}); "
+            "classification needs at least 2."
+        )
+    if int(classes.min()) < 0 or (n_out != n_classes and not (n_out == 1 and n_classes == 2)):
+        allowed = "1 (sigmoid) or 2" if n_classes == 2 else str(n_classes)
+        raise InvalidParameterError(
+            f"The model's output size is {n_out} but the data has {n_classes} classes; "
+            f"the output size must be {allowed}."
+        )
+    return head_kind("classification", n_out)
+
+
+def _seeds(seed: int) -> tuple[int, int]:
+    shuffle_seed, dropout_seed = np.random.SeedSequence(seed).generate_state(2)
+    return int(shuffle_seed), int(dropout_seed)
+
+
+def _validation_split(
+    X: torch.Tensor, y: torch.Tensor, fraction: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(X), generator=generator).to(X.device)
+    n_val = max(1, int(round(len(X) * fraction)))
+    val, fit = order[:n_val], order[n_val:]
+    return X[fit], y[fit], X[val], y[val]
+
+
+def train(
+    model: MLP,
+    X: Any,
+    y: Any,
+    X_val: Any = None,
+    y_val: Any = None,
+    *,
+    penalties: Sequence[Penalty] = (),
+    callbacks: Sequence[Callback] = (),
+    seed: int = 0,
+    **options: Any,
+) -> FitResult:
+    """Train one model on in-memory data.
+
+    Parameters
+    ----------
+    model : MLP or LinearModel
+        Trained in place; its current weights are the starting point.
+    X, y : array-like or tensor
+        Training data: float features (n, p); integer class codes or float targets.
+    X_val, y_val : array-like, optional
+        Validation data. When absent, ``validation_split`` of the training rows is held out.
+    penalties : sequence of Penalty
+        ``L1``, ``L2``, ``ElasticNet``, ``WeightDecay``, combined.
+    callbacks : sequence of Callback
+        For example ``EarlyStopping("val_loss", patience=3)``.
+    seed : int, default=0
+        Seeds the shuffling and the dropout masks.
+    **options
+        ``optimizer`` (adam, adamw, sgd), ``lr``, ``momentum``, ``epochs``, ``batch_size``,
+        ``validation_split``, ``device``, ``verbose``, ``feature_names``: see
+        :func:`train_many`.
+
+    Returns
+    -------
+    FitResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from regulab.models import MLP
+    >>> X = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    >>> y = (X[:, 0] > 0).astype("int64")
+    >>> result = train(MLP("4-8-2", seed=0), X, y, epochs=2, verbose=0)
+    >>> result.epochs_run
+    2
+    """
+    member = Member(model, penalties, callbacks, seed)
+    options.setdefault("split_seed", seed)
+    return train_many([member], X, y, X_val, y_val, **options)[0]
+
+
+def train_many(
+    members: Sequence[Member],
+    X: Any,
+    y: Any,
+    X_val: Any = None,
+    y_val: Any = None,
+    *,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    epochs: int = 10,
+    batch_size: int = 32,
+    validation_split: float = 0.1,
+    split_seed: int = 0,
+    device: str | torch.device = "auto",
+    verbose: int = 1,
+    feature_names: Sequence[str] | None = None,
+) -> list[FitResult]:
+    """Train several models on the same data; models of one architecture train as one stack.
+
+    Each member keeps its own penalties, dropout rates, seed and callbacks, and ends exactly
+    where it would have ended trained alone (within float rounding). A member that stops
+    early leaves the stack, so the others speed up.
+
+    Parameters
+    ----------
+    members : sequence of Member
+    X, y, X_val, y_val
+        As in :func:`train`.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        ``adamw`` is Adam with decoupled decay: a ``WeightDecay`` penalty sets its rate,
+        otherwise PyTorch's default 0.01 applies. ``sgd`` uses ``momentum``.
+    lr : float, default=1e-3
+    momentum : float, default=0.9
+    epochs : int, default=10
+    batch_size : int, default=32
+    validation_split : float, default=0.1
+        Share of training rows held out when ``X_val`` is None (0 disables validation).
+    split_seed : int, default=0
+        Seed of that hold-out split, shared by all members so they see the same data.
+    device : str, default="auto"
+    verbose : int, default=1
+        0 silences the progress bar.
+    feature_names : sequence of str, optional
+        Names used to report dropped input features.
+
+    Returns
+    -------
+    list of FitResult
+        In the order of ``members``.
+    """
+    if not members:
+        raise InvalidParameterError("train_many needs at least one member.")
+    if optimizer not in OPTIMIZERS:
+        raise InvalidParameterError(
+            f"The 'optimizer' parameter must be one of {', '.join(OPTIMIZERS)}. "
+            f"Got {optimizer!r} instead." + did_you_mean(str(optimizer), OPTIMIZERS)
+        )
+    check_range("lr", lr, low=0.0, low_open=True, owner="train")
+    check_range("momentum", momentum, low=0.0, high=1.0, high_open=True, owner="train")
+    check_range("epochs", epochs, low=1, integer=True, owner="train")
+    check_range("batch_size", batch_size, low=1, integer=True, owner="train")
+    check_range(
+        "validation_split", validation_split, low=0.0, high=1.0, high_open=True, owner="train"
+    )
+    target = torch.device(resolve_device(device))
+    task = members[0].model.architecture.task
+    X_fit = _features(X, "X", target)
+    y_fit = _targets(y, task, len(X_fit), "y", target)
+    X_v: torch.Tensor | None = None
+    y_v: torch.Tensor | None = None
+    if X_val is not None:
+        X_v = _features(X_val, "X_val", target)
+        if y_val is None:
+            raise DataError("X_val was given without y_val; pass both or neither.")
+        y_v = _targets(y_val, task, len(X_v), "y_val", target)
+    elif validation_split > 0 and len(X_fit) > 1:
+        X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed)
+    spec = OptimizerSpec(optimizer, float(lr), float(momentum))
+    groups: dict[Architecture, list[int]] = {}
+    for index, member in enumerate(members):
+        groups.setdefault(member.model.architecture, []).append(index)
+    results: list[FitResult | None] = [None] * len(members)
+    for arch, indices in groups.items():
+        kind = _check_model_fits(arch, X_fit, y_fit)
+        group = [members[i] for i in indices]
+        fitted = _train_stack(
+            arch,
+            kind,
+            group,
+            X_fit,
+            y_fit,
+            X_v,
+            y_v,
+            spec,
+            int(epochs),
+            int(batch_size),
+            target,
+            verbose,
+            feature_names,
+        )
+        for i, result in zip(indices, fitted):
+            results[i] = result
+    return [r for r in results if r is not None]
+
+
+def _available_metrics(kind: str, has_validation: bool) -> list[str]:
+    names = ["epoch", "loss"]
+    if has_validation:
+        names += ["val_loss"] + [f"val_{m}" for m in metric_names(kind)]
+    return names + ["penalty", "sparsity", "seconds"]
+
+
+def _train_stack(
+    arch: Architecture,
+    kind: str,
+    members: Sequence[Member],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    X_val: torch.Tensor | None,
+    y_val: torch.Tensor | None,
+    spec: OptimizerSpec,
+    epochs: int,
+    batch_size: int,
+    device: torch.device,
+    verbose: int,
+    feature_names: Sequence[str] | None,
+) -> list[FitResult]:
+    n_weights = len(arch.sizes) - 1
+    coefficients = []
+    for member in members:
+        layers, others = resolve(member.penalties, n_weights, arch.sizes[0])
+        if spec.name == "adamw" and not any(c.decay for c in layers):
+            layers = [replace(c, decay=_ADAMW_DEFAULT_DECAY) for c in layers]
+        coefficients.append((layers, others))
+    seeds = [_seeds(member.seed) for member in members]
+    stack = StackedMLP(
+        arch,
+        [m.model for m in members],
+        coefficients,
+        [dropout for _, dropout in seeds],
+        spec,
+        device,
+    )
+    shufflers = [torch.Generator().manual_seed(shuffle) for shuffle, _ in seeds]
+    available = _available_metrics(kind, X_val is not None)
+    runs = [_MemberRun(available, stack, k) for k in range(len(members))]
+    for member, run in zip(members, runs):
+        for callback in member.callbacks:
+            callback.on_train_begin(run)
+    active = list(range(len(members)))
+    has_norm = bool(arch.batchnorm)
+    started = time.perf_counter()
+    progress = Progress(epochs, len(members), verbose)
+    n_rows = len(X)
+    for epoch in range(1, epochs + 1):
+        epoch_start = time.perf_counter()
+        perms = [torch.randperm(n_rows, generator=shufflers[k]) for k in active]
+        shared = all(torch.equal(perms[0], p) for p in perms[1:])
+        order = (perms[0] if shared else torch.stack(perms)).to(device)
+        loss_sum = torch.zeros(len(active), device=device)
+        n_batches = 0
+        for start in range(0, n_rows, batch_size):
+            index = order[..., start : start + batch_size]
+            if has_norm and index.shape[-1] < 2:
+                continue  # batch norm needs two samples; PyTorch raises on one
+            xb, yb = X[index], y[index]
+            if shared:
+                yb = yb.unsqueeze(0).expand(len(active), *yb.shape)
+            losses = member_losses(stack.forward(xb, train=True), yb, kind)
+            stack.zero_grad()
+            losses.sum().backward()
+            stack.add_penalty_gradients()
+            stack.optimizer_step()
+            loss_sum += losses.detach()
+            n_batches += 1
+        train_loss = (loss_sum / max(n_batches, 1)).tolist()
+        val = None
+        if X_val is not None and y_val is not None:
+            val = member_metrics(stack.predict(X_val), y_val, kind)
+        penalty = stack.penalty_values().tolist()
+        zero_share = stack.weight_sparsity().tolist()
+        seconds = time.perf_counter() - epoch_start
+        stopped = []
+        for position, k in enumerate(active):
+            run = runs[k]
+            record: dict[str, Any] = {"epoch": epoch, "loss": train_loss[position]}
+            if val is not None:
+                record.update({f"val_{name}": v for name, v in val[position].items()})
+            record.update(penalty=penalty[position], sparsity=zero_share[position], seconds=seconds)
+            run.history.append(record)
+            for callback in members[k].callbacks:
+                callback.on_epoch_end(run)
+            if not run.stop_training and not math.isfinite(record["loss"]):
+                run.stop_training = True
+                run.stop_reason = StopReason.NON_FINITE
+                run.stop_message = f"loss became {record['loss']} at epoch {epoch}"
+            if run.stop_training or epoch == epochs:
+                stopped.append(k)
+        progress.update(epoch, [runs[k].history[-1] for k in active], len(active) - len(stopped))
+        for k in stopped:
+            _finish(runs[k], members[k], epochs)
+        if stopped:
+            active = [k for k in active if k not in stopped]
+            if not active:
+                break
+            stack.keep([runs[k].position for k in active])
+            for position, k in enumerate(active):
+                runs[k].position = position
+    progress.close()
+    total = time.perf_counter() - started
+    return [_result(member, run, total, feature_names) for member, run in zip(members, runs)]
+
+
+def _finish(run: _MemberRun, member: Member, epochs: int) -> None:
+    """Take a stopped member out of the stack and let its callbacks restore weights."""
+    assert run.stack is not None
+    run.final_state = run.stack.member_state(run.position)
+    run.stack = None
+    for callback in member.callbacks:
+        callback.on_train_end(run)
+    if run.stop_reason is None:
+        run.stop_reason = StopReason.MAX_EPOCHS
+        run.stop_message = f"reached the maximum of {epochs} epochs"
+
+
+def _result(
+    member: Member, run: _MemberRun, seconds: float, feature_names: Sequence[str] | None
+) -> FitResult:
+    model = member.model
+    assert run.final_state is not None and run.stop_reason is not None
+    model.load_state_dict(run.final_state)
+    model.eval()
+    return FitResult(
+        model=model,
+        history=run.history,
+        stop_reason=run.stop_reason,
+        stop_message=run.stop_message,
+        best_epoch=run.best_epoch,
+        epochs_run=len(run.history),
+        seconds=seconds,
+        sparsity=sparsity(model, feature_names),
+        penalties=list(member.penalties),
+        seed=member.seed,
+    )
