@@ -218,6 +218,9 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, run: Run, **kwargs: Any) -> None:
         last_epoch = run.history[-1]["epoch"] if run.history else 0
+        if self.stop_reason is None and run.stop_reason is not None:
+            # stopped by the trainer (non-finite loss) or another callback: keep its reason
+            self.stop_reason, self.stop_message = run.stop_reason, run.stop_message
         if self.stop_reason is None:
             self.stop_reason = StopReason.MAX_EPOCHS
             self.stop_message = f"reached the maximum of {last_epoch} epochs"

@@ -13,7 +13,7 @@ import torch
 
 from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
 from regulab.models import MLP, Architecture
-from regulab.penalties import Penalty, resolve, sparsity
+from regulab.penalties import Penalty, WeightDecay, resolve, sparsity
 from regulab.training._callbacks import Callback
 from regulab.training._history import FitResult, History, StopReason
 from regulab.training._metrics import head_kind, member_losses, member_metrics, metric_names
@@ -360,7 +360,8 @@ def _train_stack(
     coefficients = []
     for member in members:
         layers, others = resolve(member.penalties, n_weights, arch.sizes[0])
-        if spec.name == "adamw" and not any(c.decay for c in layers):
+        has_decay = any(isinstance(p, WeightDecay) for p in member.penalties)
+        if spec.name == "adamw" and not has_decay and not any(c.decay for c in layers):
             layers = [replace(c, decay=_ADAMW_DEFAULT_DECAY) for c in layers]
         coefficients.append((layers, others))
     seeds = [_seeds(member.seed) for member in members]
