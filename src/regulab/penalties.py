@@ -26,6 +26,9 @@ Biases and normalization parameters are excluded by default (``include_bias=True
 
 ``proximal=True`` on L1 or elastic net replaces the L1 subgradient by soft-thresholding after
 each optimizer step, ``w <- sign(w) * max(|w| - lr * l1, 0)``, which produces exact zeros.
+Under Adam, Regulab's trainer takes the threshold in Adam's metric,
+``lr * l1 / (sqrt(v_hat) + eps)`` per weight (the proximal step of the preconditioned
+update), so the strength compares with the gradient's scale as the subgradient would.
 
 Examples
 --------

@@ -20,8 +20,9 @@ from regulab.penalties import penalized_weights
 __all__ = ["RunRecord", "run_key", "weight_summary", "HISTOGRAM_EDGES"]
 
 # Fixed bin edges so histograms of different runs are comparable; the centre bin holds zeros.
-HISTOGRAM_EDGES = [float(x) for x in np.concatenate([np.linspace(-0.5, -0.0025, 50),
-                                                    np.linspace(0.0025, 0.5, 50)])]
+HISTOGRAM_EDGES = [
+    float(x) for x in np.concatenate([np.linspace(-0.5, -0.0025, 50), np.linspace(0.0025, 0.5, 50)])
+]
 
 
 def run_key(config_name: str, config: dict[str, Any], seed: int, fingerprint: str) -> str:

@@ -100,6 +100,7 @@ class StackedMLP:
             gen.manual_seed(seed)
             self.generators.append(gen)
         self._set_coefficients(coefficients)
+        self._has_prox = any(entry["prox_l1"] is not None for entry in self.coefs)
         self.activation = ACTIVATIONS[architecture.activation]()
 
     # -- layout -----------------------------------------------------------------------------
@@ -282,10 +283,17 @@ class StackedMLP:
 
     @torch.no_grad()
     def optimizer_step(self) -> None:
-        """One optimizer step on the flat buffer, then decoupled decay and proximal L1."""
+        """One optimizer step on the flat buffer, then decoupled decay and proximal L1.
+
+        The proximal threshold is ``lr * l1`` for SGD; for Adam it is taken in Adam's own
+        metric, ``lr * l1 / (sqrt(v_hat) + eps)`` per weight, so the L1 strength means the
+        same thing relative to the gradients whatever their scale, and a weight that
+        receives no gradient at all (a constant input pixel) is zeroed at once.
+        """
         spec = self.optimizer
         self.steps += 1
         params, grads = self.param_flat, self.grad_flat
+        step_scale: list[torch.Tensor] | None = None  # per-weight step size of the last update
         if spec.name in ("adam", "adamw"):
             beta1, beta2 = spec.betas
             exp_avg, exp_avg_sq = self.state
@@ -295,6 +303,8 @@ class StackedMLP:
             bias2_sqrt = math.sqrt(1.0 - beta2**self.steps)
             denom = exp_avg_sq.sqrt().div_(bias2_sqrt).add_(spec.eps)
             params.addcdiv_(exp_avg, denom, value=-spec.lr / bias1)
+            if self._has_prox:
+                step_scale = self._views(denom)
         else:
             (momentum_buffer,) = self.state
             if self.steps == 1:
@@ -302,12 +312,15 @@ class StackedMLP:
             else:
                 momentum_buffer.mul_(spec.momentum).add_(grads)
             params.add_(momentum_buffer, alpha=-spec.lr)
-        for param, entry in zip(self.params, self.coefs):
+        for index, (param, entry) in enumerate(zip(self.params, self.coefs)):
             decay, prox = entry["decay"], entry["prox_l1"]
             if decay is not None:
                 param.mul_(1.0 - spec.lr * decay)
             if prox is not None:
-                shrunk = param.abs().sub_(prox * spec.lr).clamp_(min=0.0)
+                threshold = prox * spec.lr
+                if step_scale is not None:
+                    threshold = threshold / step_scale[index]
+                shrunk = param.abs().sub_(threshold).clamp_(min=0.0)
                 param.copy_(shrunk.mul_(param.sign()))
 
     @torch.no_grad()

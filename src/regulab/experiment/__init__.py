@@ -1,0 +1,50 @@
+"""Experiments: fair side-by-side comparisons, strength paths, tuning, and the results store.
+
+Examples
+--------
+>>> from regulab.experiment import compare
+>>> result = compare("iris", "none,dropout", model="4-16-3", seeds=2, epochs=2, verbose=0)
+>>> result.metric
+'test_accuracy'
+"""
+
+from regulab.experiment._compare import (
+    COMPARE_SCHEMA_VERSION,
+    DEFAULT_TECHNIQUES,
+    Comparison,
+    compare,
+    prepare_data,
+    run_specs,
+)
+from regulab.experiment._records import RunRecord, run_key, weight_summary
+from regulab.experiment._runner import DataBundle, RunSpec, make_tasks, run_task
+from regulab.experiment._stats import main_metric, mean_ci, summarize
+from regulab.experiment._techniques import (
+    TECHNIQUES,
+    apply_techniques,
+    parse_techniques,
+    technique_count,
+)
+
+__all__ = [
+    "compare",
+    "Comparison",
+    "DEFAULT_TECHNIQUES",
+    "COMPARE_SCHEMA_VERSION",
+    "prepare_data",
+    "run_specs",
+    "RunRecord",
+    "run_key",
+    "weight_summary",
+    "RunSpec",
+    "DataBundle",
+    "make_tasks",
+    "run_task",
+    "summarize",
+    "mean_ci",
+    "main_metric",
+    "TECHNIQUES",
+    "parse_techniques",
+    "apply_techniques",
+    "technique_count",
+]

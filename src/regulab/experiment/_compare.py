@@ -1,0 +1,289 @@
+"""``compare``: every technique on the same splits with the same seeds, side by side."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from regulab import __version__
+from regulab.config import TrainConfig
+from regulab.data import Dataset, load, split
+from regulab.errors import check_range
+from regulab.experiment._records import RunRecord
+from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks
+from regulab.experiment._stats import main_metric, summarize
+from regulab.experiment._techniques import apply_techniques, parse_techniques
+
+__all__ = [
+    "Comparison",
+    "compare",
+    "prepare_data",
+    "run_specs",
+    "DEFAULT_TECHNIQUES",
+    "COMPARE_SCHEMA_VERSION",
+]
+
+DEFAULT_TECHNIQUES = (
+    "none,l1,l2,elastic_net,weight_decay,dropout,batchnorm,early_stopping,dropout+l2+early_stopping"
+)
+COMPARE_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Comparison:
+    """The outcome of :func:`compare`.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One row per config, best first (see :func:`regulab.experiment.summarize`).
+    notes : list of str
+        Sentences explaining the best, the ties and the preferred config.
+    records : list of RunRecord
+        Every run behind the table.
+    metric : str
+        The headline test metric.
+    data : dict
+        Name, task, sizes and fingerprint of the data.
+    """
+
+    rows: list[dict[str, Any]]
+    notes: list[str]
+    records: list[RunRecord]
+    metric: str
+    higher_is_better: bool
+    data: dict[str, Any]
+    experiment: str = ""
+    resumed: int = 0
+    image_shape: tuple[int, int] | None = field(default=None)
+
+    @property
+    def best(self) -> str:
+        """Config with the best mean metric."""
+        return next(row["config"] for row in self.rows if row["best"])
+
+    @property
+    def preferred(self) -> str:
+        """Simplest/sparsest config among the best and its ties."""
+        return next(row["config"] for row in self.rows if row["preferred"])
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` contract: ``schema_version``, ``data``, ``metric``, ``configs``
+        (the table rows), ``best``, ``tied``, ``preferred``, ``notes``, ``experiment``,
+        ``resumed`` (runs found in the store) and ``runs`` (config, seed, metrics, epochs,
+        stop reason, sparsity, seconds per run)."""
+        return {
+            "schema_version": COMPARE_SCHEMA_VERSION,
+            "data": self.data,
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "configs": self.rows,
+            "best": self.best,
+            "tied": [row["config"] for row in self.rows if row["tied"]],
+            "preferred": self.preferred,
+            "notes": self.notes,
+            "experiment": self.experiment,
+            "resumed": self.resumed,
+            "runs": [
+                {
+                    "config": r.config_name,
+                    "seed": r.seed,
+                    "metrics": r.metrics,
+                    "epochs_run": r.epochs_run,
+                    "stop_reason": r.stop_reason,
+                    "sparsity": r.sparsity["total"],
+                    "seconds": r.seconds,
+                }
+                for r in self.records
+            ],
+        }
+
+
+def prepare_data(
+    data: str | Dataset,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    mnist_dir: str | None = None,
+    data_seed: int = 0,
+    max_train: int | None = None,
+) -> tuple[Dataset, DataBundle]:
+    """Load and split once: every run of an experiment sees these exact arrays."""
+    dataset = (
+        data
+        if isinstance(data, Dataset)
+        else load(data, target=target, task=task, mnist_dir=mnist_dir, seed=data_seed)
+    )
+    splits = split(dataset, seed=data_seed, max_train=max_train)
+    n_outputs = dataset.n_classes if dataset.task == "classification" else 1
+    return dataset, DataBundle.from_splits(splits, dataset.task, n_outputs, dataset.feature_names)
+
+
+def run_specs(
+    specs: Sequence[RunSpec],
+    bundle: DataBundle,
+    *,
+    store: Any = None,
+    experiment: str = "",
+    jobs: int = 1,
+    verbose: int = 1,
+    max_stack: int = 16,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> tuple[list[RunRecord], int]:
+    """Run the specs not already in ``store``; return all their records and the reused count.
+
+    Finished runs are written to the store as each stack completes, so an interrupted
+    experiment loses at most the stacks in flight.
+    """
+    keys = {spec.key(bundle.fingerprint): spec for spec in specs}
+    done: dict[str, RunRecord] = {}
+    if store is not None:
+        stored = store.keys()
+        done = {r.run_key: r for r in store.records() if r.run_key in keys and r.run_key in stored}
+    missing = [spec for key, spec in keys.items() if key not in done]
+    reused = len(done)
+    parallel = workers or jobs
+    tasks = make_tasks(missing, max_stack=max_stack, min_tasks=parallel)
+    if scheduler is not None or workers is not None:
+        from regulab.experiment._dask import execute_dask
+
+        batches = execute_dask(tasks, bundle, __version__, scheduler=scheduler, workers=workers)
+    else:
+        batches = execute(tasks, bundle, __version__, jobs=jobs)
+    with Progress(
+        TextColumn("[bold]runs"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TimeElapsedColumn(),
+        disable=not verbose,
+    ) as progress:
+        bar = progress.add_task("", total=len(keys), completed=reused)
+        for records in batches:
+            for record in records:
+                done[record.run_key] = record
+                if store is not None:
+                    store.add(record, experiment)
+            progress.update(bar, advance=len(records))
+    return [done[key] for key in keys], reused
+
+
+def _experiment_name(
+    bundle: DataBundle, names: Sequence[str], base: TrainConfig, seeds: int
+) -> str:
+    payload = json.dumps([bundle.fingerprint, list(names), base.to_dict(), seeds], sort_keys=True)
+    return "compare-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def compare(
+    data: str | Dataset = "digits",
+    techniques: str | Sequence[str] = DEFAULT_TECHNIQUES,
+    *,
+    model: str | None = None,
+    seeds: int = 5,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    target: str | None = None,
+    task: str | None = None,
+    mnist_dir: str | None = None,
+    max_train: int | None = None,
+    store: Any = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    device: str = "auto",
+    verbose: int = 1,
+    data_seed: int = 0,
+) -> Comparison:
+    """Train every configuration with every seed on one split and compare them fairly.
+
+    Configurations that share an architecture train together as one stacked model; each
+    still follows exactly the path it would follow alone.
+
+    Parameters
+    ----------
+    data : str or Dataset, default="digits"
+    techniques : str or sequence of str
+        Comma-separated configs, techniques joined by ``+``, strengths after ``=``
+        (``"none,l1=3e-4,dropout=0.5/0.3+early_stopping=val_loss:5"``).
+    model : str, optional
+        Layer sizes; default ``inputs-128-64-outputs``.
+    seeds : int, default=5
+        Seeds 0..seeds-1 for every config (>= 1).
+    epochs, batch_size, lr, optimizer
+        Shared training settings.
+    store : ResultsStore, optional
+        Finished runs are saved there and reused on a rerun.
+    jobs : int, default=1
+        Worker processes (one torch thread each).
+    scheduler, workers
+        Dask: the address of a cluster, or the size of a local one.
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> result = compare("iris", "none,l2", model="4-16-3", seeds=2, epochs=3, verbose=0)
+    >>> sorted(row["config"] for row in result.rows)
+    ['l2', 'none']
+    """
+    check_range("seeds", seeds, low=1, integer=True, owner="compare")
+    check_range("jobs", jobs, low=1, integer=True, owner="compare")
+    names = parse_techniques(techniques)
+    dataset, bundle = prepare_data(
+        data,
+        target=target,
+        task=task,
+        mnist_dir=mnist_dir,
+        data_seed=data_seed,
+        max_train=max_train,
+    )
+    base = TrainConfig(
+        data=dataset.name,
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        device=device,
+        verbose=0,
+    )
+    configs = {name: apply_techniques(base, name) for name in names}
+    for config in configs.values():  # fail fast on a config the model cannot take
+        config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
+    specs = [RunSpec(name, configs[name], seed) for name in names for seed in range(seeds)]
+    experiment = _experiment_name(bundle, names, base, seeds)
+    records, reused = run_specs(
+        specs,
+        bundle,
+        store=store,
+        experiment=experiment,
+        jobs=jobs,
+        verbose=verbose,
+        scheduler=scheduler,
+        workers=workers,
+    )
+    metric, higher = main_metric(bundle.task)
+    rows, notes = summarize(records, metric, higher)
+    info = {
+        "name": dataset.name,
+        "task": dataset.task,
+        "n_train": len(bundle.X_train),
+        "n_val": len(bundle.X_val),
+        "n_test": len(bundle.X_test),
+        "n_features": dataset.n_features,
+        "fingerprint": bundle.fingerprint,
+        "model": configs[names[0]].model or f"{dataset.n_features}-128-64-{bundle.n_outputs}",
+    }
+    return Comparison(
+        rows, notes, records, metric, higher, info, experiment, reused, dataset.image_shape
+    )

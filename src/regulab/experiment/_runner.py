@@ -1,0 +1,218 @@
+"""Turning run specs into records: stacks of compatible runs, run here or in workers.
+
+A *task* is a list of :class:`RunSpec` that share architecture and optimizer settings; it
+trains as one stacked model. Tasks run one after another, in local worker processes (one
+torch thread each) or on a Dask cluster; records stream back as tasks finish.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from regulab.config import TrainConfig
+from regulab.data import Splits
+from regulab.experiment._records import RunRecord, run_key, weight_summary
+from regulab.training import Member, evaluate, train_many
+
+__all__ = ["RunSpec", "DataBundle", "make_tasks", "run_task", "execute"]
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """The arrays every run of an experiment uses, plus what records need to know."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    task: str
+    n_outputs: int
+    feature_names: tuple[str, ...]
+    fingerprint: str
+
+    @classmethod
+    def from_splits(
+        cls, splits: Splits, task: str, n_outputs: int, feature_names: Sequence[str]
+    ) -> DataBundle:
+        """Bundle a :class:`~regulab.data.Splits`."""
+        return cls(
+            splits.X_train,
+            splits.y_train,
+            splits.X_val,
+            splits.y_val,
+            splits.X_test,
+            splits.y_test,
+            task,
+            n_outputs,
+            tuple(feature_names),
+            splits.fingerprint(),
+        )
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One config with one seed, in an experiment group (``compare``, ``path:l1``...)."""
+
+    config_name: str
+    config: TrainConfig
+    seed: int
+    group: str = "compare"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def key(self, fingerprint: str) -> str:
+        """Identity of this run for resuming."""
+        return run_key(
+            self.config_name,
+            {**self.config.to_dict(), "group": self.group, **self.extra},
+            self.seed,
+            fingerprint,
+        )
+
+
+def _stack_key(spec: RunSpec) -> tuple[Any, ...]:
+    c = spec.config
+    return (c.model, c.activation, c.batchnorm, c.optimizer, c.lr, c.epochs, c.batch_size, c.device)
+
+
+def make_tasks(
+    specs: Sequence[RunSpec], *, max_stack: int = 16, min_tasks: int = 1
+) -> list[list[RunSpec]]:
+    """Group compatible specs into stacks of at most ``max_stack``, at least ``min_tasks``.
+
+    Examples
+    --------
+    >>> config = TrainConfig(model="4-8-3")
+    >>> specs = [RunSpec("none", config, seed) for seed in range(5)]
+    >>> [len(t) for t in make_tasks(specs, max_stack=2)]
+    [2, 2, 1]
+    """
+    groups: dict[tuple[Any, ...], list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(_stack_key(spec), []).append(spec)
+    total = sum(len(g) for g in groups.values())
+    size = max(1, min(max_stack, -(-total // max(min_tasks, 1))))
+    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
+def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) -> list[RunRecord]:
+    """Train one stack of compatible runs and return their records."""
+    first = task[0].config
+    members = []
+    for spec in task:
+        config = replace(spec.config, seed=spec.seed)
+        model = config.build_model(data.X_train.shape[1], data.n_outputs, data.task)
+        members.append(Member(model, config.penalties(), config.callbacks(), spec.seed))
+    results = train_many(
+        members,
+        data.X_train,
+        data.y_train,
+        data.X_val,
+        data.y_val,
+        optimizer=first.optimizer,
+        lr=first.lr,
+        epochs=first.epochs,
+        batch_size=first.batch_size,
+        device=first.device,
+        verbose=0,
+        feature_names=list(data.feature_names),
+    )
+    records = []
+    for spec, result in zip(task, results):
+        test = evaluate(result.model, data.X_test, data.y_test)
+        final = result.final_record
+        metrics = {f"test_{name}": value for name, value in test.items()}
+        metrics["train_loss"] = final["loss"]
+        metrics["val_loss"] = final.get("val_loss", float("nan"))
+        metrics["gap"] = metrics["val_loss"] - metrics["train_loss"]
+        records.append(
+            RunRecord(
+                run_key=spec.key(data.fingerprint),
+                config_name=spec.config_name,
+                config=replace(spec.config, seed=spec.seed).to_dict(),
+                seed=spec.seed,
+                data_fingerprint=data.fingerprint,
+                library_version=library_version,
+                history=result.history.to_list(),
+                metrics=metrics,
+                epochs_run=result.epochs_run,
+                stop_reason=result.stop_reason.value,
+                stop_message=result.stop_message,
+                best_epoch=result.best_epoch,
+                sparsity=result.sparsity.to_dict(),
+                weights=weight_summary(result.model),
+                seconds=result.seconds / len(task),
+                group=spec.group,
+                extra=dict(spec.extra),
+            )
+        )
+    return records
+
+
+_WORKER_DATA: DataBundle | None = None
+
+
+def _init_worker(path: str) -> None:
+    global _WORKER_DATA
+    torch.set_num_threads(1)
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = arrays.pop("meta").tolist()
+    names = tuple(arrays.pop("feature_names").tolist())
+    _WORKER_DATA = DataBundle(
+        **arrays, task=meta[0], n_outputs=int(meta[1]), feature_names=names, fingerprint=meta[2]
+    )
+
+
+def _run_in_worker(task: Sequence[RunSpec], library_version: str) -> list[RunRecord]:
+    assert _WORKER_DATA is not None
+    return run_task(task, _WORKER_DATA, library_version)
+
+
+def _save_bundle(data: DataBundle, folder: str) -> str:
+    path = os.path.join(folder, "data.npz")
+    np.savez(
+        path,
+        X_train=data.X_train,
+        y_train=data.y_train,
+        X_val=data.X_val,
+        y_val=data.y_val,
+        X_test=data.X_test,
+        y_test=data.y_test,
+        meta=np.array([data.task, str(data.n_outputs), data.fingerprint]),
+        feature_names=np.array(data.feature_names),
+    )
+    return path
+
+
+def execute(
+    tasks: Sequence[Sequence[RunSpec]],
+    data: DataBundle,
+    library_version: str,
+    *,
+    jobs: int = 1,
+) -> Iterator[list[RunRecord]]:
+    """Run tasks here (``jobs=1``) or in ``jobs`` worker processes; yield records per task."""
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield run_task(task, data, library_version)
+        return
+    with tempfile.TemporaryDirectory(prefix="regulab-") as folder:
+        path = _save_bundle(data, folder)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_init_worker, initargs=(path,)
+        ) as pool:
+            futures = [pool.submit(_run_in_worker, list(task), library_version) for task in tasks]
+            for future in as_completed(futures):
+                yield future.result()
