@@ -1,0 +1,650 @@
+"""Diagnostics of a data set and of a training run: numbers, each with a one-sentence reading.
+
+:func:`diagnose_data` measures what the regularization guide's rules depend on: size versus
+capacity, irrelevant features, correlated features, outliers, label noise and class balance.
+:func:`diagnose_run` reads a training history (Regulab's, or a CSV from Keras' CSVLogger or
+Lightning's CSVLogger) and finds overfitting, underfitting and instability, each with the
+action that addresses it.
+
+Large data sets are sampled where exactness is not needed; every sampled diagnostic says so.
+
+Examples
+--------
+>>> from regulab.data import make_synthetic
+>>> from regulab.diagnose import diagnose_data
+>>> report = diagnose_data(make_synthetic(300, n_informative=3, n_irrelevant=30, seed=0))
+>>> report["irrelevant_features"].value >= 20
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.sparse.csgraph import connected_components
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, MultiTaskLasso, Ridge
+from sklearn.model_selection import cross_val_predict
+from threadpoolctl import threadpool_limits
+
+from regulab.data import Dataset
+from regulab.errors import DataError
+from regulab.models import parse_sizes
+
+__all__ = [
+    "Finding",
+    "DataDiagnostics",
+    "RunFinding",
+    "RunDiagnostics",
+    "diagnose_data",
+    "diagnose_run",
+    "read_history",
+    "count_parameters",
+]
+
+_MI_BINS = 8
+_MI_PERMUTATIONS = 10
+_CORRELATED = 0.9
+_OUTLIER_COMPONENTS = 30
+_OUTLIER_QUANTILE = 0.999
+_NOISY_LABELS = 0.2
+_CORRELATION_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnostic: a name, the measured value, a one-sentence reading and details."""
+
+    name: str
+    value: float
+    reading: str
+    details: dict[str, Any] = field(default_factory=dict)
+    sampled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "name": self.name,
+            "value": _json_number(self.value),
+            "reading": self.reading,
+            "details": self.details,
+            "sampled": self.sampled,
+        }
+
+
+def _json_number(value: float) -> float | None:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class DataDiagnostics(dict):
+    """Findings by name (``samples``, ``features``, ``samples_per_feature``,
+    ``parameters_per_sample``, ``irrelevant_features``, ``correlation``, ``outliers``,
+    ``label_noise``, ``class_balance``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form: name -> finding dict."""
+        return {name: finding.to_dict() for name, finding in self.items()}
+
+    def readings(self) -> list[str]:
+        """Every finding's sentence."""
+        return [finding.reading for finding in self.values()]
+
+
+def count_parameters(sizes: Sequence[int]) -> int:
+    """Weights and biases of an MLP with these layer sizes.
+
+    Examples
+    --------
+    >>> count_parameters([784, 128, 64, 10])
+    109386
+    """
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(n, size, replace=False)) if n > size else np.arange(n)
+
+
+def _quantile_bins(values: np.ndarray, bins: int) -> np.ndarray:
+    """Bin each column by its own quantiles (ties collapse bins), as small ints."""
+    edges = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1], axis=0)
+    binned = np.zeros(values.shape, dtype=np.int64)
+    for edge in edges:
+        binned += values > edge
+    return binned
+
+
+def _mutual_information(binned: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Plug-in MI (nats) of every binned column with the labels, vectorized."""
+    n, p = binned.shape
+    cell = (np.arange(p) * _MI_BINS * n_labels)[None, :] + binned * n_labels + labels[:, None]
+    joint = (
+        np.bincount(cell.ravel(), minlength=p * _MI_BINS * n_labels).reshape(p, _MI_BINS, n_labels)
+        / n
+    )
+    px = joint.sum(2, keepdims=True)
+    py = joint.sum(1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(joint > 0, joint * np.log(joint / (px * py)), 0.0)
+    return terms.sum((1, 2))
+
+
+def _irrelevant(
+    X: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    names: Sequence[str],
+    rng: np.random.Generator,
+    sampled: bool,
+) -> Finding:
+    labels = y if task == "classification" else _quantile_bins(y.reshape(-1, 1), _MI_BINS)[:, 0]
+    n_labels = int(labels.max()) + 1
+    binned = _quantile_bins(X, _MI_BINS)
+    observed = _mutual_information(binned, labels, n_labels)
+    null = np.stack(
+        [
+            _mutual_information(binned, rng.permutation(labels), n_labels)
+            for _ in range(_MI_PERMUTATIONS)
+        ]
+    )
+    threshold = null.max(0)
+    no_signal = observed <= threshold
+    stable = _l1_selection_frequency(X, y, task, rng)
+    irrelevant = no_signal & (stable < 0.5)
+    count = int(irrelevant.sum())
+    listed = [names[int(i)] for i in np.flatnonzero(irrelevant)]
+    reading = (
+        f"{count} of {X.shape[1]} features look irrelevant (mutual information with the "
+        f"target at or below a {_MI_PERMUTATIONS}-permutation null, and kept by L1 in under "
+        "half of the bootstrap fits)"
+    )
+    reading += " → L1 or elastic net can drop them." if count > 0.2 * X.shape[1] else "."
+    return Finding(
+        "irrelevant_features",
+        float(count),
+        reading,
+        {
+            "features": listed,
+            "share": count / X.shape[1],
+            "mutual_information": observed.round(5).tolist(),
+            "l1_selection_frequency": stable.round(3).tolist(),
+        },
+        sampled,
+    )
+
+
+def _l1_selection_frequency(
+    X: np.ndarray, y: np.ndarray, task: str, rng: np.random.Generator, rounds: int = 3
+) -> np.ndarray:
+    """Share of bootstrap lasso fits (half-samples) in which each feature is kept.
+
+    Classification fits a multi-task lasso on the one-hot labels (a feature is kept when
+    any class uses it); the strength is a tenth of the smallest one that drops every
+    feature, glmnet's ``lambda_max``, so the rule adapts to the data's scale.
+    """
+    n = len(X)
+    size = min(n // 2 if n >= 40 else n, 1500)
+    counts = np.zeros(X.shape[1])
+    for _ in range(rounds):
+        rows = rng.choice(n, size, replace=False)
+        Xs = X[rows]
+        spread = Xs.std(0)
+        Xs = (Xs - Xs.mean(0)) / np.where(spread > 0, spread, 1.0)
+        if task == "classification":
+            Y = np.eye(int(y.max()) + 1)[y[rows]]
+        else:
+            Y = y[rows].reshape(-1, 1).astype(np.float64)
+        Y = Y - Y.mean(0)
+        alpha_max = float(np.sqrt(((Xs.T @ Y) ** 2).sum(1)).max()) / size
+        if alpha_max <= 0:
+            continue
+        model = MultiTaskLasso(alpha=0.1 * alpha_max, max_iter=500, tol=1e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            coef = np.atleast_2d(model.fit(Xs, Y).coef_)
+        counts += (np.abs(coef) > 1e-10).any(axis=0)
+    return counts / rounds
+
+
+def _correlation(X: np.ndarray, names: Sequence[str], sampled: bool) -> Finding:
+    varying = X.std(0) > 0
+    Z = X[:, varying]
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    corr = np.corrcoef(Z, rowvar=False) if Z.shape[1] > 1 else np.ones((1, 1))
+    corr = np.atleast_2d(corr)
+    off = np.abs(corr - np.eye(len(corr)))
+    largest = float(off.max()) if len(corr) > 1 else 0.0
+    singular = np.linalg.svd(Z / math.sqrt(len(Z)), compute_uv=False)
+    condition = float(singular[0] / singular[-1]) if singular[-1] > 1e-12 else float("inf")
+    vif = np.diag(np.linalg.pinv(corr))
+    strong = off > _CORRELATED
+    n_groups, label = connected_components(strong, directed=False)
+    kept_names = [n for n, keep in zip(names, varying) if keep]
+    groups = [[kept_names[i] for i in np.flatnonzero(label == g)] for g in range(n_groups)]
+    groups = [g for g in groups if len(g) > 1]
+    in_groups = sum(len(g) for g in groups)
+    reading = (
+        f"Largest |r| between two features is {largest:.2f}; {len(groups)} group(s) of "
+        f"features with |r| > {_CORRELATED} cover {in_groups} features; condition number "
+        f"{condition:.3g}"
+    )
+    if groups or condition > 1e3:
+        reading += " → correlated features: L2 or elastic net (pure L1 picks one per group)."
+    else:
+        reading += "."
+    return Finding(
+        "correlation",
+        largest,
+        reading,
+        {
+            "condition_number": _json_number(condition),
+            "groups": groups[:50],
+            "n_groups": len(groups),
+            "features_in_groups": in_groups,
+            "max_vif": _json_number(float(np.max(vif))),
+            "high_vif_features": int((vif > 10).sum()),
+        },
+        sampled,
+    )
+
+
+def _outliers(X: np.ndarray, seed: int, sampled: bool) -> Finding:
+    """Share of rows far out in Mahalanobis distance (whitened principal components)."""
+    varying = X.std(0) > 0
+    Z = X[:, varying]
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    components = int(min(_OUTLIER_COMPONENTS, Z.shape[1], len(Z) - 1))
+    if components < 1:
+        return Finding("outliers", 0.0, "Too few varying features to look for outliers.")
+    scores = PCA(components, whiten=True, random_state=seed).fit_transform(Z)
+    distance = (scores**2).sum(1)
+    limit = float(stats.chi2.ppf(_OUTLIER_QUANTILE, components))
+    share = float(np.mean(distance > limit))
+    expected = 1 - _OUTLIER_QUANTILE
+    reading = (
+        f"{share:.1%} of rows lie beyond the {_OUTLIER_QUANTILE:.1%} chi-square limit of the "
+        f"Mahalanobis distance over {components} principal components (Gaussian data: "
+        f"{expected:.1%})"
+    )
+    heavy = share > 0.02
+    reading += (
+        " → outliers: prefer early stopping and moderate L2 over strong L1." if heavy else "."
+    )
+    return Finding(
+        "outliers",
+        share,
+        reading,
+        {"limit": limit, "components": components, "expected_share": expected},
+        sampled,
+    )
+
+
+def _label_noise(X: np.ndarray, y: np.ndarray, task: str, seed: int, sampled: bool) -> Finding:
+    features = X
+    if X.shape[1] > 50:
+        features = PCA(50, random_state=seed).fit_transform(X)
+    if task == "classification":
+        counts = np.bincount(y)
+        folds = int(min(5, counts[counts > 0].min()))
+        if folds < 2:
+            return Finding(
+                "label_noise",
+                float("nan"),
+                "Too few samples per class to estimate label noise by cross-validation.",
+                {},
+                sampled,
+            )
+        predicted = cross_val_predict(LogisticRegression(max_iter=300), features, y, cv=folds)
+        disagreement = float(np.mean(predicted != y))
+        reading = (
+            f"A cross-validated linear model on the {X.shape[1]} relevant features disagrees "
+            f"with {disagreement:.1%} of the labels (an upper bound on label noise)"
+        )
+        reading += (
+            " → noisy labels: early stopping, dropout and L2 help."
+            if disagreement > _NOISY_LABELS
+            else "."
+        )
+        return Finding("label_noise", disagreement, reading, {"folds": folds}, sampled)
+    predicted = cross_val_predict(Ridge(alpha=1.0), features, y, cv=5)
+    unexplained = float(np.mean((predicted - y) ** 2) / max(float(np.var(y)), 1e-12))
+    reading = (
+        f"A cross-validated linear model leaves {unexplained:.1%} of the target variance "
+        "unexplained (noise plus non-linear signal)."
+    )
+    return Finding("label_noise", unexplained, reading, {}, sampled)
+
+
+def _class_balance(y: np.ndarray) -> Finding:
+    counts = np.bincount(y)
+    shares = counts / counts.sum()
+    ratio = float(counts.max() / max(counts.min(), 1))
+    reading = (
+        f"Class shares range from {shares.min():.1%} to {shares.max():.1%} (ratio {ratio:.1f})"
+    )
+    reading += " → imbalanced: watch F1 rather than accuracy." if ratio > 3 else "."
+    return Finding("class_balance", ratio, reading, {"shares": shares.round(4).tolist()})
+
+
+def diagnose_data(
+    dataset: Dataset,
+    *,
+    model: str | Sequence[int] | None = None,
+    train_share: float = 0.7,
+    max_samples: int = 5000,
+    seed: int = 0,
+) -> DataDiagnostics:
+    """Measure what the regularization rules depend on.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    model : str or sequence of int, optional
+        Architecture to relate to the data size (default ``inputs-128-64-outputs``).
+    train_share : float, default=0.7
+        Share of rows that will train the model (for parameters per training sample).
+    max_samples : int, default=5000
+        Rows used by the sampled diagnostics (MI, correlation, outliers, label noise).
+    seed : int, default=0
+
+    Returns
+    -------
+    DataDiagnostics
+
+    Notes
+    -----
+    BLAS runs on one thread here: these are many small matrix products, and on a busy
+    2-core machine multi-threaded BLAS spins instead of computing (20x slower measured).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _diagnose(dataset, model, train_share, max_samples, seed)
+
+
+def _diagnose(
+    dataset: Dataset,
+    model: str | Sequence[int] | None,
+    train_share: float,
+    max_samples: int,
+    seed: int,
+) -> DataDiagnostics:
+    rng = np.random.default_rng(seed)
+    X, y = dataset.X, dataset.y
+    n, p = X.shape
+    if n < 4:
+        raise DataError(f"Diagnostics need at least 4 samples; the data has {n}.")
+    rows = _sample(n, max_samples, rng)
+    sampled = len(rows) < n
+    Xs, ys = X[rows].astype(np.float64), y[rows]
+    outputs = dataset.n_classes if dataset.task == "classification" else 1
+    sizes = parse_sizes(model) if model else (p, 128, 64, outputs)
+    n_train = max(1, int(n * train_share))
+    parameters = count_parameters(sizes)
+    per_sample = parameters / n_train
+    findings = DataDiagnostics()
+    findings["samples"] = Finding("samples", float(n), f"{n} samples.")
+    findings["features"] = Finding("features", float(p), f"{p} features.")
+    ratio = n / p
+    findings["samples_per_feature"] = Finding(
+        "samples_per_feature",
+        ratio,
+        f"{ratio:.1f} samples per feature"
+        + (" → few samples for the features: penalties matter." if ratio < 10 else "."),
+    )
+    findings["parameters_per_sample"] = Finding(
+        "parameters_per_sample",
+        per_sample,
+        f"The {'-'.join(map(str, sizes))} model has {parameters} parameters, "
+        f"{per_sample:.1f} per training sample"
+        + (
+            " → large capacity for the data: dropout, batch norm or early stopping."
+            if per_sample > 1
+            else "."
+        ),
+        {"parameters": parameters, "n_train": n_train, "model": list(sizes)},
+    )
+    findings["irrelevant_features"] = _irrelevant(
+        Xs, ys, dataset.task, dataset.feature_names, rng, sampled
+    )
+    corr_rows = _sample(len(Xs), _CORRELATION_ROWS, rng)
+    findings["correlation"] = _correlation(
+        Xs[corr_rows], dataset.feature_names, sampled or len(corr_rows) < len(Xs)
+    )
+    findings["outliers"] = _outliers(Xs, seed, sampled)
+    noise_rows = _sample(len(Xs), 3000, rng)
+    irrelevant = set(findings["irrelevant_features"].details["features"])
+    relevant = [j for j, name in enumerate(dataset.feature_names) if name not in irrelevant]
+    Xn = Xs[noise_rows][:, relevant or list(range(p))]
+    findings["label_noise"] = _label_noise(
+        Xn, ys[noise_rows], dataset.task, seed, sampled or len(noise_rows) < len(Xs)
+    )
+    if dataset.task == "classification":
+        findings["class_balance"] = _class_balance(y)
+    return findings
+
+
+# -- training runs ----------------------------------------------------------------------------
+
+_ALIASES = {"train_loss": "loss", "train_loss_epoch": "loss", "val_loss_epoch": "val_loss"}
+
+
+def read_history(source: str | Path | Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
+    """Epoch records from a Regulab history or a CSV (Keras CSVLogger, Lightning CSVLogger).
+
+    Lightning writes training and validation values on separate rows of the same epoch;
+    rows are merged per epoch. ``train_loss`` is read as ``loss``.
+
+    Examples
+    --------
+    >>> read_history([{"epoch": 1, "loss": 1.0, "val_loss": 1.1}])[0]["val_loss"]
+    1.1
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(f"History file '{path}' does not exist.")
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
+            raise DataError(f"Cannot read '{path}' as CSV: {error}".splitlines()[0]) from error
+    else:
+        frame = pd.DataFrame(list(source))
+    frame = frame.rename(columns=_ALIASES)
+    missing = [c for c in ("loss", "val_loss") if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"The history has no {' or '.join(missing)} column; found "
+            f"{', '.join(map(str, frame.columns))}. Expected epoch, loss, val_loss[, metrics]."
+        )
+    if "epoch" not in frame.columns:
+        frame["epoch"] = np.arange(1, len(frame) + 1)
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    merged = numeric.groupby("epoch", sort=True).agg(
+        lambda column: column.dropna().iloc[-1] if column.notna().any() else np.nan
+    )
+    if len(merged) < 1:
+        raise DataError("The history is empty.")
+    records = []
+    for epoch, row in merged.iterrows():
+        record: dict[str, float] = {"epoch": int(epoch)}
+        record.update({k: float(v) for k, v in row.items() if k not in ("step",)})
+        records.append(record)
+    return records
+
+
+@dataclass(frozen=True)
+class RunFinding:
+    """A pattern found in a training history, with the number behind it and the action."""
+
+    kind: str  # overfitting, underfitting, instability, still_improving, healthy
+    reading: str
+    action: str
+    epoch: int | None = None
+    value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "kind": self.kind,
+            "reading": self.reading,
+            "action": self.action,
+            "epoch": self.epoch,
+            "value": self.value,
+        }
+
+
+@dataclass
+class RunDiagnostics:
+    """Findings of :func:`diagnose_run` plus the best epoch by validation loss."""
+
+    findings: list[RunFinding]
+    best_epoch: int | None
+    epochs: int
+
+    @property
+    def kinds(self) -> list[str]:
+        """Kinds of the findings, e.g. ``["overfitting"]``."""
+        return [f.kind for f in self.findings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (the ``diagnose-run --json`` contract: ``schema_version``,
+        ``epochs``, ``best_epoch``, ``findings``)."""
+        return {
+            "schema_version": 1,
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _spikes(values: np.ndarray) -> list[int]:
+    """Epoch indices where the loss jumps up far more than its usual change."""
+    if len(values) < 4:
+        return []
+    steps = np.diff(values)
+    typical = float(np.median(np.abs(steps))) or 1e-12
+    return [i + 1 for i, step in enumerate(steps) if step > max(5 * typical, 0.25 * abs(values[i]))]
+
+
+def diagnose_run(
+    history: str | Path | Sequence[Mapping[str, Any]], *, tolerance: float = 0.02
+) -> RunDiagnostics:
+    """Find overfitting, underfitting and instability in a history, each with an action.
+
+    Parameters
+    ----------
+    history : path or list of dict
+        A CSV (``epoch, loss, val_loss[, metric...]``) or epoch records.
+    tolerance : float, default=0.02
+        Relative rise of the validation loss above its minimum that counts as overfitting.
+
+    Examples
+    --------
+    >>> losses = [1.0, 0.6, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1]
+    >>> val = [1.0, 0.7, 0.5, 0.45, 0.5, 0.6, 0.7, 0.8]
+    >>> records = [{"epoch": i + 1, "loss": a, "val_loss": b}
+    ...            for i, (a, b) in enumerate(zip(losses, val))]
+    >>> diagnose_run(records).kinds
+    ['overfitting']
+    """
+    records = read_history(history)
+    epochs = np.array([r["epoch"] for r in records])
+    loss = np.array([r.get("loss", np.nan) for r in records])
+    val = np.array([r.get("val_loss", np.nan) for r in records])
+    findings: list[RunFinding] = []
+    bad = ~np.isfinite(loss) | ~np.isfinite(val)
+    if bad.any():
+        first = int(epochs[np.argmax(bad)])
+        findings.append(
+            RunFinding(
+                "instability",
+                f"The loss became non-finite at epoch {first}.",
+                "Lower the learning rate (e.g. by 10x), check inputs for NaN or huge values, and "
+                "keep early stopping on so the last finite weights are restored.",
+                first,
+            )
+        )
+    finite = np.isfinite(val)
+    best_epoch = int(epochs[finite][np.argmin(val[finite])]) if finite.any() else None
+    spikes = _spikes(np.where(np.isfinite(loss), loss, np.nan)[np.isfinite(loss)])
+    if spikes:
+        findings.append(
+            RunFinding(
+                "instability",
+                f"The training loss jumped up at epoch(s) "
+                f"{', '.join(str(int(epochs[i])) for i in spikes[:5])}.",
+                "Lower the learning rate or add batch normalization; clip gradients if it "
+                "persists.",
+                int(epochs[spikes[0]]),
+            )
+        )
+    if best_epoch is not None:
+        position = int(np.flatnonzero(epochs == best_epoch)[0])
+        best_val = float(val[position])
+        after = val[position + 1 :]
+        later_train = loss[position:]
+        rise = float(np.nanmax(after) / best_val - 1) if len(after) and best_val > 0 else 0.0
+        if len(after) >= 2 and rise > tolerance and np.nanmin(later_train) < loss[position]:
+            gap = val - loss
+            growth = float(np.polyfit(epochs[position:], gap[position:], 1)[0])
+            findings.append(
+                RunFinding(
+                    "overfitting",
+                    f"Validation loss was lowest at epoch {best_epoch} ({best_val:.4g}) and rose "
+                    f"{rise:.0%} afterwards while training loss kept falling; the gap grows by "
+                    f"{growth:.3g} per epoch.",
+                    f"Stop at epoch {best_epoch} (EarlyStopping('val_loss', patience=3, "
+                    "restore_best_weights=True)) and add or increase dropout or weight decay.",
+                    best_epoch,
+                    growth,
+                )
+            )
+        elif position == len(val) - 1 and len(val) >= 3 and val[-1] < val[-2]:
+            findings.append(
+                RunFinding(
+                    "still_improving",
+                    f"Validation loss was still falling at the last epoch ({val[-1]:.4g}).",
+                    "Train for more epochs, with early stopping to pick the stopping point.",
+                    int(epochs[-1]),
+                    float(val[-1]),
+                )
+            )
+    start = loss[np.isfinite(loss)][:1]
+    end = loss[np.isfinite(loss)][-3:]
+    if len(start) and len(end) == 3 and start[0] > 0:
+        drop = 1 - float(np.mean(end)) / float(start[0])
+        flat = float(np.ptp(end)) < 0.02 * abs(float(np.mean(end))) + 1e-12
+        close = (
+            best_epoch is not None
+            and abs(float(np.nanmean(val[-3:])) - float(np.mean(end)))
+            < 0.1 * abs(float(np.mean(end))) + 1e-12
+        )
+        if drop < 0.2 and flat and close:
+            findings.append(
+                RunFinding(
+                    "underfitting",
+                    f"Training loss fell only {drop:.0%} from the first epoch and is flat, with "
+                    "validation loss close to it.",
+                    "Add capacity (wider or deeper layers), raise the learning rate, or weaken "
+                    "regularization (less dropout, smaller penalties).",
+                    value=drop,
+                )
+            )
+    if not findings:
+        findings.append(
+            RunFinding(
+                "healthy",
+                "No overfitting, underfitting or instability detected.",
+                "Keep the current settings.",
+                best_epoch,
+            )
+        )
+    return RunDiagnostics(findings, best_epoch, len(records))
