@@ -82,14 +82,25 @@ def _summary_table(summary: RunSummary) -> Table:
 
 
 @cli.command("train")
-@click.option("--data", default="digits", show_default=True,
-              help="Built-in name (see `regulab datasets`), mnist, or a CSV/Parquet/NPZ path.")
+@click.option(
+    "--data",
+    default="digits",
+    show_default=True,
+    help="Built-in name (see `regulab datasets`), mnist, or a CSV/Parquet/NPZ path.",
+)
 @click.option("--target", default=None, help="Target column of a CSV/Parquet file.")
-@click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
-              help="Force the task for a file.")
+@click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    default=None,
+    help="Force the task for a file.",
+)
 @click.option("--mnist-dir", default=None, help="Folder with MNIST's four IDX .gz files.")
-@click.option("--model", default=None,
-              help="Layer sizes like 64-128-64-10, or 'linear'. Default: inputs-128-64-outputs.")
+@click.option(
+    "--model",
+    default=None,
+    help="Layer sizes like 64-128-64-10, or 'linear'. Default: inputs-128-64-outputs.",
+)
 @click.option("--activation", default="relu", show_default=True)
 @click.option("--dropout", default="", help="Rates after hidden layers, e.g. 0.5,0.3.")
 @click.option("--input-dropout", type=float, default=0.0, show_default=True)
@@ -97,8 +108,13 @@ def _summary_table(summary: RunSummary) -> Table:
 @click.option("--l1", type=float, default=0.0, show_default=True, help="L1 strength.")
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 strength.")
 @click.option("--elastic-net", default=None, help="ALPHA:L1_RATIO, e.g. 1e-4:0.5.")
-@click.option("--weight-decay", type=float, default=0.0, show_default=True,
-              help="Decoupled (AdamW-style) decay.")
+@click.option(
+    "--weight-decay",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Decoupled (AdamW-style) decay.",
+)
 @click.option("--prox-l1", is_flag=True, help="Apply L1 as a proximal step (exact zeros).")
 @click.option("--early-stopping", default=None, help="MONITOR:PATIENCE, e.g. val_loss:3.")
 @click.option("--optimizer", default="adam", show_default=True, help="adam, adamw or sgd.")
@@ -127,14 +143,316 @@ def train_command(**options: Any) -> None:
         write_json(json_path, summary.to_json())
 
 
+def _data_options(function: Any) -> Any:
+    """The options every data-reading command shares."""
+    options = [
+        click.option(
+            "--data",
+            default="digits",
+            show_default=True,
+            help="Built-in name (see `regulab datasets`), mnist, or a file path.",
+        ),
+        click.option("--target", default=None, help="Target column of a CSV/Parquet file."),
+        click.option(
+            "--task",
+            type=click.Choice(["classification", "regression"]),
+            default=None,
+            help="Force the task for a file.",
+        ),
+        click.option("--mnist-dir", default=None, help="Folder with MNIST's IDX .gz files."),
+        click.option(
+            "--model",
+            default=None,
+            help="Layer sizes like 64-128-64-10. Default: inputs-128-64-outputs.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _open_store(path: str | None) -> Any:
+    """Check the store path before any training, then open it (None: no store)."""
+    if path is None:
+        return None
+    from regulab.experiment._store import ResultsStore, check_writable
+
+    check_writable(path)
+    return ResultsStore(path)
+
+
+def _check_output(path: str | None) -> None:
+    if path and not Path(path).resolve().parent.exists():
+        raise RegulabError(f"Cannot write '{path}': its folder does not exist.")
+
+
+def _comparison_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table:
+    table = Table(
+        "config", f"{metric} (95% CI)", "gap", "epochs", "sparsity", "s/run", "", title=title
+    )
+    for row in rows:
+        mark = "best" if row["best"] else ("tied" if row["tied"] else "")
+        if row["preferred"]:
+            mark = f"{mark}, preferred" if mark else "preferred"
+        table.add_row(
+            row["config"],
+            f"{row[f'{metric}_mean']:.4f} ± {row[f'{metric}_ci']:.4f}",
+            f"{row['gap_mean']:+.3f}",
+            f"{row['epochs_mean']:.1f}",
+            f"{row['sparsity_mean']:.1%}",
+            f"{row['seconds_mean']:.2f}",
+            mark,
+        )
+    return table
+
+
+@cli.command("compare")
+@_data_options
+@click.option(
+    "--techniques",
+    default=None,
+    help="Comma-separated configs; techniques joined by '+', strengths after '=' "
+    "(e.g. none,l1=3e-4,dropout=0.5/0.3+early_stopping=val_loss:5).",
+)
+@click.option("--seeds", type=int, default=5, show_default=True)
+@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")
+@click.option(
+    "--store",
+    default="regulab-runs.sqlite",
+    show_default=True,
+    help="SQLite results store; a rerun resumes from it.",
+)
+@click.option("--jobs", type=int, default=None, help="Worker processes (default: cores).")
+@click.option("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT.")
+@click.option("--workers", type=int, default=None, help="Start a local Dask cluster of N.")
+@click.option("--report", "report_path", default=None, help="Write an HTML report here.")
+@click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
+@click.option("--json", "json_path", default=None, help="Write the comparison as JSON here.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def compare_command(**options: Any) -> None:
+    """Compare regularization techniques side by side on the same splits and seeds."""
+    from regulab.experiment import DEFAULT_TECHNIQUES, compare
+
+    report_path, figures = options.pop("report_path"), options.pop("figures")
+    json_path, quiet = options.pop("json_path"), options.pop("quiet")
+    for path in (report_path, json_path):
+        _check_output(path)
+    store = _open_store(options.pop("store"))
+    jobs = options.pop("jobs") or os.cpu_count() or 1
+    techniques = options.pop("techniques") or DEFAULT_TECHNIQUES
+    result = compare(
+        options.pop("data"),
+        techniques,
+        store=store,
+        jobs=jobs,
+        verbose=0 if quiet else 1,
+        **options,
+    )
+    Console().print(
+        _comparison_table(result.rows, result.metric, f"{result.data['name']}: comparison")
+    )
+    for note in result.notes:
+        click.echo(note)
+    if result.resumed:
+        click.echo(f"{result.resumed} run(s) reused from the store.")
+    if json_path:
+        write_json(json_path, result.to_json())
+    if report_path:
+        from regulab.report import write_report
+
+        write_report(
+            result.records,
+            report_path,
+            title=f"Regularization on {result.data['name']}",
+            figures_dir=figures,
+            image_shape=result.image_shape,
+            table=result.rows,
+            dataset=result.data["name"],
+        )
+        click.echo(f"Report written to {report_path}")
+
+
+@cli.group("runs")
+def runs_group() -> None:
+    """Inspect the results store: list, show, export."""
+
+
+_STORE_OPTION = click.option("--store", default="regulab-runs.sqlite", show_default=True)
+
+
+@runs_group.command("list")
+@_STORE_OPTION
+@click.option("--experiment", default=None, help="Only runs of this experiment.")
+def runs_list(store: str, experiment: str | None) -> None:
+    """One line per stored run."""
+    from regulab.experiment._store import ResultsStore
+
+    with ResultsStore(store, create=False) as opened:
+        rows = opened.list_runs(experiment)
+    table = Table("id", "experiment", "group", "config", "seed", "metric", "epochs", "seconds")
+    for row in rows:
+        value = "" if row["value"] is None else f"{row['metric']} {row['value']:.4f}"
+        table.add_row(
+            str(row["id"]),
+            row["experiment"],
+            row["group"],
+            row["config_name"],
+            str(row["seed"]),
+            value,
+            str(row["epochs"]),
+            f"{row['seconds']:.2f}",
+        )
+    Console().print(table)
+
+
+@runs_group.command("show")
+@_STORE_OPTION
+@click.argument("run_id", type=int)
+def runs_show(store: str, run_id: int) -> None:
+    """Everything stored for one run, as JSON."""
+    from regulab.experiment._store import ResultsStore
+
+    with ResultsStore(store, create=False) as opened:
+        record = opened.get(run_id)
+    click.echo(json.dumps(record.to_dict(), indent=2))
+
+
+@runs_group.command("export")
+@_STORE_OPTION
+@click.option("--csv", "csv_path", required=True, help="CSV file to write.")
+@click.option("--experiment", default=None)
+def runs_export(store: str, csv_path: str, experiment: str | None) -> None:
+    """All runs as one CSV row each."""
+    from regulab.experiment._store import ResultsStore
+
+    _check_output(csv_path)
+    with ResultsStore(store, create=False) as opened:
+        written = opened.export_csv(csv_path, experiment)
+    click.echo(f"Exported to {written}")
+
+
+@cli.command("report")
+@_STORE_OPTION
+@click.option("-o", "--output", default="report.html", show_default=True)
+@click.option("--experiment", default=None, help="Only runs of this experiment.")
+@click.option("--figures", default=None, help="Also write each figure as PNG here.")
+def report_command(store: str, output: str, experiment: str | None, figures: str | None) -> None:
+    """Write the HTML report of the runs in a store."""
+    from regulab.experiment._store import ResultsStore
+    from regulab.report import write_report
+
+    _check_output(output)
+    with ResultsStore(store, create=False) as opened:
+        records = opened.records(experiment)
+    if not records:
+        raise RegulabError(
+            f"The store '{store}' has no runs"
+            + (f" for experiment '{experiment}'." if experiment else ".")
+        )
+    write_report(records, output, figures_dir=figures)
+    click.echo(f"Report written to {output}")
+
+
+@cli.command("diagnose")
+@_data_options
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_path", default=None, help="Write the findings as JSON here.")
+def diagnose_command(
+    data: str,
+    target: str | None,
+    task: str | None,
+    mnist_dir: str | None,
+    model: str | None,
+    seed: int,
+    json_path: str | None,
+) -> None:
+    """Diagnose a data set: size, irrelevant and correlated features, noise, balance."""
+    from regulab.data import load
+    from regulab.diagnose import diagnose_data
+
+    _check_output(json_path)
+    dataset = load(data, target=target, task=task, mnist_dir=mnist_dir, seed=seed)
+    findings = diagnose_data(dataset, model=model, seed=seed)
+    for reading in findings.readings():
+        click.echo(f"- {reading}")
+    if json_path:
+        write_json(
+            json_path,
+            {"schema_version": 1, "data": dataset.name, "diagnostics": findings.to_dict()},
+        )
+
+
+@cli.command("diagnose-run")
+@click.argument("history", type=click.Path())
+@click.option("--json", "json_path", default=None, help="Write the findings as JSON here.")
+def diagnose_run_command(history: str, json_path: str | None) -> None:
+    """Read a training history CSV (epoch, loss, val_loss[, ...]) and say what went wrong."""
+    from regulab.diagnose import diagnose_run
+
+    _check_output(json_path)
+    result = diagnose_run(history)
+    for finding in result.findings:
+        click.echo(f"[{finding.kind}] {finding.reading}\n    → {finding.action}")
+    if json_path:
+        write_json(json_path, result.to_dict())
+
+
+@cli.command("advise")
+@_data_options
+@click.option("--interpretable", is_flag=True, help="Favour sparse, linear, explainable answers.")
+@click.option(
+    "--important-features", default="", help="Comma-separated features the penalty should spare."
+)
+@click.option("--budget", default="5m", show_default=True, help="Time budget: 90s, 5m, 1h.")
+@click.option("--seeds", type=int, default=3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")
+@click.option("--store", default=None, help="SQLite results store to save and reuse runs.")
+@click.option("--report", "report_path", default=None, help="Write an HTML report here.")
+@click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
+@click.option("--json", "json_path", default=None, help="Write the advice as JSON here.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def advise_command(**options: Any) -> None:
+    """Diagnose the data, recommend regularization with reasons, and prove it."""
+    from regulab.advise import advise, parse_budget
+    from regulab.advise._report import print_advice, write_advice_report
+
+    report_path, figures = options.pop("report_path"), options.pop("figures")
+    json_path, quiet = options.pop("json_path"), options.pop("quiet")
+    for path in (report_path, json_path):
+        _check_output(path)
+    parse_budget(options["budget"])
+    store = _open_store(options.pop("store"))
+    important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
+    advice = advise(
+        options.pop("data"),
+        important_features=important,
+        store=store,
+        verbose=0 if quiet else 1,
+        **options,
+    )
+    print_advice(advice, Console())
+    if json_path:
+        write_json(json_path, advice.to_json())
+    if report_path:
+        write_advice_report(advice, report_path, figures_dir=figures)
+        click.echo(f"Report written to {report_path}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 for user mistakes).
 
     Set ``REGULAB_DEBUG=1`` to see the full traceback of an error instead of one line.
     """
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="regulab",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="regulab",
+            standalone_mode=False,
+        )
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.UsageError as error:

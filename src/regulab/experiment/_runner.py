@@ -133,7 +133,8 @@ def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) ->
         final = result.final_record
         metrics = {f"test_{name}": value for name, value in test.items()}
         metrics["train_loss"] = final["loss"]
-        metrics["val_loss"] = final.get("val_loss", float("nan"))
+        metrics.update({k: v for k, v in final.items() if k.startswith("val_")})
+        metrics.setdefault("val_loss", float("nan"))
         metrics["gap"] = metrics["val_loss"] - metrics["train_loss"]
         records.append(
             RunRecord(

@@ -49,11 +49,14 @@ def _by_seed(records: Sequence[RunRecord], metric: str) -> dict[int, float]:
     return {r.seed: float(r.metrics[metric]) for r in records if metric in r.metrics}
 
 
-def _tied(best: dict[int, float], other: dict[int, float], best_se: float, higher: bool) -> bool:
-    """Tied when a paired t-test over shared seeds finds no difference, or within one SE."""
+def _tied(best: dict[int, float], other: dict[int, float], best_se: float, se_only: bool) -> bool:
+    """Tied when within one SE of the best, or (unless ``se_only``) when a paired t-test
+    over shared seeds finds no difference."""
     gap = np.mean(list(best.values())) - np.mean(list(other.values()))
     if abs(gap) <= best_se:
         return True
+    if se_only:
+        return False
     shared = sorted(set(best) & set(other))
     if len(shared) < 2:
         return False
@@ -65,7 +68,11 @@ def _tied(best: dict[int, float], other: dict[int, float], best_se: float, highe
 
 
 def summarize(
-    records: Sequence[RunRecord], metric: str, higher_is_better: bool
+    records: Sequence[RunRecord],
+    metric: str,
+    higher_is_better: bool,
+    *,
+    tie_rule: str = "paired_or_se",
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per config, best and tied configs marked; plus notes explaining the choice.
 
@@ -74,11 +81,15 @@ def summarize(
     ``stop_reasons``, ``sparsity_mean``, ``weight_norm_mean``, ``seconds_mean``, and marks
     ``best``, ``tied`` (statistically indistinguishable from the best) and ``preferred``
     (the simplest and sparsest among the best and its ties).
+
+    ``tie_rule="paired_or_se"`` ties a config when a paired t-test over shared seeds finds no
+    difference (p > 0.05) or its mean is within one standard error of the best;
+    ``tie_rule="se"`` uses only the one-standard-error rule (glmnet's ``lambda.1se``).
     """
     groups: dict[str, list[RunRecord]] = {}
     for record in records:
         groups.setdefault(record.config_name, []).append(record)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, runs in groups.items():
         mean, ci, se = mean_ci([r.metrics[metric] for r in runs])
         gap_mean, gap_ci, _ = mean_ci([r.metrics["gap"] for r in runs])
@@ -111,7 +122,7 @@ def summarize(
     for row in rows:
         if row is not best:
             other = _by_seed(groups[row["config"]], metric)
-            row["tied"] = _tied(best_values, other, best[f"{metric}_se"], higher_is_better)
+            row["tied"] = _tied(best_values, other, best[f"{metric}_se"], tie_rule == "se")
     contenders = [row for row in rows if row["best"] or row["tied"]]
     preferred = min(
         contenders,
@@ -121,10 +132,12 @@ def summarize(
     notes = [f"Best {metric}: {best['config']} ({best[f'{metric}_mean']:.4f})."]
     tied = [row["config"] for row in rows if row["tied"]]
     if tied:
-        notes.append(
-            f"Tied with the best (paired t-test p > {_TIE_P_VALUE} or within one standard "
-            f"error): {', '.join(tied)}."
+        rule = (
+            "within one standard error"
+            if tie_rule == "se"
+            else (f"paired t-test p > {_TIE_P_VALUE} or within one standard error")
         )
+        notes.append(f"Tied with the best ({rule}): {', '.join(tied)}.")
     if preferred is not best:
         notes.append(
             f"Preferred: {preferred['config']}, the simpler/sparser of the tied configs "

@@ -7,6 +7,7 @@ result is a :class:`~regulab.config.TrainConfig` derived from a base config.
 technique            default                   strength form
 ===================  ========================  ===========================================
 ``none``             no regularization         -
+``linear``           a linear model instead    - (no hidden layer: logistic/linear regression)
 ``l1``               ``1e-4``, proximal        ``l1=3e-4``
 ``l2``               ``1e-4``                  ``l2=1e-3``
 ``elastic_net``      ``1e-4:0.5``, proximal    ``elastic_net=ALPHA:L1_RATIO``
@@ -76,6 +77,7 @@ def _input_rate(text: str) -> float:
 # name -> (changes with the default strength, parser of an explicit strength -> changes)
 TECHNIQUES: dict[str, tuple[dict[str, Any], Callable[[str], dict[str, Any]] | None]] = {
     "none": ({}, None),
+    "linear": ({"model": "linear", "dropout": ()}, None),
     "l1": ({"l1": 1e-4, "prox_l1": True}, lambda t: {"l1": _strength("l1")(t), "prox_l1": True}),
     "l2": ({"l2": 1e-4}, lambda t: {"l2": _strength("l2")(t)}),
     "elastic_net": (

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from torch import nn
-
+from regulab.models import MLP
 from regulab.penalties import Penalty, SparsityReport
 
 __all__ = ["History", "StopReason", "FitResult"]
@@ -62,7 +61,7 @@ class FitResult:
 
     Attributes
     ----------
-    model : torch.nn.Module
+    model : MLP
         The trained model (best weights restored when early stopping asked for it).
     history : History
         Per-epoch records.
@@ -81,7 +80,7 @@ class FitResult:
     seed : int
     """
 
-    model: nn.Module
+    model: MLP
     history: History
     stop_reason: StopReason
     stop_message: str

@@ -1,0 +1,214 @@
+"""The regularization guide's rules, each tied to the measured number that triggers it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from regulab.diagnose import DataDiagnostics
+
+__all__ = ["Reason", "reasons_from", "candidate_configs"]
+
+_SMALL_DATA = 1000
+_IRRELEVANT_SHARE = 0.2
+_NOISY_LABELS = 0.2
+_OUTLIERS = 0.02
+_HIGH_CAPACITY = 1.0
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A rule that fired: a code, the techniques it favours, a score and a sentence.
+
+    ``score`` in (0, 1] says how strongly the measured number points to the techniques;
+    ``avoid`` lists techniques the rule argues against (pure L1 on correlated groups).
+    """
+
+    code: str
+    techniques: tuple[str, ...]
+    score: float
+    sentence: str
+    avoid: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "code": self.code,
+            "techniques": list(self.techniques),
+            "score": self.score,
+            "sentence": self.sentence,
+            "avoid": list(self.avoid),
+        }
+
+
+def reasons_from(
+    diagnostics: DataDiagnostics,
+    *,
+    n_train: int,
+    interpretable: bool = False,
+    important_features: Sequence[str] = (),
+    budget_seconds: float | None = None,
+) -> list[Reason]:
+    """Apply the rules to the diagnostics; strongest reasons first."""
+    reasons: list[Reason] = []
+    irrelevant = diagnostics["irrelevant_features"]
+    share = float(irrelevant.details.get("share", 0.0))
+    n_features = int(diagnostics["features"].value)
+    if share > _IRRELEVANT_SHARE:
+        reasons.append(
+            Reason(
+                "irrelevant_features",
+                ("l1", "elastic_net"),
+                min(1.0, share + 0.2),
+                f"{int(irrelevant.value)} of {n_features} features look irrelevant (mutual "
+                "information at or below a permutation null) → L1 or elastic net zeroes them.",
+            )
+        )
+    correlation = diagnostics["correlation"]
+    groups = int(correlation.details.get("n_groups", 0))
+    condition = correlation.details.get("condition_number")
+    ill_conditioned = condition is None or condition > 1e3
+    if groups or ill_conditioned:
+        covered = correlation.details.get("features_in_groups", 0)
+        why = (
+            f"{groups} group(s) of highly correlated features ({covered} features, largest "
+            f"|r| {correlation.value:.2f})"
+            if groups
+            else f"an ill-conditioned design (condition number {condition or float('inf'):.3g})"
+        )
+        reasons.append(
+            Reason(
+                "correlated_features",
+                ("l2", "elastic_net"),
+                0.7 if groups else 0.5,
+                f"{why[0].upper()}{why[1:]} → L2 or elastic net; pure L1 would keep one feature "
+                "of each group arbitrarily.",
+                avoid=("l1",),
+            )
+        )
+    if share > _IRRELEVANT_SHARE and (groups or ill_conditioned):
+        reasons.append(
+            Reason(
+                "irrelevant_and_correlated",
+                ("elastic_net",),
+                0.9,
+                "Both irrelevant and correlated features → elastic net gets L1's selection and "
+                "L2's grouping.",
+            )
+        )
+    capacity = diagnostics["parameters_per_sample"]
+    if capacity.value > _HIGH_CAPACITY:
+        reasons.append(
+            Reason(
+                "high_capacity",
+                ("dropout", "early_stopping", "batchnorm"),
+                min(1.0, 0.4 + 0.1 * capacity.value**0.5),
+                f"The model has {capacity.value:.1f} parameters per training sample → dropout, "
+                "batch norm or early stopping rather than ever stronger penalties, which "
+                "underfit.",
+            )
+        )
+    if n_train < _SMALL_DATA:
+        reasons.append(
+            Reason(
+                "small_data",
+                ("dropout", "l2", "early_stopping"),
+                0.8,
+                f"Only {n_train} training samples → dropout or L2, with early stopping.",
+            )
+        )
+    noise = diagnostics["label_noise"]
+    if diagnostics["samples"].value and noise.value == noise.value and noise.value > _NOISY_LABELS:
+        reasons.append(
+            Reason(
+                "label_noise",
+                ("early_stopping", "dropout", "l2"),
+                min(1.0, 0.5 + noise.value),
+                f"A cross-validated model disagrees with {noise.value:.0%} of the labels → "
+                "early stopping before the network memorizes the noise, plus dropout or L2.",
+            )
+        )
+    outliers = diagnostics["outliers"]
+    if outliers.value > _OUTLIERS:
+        reasons.append(
+            Reason(
+                "outliers",
+                ("early_stopping", "l2"),
+                0.4,
+                f"{outliers.value:.1%} of rows are far outliers → early stopping and moderate L2.",
+            )
+        )
+    if interpretable:
+        reasons.append(
+            Reason(
+                "interpretable",
+                ("l1", "linear"),
+                1.0,
+                "Interpretability was asked for → L1 (exact zeros, a short list of kept features), "
+                "on a linear model when it holds up.",
+            )
+        )
+    if important_features:
+        reasons.append(
+            Reason(
+                "domain_knowledge",
+                ("l1", "elastic_net"),
+                0.3,
+                f"{len(important_features)} feature(s) marked important → their penalty factor is "
+                "lowered so the penalty spares them.",
+            )
+        )
+    if budget_seconds is not None and budget_seconds < 120:
+        reasons.append(
+            Reason(
+                "small_budget",
+                ("dropout", "early_stopping"),
+                0.3,
+                f"A {budget_seconds:.0f} s budget → dropout and early stopping cost almost "
+                "nothing extra (early stopping even saves time).",
+            )
+        )
+    return sorted(reasons, key=lambda r: -r.score)
+
+
+def _scores(reasons: Sequence[Reason]) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for reason in reasons:
+        for technique in reason.techniques:
+            scores[technique] = scores.get(technique, 0.0) + reason.score
+        for technique in reason.avoid:
+            scores[technique] = scores.get(technique, 0.0) - reason.score
+    return scores
+
+
+def candidate_configs(
+    reasons: Sequence[Reason], *, has_hidden: bool, limit: int = 6
+) -> tuple[list[str], dict[str, float]]:
+    """Configs to test (baseline ``none`` first) and the techniques' rule scores.
+
+    Single techniques in score order, each strong candidate also with early stopping,
+    and the top penalty combined with dropout and early stopping.
+    """
+    scores = _scores(reasons)
+    ranked = [t for t, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s > 0]
+    if not has_hidden:
+        ranked = [t for t in ranked if t not in ("dropout", "batchnorm")]
+    if not ranked:
+        ranked = ["l2", "dropout", "early_stopping"] if has_hidden else ["l2", "early_stopping"]
+    configs = ["none"]
+    penalties = [t for t in ranked if t in ("l1", "l2", "elastic_net", "weight_decay")]
+    for technique in ranked:
+        if technique == "early_stopping":
+            continue
+        name = technique if technique != "linear" else "linear+l1"
+        configs.append(f"{name}+early_stopping" if "early_stopping" in ranked else name)
+    if "early_stopping" in ranked:
+        configs.append("early_stopping")
+    if has_hidden and penalties and "dropout" in ranked:
+        combo = f"dropout+{penalties[0]}" + (
+            "+early_stopping" if "early_stopping" in ranked else ""
+        )
+        configs.append(combo)
+    unique = list(dict.fromkeys(configs))
+    return unique[: limit + 1], scores
