@@ -35,6 +35,18 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
+# Modules below read __version__ at import time, so they come after it.
+from regulab.advise import Advice, advise  # noqa: E402
+from regulab.diagnose import diagnose_data, diagnose_run  # noqa: E402
+from regulab.estimators import (  # noqa: E402
+    RegularizedLinearClassifier,
+    RegularizedLinearRegressor,
+    RegularizedMLPClassifier,
+    RegularizedMLPRegressor,
+)
+from regulab.experiment import Comparison, compare  # noqa: E402
+from regulab.io import load, save  # noqa: E402
+
 __all__ = [
     "RegulabError",
     "InvalidParameterError",
@@ -60,5 +72,17 @@ __all__ = [
     "evaluate",
     "predict",
     "predict_proba",
+    "advise",
+    "Advice",
+    "compare",
+    "Comparison",
+    "diagnose_data",
+    "diagnose_run",
+    "RegularizedMLPClassifier",
+    "RegularizedMLPRegressor",
+    "RegularizedLinearClassifier",
+    "RegularizedLinearRegressor",
+    "save",
+    "load",
     "__version__",
 ]

@@ -124,13 +124,19 @@ def _summary_table(summary: RunSummary) -> Table:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "json_path", default=None, help="Write the results as JSON here.")
+@click.option(
+    "--save",
+    "save_path",
+    default=None,
+    help="Save the trained model (safetensors + JSON metadata) for `regulab predict`.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(**options: Any) -> None:
     """Train one model with the chosen regularization and report test metrics."""
-    json_path = options.pop("json_path")
+    json_path, save_path = options.pop("json_path"), options.pop("save_path")
     quiet = options.pop("quiet")
-    if json_path and not Path(json_path).parent.exists():
-        raise RegulabError(f"Cannot write '{json_path}': its folder does not exist.")
+    for path in (json_path, save_path):
+        _check_output(path)
     options["dropout"] = parse_rates(options["dropout"])
     if options["elastic_net"]:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])
@@ -141,6 +147,37 @@ def train_command(**options: Any) -> None:
     Console().print(_summary_table(summary))
     if json_path:
         write_json(json_path, summary.to_json())
+    if save_path:
+        from regulab.io import save
+
+        classes = summary.dataset.classes
+        save(
+            summary.result.model,
+            save_path,
+            preprocessing={
+                "feature_names": list(summary.dataset.feature_names),
+                "mean": summary.splits.mean.tolist(),
+                "scale": summary.splits.scale.tolist(),
+                "classes": [c.item() if hasattr(c, "item") else c for c in classes]
+                if classes is not None
+                else None,
+            },
+        )
+        click.echo(f"Model saved to {save_path}")
+
+
+@cli.command("predict")
+@click.option("--model", "model_path", required=True, help="A file from `regulab train --save`.")
+@click.option("--data", "data_path", required=True, help="CSV or Parquet with the features.")
+@click.option("-o", "--output", default="predictions.csv", show_default=True)
+@click.option("--target", default=None, help="A column to leave out and copy to the output.")
+def predict_command(model_path: str, data_path: str, output: str, target: str | None) -> None:
+    """Predict every row of a CSV/Parquet file with a saved model."""
+    from regulab.io import predict_file
+
+    _check_output(output)
+    written = predict_file(model_path, data_path, output, target=target)
+    click.echo(f"{len(written)} predictions written to {output}")
 
 
 def _data_options(function: Any) -> Any:

@@ -180,8 +180,8 @@ class TrainConfig:
             )
         sizes = parse_sizes(self.model) if self.model else (n_features, 128, 64, n_outputs)
         n_hidden = len(sizes) - 2
-        rates: float | tuple[float, ...] = self.dropout if len(self.dropout) > 1 else (
-            self.dropout[0] if self.dropout else 0.0
+        rates: float | tuple[float, ...] = (
+            self.dropout if len(self.dropout) > 1 else (self.dropout[0] if self.dropout else 0.0)
         )
         if n_hidden == 0 and self.dropout:
             raise InvalidParameterError(
@@ -268,7 +268,10 @@ def run(config: TrainConfig) -> RunSummary:
     """
     started = time.perf_counter()
     dataset = load(
-        config.data, target=config.target, task=config.task, mnist_dir=config.mnist_dir,
+        config.data,
+        target=config.target,
+        task=config.task,
+        mnist_dir=config.mnist_dir,
         seed=config.seed,
     )
     splits = split(dataset, val_size=config.val_size, test_size=config.test_size, seed=config.seed)
@@ -292,5 +295,4 @@ def run(config: TrainConfig) -> RunSummary:
         feature_names=dataset.feature_names,
     )
     test_metrics = evaluate(result.model, splits.X_test, splits.y_test)
-    return RunSummary(config, dataset, splits, result, test_metrics,
-                      time.perf_counter() - started)
+    return RunSummary(config, dataset, splits, result, test_metrics, time.perf_counter() - started)

@@ -211,9 +211,15 @@ def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> flo
     """
     order = np.random.default_rng(0).permutation(len(bundle.X_train))
     rows = order[: min(len(order), 1000)]
-    probe = replace(bundle, X_train=bundle.X_train[rows], y_train=bundle.y_train[rows],
-                    X_val=bundle.X_val[:200], y_val=bundle.y_val[:200],
-                    X_test=bundle.X_test[:10], y_test=bundle.y_test[:10])
+    probe = replace(
+        bundle,
+        X_train=bundle.X_train[rows],
+        y_train=bundle.y_train[rows],
+        X_val=bundle.X_val[:200],
+        y_val=bundle.y_val[:200],
+        X_test=bundle.X_test[:10],
+        y_test=bundle.y_test[:10],
+    )
     one_epoch = [replace(spec, config=replace(spec.config, epochs=1)) for spec in specs]
     run_task(one_epoch[:1], probe, __version__)  # warm-up: first calls pay one-off costs
     started = time.perf_counter()
@@ -336,9 +342,7 @@ def advise(
     patience = 5
     configs = {name: _with_patience(apply_techniques(base, name), patience) for name in candidates}
     specs = [
-        RunSpec(name, configs[name], s)
-        for name in candidates
-        for s in range(seed, seed + seeds)
+        RunSpec(name, configs[name], s) for name in candidates for s in range(seed, seed + seeds)
     ]
     epoch_seconds = _estimate_epoch_seconds(bundle, specs)
     remaining = budget_seconds - (time.perf_counter() - started)
@@ -352,9 +356,7 @@ def advise(
     patience = max(3, min(8, epochs // 6))
     configs = {name: _with_patience(apply_techniques(base, name), patience) for name in candidates}
     specs = [
-        RunSpec(name, configs[name], s)
-        for name in candidates
-        for s in range(seed, seed + seeds)
+        RunSpec(name, configs[name], s) for name in candidates for s in range(seed, seed + seeds)
     ]
     records, _ = run_specs(
         specs, bundle, store=store, experiment=f"advise-{dataset.name}", jobs=jobs, verbose=verbose

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import os
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -109,28 +108,6 @@ def _recommendation_html(advice: Advice) -> str:
     return section("recommendation", "Recommendation", body)
 
 
-def _evidence_html(advice: Advice) -> str:
-    metric = next(k for k in advice.evidence[0] if k.startswith("test_") and k.endswith("_mean"))
-    rows: list[dict[str, Any]] = []
-    for row in advice.evidence:
-        rows.append(
-            {
-                "config": row["config"],
-                "val_loss": f"{row['val_loss_mean']:.4f} ± {row['val_loss_ci']:.4f}",
-                metric.removesuffix("_mean"): f"{row[metric]:.4f} ± "
-                f"{row[metric.replace('_mean', '_ci')]:.4f}",
-                "epochs": f"{row['epochs_mean']:.1f}",
-                "sparsity": f"{row['sparsity_mean']:.1%}",
-                "": "recommended"
-                if row["config"] == advice.recommendation
-                else ("best" if row["best"] else ("tied" if row["tied"] else "")),
-            }
-        )
-    return section(
-        "evidence", "Evidence: validation loss decides, test metric confirms", table_html(rows)
-    )
-
-
 def _diagnostics_html(advice: Advice) -> str:
     rows = [
         {
@@ -151,8 +128,8 @@ def write_advice_report(
     *,
     figures_dir: str | os.PathLike[str] | None = None,
 ) -> ReportInfo:
-    """One self-contained HTML page: recommendation, diagnostics, evidence, then the
-    comparison figures (learning curves, gaps, weights, sparsity).
+    """One self-contained HTML page: the recommendation first, then the evidence table
+    (selection by validation loss), the diagnostics and the comparison figures.
 
     Examples
     --------
@@ -165,6 +142,14 @@ def write_advice_report(
         figures_dir=figures_dir,
         image_shape=advice.image_shape,
         diagnostics_html=_diagnostics_html(advice),
-        extra_sections=[_recommendation_html(advice), _evidence_html(advice)],
+        table=advice.evidence,
+        lead_sections=[_recommendation_html(advice)],
+        summary_html=html.escape(
+            f"Recommended for {advice.data['name']}: {' + '.join(advice.techniques)}. "
+            + _gain_sentence(advice)
+            + " The comparison below marks the best validation loss (best), the configs "
+            "within one standard error of it (tied) and the simpler/sparser choice among "
+            "them (preferred)."
+        ),
         dataset=advice.data["name"],
     )

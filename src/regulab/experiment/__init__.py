@@ -16,15 +16,31 @@ from regulab.experiment._compare import (
     prepare_data,
     run_specs,
 )
+from regulab.experiment._paths import (
+    CurveResult,
+    PathResult,
+    dropout_curve,
+    one_se_rule,
+    patience_curve,
+    regularization_path,
+)
 from regulab.experiment._records import RunRecord, run_key, weight_summary
-from regulab.experiment._runner import DataBundle, RunSpec, make_tasks, run_task
+from regulab.experiment._runner import (
+    DataBundle,
+    RunSpec,
+    make_tasks,
+    record_from_result,
+    run_task,
+)
 from regulab.experiment._stats import main_metric, mean_ci, summarize
+from regulab.experiment._store import ResultsStore, StoreError, check_writable
 from regulab.experiment._techniques import (
     TECHNIQUES,
     apply_techniques,
     parse_techniques,
     technique_count,
 )
+from regulab.experiment._tune import TuneResult, tune
 
 __all__ = [
     "compare",
@@ -40,6 +56,18 @@ __all__ = [
     "DataBundle",
     "make_tasks",
     "run_task",
+    "record_from_result",
+    "regularization_path",
+    "dropout_curve",
+    "patience_curve",
+    "one_se_rule",
+    "PathResult",
+    "CurveResult",
+    "tune",
+    "TuneResult",
+    "ResultsStore",
+    "StoreError",
+    "check_writable",
     "summarize",
     "mean_ci",
     "main_metric",

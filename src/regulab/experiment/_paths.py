@@ -33,7 +33,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,12 +44,12 @@ from regulab.config import TrainConfig
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import prepare_data, run_specs
-from regulab.experiment._records import RunRecord, run_key, weight_summary
-from regulab.experiment._runner import DataBundle, RunSpec
+from regulab.experiment._records import RunRecord, run_key
+from regulab.experiment._runner import DataBundle, RunSpec, record_from_result
 from regulab.experiment._stats import main_metric, mean_ci
 from regulab.models import MLP
 from regulab.penalties import penalized_weights
-from regulab.training import FitResult, Member, evaluate, train_many
+from regulab.training import FitResult, Member, train_many
 from regulab.training._metrics import head_kind, member_losses
 
 __all__ = [
@@ -166,37 +166,6 @@ def one_se_rule(
     return best, pick(within)
 
 
-def _record_from_fit(
-    spec: RunSpec, result: FitResult, data: DataBundle, key: str, seconds: float
-) -> RunRecord:
-    """A run's record built the way :func:`~regulab.experiment.run_task` builds it."""
-    test = evaluate(cast(MLP, result.model), data.X_test, data.y_test)
-    final = result.final_record
-    metrics = {f"test_{name}": value for name, value in test.items()}
-    metrics["train_loss"] = final["loss"]
-    metrics["val_loss"] = final.get("val_loss", float("nan"))
-    metrics["gap"] = metrics["val_loss"] - metrics["train_loss"]
-    return RunRecord(
-        run_key=key,
-        config_name=spec.config_name,
-        config=replace(spec.config, seed=spec.seed).to_dict(),
-        seed=spec.seed,
-        data_fingerprint=data.fingerprint,
-        library_version=__version__,
-        history=result.history.to_list(),
-        metrics=metrics,
-        epochs_run=result.epochs_run,
-        stop_reason=result.stop_reason.value,
-        stop_message=result.stop_message,
-        best_epoch=result.best_epoch,
-        sparsity=result.sparsity.to_dict(),
-        weights=weight_summary(result.model),
-        seconds=seconds,
-        group=spec.group,
-        extra=dict(spec.extra),
-    )
-
-
 def _train_specs(
     specs: Sequence[RunSpec], models: Sequence[MLP], data: DataBundle
 ) -> list[FitResult]:
@@ -268,6 +237,16 @@ def _aggregate(
     return out
 
 
+def _require_hidden_layer(config: TrainConfig, data: DataBundle, owner: str) -> None:
+    model = config.build_model(data.X_train.shape[1], data.n_outputs, data.task)
+    if model.architecture.n_hidden == 0:
+        raise InvalidParameterError(
+            f"{owner} sweeps dropout after hidden layers, but the model "
+            f"'{model.architecture.spec}' has no hidden layer; give one such as "
+            f"'{data.X_train.shape[1]}-64-{data.n_outputs}'."
+        )
+
+
 def _check_common(owner: str, seeds: int, epochs: int, jobs: int) -> None:
     check_range("seeds", seeds, low=1, integer=True, owner=owner)
     check_range("epochs", epochs, low=1, integer=True, owner=owner)
@@ -309,6 +288,8 @@ class PathResult:
         Non-zero entries of all weight matrices.
     epochs : list of int
         Epochs trained at each point.
+    restarts : list of int
+        Seeds restarted from their initial weights at each point (warm start only).
     lambda_min : float
         Strength with the best mean validation metric.
     lambda_1se : float
@@ -344,6 +325,7 @@ class PathResult:
     nonzero_mean: list[float]
     nonzero_se: list[float]
     epochs: list[int]
+    restarts: list[int]
     lambda_min: float
     lambda_1se: float
     test_at_min: tuple[float, float]
@@ -371,6 +353,7 @@ class PathResult:
                 "nonzero_mean": self.nonzero_mean[i],
                 "nonzero_se": self.nonzero_se[i],
                 "epochs": self.epochs[i],
+                "restarts": self.restarts[i],
                 "lambda_min": s == self.lambda_min,
                 "lambda_1se": s == self.lambda_1se,
             }
@@ -547,9 +530,14 @@ def regularization_path(
     warm_start : bool, default=True
         glmnet's way: each seed's path runs from the strongest strength to the weakest, each
         point starting from the previous point's weights (the optimizer state restarts; the
-        seeds train as one stack at each point). A stored path is reused only when all of it
-        is stored. With False every strength and seed is an independent run (stacked,
-        parallel with ``jobs``, resumable run by run from ``store``).
+        seeds train as one stack at each point). One deviation from glmnet, which networks
+        need: a seed whose network is *trapped* (two or more weight matrices entirely zero,
+        which L1 on every layer produces at the strongest points) is an exact stationary
+        point of the data loss that no warm start leaves, so that seed restarts from its
+        initial weights at the next point (``extra["restarted"]`` is True in its record). A
+        stored path is reused only when all of it is stored. With False every strength and
+        seed is an independent run (stacked, parallel with ``jobs``, resumable run by run
+        from ``store``).
     batch_size, lr : int, float
         Shared training settings.
     store : ResultsStore, optional
@@ -779,9 +767,11 @@ def _warm_path(
                     fresh = _fresh_models(specs, bundle)
                     models = [f if r else m for m, f, r in zip(models, fresh, restarted)]
                 results = _train_specs(specs, models, bundle)
-            models = [cast(MLP, r.model) for r in results]
+            models = [r.model for r in results]
             point = [
-                _record_from_fit(spec, result, bundle, key, result.seconds / len(specs))
+                record_from_result(
+                    spec, result, bundle, __version__, key=key, seconds=result.seconds / len(specs)
+                )
                 for spec, result, key in zip(specs, results, keys[index])
             ]
             for record, restart in zip(point, restarted):
@@ -817,8 +807,13 @@ def _cold_path(
     if first_results is not None:
         for spec, result in zip(all_specs[0], first_results):
             key = spec.key(bundle.fingerprint)
-            done[key] = _record_from_fit(
-                spec, result, bundle, key, result.seconds / len(first_results)
+            done[key] = record_from_result(
+                spec,
+                result,
+                bundle,
+                __version__,
+                key=key,
+                seconds=result.seconds / len(first_results),
             )
             if store is not None:
                 store.add(done[key], experiment)
@@ -881,6 +876,7 @@ def _path_result(
         nonzero_mean=[m for m, _, _ in total],
         nonzero_se=[se for _, _, se in total],
         epochs=[specs[0].config.epochs for specs in all_specs],
+        restarts=[sum(bool(r.extra.get("restarted")) for r in point) for point in records],
         lambda_min=lambda_min,
         lambda_1se=lambda_1se,
         test_at_min=test_at(lambda_min),
@@ -1118,6 +1114,7 @@ def dropout_curve(
         device=device,
         verbose=0,
     )
+    _require_hidden_layer(base, bundle, "dropout_curve")
     configs = [(f"dropout={r:g}", replace(base, dropout=(float(r),))) for r in rates]
     return _curve(
         "dropout_curve",

@@ -21,9 +21,9 @@ import torch
 from regulab.config import TrainConfig
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
-from regulab.training import Member, evaluate, train_many
+from regulab.training import FitResult, Member, evaluate, train_many
 
-__all__ = ["RunSpec", "DataBundle", "make_tasks", "run_task", "execute"]
+__all__ = ["RunSpec", "DataBundle", "make_tasks", "run_task", "record_from_result", "execute"]
 
 
 @dataclass(frozen=True)
@@ -127,37 +127,53 @@ def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) ->
         verbose=0,
         feature_names=list(data.feature_names),
     )
-    records = []
-    for spec, result in zip(task, results):
-        test = evaluate(result.model, data.X_test, data.y_test)
-        final = result.final_record
-        metrics = {f"test_{name}": value for name, value in test.items()}
-        metrics["train_loss"] = final["loss"]
-        metrics.update({k: v for k, v in final.items() if k.startswith("val_")})
-        metrics.setdefault("val_loss", float("nan"))
-        metrics["gap"] = metrics["val_loss"] - metrics["train_loss"]
-        records.append(
-            RunRecord(
-                run_key=spec.key(data.fingerprint),
-                config_name=spec.config_name,
-                config=replace(spec.config, seed=spec.seed).to_dict(),
-                seed=spec.seed,
-                data_fingerprint=data.fingerprint,
-                library_version=library_version,
-                history=result.history.to_list(),
-                metrics=metrics,
-                epochs_run=result.epochs_run,
-                stop_reason=result.stop_reason.value,
-                stop_message=result.stop_message,
-                best_epoch=result.best_epoch,
-                sparsity=result.sparsity.to_dict(),
-                weights=weight_summary(result.model),
-                seconds=result.seconds / len(task),
-                group=spec.group,
-                extra=dict(spec.extra),
-            )
-        )
-    return records
+    seconds = [result.seconds / len(task) for result in results]
+    return [
+        record_from_result(spec, result, data, library_version, seconds=share)
+        for spec, result, share in zip(task, results, seconds)
+    ]
+
+
+def record_from_result(
+    spec: RunSpec,
+    result: FitResult,
+    data: DataBundle,
+    library_version: str,
+    *,
+    key: str | None = None,
+    seconds: float | None = None,
+) -> RunRecord:
+    """The record of one finished run: test metrics, the returned epoch's validation
+    metrics, the generalization gap, history, sparsity and a weight summary.
+
+    ``key`` defaults to ``spec.key(data.fingerprint)`` and ``seconds`` to the run's time.
+    """
+    test = evaluate(result.model, data.X_test, data.y_test)
+    final = result.final_record
+    metrics = {f"test_{name}": value for name, value in test.items()}
+    metrics["train_loss"] = final["loss"]
+    metrics.update({k: v for k, v in final.items() if k.startswith("val_")})
+    metrics.setdefault("val_loss", float("nan"))
+    metrics["gap"] = metrics["val_loss"] - metrics["train_loss"]
+    return RunRecord(
+        run_key=key or spec.key(data.fingerprint),
+        config_name=spec.config_name,
+        config=replace(spec.config, seed=spec.seed).to_dict(),
+        seed=spec.seed,
+        data_fingerprint=data.fingerprint,
+        library_version=library_version,
+        history=result.history.to_list(),
+        metrics=metrics,
+        epochs_run=result.epochs_run,
+        stop_reason=result.stop_reason.value,
+        stop_message=result.stop_message,
+        best_epoch=result.best_epoch,
+        sparsity=result.sparsity.to_dict(),
+        weights=weight_summary(result.model),
+        seconds=result.seconds if seconds is None else seconds,
+        group=spec.group,
+        extra=dict(spec.extra),
+    )
 
 
 _WORKER_DATA: DataBundle | None = None

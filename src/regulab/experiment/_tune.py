@@ -46,13 +46,18 @@ from typing import Any
 
 import optuna
 
+from regulab import __version__
 from regulab.config import TrainConfig
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import prepare_data
-from regulab.experiment._paths import _data_info, _record_from_fit, val_metric
+from regulab.experiment._paths import (
+    _data_info,
+    _require_hidden_layer,
+    val_metric,
+)
 from regulab.experiment._records import RunRecord, run_key
-from regulab.experiment._runner import RunSpec
+from regulab.experiment._runner import RunSpec, record_from_result
 from regulab.experiment._stats import main_metric
 from regulab.experiment._techniques import apply_techniques
 from regulab.training import Callback, Member, Run, train_many
@@ -363,6 +368,8 @@ def tune(
     apply_techniques(base, config_string(largest, names)).build_model(
         bundle.X_train.shape[1], bundle.n_outputs, bundle.task
     )
+    if "dropout" in names:
+        _require_hidden_layer(base, bundle, owner)
     val_name, _ = val_metric(bundle.task)
     test_name, _ = main_metric(bundle.task)
     payload = [bundle.fingerprint, names, base.to_dict(), n_startup_trials, warmup]
@@ -400,7 +407,7 @@ def tune(
             seed,
             bundle.fingerprint,
         )
-        record = _record_from_fit(spec, result, bundle, key, result.seconds)
+        record = record_from_result(spec, result, bundle, __version__, key=key)
         if pruning.pruned_at is not None:
             record.stop_reason = "pruned"
             record.stop_message = f"pruned by Optuna's median pruner at epoch {pruning.pruned_at}"

@@ -68,7 +68,8 @@ class Callback:
         return {}
 
 
-def _direction(monitor: str, mode: str) -> str:
+def _direction(monitor: str, mode: str) -> str | None:
+    """``"min"``/``"max"``, or None when ``auto`` cannot tell (decided at train begin)."""
     if mode in ("min", "max"):
         return mode
     if mode != "auto":
@@ -81,10 +82,7 @@ def _direction(monitor: str, mode: str) -> str:
         return "min"
     if base in HIGHER_IS_BETTER:
         return "max"
-    raise InvalidParameterError(
-        f"EarlyStopping cannot infer whether '{monitor}' should go up or down; "
-        "pass mode='min' or mode='max'."
-    )
+    return None
 
 
 class EarlyStopping(Callback):
@@ -152,7 +150,7 @@ class EarlyStopping(Callback):
         self._reset()
 
     def _reset(self) -> None:
-        self.best = math.inf if self.direction == "min" else -math.inf
+        self.best = -math.inf if self.direction == "max" else math.inf
         self.best_epoch: int | None = None
         self.best_weights: dict[str, Any] | None = None
         self.wait = 0
@@ -171,6 +169,11 @@ class EarlyStopping(Callback):
                 f"EarlyStopping monitors '{self.monitor}', which is never recorded. "
                 f"Available metrics: {', '.join(run.available_metrics)}."
                 + did_you_mean(self.monitor, run.available_metrics)
+            )
+        if self.direction is None:
+            raise InvalidParameterError(
+                f"EarlyStopping cannot infer whether '{self.monitor}' should go up or down; "
+                "pass mode='min' or mode='max'."
             )
         self._reset()
 

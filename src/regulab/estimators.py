@@ -1,0 +1,1205 @@
+"""scikit-learn estimators: regularized MLPs and linear models trained by Regulab's trainer.
+
+:class:`RegularizedMLPClassifier`, :class:`RegularizedMLPRegressor`,
+:class:`RegularizedLinearClassifier` and :class:`RegularizedLinearRegressor` follow the
+scikit-learn contract: ``__init__`` only stores its arguments, parameters are validated in
+``fit`` from a declared ``_parameter_constraints`` table, fitted attributes end in ``_`` and
+``fit`` returns ``self``. They work in ``Pipeline``, ``GridSearchCV``, ``cross_val_score``,
+``SelectFromModel`` and ``clone``, and they pickle.
+
+Choices worth knowing:
+
+* **No scaling inside.** Features are used as given; put a ``StandardScaler`` in front
+  (``make_pipeline(StandardScaler(), RegularizedMLPClassifier())``) so penalties treat every
+  feature alike and the scaler is fitted on the training fold only. Regression targets are
+  not scaled either: wrap the regressor in ``TransformedTargetRegressor`` for large targets.
+* **Early stopping never looks outside ``fit``'s data.** Without ``X_val``/``y_val``, a
+  ``validation_fraction`` of the rows given to ``fit`` is held out (stratified for
+  classifiers, seeded by ``random_state``), so nothing leaks from an outer CV fold. The best
+  epoch's weights are restored.
+* **Binary classification uses one sigmoid output**, so linear ``coef_`` has scikit-learn's
+  shapes: ``(1, n_features)`` for two classes, ``(n_classes, n_features)`` otherwise,
+  ``(n_features,)`` for a 1-D regression target and ``(n_targets, n_features)`` for 2-D.
+* **Scores are computed in float64** from the float32 weights, so a prediction does not
+  depend on which other rows share its batch.
+* **partial_fit** trains one epoch on the data given, from the current weights, with a
+  fresh optimizer (no moment estimates are kept between calls) and without early stopping.
+
+Examples
+--------
+>>> from sklearn.datasets import make_classification
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> from regulab.estimators import RegularizedMLPClassifier
+>>> X, y = make_classification(n_samples=200, n_features=8, random_state=0)
+>>> model = make_pipeline(StandardScaler(), RegularizedMLPClassifier(
+...     (16,), dropout=0.2, l2=1e-4, learning_rate=1e-2, epochs=10, random_state=0))
+>>> model.fit(X, y).score(X, y) > 0.7
+True
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Sequence
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Hidden,
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils._param_validation import InvalidParameterError as _SkParameterError
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from regulab.errors import DataError, InvalidParameterError, did_you_mean
+from regulab.models import ACTIVATIONS, MLP, LinearModel
+from regulab.penalties import (
+    L1,
+    L2,
+    ElasticNet,
+    Penalty,
+    WeightDecay,
+    penalized_weights,
+    prox_l1_,
+    resolve,
+    sparsity,
+)
+from regulab.training import OPTIMIZERS, EarlyStopping, History, StopReason, train
+from regulab.training import resolve_device as _resolve_device
+from regulab.training._metrics import head_kind, member_losses
+
+try:
+    from sklearn.utils.validation import validate_data
+except ImportError:  # pragma: no cover - scikit-learn < 1.6
+
+    def validate_data(  # type: ignore[misc]
+        _estimator: Any, /, X: Any = "no_validation", y: Any = "no_validation", **kwargs: Any
+    ) -> Any:
+        """``BaseEstimator._validate_data`` under scikit-learn's newer name."""
+        return _estimator._validate_data(X, y, **kwargs)
+
+
+__all__ = [
+    "RegularizedMLPClassifier",
+    "RegularizedMLPRegressor",
+    "RegularizedLinearClassifier",
+    "RegularizedLinearRegressor",
+    "ESTIMATORS",
+]
+
+_ADAMW_DEFAULT_DECAY = 0.01  # the trainer's default when optimizer="adamw" has no WeightDecay
+_SGD_MOMENTUM = 0.9
+
+
+# -- parameter constraints ------------------------------------------------------------------
+def _is_pair(value: Any) -> bool:
+    """``(alpha, l1_ratio)`` with alpha >= 0 and l1_ratio in [0, 1]."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        return False
+    if not all(isinstance(v, Real) and not isinstance(v, bool) for v in value):
+        return False
+    alpha, ratio = float(value[0]), float(value[1])
+    return alpha >= 0 and 0 <= ratio <= 1
+
+
+def _nonnegative() -> Interval:
+    return Interval(Real, 0.0, None, closed="left")
+
+
+_MONITORS = {
+    "classification": ("loss", "val_loss", "val_accuracy", "val_f1_macro", "val_roc_auc"),
+    "regression": ("loss", "val_loss", "val_mse", "val_mae", "val_r2"),
+}
+
+
+def _constraints(task: str, mlp: bool) -> dict[str, list[Any]]:
+    """The ``_parameter_constraints`` table of one estimator."""
+    table: dict[str, list[Any]] = {}
+    if mlp:
+        table.update(
+            hidden_layer_sizes=[Interval(Integral, 1, None, closed="left"), "array-like"],
+            activation=[StrOptions(set(ACTIVATIONS))],
+            dropout=[Interval(Real, 0.0, 1.0, closed="left"), Hidden("array-like")],
+            batchnorm=["boolean", Hidden("array-like")],
+        )
+    table.update(
+        input_dropout=[Interval(Real, 0.0, 1.0, closed="left")],
+        l1=[_nonnegative()],
+        l2=[_nonnegative()],
+        elastic_net=[None, Hidden("array-like")],  # the pair is checked in _validate_params
+        weight_decay=[_nonnegative()],
+        prox_l1=["boolean"],
+        early_stopping=["boolean"],
+        monitor=[StrOptions(set(_MONITORS[task]))],
+        patience=[Interval(Integral, 0, None, closed="left")],
+        validation_fraction=[Interval(Real, 0.0, 1.0, closed="neither")],
+        optimizer=[StrOptions(set(OPTIMIZERS))],
+        learning_rate=[Interval(Real, 0.0, None, closed="neither")],
+        epochs=[Interval(Integral, 1, None, closed="left")],
+        batch_size=[Interval(Integral, 1, None, closed="left")],
+        random_state=["random_state"],
+        device=[str, Hidden(torch.device)],
+        verbose=["verbose"],
+    )
+    return table
+
+
+def _is_rate(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and 0.0 <= float(value) < 1.0
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _float_features(X: np.ndarray) -> np.ndarray:
+    """Writable C-contiguous float32 copy-if-needed (read-only memmaps stay untouched)."""
+    array = np.ascontiguousarray(X, dtype=np.float32)
+    return array if array.flags.writeable else array.copy()
+
+
+@torch.no_grad()
+def _scores64(model: MLP, X: np.ndarray) -> np.ndarray:
+    """Eval-mode raw scores in float64, computed row by row identically whatever the batch."""
+    state = {
+        name: (t.detach().cpu().double() if t.is_floating_point() else t.detach().cpu())
+        for name, t in model.state_dict().items()
+    }
+    was_training = model.training
+    model.eval()
+    try:
+        features = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+        scores = torch.func.functional_call(model, state, (features,))
+    finally:
+        model.train(was_training)
+    return scores.numpy()
+
+
+def _carve_validation(
+    n_rows: int, codes: np.ndarray | None, fraction: float, seed: int, owner: str, monitor: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split row indices into (fit, validation); stratified when class codes are given."""
+    rng = np.random.default_rng(seed)
+    if codes is None:
+        n_val = min(max(1, int(round(fraction * n_rows))), n_rows - 1)
+        val = rng.permutation(n_rows)[: max(n_val, 0)]
+    else:
+        parts, spare = [], []
+        for code in np.unique(codes):
+            rows = rng.permutation(np.flatnonzero(codes == code))
+            take = min(int(round(fraction * len(rows))), len(rows) - 1)
+            parts.append(rows[:take])
+            if len(rows) - take >= 2:
+                spare.append(rows[take:])
+        val = np.concatenate(parts)
+        if len(val) == 0 and spare:
+            val = max(spare, key=len)[:1]
+    if len(val) == 0:
+        raise DataError(
+            f"{owner} early stopping on '{monitor}' needs validation rows, but "
+            f"validation_fraction={fraction:g} of {n_rows} sample(s) leaves none (every class "
+            "must keep a training row); pass X_val and y_val, or set early_stopping=False."
+        )
+    mask = np.zeros(n_rows, dtype=bool)
+    mask[val] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return value
+
+
+# -- the shared machinery ---------------------------------------------------------------------
+class _RegularizedEstimator(BaseEstimator):
+    """Parameters, model building, training and saving shared by the four estimators."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", False)
+    _task: ClassVar[str] = "classification"
+    _linear: ClassVar[bool] = False
+
+    # set by the concrete __init__
+    input_dropout: float
+    l1: float
+    l2: float
+    elastic_net: tuple[float, float] | None
+    weight_decay: float
+    prox_l1: bool
+    early_stopping: bool
+    monitor: str
+    patience: int
+    validation_fraction: float
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    random_state: Any
+    device: str
+    verbose: int
+
+    # fitted
+    model_: MLP
+    n_features_in_: int
+    history_: History
+
+    # -- validation --------------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints`` (scikit-learn template).
+
+        Structured parameters (``elastic_net``, per-layer ``dropout``, ``hidden_layer_sizes``)
+        are checked here first, in the same template, since the table only knows scalars.
+        """
+        owner = type(self).__name__
+        pair = self.elastic_net
+        if pair is not None and not _is_pair(pair):
+            raise InvalidParameterError(
+                f"The 'elastic_net' parameter of {owner} must be None or a pair (alpha, "
+                f"l1_ratio) with alpha in [0, inf) and l1_ratio in [0, 1]. Got {pair!r} instead."
+            )
+        if not self._linear:
+            self._validate_layers(owner)
+        try:
+            validate_parameter_constraints(
+                self._parameter_constraints, self.get_params(deep=False), caller_name=owner
+            )
+        except _SkParameterError as error:
+            message = str(error)
+            found = re.match(r"The '(\w+)' parameter", message)
+            value = getattr(self, found.group(1), None) if found else None
+            for constraint in self._parameter_constraints.get(found.group(1) if found else "", []):
+                if isinstance(constraint, StrOptions) and isinstance(value, str):
+                    message += did_you_mean(value, sorted(constraint.options))
+            raise InvalidParameterError(message) from None
+
+    def _validate_layers(self, owner: str) -> None:
+        sizes = self.hidden_layer_sizes  # type: ignore[attr-defined]
+        values = [sizes] if isinstance(sizes, (Real, str)) else sizes
+        try:
+            values = list(values)
+        except TypeError:
+            values = [values]
+        if not all(
+            isinstance(s, Integral) and not isinstance(s, bool) and int(s) >= 1 for s in values
+        ):
+            raise InvalidParameterError(
+                f"The 'hidden_layer_sizes' parameter of {owner} must be an int in the range "
+                f"[1, inf) or a sequence of such ints. Got {sizes!r} instead."
+            )
+        dropout = self.dropout  # type: ignore[attr-defined]
+        if isinstance(dropout, (Real, str)) or not isinstance(dropout, (Sequence, np.ndarray)):
+            return  # scalars (and wrong types) are left to the table
+        rates = list(dropout)
+        if not all(_is_rate(r) for r in rates) or len(rates) != len(values):
+            raise InvalidParameterError(
+                f"The 'dropout' parameter of {owner} must be a float in the range [0.0, 1.0) "
+                f"or one such float per hidden layer ({len(values)}). Got {dropout!r} instead."
+            )
+
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        if self._linear:
+            return ()
+        sizes = self.hidden_layer_sizes  # type: ignore[attr-defined]
+        return (int(sizes),) if isinstance(sizes, Integral) else tuple(int(s) for s in sizes)
+
+    # -- building ----------------------------------------------------------------------------
+    def _penalties(self) -> list[Penalty]:
+        penalties: list[Penalty] = []
+        if self.l1 > 0:
+            penalties.append(L1(float(self.l1), proximal=self.prox_l1))
+        if self.l2 > 0:
+            penalties.append(L2(float(self.l2)))
+        if self.elastic_net is not None:
+            alpha, ratio = self.elastic_net
+            penalties.append(ElasticNet(float(alpha), float(ratio), proximal=self.prox_l1))
+        if self.weight_decay > 0:
+            penalties.append(WeightDecay(float(self.weight_decay)))
+        return penalties
+
+    def _build_model(self, n_features: int, n_outputs: int, seed: int) -> MLP:
+        if self._linear:
+            return LinearModel(
+                n_features,
+                n_outputs,
+                task=self._task,
+                input_dropout=float(self.input_dropout),
+                seed=seed,
+            )
+        dropout = self.dropout  # type: ignore[attr-defined]
+        batchnorm = self.batchnorm  # type: ignore[attr-defined]
+        return MLP(
+            [n_features, *self._hidden_sizes(), n_outputs],
+            activation=self.activation,  # type: ignore[attr-defined]
+            dropout=float(dropout) if isinstance(dropout, Real) else [float(r) for r in dropout],
+            input_dropout=float(self.input_dropout),
+            batchnorm=bool(batchnorm) if isinstance(batchnorm, bool) else list(batchnorm),
+            task=self._task,
+            seed=seed,
+        )
+
+    def _seeds(self) -> tuple[int, int, int, int]:
+        """Seeds for initialization, training, the validation split and partial_fit."""
+        base = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        init, fit, split, partial = np.random.SeedSequence(base).generate_state(4)
+        return int(init), int(fit), int(split), int(partial)
+
+    def _feature_names(self) -> list[str] | None:
+        names = getattr(self, "feature_names_in_", None)
+        return None if names is None else [str(n) for n in names]
+
+    # -- training ----------------------------------------------------------------------------
+    def _train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None,
+        y_val: np.ndarray | None,
+        n_outputs: int,
+        codes: np.ndarray | None,
+    ) -> None:
+        """Build a fresh model and train it with ``regulab.training.train``."""
+        init_seed, fit_seed, split_seed, partial_seed = self._seeds()
+        callbacks = []
+        if self.early_stopping:
+            callbacks.append(EarlyStopping(self.monitor, patience=int(self.patience)))
+            if X_val is None and self.monitor.startswith("val_"):
+                fit_rows, val_rows = _carve_validation(
+                    len(X),
+                    codes,
+                    float(self.validation_fraction),
+                    split_seed,
+                    type(self).__name__,
+                    self.monitor,
+                )
+                X_val, y_val = X[val_rows], y[val_rows]
+                X, y = X[fit_rows], y[fit_rows]
+        model = self._build_model(X.shape[1], n_outputs, init_seed)
+        result = train(
+            model,
+            X,
+            y,
+            X_val,
+            y_val,
+            penalties=self._penalties(),
+            callbacks=callbacks,
+            seed=fit_seed,
+            optimizer=self.optimizer,
+            lr=float(self.learning_rate),
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            validation_split=0.0,
+            device=self.device,
+            verbose=int(self.verbose),
+            feature_names=self._feature_names(),
+        )
+        self.model_ = result.model  # type: ignore[assignment]
+        self.history_ = result.history
+        self.stop_reason_ = result.stop_reason
+        self.stop_message_ = result.stop_message
+        self.best_epoch_ = result.best_epoch
+        self.n_iter_ = result.epochs_run
+        self._partial_seed = partial_seed
+        self._set_model_attributes()
+
+    @torch.no_grad()
+    def _set_model_attributes(self) -> None:
+        """Derive ``sparsity_`` and ``coef_``/``intercept_`` or ``feature_importances_``."""
+        model = self.model_
+        self.sparsity_ = sparsity(model, self._feature_names())
+        state = model.state_dict()
+        weight = state["linears.0.weight"].detach().cpu().double().numpy()
+        if self._linear:
+            bias = state["linears.0.bias"].detach().cpu().double().numpy()
+            self.coef_: np.ndarray = weight.copy()
+            self.intercept_: np.ndarray | float = bias.copy()
+            if self._task == "regression" and not getattr(self, "_y_2d", False):
+                self.coef_, self.intercept_ = weight[0].copy(), float(bias[0])
+        else:
+            norms = np.linalg.norm(weight, axis=0)
+            total = norms.sum()
+            self.feature_importances_ = norms / total if total > 0 else norms
+
+    def _partial_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
+        """One epoch over ``(X, y)`` from the current weights with a fresh optimizer."""
+        model = self.model_
+        arch = model.architecture
+        kind = head_kind(arch.task, arch.sizes[-1])
+        penalties = self._penalties()
+        lr = float(self.learning_rate)
+        shuffle_seed, dropout_seed = np.random.SeedSequence(
+            [self._partial_seed, int(self.n_iter_)]
+        ).generate_state(2)
+        device = _resolve_device(self.device)
+        model.to(device)
+        weights = penalized_weights(model)
+        layers, _ = resolve(penalties, len(weights), arch.sizes[0])
+        decay_default = (
+            _ADAMW_DEFAULT_DECAY
+            if self.optimizer == "adamw" and not any(c.decay for c in layers)
+            else 0.0
+        )
+        optimizer: torch.optim.Optimizer = (
+            torch.optim.SGD(model.parameters(), lr=lr, momentum=_SGD_MOMENTUM)
+            if self.optimizer == "sgd"
+            else torch.optim.Adam(model.parameters(), lr=lr)
+        )
+        features = torch.from_numpy(_float_features(X)).to(device)
+        targets = torch.from_numpy(y).to(device)
+        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(int(shuffle_seed)))
+        started, loss_sum, n_batches = time.perf_counter(), 0.0, 0
+        model.train()
+        try:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                torch.manual_seed(int(dropout_seed))
+                for start in range(0, len(X), int(self.batch_size)):
+                    index = order[start : start + int(self.batch_size)].to(device)
+                    if arch.batchnorm and len(index) < 2:
+                        continue  # batch norm needs two rows
+                    scores = model(features[index])
+                    loss = member_losses(scores.unsqueeze(0), targets[index].unsqueeze(0), kind)[0]
+                    total = loss + sum(
+                        (p(model) for p in penalties), torch.zeros((), device=device)
+                    )
+                    optimizer.zero_grad()
+                    total.backward()
+                    optimizer.step()
+                    with torch.no_grad():
+                        for (_, w), coef in zip(weights, layers):
+                            decay = coef.decay or decay_default
+                            if decay:
+                                w.mul_(1.0 - lr * decay)
+                            prox = coef.prox_l1
+                            if isinstance(prox, torch.Tensor):
+                                prox_l1_(w, prox.to(w.device) * lr)
+                            elif prox:
+                                prox_l1_(w, prox * lr)
+                    loss_sum += float(loss.detach())
+                    n_batches += 1
+        finally:
+            model.eval()
+            model.to("cpu")
+        self.n_iter_ = int(self.n_iter_) + 1
+        with torch.no_grad():
+            penalty = float(sum((p(model) for p in penalties), torch.zeros(())))
+        self._set_model_attributes()
+        self.history_.append(
+            {
+                "epoch": self.n_iter_,
+                "loss": loss_sum / max(n_batches, 1),
+                "penalty": penalty,
+                "sparsity": self.sparsity_.total,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        self.stop_reason_ = StopReason.MAX_EPOCHS
+        self.stop_message_ = "partial_fit trained one epoch"
+        self.best_epoch_ = None
+
+    def _start_partial(self, n_features: int, n_outputs: int) -> None:
+        init_seed, _, _, partial_seed = self._seeds()
+        self.model_ = self._build_model(n_features, n_outputs, init_seed)
+        self.model_.eval()
+        self.history_ = History()
+        self.n_iter_ = 0
+        self._partial_seed = partial_seed
+
+    def _raw_scores(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return _scores64(self.model_, X)
+
+    # -- saving ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the fitted estimator to one safe file (see :func:`regulab.io.save`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination, conventionally ``*.safetensors``.
+
+        Returns
+        -------
+        Path
+            The path written.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(40, 3)); y = X[:, 0] > 0
+        >>> clf = RegularizedLinearClassifier(epochs=2, random_state=0).fit(X, y)
+        >>> path = clf.save(tempfile.mkdtemp() + "/clf.safetensors")
+        """
+        from regulab.io import save
+
+        return save(self, path)
+
+    def _export_state(self) -> dict[str, Any]:
+        """JSON-safe fitted state (everything except the weights)."""
+        check_is_fitted(self, "model_")
+        state: dict[str, Any] = {
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": self._feature_names(),
+            "history": self.history_.to_list(),
+            "stop_reason": self.stop_reason_.value,
+            "stop_message": self.stop_message_,
+            "best_epoch": self.best_epoch_,
+            "n_iter": int(self.n_iter_),
+            "partial_seed": int(self._partial_seed),
+        }
+        return state
+
+    def _import_state(self, state: dict[str, Any], model: MLP) -> None:
+        self.model_ = model
+        self.n_features_in_ = int(state["n_features_in"])
+        if state.get("feature_names_in") is not None:
+            self.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+        self.history_ = History(state.get("history") or [])
+        self.stop_reason_ = StopReason(state["stop_reason"])
+        self.stop_message_ = str(state.get("stop_message", ""))
+        self.best_epoch_ = state.get("best_epoch")
+        self.n_iter_ = int(state["n_iter"])
+        self._partial_seed = int(state.get("partial_seed", 0))
+
+    def _export_params(self) -> dict[str, Any]:
+        params = self.get_params(deep=False)
+        if not isinstance(params.get("random_state"), (int, type(None))):
+            params["random_state"] = None  # a RandomState instance is not JSON
+        if isinstance(params.get("device"), torch.device):
+            params["device"] = str(params["device"])
+        return _json_safe(params)
+
+    @classmethod
+    def _import_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        known = cls().get_params(deep=False)
+        clean = {k: v for k, v in params.items() if k in known}
+        for key in ("hidden_layer_sizes", "dropout", "elastic_net", "batchnorm"):
+            if isinstance(clean.get(key), list):
+                clean[key] = tuple(clean[key])
+        return clean
+
+
+# -- classifiers ------------------------------------------------------------------------------
+class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
+    _task = "classification"
+    classes_: np.ndarray
+
+    def _encode(self, y: np.ndarray, name: str) -> np.ndarray:
+        known = np.isin(y, self.classes_)
+        if not known.all():
+            unseen = np.unique(np.asarray(y)[~known])[:10].tolist()
+            raise DataError(
+                f"{name} holds labels {unseen} not among the classes "
+                f"{self.classes_.tolist()} of {type(self).__name__}."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _check_y(self, y: np.ndarray) -> None:
+        check_classification_targets(y)
+
+    def _n_outputs(self) -> int:
+        return 1 if len(self.classes_) == 2 else len(self.classes_)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> Any:
+        """Train a new model on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels of any type (strings, ints...).
+        X_val, y_val : array-like, optional
+            Validation data for early stopping and the history. Without them and with
+            ``early_stopping=True``, ``validation_fraction`` of ``(X, y)`` is held out,
+            stratified.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        self._check_y(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        codes = codes.astype(np.int64).reshape(-1)
+        if len(self.classes_) < 2:
+            raise DataError(
+                f"{type(self).__name__} needs at least 2 classes in y; got 1 class "
+                f"({self.classes_[0]!r})."
+            )
+        val_X, val_y = self._validation(X_val, y_val)
+        self._train(_float_features(X), codes, val_X, val_y, self._n_outputs(), codes)
+        return self
+
+    def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if X_val is None and y_val is None:
+            return None, None
+        if X_val is None or y_val is None:
+            raise DataError("X_val and y_val go together; pass both or neither.")
+        X_v = validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+        y_v = np.asarray(y_val).reshape(-1)
+        if len(y_v) != len(X_v):
+            raise DataError(f"y_val has {len(y_v)} rows but X_val has {len(X_v)}.")
+        return _float_features(X_v), self._encode(y_v, "y_val")
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
+        """Train one more epoch on ``(X, y)``, keeping the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, optional
+            Every class the estimator will ever see; required on the first call.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "model_")
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first)
+        self._check_y(y)
+        if first:
+            if classes is None:
+                raise DataError(
+                    f"{type(self).__name__}.partial_fit needs 'classes' (all labels) on its "
+                    "first call."
+                )
+            self.classes_ = np.unique(np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise DataError(
+                    f"{type(self).__name__} needs at least 2 classes; 'classes' holds 1 class."
+                )
+            self._start_partial(X.shape[1], self._n_outputs())
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise DataError(
+                f"'classes' {np.unique(classes).tolist()} differs from the classes_ "
+                f"{self.classes_.tolist()} of the first call."
+            )
+        self._partial_epoch(X, self._encode(y, "y"))
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Raw scores: logits of the positive class (n,) for two classes, else (n, C).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(40, 3)); y = X[:, 0] > 0
+        >>> RegularizedLinearClassifier(epochs=2, random_state=0).fit(X, y).decision_function(
+        ...     X).shape
+        (40,)
+        """
+        scores = self._raw_scores(X)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (n, C) in the order of ``classes_``."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = expit(scores)
+            return np.column_stack([1.0 - positive, positive])
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`, computed stably."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([-np.logaddexp(0.0, scores), -np.logaddexp(0.0, -scores)])
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels (from ``classes_``)."""
+        scores = self.decision_function(X)
+        codes = (scores > 0).astype(np.int64) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[codes]
+
+    def _export_state(self) -> dict[str, Any]:
+        state = super()._export_state()
+        state["classes"] = {"values": _json_safe(self.classes_), "dtype": self.classes_.dtype.str}
+        return state
+
+    def _import_state(self, state: dict[str, Any], model: MLP) -> None:
+        classes = state["classes"]
+        dtype = np.dtype(classes["dtype"])
+        if dtype.kind not in "biufUO":
+            raise DataError(f"Unsupported class label dtype {classes['dtype']!r}.")
+        self.classes_ = np.asarray(classes["values"], dtype=dtype)
+        super()._import_state(state, model)
+        self._set_model_attributes()
+
+
+# -- regressors -------------------------------------------------------------------------------
+class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
+    _task = "regression"
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # pragma: no cover - scikit-learn < 1.6
+        return {"multioutput": True}
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> Any:
+        """Train a new model on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        X_val, y_val : array-like, optional
+            Validation data for early stopping and the history. Without them and with
+            ``early_stopping=True``, ``validation_fraction`` of ``(X, y)`` is held out.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True
+        )
+        self._y_2d = y.ndim == 2
+        self.n_outputs_ = y.shape[1] if y.ndim == 2 else 1
+        val_X, val_y = self._validation(X_val, y_val)
+        self._train(_float_features(X), self._targets(y), val_X, val_y, self.n_outputs_, None)
+        return self
+
+    def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if X_val is None and y_val is None:
+            return None, None
+        if X_val is None or y_val is None:
+            raise DataError("X_val and y_val go together; pass both or neither.")
+        X_v = validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+        given = np.asarray(y_val, dtype=np.float32)
+        table = given.reshape(len(given), -1) if given.ndim else given.reshape(1, 1)
+        if table.shape != (len(X_v), self.n_outputs_):
+            raise DataError(
+                f"y_val has shape {given.shape} but X_val has {len(X_v)} rows and "
+                f"{type(self).__name__} was fitted on {self.n_outputs_} target(s)."
+            )
+        return _float_features(X_v), np.ascontiguousarray(table if self._y_2d else table[:, 0])
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: Any, y: Any) -> Any:
+        """Train one more epoch on ``(X, y)``, keeping the current weights.
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "model_")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=True,
+            reset=first,
+        )
+        n_outputs = y.shape[1] if y.ndim == 2 else 1
+        if first:
+            self._y_2d = y.ndim == 2
+            self.n_outputs_ = n_outputs
+            self._start_partial(X.shape[1], n_outputs)
+        elif n_outputs != self.n_outputs_:
+            raise DataError(
+                f"y has {n_outputs} target column(s) but the first call had {self.n_outputs_}."
+            )
+        self._partial_epoch(X, self._targets(y))
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted values: (n,) for a 1-D training target, (n, n_targets) for 2-D."""
+        scores = self._raw_scores(X)
+        return scores if self._y_2d else scores[:, 0]
+
+    def _export_state(self) -> dict[str, Any]:
+        state = super()._export_state()
+        state.update(y_2d=bool(self._y_2d), n_outputs=int(self.n_outputs_))
+        return state
+
+    def _import_state(self, state: dict[str, Any], model: MLP) -> None:
+        self._y_2d = bool(state["y_2d"])
+        self.n_outputs_ = int(state["n_outputs"])
+        super()._import_state(state, model)
+        self._set_model_attributes()
+
+
+# -- documentation shared by the four classes -------------------------------------------------
+_PENALTY_DOC = """\
+    input_dropout : float, default=0.0
+        Dropout rate on the input features, in [0, 1).
+    l1 : float, default=0.0
+        Lasso strength ``l1 * sum(|w|)`` on the weight matrices (biases are not penalized).
+    l2 : float, default=0.0
+        Ridge strength ``l2 * sum(w ** 2)``.
+    elastic_net : tuple (alpha, l1_ratio), optional
+        Elastic net ``alpha * (l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|_2^2)``.
+    weight_decay : float, default=0.0
+        Decoupled decay: ``w <- w - learning_rate * weight_decay * w`` after each step.
+    prox_l1 : bool, default=False
+        Apply the L1 parts (``l1`` and ``elastic_net``) by soft-thresholding after each
+        step, which gives exact zeros (useful with ``SelectFromModel``).
+    early_stopping : bool, default=False
+        Stop when ``monitor`` has not improved for ``patience`` epochs and restore the
+        best epoch's weights.
+    monitor : str, default="val_loss"
+        ``val_loss``, ``val_accuracy``, ``val_f1_macro``, ``val_roc_auc`` (binary),
+        ``val_mse``, ``val_mae``, ``val_r2`` or ``loss``.
+    patience : int, default=5
+        Epochs without improvement before stopping.
+    validation_fraction : float, default=0.1
+        Share of the rows given to ``fit`` held out for ``val_*`` monitors when no
+        ``X_val``/``y_val`` is passed, in (0, 1).
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+        ``adamw`` without ``weight_decay`` decays at 0.01; ``sgd`` uses momentum 0.9.
+    learning_rate : float, default=1e-3
+    epochs : int, default=50
+        Maximum number of epochs.
+    batch_size : int, default=32
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialization, shuffling, dropout masks and the validation split.
+    device : str, default="auto"
+        Where training runs (``"auto"`` picks CUDA when available); the fitted model is
+        kept on the CPU.
+    verbose : int, default=0
+        1 shows a progress bar.
+"""
+
+_MLP_DOC = """\
+    hidden_layer_sizes : int or tuple of int, default=(128, 64)
+        Width of each hidden layer.
+    activation : str, default="relu"
+        One of ``relu, gelu, tanh, sigmoid, elu, leaky_relu, silu``.
+    dropout : float or tuple of float, default=0.0
+        Dropout rate after each hidden layer (one value for all or one per layer), in [0, 1).
+    batchnorm : bool or tuple of int, default=False
+        Batch normalization after every hidden layer, or after the listed (0-based) ones.
+"""
+
+_FITTED_DOC = """\
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has string column names (a DataFrame).
+    model_ : regulab.models.MLP
+        The trained torch module (on the CPU, eval mode).
+    history_ : regulab.training.History
+        One record per epoch (``loss``, ``val_*``, ``penalty``, ``sparsity``, ``seconds``).
+    stop_reason_ : regulab.training.StopReason
+    stop_message_ : str
+    best_epoch_ : int or None
+        Epoch whose weights were restored by early stopping.
+    n_iter_ : int
+        Epochs run.
+    sparsity_ : regulab.penalties.SparsityReport
+        Exact zeros per layer, in total, and the input features whose weights are all zero.
+"""
+
+
+# -- the four public estimators -----------------------------------------------------------------
+class RegularizedMLPClassifier(_RegularizedClassifier):
+    __doc__ = f"""Multi-layer perceptron classifier with Regulab's regularization.
+
+    Parameters
+    ----------
+{_MLP_DOC}{_PENALTY_DOC}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+{_FITTED_DOC}    feature_importances_ : ndarray of shape (n_features,)
+        L2 norm of each input's first-layer weights, normalized to sum to 1.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = RegularizedMLPClassifier((16,), l2=1e-4, learning_rate=1e-2, epochs=20,
+    ...                                random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", True)
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (128, 64),
+        *,
+        activation: str = "relu",
+        dropout: float | Sequence[float] = 0.0,
+        input_dropout: float = 0.0,
+        batchnorm: bool | Sequence[int] = False,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        elastic_net: tuple[float, float] | None = None,
+        weight_decay: float = 0.0,
+        prox_l1: bool = False,
+        early_stopping: bool = False,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        epochs: int = 50,
+        batch_size: int = 32,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.batchnorm = batchnorm
+        self.l1 = l1
+        self.l2 = l2
+        self.elastic_net = elastic_net
+        self.weight_decay = weight_decay
+        self.prox_l1 = prox_l1
+        self.early_stopping = early_stopping
+        self.monitor = monitor
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+
+class RegularizedMLPRegressor(_RegularizedRegressor):
+    __doc__ = f"""Multi-layer perceptron regressor with Regulab's regularization.
+
+    Parameters
+    ----------
+{_MLP_DOC}{_PENALTY_DOC}
+    Attributes
+    ----------
+    n_outputs_ : int
+{_FITTED_DOC}    feature_importances_ : ndarray of shape (n_features,)
+        L2 norm of each input's first-layer weights, normalized to sum to 1.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(n_samples=100, n_features=4, noise=1.0, random_state=0)
+    >>> reg = RegularizedMLPRegressor((16,), epochs=3, random_state=0).fit(X, y / 100)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("regression", True)
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (128, 64),
+        *,
+        activation: str = "relu",
+        dropout: float | Sequence[float] = 0.0,
+        input_dropout: float = 0.0,
+        batchnorm: bool | Sequence[int] = False,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        elastic_net: tuple[float, float] | None = None,
+        weight_decay: float = 0.0,
+        prox_l1: bool = False,
+        early_stopping: bool = False,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        epochs: int = 50,
+        batch_size: int = 32,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.batchnorm = batchnorm
+        self.l1 = l1
+        self.l2 = l2
+        self.elastic_net = elastic_net
+        self.weight_decay = weight_decay
+        self.prox_l1 = prox_l1
+        self.early_stopping = early_stopping
+        self.monitor = monitor
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+
+class RegularizedLinearClassifier(_RegularizedClassifier):
+    __doc__ = f"""Logistic regression (binary or multinomial) with Regulab's regularization.
+
+    Parameters
+    ----------
+{_PENALTY_DOC}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+{_FITTED_DOC}
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import scale
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = RegularizedLinearClassifier(l1=1e-3, prox_l1=True, epochs=5,
+    ...                                   random_state=0).fit(scale(X), y)
+    >>> clf.coef_.shape
+    (1, 30)
+    """
+
+    _linear = True
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", False)
+
+    def __init__(
+        self,
+        *,
+        input_dropout: float = 0.0,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        elastic_net: tuple[float, float] | None = None,
+        weight_decay: float = 0.0,
+        prox_l1: bool = False,
+        early_stopping: bool = False,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        epochs: int = 50,
+        batch_size: int = 32,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        self.input_dropout = input_dropout
+        self.l1 = l1
+        self.l2 = l2
+        self.elastic_net = elastic_net
+        self.weight_decay = weight_decay
+        self.prox_l1 = prox_l1
+        self.early_stopping = early_stopping
+        self.monitor = monitor
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+
+class RegularizedLinearRegressor(_RegularizedRegressor):
+    __doc__ = f"""Linear regression with Regulab's regularization (lasso, ridge, elastic net).
+
+    Parameters
+    ----------
+{_PENALTY_DOC}
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    n_outputs_ : int
+{_FITTED_DOC}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> y = X @ [2.0, 0.0, -1.0] + 0.5
+    >>> reg = RegularizedLinearRegressor(learning_rate=0.05, epochs=30,
+    ...                                  random_state=0).fit(X, y)
+    >>> np.round(reg.coef_, 1).tolist()
+    [2.0, 0.0, -1.0]
+    """
+
+    _linear = True
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("regression", False)
+
+    def __init__(
+        self,
+        *,
+        input_dropout: float = 0.0,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        elastic_net: tuple[float, float] | None = None,
+        weight_decay: float = 0.0,
+        prox_l1: bool = False,
+        early_stopping: bool = False,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        epochs: int = 50,
+        batch_size: int = 32,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        self.input_dropout = input_dropout
+        self.l1 = l1
+        self.l2 = l2
+        self.elastic_net = elastic_net
+        self.weight_decay = weight_decay
+        self.prox_l1 = prox_l1
+        self.early_stopping = early_stopping
+        self.monitor = monitor
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+
+ESTIMATORS: dict[str, type[_RegularizedEstimator]] = {
+    cls.__name__: cls
+    for cls in (
+        RegularizedMLPClassifier,
+        RegularizedMLPRegressor,
+        RegularizedLinearClassifier,
+        RegularizedLinearRegressor,
+    )
+}
+"""The estimator classes by name (what :func:`regulab.io.load` may rebuild)."""

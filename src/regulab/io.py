@@ -1,0 +1,480 @@
+"""Safe model files: save and load estimators and models without pickle, predict on a file.
+
+One model is one standard `safetensors <https://github.com/huggingface/safetensors>`_ file
+(conventionally ``*.safetensors``):
+
+* the tensors are the model's ``state_dict`` (weights, biases, batch-norm statistics);
+* the header's ``__metadata__["regulab"]`` entry is a JSON document with ``format``
+  (``"regulab-model"``), ``format_version``, the Regulab version that wrote it, the model
+  class and its :meth:`~regulab.models.MLP.config`, ``weights_sha256`` (a SHA-256 of every
+  tensor's name, dtype, shape and bytes) and, for estimators, the estimator class, its
+  parameters and its fitted state (``classes_``, feature names, history, stop reason...).
+
+Loading parses JSON and raw tensor bytes only: no pickle, no import of a class named by the
+file (estimators and models come from a fixed list), so a file cannot run code. A file that
+is not a model, is truncated or corrupt, was altered after saving (checksum mismatch) or
+was written by a newer format version is refused with :class:`ModelFileError`. Any
+safetensors tool can read the weights (``safetensors.torch.load_file``).
+
+Examples
+--------
+>>> import tempfile
+>>> from regulab.io import load, save
+>>> from regulab.models import MLP
+>>> path = save(MLP("4-8-3", seed=0), tempfile.mkdtemp() + "/mlp.safetensors")
+>>> load(path).architecture.spec
+'4-8-3'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load as _load_tensors
+from safetensors.torch import save as _save_tensors
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.utils.validation import check_is_fitted
+
+from regulab.errors import DataError, InvalidParameterError, RegulabError, did_you_mean
+from regulab.estimators import ESTIMATORS
+from regulab.models import MLP, LinearModel
+from regulab.training import predict as _predict_codes
+from regulab.training import predict_proba as _predict_model_proba
+
+__all__ = [
+    "ModelFileError",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SUPPORTED_FORMAT_VERSIONS",
+    "save",
+    "load",
+    "read_config",
+    "predict_file",
+]
+
+FORMAT = "regulab-model"
+FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSIONS = (1,)
+_METADATA_KEY = "regulab"
+_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+_MODEL_CLASSES = {"MLP": MLP, "LinearModel": LinearModel}
+_TABLE_TYPES = (".csv", ".parquet", ".pq")
+
+
+class ModelFileError(RegulabError, ValueError):
+    """A model file cannot be used: not a model, truncated, altered or of a newer format."""
+
+
+def _regulab_version() -> str:
+    try:
+        return version("regulab")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over each tensor's name, dtype, shape and raw bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _model_entry(model: MLP) -> dict[str, Any]:
+    name = "LinearModel" if isinstance(model, LinearModel) else "MLP"
+    return {"class": name, "config": model.config()}
+
+
+def save(
+    obj: Any, path: str | os.PathLike[str], *, preprocessing: dict[str, Any] | None = None
+) -> Path:
+    """Write a fitted Regulab estimator or a :class:`~regulab.models.MLP` to one safe file.
+
+    Parameters
+    ----------
+    obj : fitted Regulab estimator or MLP or LinearModel
+        What to save; :func:`load` returns the same kind of object.
+    path : str or path-like
+        Destination (conventionally ``*.safetensors``); written atomically.
+    preprocessing : dict, optional
+        For a raw MLP trained on standardized columns (what ``regulab train --save``
+        writes): ``feature_names``, ``mean``, ``scale`` (lists, one per feature) and
+        ``classes`` (original labels by class code). :func:`predict_file` applies them.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from regulab.models import LinearModel
+    >>> save(LinearModel(3, 2, seed=0), tempfile.mkdtemp() + "/lin.safetensors").suffix
+    '.safetensors'
+    """
+    config: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "regulab_version": _regulab_version(),
+    }
+    if isinstance(obj, BaseEstimator) and ESTIMATORS.get(type(obj).__name__) is type(obj):
+        check_is_fitted(obj, "model_")
+        model: MLP = obj.model_  # type: ignore[attr-defined]
+        config["kind"] = "estimator"
+        config["estimator"] = {
+            "class": type(obj).__name__,
+            "params": obj._export_params(),  # type: ignore[attr-defined]
+            "state": obj._export_state(),  # type: ignore[attr-defined]
+        }
+    elif isinstance(obj, MLP):
+        model = obj
+        config["kind"] = "model"
+    else:
+        raise InvalidParameterError(
+            "save() takes a fitted Regulab estimator or a regulab.models.MLP/LinearModel; "
+            f"got {type(obj).__name__}."
+        )
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    config["model"] = _model_entry(model)
+    if preprocessing is not None:
+        config["preprocessing"] = preprocessing
+    config["weights_sha256"] = _digest(tensors)
+    try:
+        text = json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"The model's metadata cannot be stored as JSON: {error}.") from None
+    payload = _save_tensors(tensors, metadata={_METADATA_KEY: text})
+    target = Path(path)
+    if not target.parent.exists():
+        raise ModelFileError(f"Cannot write '{target}': folder '{target.parent}' does not exist.")
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, Any]]:
+    """Return the file's bytes and its safetensors header, refusing anything else."""
+    source = Path(path)
+    if not source.is_file():
+        raise ModelFileError(f"Model file '{source}' does not exist.")
+    raw = source.read_bytes()
+    not_model = f"'{source}' is not a Regulab model file"
+    if len(raw) < 8:
+        raise ModelFileError(f"{not_model} (only {len(raw)} bytes).")
+    size = int.from_bytes(raw[:8], "little")
+    if size > _MAX_HEADER_BYTES:
+        raise ModelFileError(f"{not_model} (no safetensors header).")
+    if 8 + size > len(raw):
+        raise ModelFileError(f"'{source}' is truncated or is not a Regulab model file.")
+    try:
+        header = json.loads(raw[8 : 8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ModelFileError(f"{not_model} (unreadable safetensors header).") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{not_model} (unreadable safetensors header).")
+    return raw, header
+
+
+def _config(header: dict[str, Any], source: str) -> dict[str, Any]:
+    metadata = header.get("__metadata__")
+    if not isinstance(metadata, dict) or _METADATA_KEY not in metadata:
+        raise ModelFileError(
+            f"'{source}' is a safetensors file without Regulab metadata; it was not written "
+            "by regulab.io.save."
+        )
+    try:
+        config = json.loads(metadata[_METADATA_KEY])
+    except (TypeError, ValueError):
+        raise ModelFileError(f"'{source}' has corrupt Regulab metadata (invalid JSON).") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"'{source}' is not a Regulab model file (format is not {FORMAT}).")
+    found = config.get("format_version")
+    if found not in SUPPORTED_FORMAT_VERSIONS:
+        supported = ", ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
+        newer = isinstance(found, int) and found > max(SUPPORTED_FORMAT_VERSIONS)
+        hint = " Upgrade Regulab to load it." if newer else ""
+        raise ModelFileError(
+            f"'{source}' has format version {found!r}; Regulab {_regulab_version()} reads "
+            f"format version(s) {supported}.{hint}"
+        )
+    return config
+
+
+def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return a model file's Regulab metadata (JSON) without loading the weights.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = save(MLP("4-2", seed=0), tempfile.mkdtemp() + "/m.safetensors")
+    >>> read_config(path)["model"]["config"]["sizes"]
+    [4, 2]
+    """
+    _, header = _read(path)
+    return _config(header, str(path))
+
+
+def _build_model(entry: Any, source: str) -> MLP:
+    try:
+        name, config = entry["class"], entry["config"]
+        if name not in _MODEL_CLASSES:
+            raise ModelFileError(f"'{source}' names an unknown model class {name!r}.")
+        if name == "LinearModel":
+            sizes = config["sizes"]
+            return LinearModel(
+                int(sizes[0]),
+                int(sizes[1]),
+                task=config["task"],
+                input_dropout=config["input_dropout"],
+            )
+        return MLP(
+            config["sizes"],
+            activation=config["activation"],
+            dropout=config["dropout"],
+            input_dropout=config["input_dropout"],
+            batchnorm=config["batchnorm"],
+            task=config["task"],
+        )
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise ModelFileError(f"'{source}' has an invalid model description: {error}") from None
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load a file written by :func:`save`; return the estimator or the MLP that was saved.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    Regulab estimator or MLP
+        A fitted estimator of the saved class, or an ``MLP``/``LinearModel`` in eval mode.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, not a model, truncated or corrupt, altered after saving
+        (checksum mismatch), or of an unsupported format version.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = save(MLP("4-8-3", seed=0), tempfile.mkdtemp() + "/mlp.safetensors")
+    >>> type(load(path)).__name__
+    'MLP'
+    """
+    source = str(path)
+    raw, header = _read(path)
+    config = _config(header, source)
+    try:
+        tensors = _load_tensors(raw)
+    except Exception as error:  # the Rust reader raises its own SafetensorError
+        raise ModelFileError(f"'{source}' is truncated or corrupt ({error}).") from None
+    if _digest(tensors) != config.get("weights_sha256"):
+        raise ModelFileError(
+            f"'{source}' was altered or corrupted: its weights do not match the SHA-256 "
+            "checksum recorded when it was saved."
+        )
+    model = _build_model(config.get("model"), source)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise ModelFileError(
+            f"'{source}' holds weights that do not fit its model description ({first})."
+        ) from None
+    model.eval()
+    if config.get("kind") == "model":
+        return model
+    if config.get("kind") != "estimator":
+        raise ModelFileError(f"'{source}' has an unknown kind {config.get('kind')!r}.")
+    return _build_estimator(config.get("estimator"), model, source)
+
+
+def _build_estimator(entry: Any, model: MLP, source: str) -> Any:
+    try:
+        name = entry["class"]
+        cls = ESTIMATORS.get(name)
+        if cls is None:
+            raise ModelFileError(
+                f"'{source}' names an unknown estimator {name!r}; known: {', '.join(ESTIMATORS)}."
+            )
+        estimator = cls(**cls._import_params(dict(entry["params"])))
+        estimator._validate_params()
+        estimator._import_state(entry["state"], model)
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise ModelFileError(f"'{source}' has an invalid estimator state: {error}") from None
+    sizes = model.architecture.sizes
+    outputs = (
+        (1 if len(estimator.classes_) == 2 else len(estimator.classes_))
+        if is_classifier(estimator)
+        else estimator.n_outputs_
+    )
+    if sizes[0] != estimator.n_features_in_ or sizes[-1] != outputs:
+        raise ModelFileError(
+            f"'{source}' is inconsistent: the model maps {sizes[0]} inputs to {sizes[-1]} "
+            f"outputs but the estimator state says {estimator.n_features_in_} and {outputs}."
+        )
+    return estimator
+
+
+# -- predictions on a file -----------------------------------------------------------------------
+def _read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(f"Data file '{source}' does not exist.")
+    suffix = source.suffix.lower()
+    if suffix not in _TABLE_TYPES:
+        raise DataError(
+            f"Data file '{source}' must be {', '.join(_TABLE_TYPES)}; "
+            f"got '{suffix or source.name}'."
+        )
+    try:
+        return pd.read_csv(source) if suffix == ".csv" else pd.read_parquet(source)
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise DataError(f"Cannot read '{source}': {error}") from None
+
+
+def _feature_frame(model: Any, frame: pd.DataFrame, target: str | None, source: str) -> Any:
+    """The feature table the model expects, or a DataError naming what is missing."""
+    others = [c for c in frame.columns if c != target]
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        missing = [str(n) for n in names if n not in frame.columns]
+        if missing:
+            shown = ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")
+            hint = did_you_mean(missing[0], [str(c) for c in others])
+            raise DataError(
+                f"'{source}' lacks {len(missing)} feature column(s) the model was trained "
+                f"with: {shown}.{hint}"
+            )
+        return frame[list(names)]
+    expected = model.architecture.sizes[0] if isinstance(model, MLP) else model.n_features_in_
+    if len(others) != expected:
+        raise DataError(
+            f"'{source}' has {len(others)} feature column(s) but the model expects {expected} "
+            "(it was trained without column names, so every column except the target is used, "
+            "in file order)."
+        )
+    return frame[others].to_numpy()
+
+
+def predict_file(
+    model_path: str | os.PathLike[str],
+    data_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    target: str | None = None,
+) -> pd.DataFrame:
+    """Predict every row of a CSV/Parquet file and write the predictions as CSV.
+
+    Parameters
+    ----------
+    model_path : str or path-like
+        A file written by :func:`save`.
+    data_path : str or path-like
+        ``.csv``, ``.parquet`` or ``.pq`` with the feature columns the model was trained
+        with (extra columns are ignored). A model fitted without column names uses every
+        column except ``target``, in file order.
+    output_path : str or path-like
+        CSV to write: ``prediction`` (``prediction_<k>`` per target for a multi-output
+        regressor), then ``proba_<class>`` per class for classifiers, then the ``target``
+        column when given.
+    target : str, optional
+        Name of a column to leave out of the features and copy to the output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        What was written.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from regulab.estimators import RegularizedLinearClassifier
+    >>> folder = tempfile.mkdtemp()
+    >>> X = pd.DataFrame({"a": np.arange(20.0), "b": np.ones(20)}); y = X["a"] > 9
+    >>> path = RegularizedLinearClassifier(epochs=2, random_state=0).fit(X, y).save(
+    ...     folder + "/m.safetensors")
+    >>> X.to_csv(folder + "/data.csv", index=False)
+    >>> out = predict_file(path, folder + "/data.csv", folder + "/pred.csv")
+    >>> list(out.columns)
+    ['prediction', 'proba_False', 'proba_True']
+    """
+    model = load(model_path)
+    preprocessing = read_config(model_path).get("preprocessing")
+    frame = _read_table(data_path)
+    source = str(data_path)
+    if target is not None and target not in frame.columns:
+        raise DataError(
+            f"'{source}' has no target column '{target}'."
+            + did_you_mean(target, [str(c) for c in frame.columns])
+        )
+    if preprocessing is not None:
+        model.feature_names_in_ = np.asarray(preprocessing["feature_names"], dtype=object)
+    X = _feature_frame(model, frame, target, source)
+    try:
+        if isinstance(model, MLP):
+            features = np.asarray(X, dtype=np.float32)
+            labels: list[Any] | None = None
+            if preprocessing is not None:
+                mean = np.asarray(preprocessing["mean"], dtype=np.float32)
+                scale = np.asarray(preprocessing["scale"], dtype=np.float32)
+                features = (features - mean) / scale
+                labels = preprocessing.get("classes")
+            codes = _predict_codes(model, features)
+            output = pd.DataFrame(
+                {"prediction": [labels[int(c)] for c in codes] if labels else codes}
+            )
+            if model.architecture.task == "classification":
+                proba = _predict_model_proba(model, features)
+                for code in range(proba.shape[1]):
+                    name = labels[code] if labels else code
+                    output[f"proba_{name}"] = proba[:, code]
+        else:
+            predictions = model.predict(X)
+            if predictions.ndim == 2:
+                output = pd.DataFrame(
+                    {f"prediction_{k}": predictions[:, k] for k in range(predictions.shape[1])}
+                )
+            else:
+                output = pd.DataFrame({"prediction": predictions})
+            if is_classifier(model):
+                proba = model.predict_proba(X)
+                for index, label in enumerate(model.classes_):
+                    output[f"proba_{label}"] = proba[:, index]
+    except ValueError as error:
+        if isinstance(error, RegulabError):
+            raise
+        raise DataError(f"Cannot predict on '{source}': {error}") from None
+    if target is not None:
+        output[target] = frame[target].to_numpy()
+    destination = Path(output_path)
+    if not destination.parent.exists():
+        raise DataError(
+            f"Cannot write '{destination}': folder '{destination.parent}' does not exist."
+        )
+    output.to_csv(destination, index=False)
+    return output
