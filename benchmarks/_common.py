@@ -2,7 +2,7 @@
 
 Not a benchmark itself; import it from a script in ``benchmarks/``::
 
-    from _common import load_mnist_arrays, pin_threads, Table, time_call
+    from _common import Table, load_mnist_arrays, threads, time_call
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,30 +57,35 @@ def load_mnist_arrays(mnist_dir: str, n_train: int | None = None) -> Mnist:
     )
 
 
-def pin_threads(n_threads: int) -> Any:
-    """Use ``n_threads`` in PyTorch and in NumPy/SciPy BLAS; keep the returned object alive."""
+@contextmanager
+def threads(n_threads: int) -> Iterator[None]:
+    """Use ``n_threads`` in PyTorch and in NumPy/SciPy BLAS inside the block, then restore."""
     import torch
     from threadpoolctl import threadpool_limits
 
-    os.environ.setdefault("OMP_NUM_THREADS", str(n_threads))
+    previous = torch.get_num_threads()
     torch.set_num_threads(n_threads)
-    return threadpool_limits(limits=n_threads)
+    try:
+        with threadpool_limits(limits=n_threads):
+            yield
+    finally:
+        torch.set_num_threads(previous)
 
 
-def machine_summary(n_threads: int) -> str:
-    """One line describing the interpreter, library versions and the thread setting."""
+def machine_summary() -> str:
+    """One line describing the interpreter, the library versions and the machine."""
     import sklearn
     import torch
 
     return (
         f"Python {platform.python_version()}, torch {torch.__version__}, "
         f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; "
-        f"{os.cpu_count()} CPUs visible, torch.set_num_threads({n_threads}) "
-        f"and BLAS limited to {n_threads} threads; load average {_load()}"
+        f"{os.cpu_count()} CPUs visible, load average {load_average()}"
     )
 
 
-def _load() -> str:
+def load_average() -> str:
+    """The 1/5/15-minute load averages, as text."""
     try:
         return " ".join(f"{v:.1f}" for v in os.getloadavg())
     except OSError:  # pragma: no cover - not available on every platform

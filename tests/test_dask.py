@@ -78,6 +78,7 @@ def cluster() -> Iterator[Any]:
         processes=True,
         dashboard_address=None,
         host=LOOPBACK,
+        scheduler_kwargs={"dashboard_address": f"{LOOPBACK}:0"},
     ) as local:
         yield local
 

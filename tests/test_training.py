@@ -297,13 +297,19 @@ def test_early_stopping_infers_direction(monitor, direction):
 
 
 def test_early_stopping_cannot_infer_unknown_direction():
+    callback = EarlyStopping("val_custom")  # a custom metric: the direction is checked at fit
     with pytest.raises(InvalidParameterError) as info:
-        EarlyStopping("val_custom")
+        callback.on_train_begin(FakeRun(("epoch", "loss", "val_custom")))
     assert str(info.value) == (
         "EarlyStopping cannot infer whether 'val_custom' should go up or down; "
         "pass mode='min' or mode='max'."
     )
     assert EarlyStopping("val_custom", mode="max").direction == "max"
+
+
+def test_early_stopping_typo_in_monitor_suggests_the_metric_with_default_mode():
+    with pytest.raises(InvalidParameterError, match="Did you mean 'val_loss'"):
+        EarlyStopping("val_los").on_train_begin(FakeRun())
 
 
 def test_early_stopping_baseline_not_reached():

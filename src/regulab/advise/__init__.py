@@ -7,7 +7,13 @@ Examples
 120.0
 """
 
-from regulab.advise._advisor import ADVICE_SCHEMA_VERSION, Advice, advise, parse_budget
+from regulab.advise._advisor import (
+    ADVICE_SCHEMA_VERSION,
+    Advice,
+    advise,
+    parse_budget,
+    selected_features,
+)
 from regulab.advise._code import code_snippets
 from regulab.advise._rules import Reason, candidate_configs, reasons_from
 
@@ -16,6 +22,7 @@ __all__ = [
     "Advice",
     "Reason",
     "parse_budget",
+    "selected_features",
     "reasons_from",
     "candidate_configs",
     "code_snippets",

@@ -35,7 +35,11 @@ __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
 ADVICE_SCHEMA_VERSION = 1
 _SELECTION_METRIC = "val_loss"
 _COMPARE_SHARE = 0.55
-_MAX_EPOCHS = 40
+_MAX_EPOCHS = 40  # for large data; small data may use up to _MAX_EPOCHS_SMALL
+_MAX_EPOCHS_SMALL = 150
+_SMALL_DATA_ROWS = 5000
+_TUNED_LEADERS = 2
+_SELECTION_GAP = 2.0
 
 
 def parse_budget(budget: str | float | int) -> float:
@@ -79,7 +83,8 @@ class Advice:
     gain : dict
         Expected test-metric gain over the unregularized baseline (mean, ci, per-seed).
     selected_features : list of str
-        Input features the recommended model keeps when it is sparse.
+        With an L1 or elastic-net answer (or ``interpretable``): the input features the
+        recommended model relies on (see :func:`selected_features`).
     notes : list of str
         Ties, overruled rules, sampling, budget.
     code : dict
@@ -191,11 +196,11 @@ def _strength_variants(name: str) -> list[str]:
         technique = part.split("=")[0]
         options: list[str] = []
         if technique in ("l1", "l2"):
-            options = [f"{technique}={s:g}" for s in (1e-5, 1e-3, 3e-3, 1e-2)]
+            options = [f"{technique}={s:g}" for s in (1e-4, 3e-4, 3e-3, 1e-2)]
         elif technique == "weight_decay":
             options = [f"weight_decay={s:g}" for s in (1e-3, 3e-3, 3e-2, 1e-1)]
         elif technique == "elastic_net":
-            options = [f"elastic_net={a:g}:{r:g}" for a in (1e-3, 1e-2) for r in (0.2, 0.8)]
+            options = [f"elastic_net={a:g}:{r:g}" for a in (3e-4, 3e-3, 1e-2) for r in (0.2, 0.8)]
         elif technique == "dropout":
             options = [f"dropout={r:g}" for r in (0.2, 0.3)]
         for option in options:
@@ -206,8 +211,8 @@ def _strength_variants(name: str) -> list[str]:
 def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> float:
     """Seconds for one epoch of all ``specs`` (stacked as the real run will be).
 
-    Times one epoch of the real stacks on a slice of the training rows (after a tiny
-    warm-up), then scales by the number of rows.
+    Trains one epoch of the real stacks on a slice of the training rows and reads the
+    epoch time each stack recorded (set-up and scoring excluded), scaled by the row count.
     """
     order = np.random.default_rng(0).permutation(len(bundle.X_train))
     rows = order[: min(len(order), 1000)]
@@ -222,10 +227,11 @@ def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> flo
     )
     one_epoch = [replace(spec, config=replace(spec.config, epochs=1)) for spec in specs]
     run_task(one_epoch[:1], probe, __version__)  # warm-up: first calls pay one-off costs
-    started = time.perf_counter()
-    for task in make_tasks(one_epoch):
-        run_task(task, probe, __version__)
-    return (time.perf_counter() - started) * len(bundle.X_train) / len(rows)
+    seconds = sum(
+        run_task(task, probe, __version__)[0].history[0]["seconds"]
+        for task in make_tasks(one_epoch)
+    )
+    return seconds * len(bundle.X_train) / len(rows)
 
 
 def _paired_gain(records: Sequence[RunRecord], chosen: str, metric: str) -> dict[str, Any]:
@@ -244,12 +250,34 @@ def _paired_gain(records: Sequence[RunRecord], chosen: str, metric: str) -> dict
     }
 
 
-def _kept_features(records: Sequence[RunRecord], chosen: str, names: Sequence[str]) -> list[str]:
-    masks = [r.weights["kept_inputs"] for r in records if r.config_name == chosen]
-    if not masks:
+def selected_features(
+    masses: Sequence[Sequence[float]], names: Sequence[str], gap: float = _SELECTION_GAP
+) -> list[str]:
+    """Features an L1 model relies on: those before the largest drop in weight mass.
+
+    Each seed's per-input first-layer weight mass is scaled by its maximum and averaged
+    over seeds; inputs are sorted by it and cut at the largest ratio between neighbours,
+    provided that ratio is at least ``gap`` (else every input with non-zero mass is kept).
+    Exact zeros are never selected.
+
+    Examples
+    --------
+    >>> selected_features([[3.0, 0.1, 2.5, 0.0]], ["a", "b", "c", "d"])
+    ['a', 'c']
+    """
+    if not masses:
         return []
-    share = np.mean(np.array(masks, dtype=float), axis=0)
-    return [name for name, kept in zip(names, share >= 0.5) if kept]
+    scaled = np.array([np.asarray(m, float) / max(float(np.max(m)), 1e-12) for m in masses])
+    mass = scaled.mean(axis=0)
+    order = [i for i in np.argsort(-mass) if mass[i] > 0]
+    cut = len(order)
+    if len(order) > 1:
+        ratios = [mass[order[k]] / mass[order[k + 1]] for k in range(len(order) - 1)]
+        k = int(np.argmax(ratios))
+        if ratios[k] >= gap:
+            cut = k + 1
+    keep = set(order[:cut])
+    return [name for index, name in enumerate(names) if index in keep]
 
 
 def advise(
@@ -346,14 +374,15 @@ def advise(
     ]
     epoch_seconds = _estimate_epoch_seconds(bundle, specs)
     remaining = budget_seconds - (time.perf_counter() - started)
-    epochs = int(min(_MAX_EPOCHS, max(2, _COMPARE_SHARE * remaining / max(epoch_seconds, 1e-3))))
+    cap = _MAX_EPOCHS_SMALL if n_train <= _SMALL_DATA_ROWS else _MAX_EPOCHS
+    epochs = int(min(cap, max(2, _COMPARE_SHARE * remaining / max(epoch_seconds, 1e-3))))
     if epochs * epoch_seconds > remaining:
         notes.append(
             f"The budget is tight: {epochs} epochs take about "
             f"{epochs * epoch_seconds:.0f} s, more than the {remaining:.0f} s left."
         )
     base = replace(base, epochs=epochs)
-    patience = max(3, min(8, epochs // 6))
+    patience = max(3, min(10, epochs // 6))
     configs = {name: _with_patience(apply_techniques(base, name), patience) for name in candidates}
     specs = [
         RunSpec(name, configs[name], s) for name in candidates for s in range(seed, seed + seeds)
@@ -363,34 +392,34 @@ def advise(
     )
 
     first_rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False)
-    leader = next((row["config"] for row in first_rows if row["config"] != "none"), None)
-    remaining = budget_seconds - (time.perf_counter() - started)
-    if leader is not None:
+    leaders = [row["config"] for row in first_rows if row["config"] != "none"][:_TUNED_LEADERS]
+    for leader in leaders:
+        remaining = budget_seconds - (time.perf_counter() - started)
         variants = [v for v in _strength_variants(leader) if v not in configs]
+        if not variants:
+            continue
         tuning_cost = epoch_seconds * epochs * len(variants) / len(candidates)
-        if variants and tuning_cost < 0.9 * remaining:
-            for name in variants:
-                configs[name] = _with_patience(apply_techniques(base, name), patience)
-            tuning = [
-                RunSpec(name, configs[name], s)
-                for name in variants
-                for s in range(seed, seed + seeds)
-            ]
-            more, _ = run_specs(
-                tuning,
-                bundle,
-                store=store,
-                experiment=f"advise-{dataset.name}",
-                jobs=jobs,
-                verbose=verbose,
-            )
-            records += more
-            notes.append(f"Tuned the strengths of {leader}: {len(variants)} variants.")
-        elif variants:
+        if tuning_cost > 0.9 * remaining:
             notes.append(
                 f"No time left to tune the strengths of {leader} "
                 f"(needs about {tuning_cost:.0f} s, {max(remaining, 0):.0f} s left)."
             )
+            break
+        for name in variants:
+            configs[name] = _with_patience(apply_techniques(base, name), patience)
+        tuning = [
+            RunSpec(name, configs[name], s) for name in variants for s in range(seed, seed + seeds)
+        ]
+        more, _ = run_specs(
+            tuning,
+            bundle,
+            store=store,
+            experiment=f"advise-{dataset.name}",
+            jobs=jobs,
+            verbose=verbose,
+        )
+        records += more
+        notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
 
     rows, tie_notes = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
     test_metric = "test_accuracy" if dataset.task == "classification" else "test_r2"
@@ -405,10 +434,11 @@ def advise(
         )
     notes += _overruled(reasons, scores, rows, chosen)
     config = replace(configs[chosen], verbose=1)
-    selected = _kept_features(records, chosen, dataset.feature_names)
-    sparse = len(selected) < dataset.n_features
+    masses = [r.weights["input_mass"] for r in records if r.config_name == chosen]
+    selected = selected_features(masses, dataset.feature_names)
     important = {name: name in selected for name in important_features}
-    if not sparse and not interpretable:
+    uses_l1 = bool(config.l1 or config.elastic_net)
+    if not uses_l1 and not interpretable:
         selected = []
     ranked = [
         {

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import ExitStack
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from regulab.errors import InvalidParameterError, RegulabError, check_range
 from regulab.experiment._records import RunRecord
@@ -112,15 +113,37 @@ def _connect(address: str, timeout: float) -> Client:
             f"Could not reach the Dask scheduler at {address} within {timeout:g} s: "
             f"{_one_line(exc)}."
         ) from None
-    remaining = max(deadline - time.monotonic(), 0.1)
-    try:
-        client: Client = _distributed().Client(address, timeout=remaining, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ClusterError(
-            f"Could not connect to the Dask scheduler at {address} within {timeout:g} s: "
-            f"{_one_line(exc)}."
-        ) from None
-    return client
+    # The client's own timeout does not cover the handshake: a server that accepts the
+    # connection but never answers would hang it forever. So it connects in a thread, and a
+    # client that arrives after the deadline is closed there.
+    outcome: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def make_client() -> None:
+        try:
+            remaining = max(deadline - time.monotonic(), 0.1)
+            made = _distributed().Client(address, timeout=remaining, set_as_default=False)
+        except BaseException as exc:  # reported by the caller, or dropped if too late
+            outcome.setdefault("error", exc)
+            return
+        with lock:
+            late = "abandoned" in outcome
+            outcome["client"] = made
+        if late:
+            made.close()
+
+    thread = threading.Thread(target=make_client, name="regulab-dask-connect", daemon=True)
+    thread.start()
+    thread.join(max(deadline - time.monotonic(), 0.0))
+    with lock:
+        if "client" in outcome:
+            return cast("Client", outcome["client"])
+        outcome["abandoned"] = True
+    error = outcome.get("error")
+    reason = _one_line(error) if error is not None else "no answer from a Dask scheduler"
+    raise ClusterError(
+        f"Could not connect to the Dask scheduler at {address} within {timeout:g} s: {reason}."
+    )
 
 
 def _run_task_one_thread(
@@ -242,6 +265,9 @@ def _execute(
                     processes=True,
                     dashboard_address=None,
                     host="127.0.0.1",
+                    # The scheduler's HTTP server (health, metrics) on a free loopback port,
+                    # rather than 8787 that another cluster may hold.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 )
             )
             client = distributed.Client(cluster, set_as_default=False)
@@ -261,7 +287,7 @@ def _execute(
         ]
         stack.callback(client.cancel, futures)  # no-op for finished ones; frees the rest
         seen: set[str] = set()
-        for future in distributed.as_completed(futures):
+        for future in distributed.as_completed(futures, loop=client.loop):
             if future.key in seen:
                 continue
             seen.add(future.key)

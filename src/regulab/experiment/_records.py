@@ -43,7 +43,8 @@ def weight_summary(model: nn.Module) -> dict[str, Any]:
 
     ``histogram`` counts values in :data:`HISTOGRAM_EDGES` bins (values beyond +-0.5 go to
     the outer bins) and ``exact_zeros`` counts exact zeros separately; ``kept_inputs`` is one
-    bool per input feature (False when every outgoing first-layer weight is zero).
+    bool per input feature (False when every outgoing first-layer weight is zero) and
+    ``input_mass`` the sum of |w| over each input's outgoing first-layer weights.
     """
     weights = [w.detach().cpu().flatten() for _, w in penalized_weights(model)]
     values = torch.cat(weights).numpy() if weights else np.zeros(0)
@@ -51,12 +52,13 @@ def weight_summary(model: nn.Module) -> dict[str, Any]:
     nonzero = clipped[values != 0]
     counts, _ = np.histogram(nonzero, bins=HISTOGRAM_EDGES)
     first = penalized_weights(model)[0][1].detach().cpu()
-    kept = (first != 0).reshape(first.shape[0], first.shape[1], -1).any(dim=2).any(dim=0)
+    per_input = first.reshape(first.shape[0], first.shape[1], -1).abs().sum(dim=2).sum(dim=0)
     return {
         "histogram": counts.tolist(),
         "exact_zeros": int((values == 0).sum()),
         "weight_norm": float(np.sqrt(np.sum(values.astype(np.float64) ** 2))),
-        "kept_inputs": kept.tolist(),
+        "kept_inputs": (per_input > 0).tolist(),
+        "input_mass": [round(float(v), 6) for v in per_input],
     }
 
 
