@@ -18,13 +18,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/regulab train --data digits --model 64-128-64-10 --dropout 0.5,0.3 --early-stopping val_loss:5 --epochs 100 --seed 0
+	$(VENV)/bin/regulab advise --data digits --budget 90s --seed 0 --report report.html --figures report_figures
 
 test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py --mnist-dir $(MNIST_DIR)
+	$(PY) benchmarks/compare_speed.py --mnist-dir $(MNIST_DIR)
+	$(PY) benchmarks/advise_mnist.py --mnist-dir $(MNIST_DIR)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

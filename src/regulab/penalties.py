@@ -489,15 +489,16 @@ def _combine(
 def prox_l1_(weight: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
     """Soft-threshold ``weight`` in place: ``sign(w) * max(|w| - threshold, 0)``.
 
-    Every weight with ``|w| <= threshold`` becomes exactly zero and no weight grows.
+    Computed as ``w - clamp(w, -threshold, threshold)``: every weight with
+    ``|w| <= threshold`` becomes exactly zero, no weight grows and no sign flips.
+    ``threshold`` may be a tensor that broadcasts against ``weight`` (per-weight thresholds).
 
     Examples
     --------
     >>> prox_l1_(torch.tensor([0.5, -0.05, -2.0]), 0.1)
     tensor([ 0.4000,  0.0000, -1.9000])
     """
-    shrunk = weight.abs().sub_(threshold).clamp_(min=0.0)
-    return weight.copy_(shrunk.mul_(weight.sign()))
+    return weight.sub_(weight.clamp(-threshold, threshold))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ _MAX_EPOCHS = 40  # for large data; small data may use up to _MAX_EPOCHS_SMALL
 _MAX_EPOCHS_SMALL = 150
 _SMALL_DATA_ROWS = 5000
 _TUNED_LEADERS = 2
+_SCREEN_ROWS = 20_000  # larger training sets are screened on a subsample first
+_SCREEN_SHARE = 0.45
+_FINALISTS = 2
+_LARGE_DATA_BATCH = 128
 _SELECTION_GAP = 2.0
 
 
@@ -280,6 +284,118 @@ def selected_features(
     return [name for index, name in enumerate(names) if index in keep]
 
 
+@dataclass
+class _Runner:
+    """How the advisor's runs are executed and stored."""
+
+    store: Any
+    experiment: str
+    jobs: int
+    verbose: int
+    seed: int
+    seeds: int
+
+    def __call__(
+        self, bundle: DataBundle, configs: dict[str, TrainConfig], names: Sequence[str]
+    ) -> list[RunRecord]:
+        specs = [
+            RunSpec(name, configs[name], s)
+            for name in names
+            for s in range(self.seed, self.seed + self.seeds)
+        ]
+        records, _ = run_specs(
+            specs,
+            bundle,
+            store=self.store,
+            experiment=self.experiment,
+            jobs=self.jobs,
+            verbose=self.verbose,
+        )
+        return records
+
+
+def _search(
+    bundle: DataBundle,
+    candidates: Sequence[str],
+    base: TrainConfig,
+    run: _Runner,
+    deadline: float,
+    notes: list[str],
+    *,
+    configs: dict[str, TrainConfig] | None = None,
+    tune: bool = True,
+) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
+    """Train the candidates side by side, then (``tune``) the strengths of the two leaders.
+
+    Epochs are set so that the candidates take about :data:`_COMPARE_SHARE` of the time left
+    before ``deadline``; the configs actually trained are returned with their records.
+    """
+    known = dict(configs or {})
+
+    def configured(name: str, epochs: int, patience: int) -> TrainConfig:
+        source = known.get(name) or apply_techniques(base, name)
+        return _with_patience(replace(source, epochs=epochs), patience)
+
+    probe = {name: configured(name, 1, 5) for name in candidates}
+    specs = [
+        RunSpec(name, probe[name], s)
+        for name in candidates
+        for s in range(run.seed, run.seed + run.seeds)
+    ]
+    epoch_seconds = _estimate_epoch_seconds(bundle, specs)
+    remaining = deadline - time.perf_counter()
+    cap = _MAX_EPOCHS_SMALL if len(bundle.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
+    epochs = int(min(cap, max(2, _COMPARE_SHARE * remaining / max(epoch_seconds, 1e-3))))
+    if epochs * epoch_seconds > remaining:
+        notes.append(
+            f"The budget is tight: {epochs} epochs take about "
+            f"{epochs * epoch_seconds:.0f} s, more than the {remaining:.0f} s left."
+        )
+    patience = max(3, min(10, epochs // 6))
+    trained = {name: configured(name, epochs, patience) for name in candidates}
+    records = run(bundle, trained, candidates)
+    if not tune:
+        return records, trained, epochs
+    rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False)
+    leaders = [row["config"] for row in rows if row["config"] != "none"][:_TUNED_LEADERS]
+    for leader in leaders:
+        variants = [v for v in _strength_variants(leader) if v not in trained]
+        if not variants:
+            continue
+        remaining = deadline - time.perf_counter()
+        cost = epoch_seconds * epochs * len(variants) / len(candidates)
+        if cost > 0.9 * remaining:
+            notes.append(
+                f"No time left to tune the strengths of {leader} "
+                f"(needs about {cost:.0f} s, {max(remaining, 0):.0f} s left)."
+            )
+            break
+        trained.update({name: configured(name, epochs, patience) for name in variants})
+        records += run(bundle, trained, variants)
+        notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
+    return records, trained, epochs
+
+
+def _subsample(bundle: DataBundle, rows: int, seed: int) -> DataBundle:
+    """A bundle whose training part is a random subset of ``rows`` rows."""
+    keep = np.sort(np.random.default_rng(seed).permutation(len(bundle.X_train))[:rows])
+    return replace(
+        bundle,
+        X_train=bundle.X_train[keep],
+        y_train=bundle.y_train[keep],
+        fingerprint=f"{bundle.fingerprint}:rows{rows}",
+    )
+
+
+def _finalists(records: Sequence[RunRecord]) -> list[str]:
+    """The baseline plus the best configs by validation loss (best and preferred)."""
+    rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
+    ordered = [row["config"] for row in rows if row["config"] != "none"]
+    preferred = next(row["config"] for row in rows if row["preferred"])
+    chosen = list(dict.fromkeys([preferred, *ordered]))[:_FINALISTS]
+    return ["none", *[c for c in chosen if c != "none"]]
+
+
 def advise(
     data: str | Dataset = "digits",
     *,
@@ -367,59 +483,25 @@ def advise(
     if diagnostics["irrelevant_features"].sampled:
         notes.append("Diagnostics used a sample of the rows (said per finding).")
 
-    patience = 5
-    configs = {name: _with_patience(apply_techniques(base, name), patience) for name in candidates}
-    specs = [
-        RunSpec(name, configs[name], s) for name in candidates for s in range(seed, seed + seeds)
-    ]
-    epoch_seconds = _estimate_epoch_seconds(bundle, specs)
-    remaining = budget_seconds - (time.perf_counter() - started)
-    cap = _MAX_EPOCHS_SMALL if n_train <= _SMALL_DATA_ROWS else _MAX_EPOCHS
-    epochs = int(min(cap, max(2, _COMPARE_SHARE * remaining / max(epoch_seconds, 1e-3))))
-    if epochs * epoch_seconds > remaining:
+    deadline = started + budget_seconds
+    run = _Runner(store, f"advise-{dataset.name}", jobs, verbose, seed, seeds)
+    screening = n_train > _SCREEN_ROWS
+    if screening:
+        base = replace(base, batch_size=_LARGE_DATA_BATCH)
+        screen = _subsample(bundle, _SCREEN_ROWS, seed)
+        screen_end = started + _SCREEN_SHARE * budget_seconds
+        screened, configs, _ = _search(screen, candidates, base, run, screen_end, notes)
+        finalists = _finalists(screened)
         notes.append(
-            f"The budget is tight: {epochs} epochs take about "
-            f"{epochs * epoch_seconds:.0f} s, more than the {remaining:.0f} s left."
+            f"Screened {len({r.config_name for r in screened})} configs on {_SCREEN_ROWS} of the "
+            f"{n_train} training rows; the finalists {', '.join(finalists)} then trained on "
+            "all rows (the evidence below)."
         )
-    base = replace(base, epochs=epochs)
-    patience = max(3, min(10, epochs // 6))
-    configs = {name: _with_patience(apply_techniques(base, name), patience) for name in candidates}
-    specs = [
-        RunSpec(name, configs[name], s) for name in candidates for s in range(seed, seed + seeds)
-    ]
-    records, _ = run_specs(
-        specs, bundle, store=store, experiment=f"advise-{dataset.name}", jobs=jobs, verbose=verbose
-    )
-
-    first_rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False)
-    leaders = [row["config"] for row in first_rows if row["config"] != "none"][:_TUNED_LEADERS]
-    for leader in leaders:
-        remaining = budget_seconds - (time.perf_counter() - started)
-        variants = [v for v in _strength_variants(leader) if v not in configs]
-        if not variants:
-            continue
-        tuning_cost = epoch_seconds * epochs * len(variants) / len(candidates)
-        if tuning_cost > 0.9 * remaining:
-            notes.append(
-                f"No time left to tune the strengths of {leader} "
-                f"(needs about {tuning_cost:.0f} s, {max(remaining, 0):.0f} s left)."
-            )
-            break
-        for name in variants:
-            configs[name] = _with_patience(apply_techniques(base, name), patience)
-        tuning = [
-            RunSpec(name, configs[name], s) for name in variants for s in range(seed, seed + seeds)
-        ]
-        more, _ = run_specs(
-            tuning,
-            bundle,
-            store=store,
-            experiment=f"advise-{dataset.name}",
-            jobs=jobs,
-            verbose=verbose,
+        records, configs, epochs = _search(
+            bundle, finalists, base, run, deadline, notes, configs=configs, tune=False
         )
-        records += more
-        notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
+    else:
+        records, configs, epochs = _search(bundle, candidates, base, run, deadline, notes)
 
     rows, tie_notes = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
     test_metric = "test_accuracy" if dataset.task == "classification" else "test_r2"

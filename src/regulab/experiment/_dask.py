@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -255,8 +256,6 @@ def _execute(
             client = _connect(scheduler, connect_timeout)
             where = f"the Dask cluster at {scheduler}"
         else:
-            import os
-
             n_workers = workers or max(1, min(os.cpu_count() or 1, len(tasks)))
             cluster = stack.enter_context(
                 distributed.LocalCluster(

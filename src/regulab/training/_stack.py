@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from regulab.models import ACTIVATIONS, MLP, Architecture
-from regulab.penalties import LayerCoefficients
+from regulab.penalties import LayerCoefficients, prox_l1_
 
 __all__ = ["StackedMLP", "OptimizerSpec"]
 
@@ -46,16 +47,21 @@ class _Slot:
     layer: int  # linear index for weight/bias, hidden index for norm
 
 
-def _stack_coef(values: Sequence[float | torch.Tensor], n_rows: int) -> torch.Tensor | None:
-    """Stack per-member coefficients to (K, n_rows or 1, 1); None when all are zero."""
-    if all(not isinstance(v, torch.Tensor) and v == 0.0 for v in values):
-        return None
-    per_row = any(isinstance(v, torch.Tensor) for v in values)
-    rows = []
-    for v in values:
-        t = v if isinstance(v, torch.Tensor) else torch.tensor(float(v))
-        rows.append(t.float().reshape(-1, 1).expand(n_rows if per_row else 1, 1))
-    return torch.stack(rows)
+def _member_entry(coefficients: LayerCoefficients, device: torch.device) -> dict[str, Any]:
+    """The non-zero coefficients of one member on one tensor: floats, or ``(rows, 1)``
+    tensors for per-input factors (the stacked weight layout is ``(inputs, outputs)``)."""
+    entry: dict[str, Any] = {}
+    for name in ("l1", "l2", "prox_l1", "decay"):
+        value = getattr(coefficients, name)
+        if isinstance(value, torch.Tensor):
+            if bool(value.abs().sum() > 0):
+                entry[name] = value.float().reshape(-1, 1).to(device)
+        elif value:
+            entry[name] = float(value)
+    return entry
+
+
+_FUSED_ADAM = getattr(torch, "_fused_adam_", None)
 
 
 class StackedMLP:
@@ -84,12 +90,13 @@ class StackedMLP:
         for param, grad in zip(self.params, grads):
             param.requires_grad_(True)
             param.grad = grad
+        self.state = [torch.zeros_like(self.param_flat) for _ in range(self._n_state())]
         self.running: dict[int, list[torch.Tensor]] = {}
         self.batches_tracked = [0] * members
         for k, model in enumerate(models):
             self.load_member(k, model.state_dict())
-        self.state = [torch.zeros_like(self.param_flat) for _ in range(self._n_state())]
         self.steps = 0
+        self.step_count = torch.zeros((), device=device)
         self.input_rates = torch.tensor([m.input_dropout for m in models], device=device)
         self.hidden_rates = torch.tensor(
             [list(m.dropout_rates) for m in models], device=device
@@ -99,8 +106,14 @@ class StackedMLP:
             gen = torch.Generator(device=device)
             gen.manual_seed(seed)
             self.generators.append(gen)
-        self._set_coefficients(coefficients)
-        self._has_prox = any(entry["prox_l1"] is not None for entry in self.coefs)
+        self.member_coefs = [
+            [
+                _member_entry(layers[slot.layer] if slot.kind == "weight" else others, device)
+                for slot in self.slots
+            ]
+            for layers, others in coefficients
+        ]
+        self._index_penalties()
         self.activation = ACTIVATIONS[architecture.activation]()
 
     # -- layout -----------------------------------------------------------------------------
@@ -130,23 +143,16 @@ class StackedMLP:
     def _n_state(self) -> int:
         return 2 if self.optimizer.name in ("adam", "adamw") else 1
 
-    def _set_coefficients(
-        self, coefficients: Sequence[tuple[list[LayerCoefficients], LayerCoefficients]]
-    ) -> None:
-        self.coefs: list[dict[str, torch.Tensor | None]] = []
-        for slot in self.slots:
-            per_member = [
-                layers[slot.layer] if slot.kind == "weight" else others
-                for layers, others in coefficients
-            ]
-            n_rows = slot.shape[0]
-            entry = {
-                name: _stack_coef([getattr(c, name) for c in per_member], n_rows)
-                for name in ("l1", "l2", "prox_l1", "decay")
-            }
-            self.coefs.append(
-                {k: None if v is None else v.to(self.device) for k, v in entry.items()}
-            )
+    def _index_penalties(self) -> None:
+        """(slot, member, coefficients) for every penalized member tensor, and views."""
+        self.penalized = [
+            (slot, k, entry)
+            for k, per_slot in enumerate(self.member_coefs)
+            for slot, entry in enumerate(per_slot)
+            if entry
+        ]
+        self.grads = self._views(self.grad_flat)
+        self.state_views = [self._views(buffer) for buffer in self.state]
 
     # -- members in and out -----------------------------------------------------------------
     @torch.no_grad()
@@ -204,10 +210,8 @@ class StackedMLP:
         self.input_rates = self.input_rates.index_select(0, index)
         self.hidden_rates = self.hidden_rates.index_select(0, index)
         self.generators = [self.generators[i] for i in members]
-        self.coefs = [
-            {k: None if v is None else v.index_select(0, index) for k, v in entry.items()}
-            for entry in self.coefs
-        ]
+        self.member_coefs = [self.member_coefs[i] for i in members]
+        self._index_penalties()
 
     # -- forward ----------------------------------------------------------------------------
     def _dropout(self, h: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
@@ -271,68 +275,87 @@ class StackedMLP:
     # -- penalties and optimizer ------------------------------------------------------------
     @torch.no_grad()
     def add_penalty_gradients(self) -> None:
-        """Add the closed-form gradient of the coupled L1/L2 terms to the gradient buffer."""
-        for param, entry in zip(self.params, self.coefs):
-            l1, l2 = entry["l1"], entry["l2"]
-            grad = param.grad
-            assert grad is not None
-            if l1 is not None:
-                grad.add_(param.sign() * l1)
-            if l2 is not None:
-                grad.addcmul_(param, l2, value=2.0)
+        """Add the closed-form gradient of the coupled L1/L2 terms, member by member (only
+        penalized members pay for it)."""
+        for slot, k, entry in self.penalized:
+            weight, grad = self.params[slot][k], self.grads[slot][k]
+            if "l1" in entry:
+                grad.add_(weight.sign().mul_(entry["l1"]))
+            if "l2" in entry:
+                grad.add_(weight * (2.0 * entry["l2"]))
+
+    def _adam(self) -> None:
+        spec = self.optimizer
+        beta1, beta2 = spec.betas
+        exp_avg, exp_avg_sq = self.state
+        self.step_count += 1
+        if _FUSED_ADAM is not None:
+            _FUSED_ADAM(
+                [self.param_flat],
+                [self.grad_flat],
+                [exp_avg],
+                [exp_avg_sq],
+                [],
+                [self.step_count],
+                lr=spec.lr,
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=0.0,
+                eps=spec.eps,
+                amsgrad=False,
+                maximize=False,
+            )
+            return
+        exp_avg.lerp_(self.grad_flat, 1.0 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(self.grad_flat, self.grad_flat, value=1.0 - beta2)
+        denom = exp_avg_sq.sqrt().div_(math.sqrt(1.0 - beta2**self.steps)).add_(spec.eps)
+        self.param_flat.addcdiv_(exp_avg, denom, value=-spec.lr / (1.0 - beta1**self.steps))
 
     @torch.no_grad()
     def optimizer_step(self) -> None:
         """One optimizer step on the flat buffer, then decoupled decay and proximal L1.
 
-        The proximal threshold is ``lr * l1`` for SGD; for Adam it is taken in Adam's own
-        metric, ``lr * l1 / (sqrt(v_hat) + eps)`` per weight, so the L1 strength means the
-        same thing relative to the gradients whatever their scale, and a weight that
-        receives no gradient at all (a constant input pixel) is zeroed at once.
+        Adam runs as one fused kernel over all members. The proximal threshold is
+        ``lr * l1`` for SGD; for Adam it is taken in Adam's own metric,
+        ``lr * l1 / (sqrt(v_hat) + eps)`` per weight, so the L1 strength means the same
+        thing relative to the gradients whatever their scale, and a weight that receives no
+        gradient at all (a constant input pixel) is zeroed at once. Soft-thresholding is
+        ``w - clamp(w, -t, t)``: exactly zero wherever ``|w| <= t``.
         """
         spec = self.optimizer
         self.steps += 1
-        params, grads = self.param_flat, self.grad_flat
-        step_scale: list[torch.Tensor] | None = None  # per-weight step size of the last update
-        if spec.name in ("adam", "adamw"):
-            beta1, beta2 = spec.betas
-            exp_avg, exp_avg_sq = self.state
-            exp_avg.lerp_(grads, 1.0 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grads, grads, value=1.0 - beta2)
-            bias1 = 1.0 - beta1**self.steps
-            bias2_sqrt = math.sqrt(1.0 - beta2**self.steps)
-            denom = exp_avg_sq.sqrt().div_(bias2_sqrt).add_(spec.eps)
-            params.addcdiv_(exp_avg, denom, value=-spec.lr / bias1)
-            if self._has_prox:
-                step_scale = self._views(denom)
+        adam = spec.name in ("adam", "adamw")
+        if adam:
+            self._adam()
         else:
             (momentum_buffer,) = self.state
             if self.steps == 1:
-                momentum_buffer.copy_(grads)
+                momentum_buffer.copy_(self.grad_flat)
             else:
-                momentum_buffer.mul_(spec.momentum).add_(grads)
-            params.add_(momentum_buffer, alpha=-spec.lr)
-        for index, (param, entry) in enumerate(zip(self.params, self.coefs)):
-            decay, prox = entry["decay"], entry["prox_l1"]
-            if decay is not None:
-                param.mul_(1.0 - spec.lr * decay)
-            if prox is not None:
-                threshold = prox * spec.lr
-                if step_scale is not None:
-                    threshold = threshold / step_scale[index]
-                shrunk = param.abs().sub_(threshold).clamp_(min=0.0)
-                param.copy_(shrunk.mul_(param.sign()))
+                momentum_buffer.mul_(spec.momentum).add_(self.grad_flat)
+            self.param_flat.add_(momentum_buffer, alpha=-spec.lr)
+        bias2_sqrt = math.sqrt(1.0 - spec.betas[1] ** self.steps)
+        for slot, k, entry in self.penalized:
+            weight = self.params[slot][k]
+            if "decay" in entry:
+                weight.mul_(1.0 - spec.lr * entry["decay"])
+            if "prox_l1" in entry:
+                threshold = entry["prox_l1"] * spec.lr
+                if adam:
+                    scale = self.state_views[1][slot][k].sqrt().div_(bias2_sqrt).add_(spec.eps)
+                    threshold = scale.reciprocal_().mul_(threshold)
+                prox_l1_(weight, threshold)
 
     @torch.no_grad()
     def penalty_values(self) -> torch.Tensor:
         """The penalty term of each member (K,), proximal L1 included."""
         total = torch.zeros(self.members, device=self.device)
-        for param, entry in zip(self.params, self.coefs):
+        for slot, k, entry in self.penalized:
+            weight = self.params[slot][k]
             for name, power in (("l1", 1), ("prox_l1", 1), ("l2", 2)):
-                coef = entry[name]
-                if coef is not None:
-                    term = param.abs() if power == 1 else param.pow(2)
-                    total += (term * coef).flatten(1).sum(1)
+                if name in entry:
+                    term = weight.abs() if power == 1 else weight.pow(2)
+                    total[k] += (term * entry[name]).sum()
         return total
 
     @torch.no_grad()
