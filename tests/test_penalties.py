@@ -133,7 +133,8 @@ def test_describe_rows_default():
         "weight_decay": 0.0,
         "penalized": True,
     }
-    for name in ("linears.0.bias", "linears.1.bias", "norms.0.weight", "norms.0.bias"):
+    assert "linears.0.bias" not in by_name  # batch norm follows the first layer
+    for name in ("linears.1.bias", "norms.0.weight", "norms.0.bias"):
         assert by_name[name]["penalized"] is False, name
         assert by_name[name]["l2"] == 0.0
     assert by_name["linears.1.weight"]["penalized"] is True

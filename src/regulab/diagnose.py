@@ -457,12 +457,13 @@ def read_history(source: str | Path | Sequence[Mapping[str, Any]]) -> list[dict[
             raise DataError(f"Cannot read '{path}' as CSV: {error}".splitlines()[0]) from error
     else:
         frame = pd.DataFrame(list(source))
+    found = ", ".join(map(str, frame.columns)) or "no columns"  # as written, before aliases
     frame = frame.rename(columns=_ALIASES)
     missing = [c for c in ("loss", "val_loss") if c not in frame.columns]
     if missing:
         raise DataError(
             f"The history has no {' or '.join(missing)} column; found "
-            f"{', '.join(map(str, frame.columns))}. Expected epoch, loss, val_loss[, metrics]."
+            f"{found}. Expected epoch, loss, val_loss[, metrics]."
         )
     if "epoch" not in frame.columns:
         frame["epoch"] = np.arange(1, len(frame) + 1)
@@ -591,7 +592,8 @@ def diagnose_run(
         best_val = float(val[position])
         after = val[position + 1 :]
         later_train = loss[position:]
-        rise = float(np.nanmax(after) / best_val - 1) if len(after) and best_val > 0 else 0.0
+        seen = after[~np.isnan(after)]  # NaN epochs are reported as instability
+        rise = float(seen.max() / best_val - 1) if len(seen) and best_val > 0 else 0.0
         if len(after) >= 2 and rise > tolerance and np.nanmin(later_train) < loss[position]:
             gap = val - loss
             growth = float(np.polyfit(epochs[position:], gap[position:], 1)[0])
@@ -622,9 +624,10 @@ def diagnose_run(
     if len(start) and len(end) == 3 and start[0] > 0:
         drop = 1 - float(np.mean(end)) / float(start[0])
         flat = float(np.ptp(end)) < 0.02 * abs(float(np.mean(end))) + 1e-12
+        recent = val[-3:][np.isfinite(val[-3:])]
         close = (
-            best_epoch is not None
-            and abs(float(np.nanmean(val[-3:])) - float(np.mean(end)))
+            len(recent) > 0
+            and abs(float(np.mean(recent)) - float(np.mean(end)))
             < 0.1 * abs(float(np.mean(end))) + 1e-12
         )
         if drop < 0.2 and flat and close:

@@ -7,6 +7,10 @@ Layer order inside each hidden block (Ioffe & Szegedy's placement, Keras' usual 
 
     Linear -> BatchNorm1d (if chosen) -> activation -> Dropout (if rate > 0)
 
+A linear layer followed by batch norm has no bias (``bias=False``, as in Keras' and
+torchvision's usual blocks): batch norm subtracts the batch mean, so such a bias would be
+cancelled, and its shift ``beta`` plays that role.
+
 Input dropout, when set, is applied to the features before the first layer. The head
 returns raw scores: logits for classification (softmax or sigmoid live in the loss and in
 ``predict_proba``), values for regression.
@@ -169,8 +173,11 @@ class MLP(nn.Module):
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
+            # A bias right before batch norm is cancelled by the mean subtraction: it gets no
+            # gradient, only rounding noise that Adam would amplify into a random walk.
             self.linears = nn.ModuleList(
-                nn.Linear(a, b) for a, b in zip(layer_sizes[:-1], layer_sizes[1:])
+                nn.Linear(a, b, bias=index not in norm_layers)
+                for index, (a, b) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:]))
             )
         self.norms = nn.ModuleDict(
             {str(i): nn.BatchNorm1d(layer_sizes[i + 1]) for i in norm_layers}

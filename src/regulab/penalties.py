@@ -498,7 +498,8 @@ def prox_l1_(weight: torch.Tensor, threshold: float | torch.Tensor) -> torch.Ten
     >>> prox_l1_(torch.tensor([0.5, -0.05, -2.0]), 0.1)
     tensor([ 0.4000,  0.0000, -1.9000])
     """
-    return weight.sub_(weight.clamp(-threshold, threshold))
+    bound = torch.as_tensor(threshold, dtype=weight.dtype, device=weight.device)
+    return weight.sub_(weight.clamp(-bound, bound))
 
 
 @dataclass(frozen=True)

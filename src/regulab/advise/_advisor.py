@@ -504,6 +504,7 @@ def advise(
         records, configs, epochs = _search(bundle, candidates, base, run, deadline, notes)
 
     rows, tie_notes = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
+    tie_notes += _spare_avoided(rows, reasons)
     test_metric = "test_accuracy" if dataset.task == "classification" else "test_r2"
     evidence = _evidence(rows, records, test_metric)
     chosen = next(row["config"] for row in rows if row["preferred"])
@@ -564,6 +565,41 @@ def advise(
         seconds=time.perf_counter() - started,
         image_shape=dataset.image_shape,
     )
+
+
+def _techniques_of(config: str) -> set[str]:
+    return {part.split("=")[0] for part in config.split("+")}
+
+
+def _spare_avoided(rows: list[dict[str, Any]], reasons: Sequence[Reason]) -> list[str]:
+    """Move the tie-break off a config using a technique a rule argues against.
+
+    Among the best config and its ties, ``summarize`` prefers the sparsest, which on
+    correlated features is often pure L1: the technique the correlation rule avoids. When a
+    contender without such a technique exists, the preference goes to the simplest/sparsest
+    of those instead (the flags in ``rows`` are updated). Returns the note saying so.
+    """
+    avoided = {technique for reason in reasons for technique in reason.avoid}
+    preferred = next(row for row in rows if row["preferred"])
+    clash = avoided & _techniques_of(preferred["config"])
+    if not clash:
+        return []
+    allowed = [
+        row
+        for row in rows
+        if (row["best"] or row["tied"]) and not avoided & _techniques_of(row["config"])
+    ]
+    if not allowed:
+        return []
+    choice = min(
+        allowed,
+        key=lambda row: (-round(row["sparsity_mean"], 2), row["techniques"], row["seconds_mean"]),
+    )
+    preferred["preferred"], choice["preferred"] = False, True
+    return [
+        f"{preferred['config']} is tied, but the rules argue against "
+        f"{', '.join(sorted(clash))} on this data, so the tied {choice['config']} is preferred."
+    ]
 
 
 def _with_patience(config: TrainConfig, patience: int) -> TrainConfig:

@@ -23,7 +23,7 @@ def _l1_l2(config: TrainConfig) -> tuple[float, float]:
     return l1, l2
 
 
-def _regulab(config: TrainConfig, sizes: list[int]) -> str:
+def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
     penalties = []
     factors = ", feature_factors=factors" if config.feature_factors else ""
     prox = ", proximal=True" if config.prox_l1 else ""
@@ -41,8 +41,12 @@ def _regulab(config: TrainConfig, sizes: list[int]) -> str:
         monitor, patience = config.early_stopping
         callbacks.append(f'EarlyStopping("{monitor}", patience={patience})')
     spec = "-".join(map(str, sizes))
+    task_option = ['task="regression"'] if task == "regression" else []
     if config.model == "linear":
-        model = f"LinearModel({sizes[0]}, {sizes[-1]}, seed=0)"
+        options = [str(sizes[0]), str(sizes[-1]), *task_option]
+        if config.input_dropout:
+            options.append(f"input_dropout={config.input_dropout:g}")
+        model = f"LinearModel({', '.join(options + ['seed=0'])})"
     else:
         rates = _rates(config, len(sizes) - 2)
         options = [f'"{spec}"']
@@ -52,11 +56,15 @@ def _regulab(config: TrainConfig, sizes: list[int]) -> str:
             options.append(f"input_dropout={config.input_dropout:g}")
         if config.batchnorm:
             options.append("batchnorm=True")
-        model = f"MLP({', '.join(options + ['seed=0'])})"
+        model = f"MLP({', '.join(options + task_option + ['seed=0'])})"
     lines = [
         "import regulab",
         "from regulab import MLP, LinearModel, L1, L2, ElasticNet, WeightDecay, EarlyStopping",
         "",
+    ]
+    if config.feature_factors:
+        lines.append(f"factors = {list(config.feature_factors)}  # penalty factor per input")
+    lines += [
         f"model = {model}",
         "result = regulab.train(",
         "    model, X_train, y_train, X_val, y_val,",
@@ -196,8 +204,10 @@ def code_snippets(
     >>> sorted(snippets)
     ['keras', 'pytorch', 'regulab']
     """
+    if config.model == "linear":  # the sizes may be those of the MLP the advisor compared
+        sizes = [sizes[0], sizes[-1]]
     return {
-        "regulab": _regulab(config, sizes),
+        "regulab": _regulab(config, sizes, task),
         "pytorch": _pytorch(config, sizes, task),
         "keras": _keras(config, sizes, task),
     }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from regulab import __version__
@@ -18,6 +19,7 @@ from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks
 from regulab.experiment._stats import main_metric, summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
+from regulab.training._trainer import _check_model_fits
 
 __all__ = [
     "Comparison",
@@ -153,7 +155,9 @@ def run_specs(
     if scheduler is not None or workers is not None:
         from regulab.experiment._dask import execute_dask
 
-        batches = execute_dask(tasks, bundle, __version__, scheduler=scheduler, workers=workers)
+        batches: Iterator[list[RunRecord]] = execute_dask(
+            tasks, bundle, __version__, scheduler=scheduler, workers=workers
+        )
     else:
         batches = execute(tasks, bundle, __version__, jobs=jobs)
     with Progress(
@@ -238,6 +242,9 @@ def compare(
     """
     check_range("seeds", seeds, low=1, integer=True, owner="compare")
     check_range("jobs", jobs, low=1, integer=True, owner="compare")
+    check_range("epochs", epochs, low=1, integer=True, owner="compare")
+    check_range("batch_size", batch_size, low=1, integer=True, owner="compare")
+    check_range("lr", lr, low=0.0, low_open=True, owner="compare")
     names = parse_techniques(techniques)
     dataset, bundle = prepare_data(
         data,
@@ -258,8 +265,10 @@ def compare(
         verbose=0,
     )
     configs = {name: apply_techniques(base, name) for name in names}
+    X_probe, y_probe = torch.as_tensor(bundle.X_train[:1]), torch.as_tensor(bundle.y_train)
     for config in configs.values():  # fail fast on a config the model cannot take
-        config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
+        built = config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
+        _check_model_fits(built.architecture, X_probe, y_probe)  # before workers start
     specs = [RunSpec(name, configs[name], seed) for name in names for seed in range(seeds)]
     experiment = _experiment_name(bundle, names, base, seeds)
     records, reused = run_specs(

@@ -26,7 +26,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import ExitStack
 from types import ModuleType
@@ -167,7 +167,7 @@ def execute_dask(
     workers: int | None = None,
     connect_timeout: float = 10.0,
     retries: int = 2,
-) -> Iterator[list[RunRecord]]:
+) -> Generator[list[RunRecord], None, None]:
     """Run tasks on a Dask cluster and yield each task's records as it finishes.
 
     The data bundle is sent once to every worker; each task (a stack of compatible runs)
@@ -247,7 +247,7 @@ def _execute(
     workers: int | None,
     connect_timeout: float,
     retries: int,
-) -> Iterator[list[RunRecord]]:
+) -> Generator[list[RunRecord], None, None]:
     if not tasks:
         return
     distributed = _distributed()

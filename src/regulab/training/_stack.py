@@ -122,7 +122,8 @@ class StackedMLP:
         slots = []
         for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             slots.append(_Slot(f"linears.{layer}.weight", (n_in, n_out), "weight", layer))
-            slots.append(_Slot(f"linears.{layer}.bias", (1, n_out), "bias", layer))
+            if layer not in self.arch.batchnorm:  # batch norm's shift replaces the bias
+                slots.append(_Slot(f"linears.{layer}.bias", (1, n_out), "bias", layer))
         for hidden in self.arch.batchnorm:
             width = sizes[hidden + 1]
             slots.append(_Slot(f"norms.{hidden}.weight", (1, width), "norm", hidden))
@@ -247,9 +248,9 @@ class StackedMLP:
         by_name = dict(zip(self._slot_names, self.params))
         last = len(self.arch.sizes) - 2
         for layer in range(last + 1):
-            h = torch.baddbmm(
-                by_name[f"linears.{layer}.bias"], h, by_name[f"linears.{layer}.weight"]
-            )
+            weight = by_name[f"linears.{layer}.weight"]
+            bias = by_name.get(f"linears.{layer}.bias")
+            h = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias, h, weight)
             if layer == last:
                 break
             if layer in self.running:

@@ -1,0 +1,765 @@
+"""Tests of ``regulab.advise``: the rules on made-up data profiles, the budget parser, feature
+selection, the code snippets (executed), bad inputs, and acceptance runs on synthetic data
+whose truth is known."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from regulab.advise import (
+    ADVICE_SCHEMA_VERSION,
+    Advice,
+    Reason,
+    advise,
+    candidate_configs,
+    code_snippets,
+    parse_budget,
+    reasons_from,
+    selected_features,
+)
+from regulab.config import TrainConfig
+from regulab.data import make_synthetic
+from regulab.diagnose import DataDiagnostics, Finding
+from regulab.errors import DataError, InvalidParameterError
+from regulab.models import MLP, LinearModel
+
+ACCEPTANCE_BUDGET = "15s"  # each acceptance run takes 3-11 s on the busy 2-core test machine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The test machine has 2 busy cores: one thread is faster than contention."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# -- the rules, on made-up data profiles -------------------------------------------------------
+
+
+def _profile(
+    *,
+    samples: int = 5000,
+    features: int = 20,
+    irrelevant: int = 0,
+    groups: int = 0,
+    in_groups: int = 0,
+    largest_r: float = 0.1,
+    condition: float | None = 2.0,
+    per_sample: float = 0.5,
+    label_noise: float = 0.05,
+    outliers: float = 0.0,
+) -> DataDiagnostics:
+    """Diagnostics of an imaginary data set: by default nothing calls for regularization."""
+    profile = DataDiagnostics()
+    profile["samples"] = Finding("samples", float(samples), f"{samples} samples.")
+    profile["features"] = Finding("features", float(features), f"{features} features.")
+    profile["parameters_per_sample"] = Finding("parameters_per_sample", per_sample, "capacity")
+    profile["irrelevant_features"] = Finding(
+        "irrelevant_features",
+        float(irrelevant),
+        "irrelevant",
+        {"features": [f"x{j}" for j in range(irrelevant)], "share": irrelevant / features},
+    )
+    profile["correlation"] = Finding(
+        "correlation",
+        largest_r,
+        "correlation",
+        {"n_groups": groups, "features_in_groups": in_groups, "condition_number": condition},
+    )
+    profile["outliers"] = Finding("outliers", outliers, "outliers")
+    profile["label_noise"] = Finding("label_noise", label_noise, "label noise")
+    return profile
+
+
+RULES = [
+    # (id, profile, reasons_from options, reason code, favoured techniques, whole sentence)
+    (
+        "many-irrelevant",
+        {"features": 200, "irrelevant": 150},
+        {},
+        "irrelevant_features",
+        ("l1", "elastic_net"),
+        "150 of 200 features look irrelevant (mutual information at or below a permutation "
+        "null) → L1 or elastic net zeroes them.",
+    ),
+    (
+        "correlated-groups",
+        {"groups": 2, "in_groups": 8, "largest_r": 0.95},
+        {},
+        "correlated_features",
+        ("l2", "elastic_net"),
+        "2 group(s) of highly correlated features (8 features, largest |r| 0.95) → L2 or "
+        "elastic net; pure L1 would keep one feature of each group arbitrarily.",
+    ),
+    (
+        "ill-conditioned",
+        {"condition": 5000.0},
+        {},
+        "correlated_features",
+        ("l2", "elastic_net"),
+        "An ill-conditioned design (condition number 5e+03) → L2 or elastic net; pure L1 would "
+        "keep one feature of each group arbitrarily.",
+    ),
+    (
+        "singular",
+        {"condition": None},
+        {},
+        "correlated_features",
+        ("l2", "elastic_net"),
+        "An ill-conditioned design (condition number inf) → L2 or elastic net; pure L1 would "
+        "keep one feature of each group arbitrarily.",
+    ),
+    (
+        "irrelevant-and-correlated",
+        {"features": 40, "irrelevant": 20, "groups": 1, "in_groups": 4, "largest_r": 0.97},
+        {},
+        "irrelevant_and_correlated",
+        ("elastic_net",),
+        "Both irrelevant and correlated features → elastic net gets L1's selection and L2's "
+        "grouping.",
+    ),
+    (
+        "high-capacity",
+        {"per_sample": 25.0},
+        {},
+        "high_capacity",
+        ("dropout", "early_stopping", "batchnorm"),
+        "The model has 25.0 parameters per training sample → dropout, batch norm or early "
+        "stopping rather than ever stronger penalties, which underfit.",
+    ),
+    (
+        "small-data",
+        {},
+        {"n_train": 105},
+        "small_data",
+        ("dropout", "l2", "early_stopping"),
+        "Only 105 training samples → dropout or L2, with early stopping.",
+    ),
+    (
+        "label-noise",
+        {"label_noise": 0.3},
+        {},
+        "label_noise",
+        ("early_stopping", "dropout", "l2"),
+        "A cross-validated model disagrees with 30% of the labels → early stopping before the "
+        "network memorizes the noise, plus dropout or L2.",
+    ),
+    (
+        "outliers",
+        {"outliers": 0.05},
+        {},
+        "outliers",
+        ("early_stopping", "l2"),
+        "5.0% of rows are far outliers → early stopping and moderate L2.",
+    ),
+    (
+        "interpretable",
+        {},
+        {"interpretable": True},
+        "interpretable",
+        ("l1", "linear"),
+        "Interpretability was asked for → L1 (exact zeros, a short list of kept features), on a "
+        "linear model when it holds up.",
+    ),
+    (
+        "important-features",
+        {},
+        {"important_features": ["x1", "x2"]},
+        "domain_knowledge",
+        ("l1", "elastic_net"),
+        "2 feature(s) marked important → their penalty factor is lowered so the penalty spares "
+        "them.",
+    ),
+    (
+        "small-budget",
+        {},
+        {"budget_seconds": 60.0},
+        "small_budget",
+        ("dropout", "early_stopping"),
+        "A 60 s budget → dropout and early stopping cost almost nothing extra (early stopping "
+        "even saves time).",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("profile", "options", "code", "techniques", "sentence"),
+    [case[1:] for case in RULES],
+    ids=[case[0] for case in RULES],
+)
+def test_rule_fires_with_its_number(profile, options, code, techniques, sentence):
+    reasons = reasons_from(_profile(**profile), **{"n_train": 5000, **options})
+    fired = {reason.code: reason for reason in reasons}
+    assert code in fired
+    assert fired[code].techniques == techniques
+    assert fired[code].sentence == sentence
+    assert 0 < fired[code].score <= 1
+    assert json.loads(json.dumps(fired[code].to_dict()))["code"] == code
+
+
+def test_neutral_profile_fires_no_rule():
+    assert reasons_from(_profile(), n_train=5000, budget_seconds=300.0) == []
+
+
+@pytest.mark.parametrize(
+    ("profile", "options"),
+    [
+        ({"features": 20, "irrelevant": 4}, {}),  # share 0.2: not above the threshold
+        ({"per_sample": 1.0}, {}),
+        ({}, {"n_train": 1000}),
+        ({"label_noise": 0.2}, {}),
+        ({"label_noise": math.nan}, {}),  # too few samples per class to estimate
+        ({"outliers": 0.02}, {}),
+        ({}, {"budget_seconds": 120.0}),
+    ],
+    ids=["irrelevant", "capacity", "data", "noise", "noise-nan", "outliers", "budget"],
+)
+def test_rules_stay_quiet_at_their_thresholds(profile, options):
+    assert reasons_from(_profile(**profile), **{"n_train": 5000, **options}) == []
+
+
+def test_reasons_come_strongest_first():
+    profile = _profile(
+        features=200, irrelevant=150, groups=2, in_groups=8, per_sample=25.0, label_noise=0.3
+    )
+    reasons = reasons_from(profile, n_train=105, interpretable=True, budget_seconds=60.0)
+    scores = [reason.score for reason in reasons]
+    assert scores == sorted(scores, reverse=True)
+    assert len(reasons) == 8
+
+
+def test_correlated_groups_favour_l2_and_elastic_net_over_pure_l1():
+    reasons = reasons_from(
+        _profile(groups=2, in_groups=8, largest_r=0.95), n_train=5000, budget_seconds=300.0
+    )
+    assert [reason.avoid for reason in reasons] == [("l1",)]
+    candidates, scores = candidate_configs(reasons, has_hidden=True)
+    assert scores["l1"] < 0 < scores["l2"]
+    assert scores["elastic_net"] > 0
+    assert not any("l1" in name.split("+") for name in candidates)
+    assert {"l2", "elastic_net"} <= set(candidates)
+
+
+def test_many_irrelevant_features_put_l1_and_elastic_net_first():
+    reasons = reasons_from(_profile(features=200, irrelevant=150), n_train=5000)
+    candidates, scores = candidate_configs(reasons, has_hidden=True)
+    assert candidates == ["none", "l1", "elastic_net"]
+    assert scores == {"l1": pytest.approx(0.95), "elastic_net": pytest.approx(0.95)}
+
+
+def test_high_capacity_candidates():
+    reasons = reasons_from(_profile(per_sample=25.0), n_train=5000)
+    candidates, _ = candidate_configs(reasons, has_hidden=True)
+    assert candidates == [
+        "none",
+        "dropout+early_stopping",
+        "batchnorm+early_stopping",
+        "early_stopping",
+    ]
+
+
+def test_interpretable_adds_a_linear_l1_candidate():
+    reasons = reasons_from(_profile(), n_train=5000, interpretable=True)
+    candidates, _ = candidate_configs(reasons, has_hidden=True)
+    assert candidates == ["none", "l1", "linear+l1"]
+
+
+PROFILES = [
+    ({}, {}),
+    ({"per_sample": 25.0}, {"n_train": 105}),
+    ({"features": 200, "irrelevant": 150, "groups": 2, "in_groups": 8}, {"interpretable": True}),
+    ({"label_noise": 0.3, "outliers": 0.05}, {"budget_seconds": 30.0}),
+    ({"per_sample": 25.0, "label_noise": 0.4}, {"n_train": 300, "budget_seconds": 30.0}),
+]
+
+
+@pytest.mark.parametrize(("profile", "options"), PROFILES)
+@pytest.mark.parametrize("has_hidden", [True, False], ids=["mlp", "no-hidden-layer"])
+def test_candidate_configs_start_with_none(profile, options, has_hidden):
+    reasons = reasons_from(_profile(**profile), **{"n_train": 5000, **options})
+    candidates, _ = candidate_configs(reasons, has_hidden=has_hidden, limit=5)
+    assert candidates[0] == "none"
+    assert len(candidates) == len(set(candidates)) <= 6
+    techniques = {part for name in candidates for part in name.split("+")}
+    if not has_hidden:
+        assert not techniques & {"dropout", "batchnorm"}
+
+
+def test_neutral_profile_still_gets_default_candidates():
+    assert candidate_configs([], has_hidden=True)[0] == [
+        "none",
+        "l2+early_stopping",
+        "dropout+early_stopping",
+        "early_stopping",
+        "dropout+l2+early_stopping",
+    ]
+    assert candidate_configs([], has_hidden=False)[0] == [
+        "none",
+        "l2+early_stopping",
+        "early_stopping",
+    ]
+
+
+def test_only_dropout_favoured_without_hidden_layer_falls_back():
+    reasons = [Reason("made_up", ("dropout", "batchnorm"), 1.0, "Made up.")]
+    assert candidate_configs(reasons, has_hidden=False)[0] == [
+        "none",
+        "l2+early_stopping",
+        "early_stopping",
+    ]
+
+
+# -- parse_budget -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("budget", "seconds"),
+    [
+        ("90s", 90.0),
+        ("5m", 300.0),
+        ("1.5h", 5400.0),
+        (30, 30.0),
+        (2.5, 2.5),
+        ("2 min", 120.0),
+        ("45sec", 45.0),
+        (" 10S ", 10.0),
+        ("20", 20.0),
+    ],
+)
+def test_parse_budget(budget, seconds):
+    assert parse_budget(budget) == seconds
+
+
+@pytest.mark.parametrize(
+    ("budget", "shown"),
+    [("0", "'0'"), ("-1", "'-1'"), ("soon", "'soon'"), ("", "''"), (0, "0"), ("5d", "'5d'")],
+)
+def test_bad_budget(budget, shown):
+    message = f"The budget must be a positive duration such as 90s, 5m or 1h. Got {shown}."
+    with pytest.raises(InvalidParameterError, match=re.escape(message)) as error:
+        parse_budget(budget)
+    assert str(error.value) == message
+
+
+# -- selected_features ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("masses", "kwargs", "kept"),
+    [
+        ([[3.0, 0.1, 2.5, 0.0]], {}, ["a", "c"]),  # the docstring's gap
+        ([[10.0, 5.0, 0.1, 0.05]], {}, ["a", "b"]),  # cut at the largest ratio, not the first
+        ([[0.1, 3.0, 2.9, 0.0]], {}, ["b", "c"]),  # names keep their input order
+        ([[1.0, 0.0, 0.9, 0.0]], {}, ["a", "c"]),  # exact zeros never kept
+        ([[1.0, 0.8, 0.6, 0.5]], {}, ["a", "b", "c", "d"]),  # no gap: every non-zero input
+        ([[1.0, 0.8, 0.0, 0.5]], {}, ["a", "b", "d"]),
+        ([[1.0, 0.05, 0.9, 0.8], [90.0, 4.0, 100.0, 70.0]], {}, ["a", "c", "d"]),  # scaled
+        ([[1.0, 0.4, 0.1, 0.1]], {"gap": 2.0}, ["a", "b"]),
+        ([[1.0, 0.4, 0.3, 0.2]], {"gap": 3.0}, ["a", "b", "c", "d"]),
+        ([[0.0, 0.0, 0.0, 0.0]], {}, []),
+        ([], {}, []),
+    ],
+)
+def test_selected_features(masses, kwargs, kept):
+    assert selected_features(masses, ["a", "b", "c", "d"], **kwargs) == kept
+
+
+# -- code snippets ------------------------------------------------------------------------------
+
+SIZES = [6, 16, 8, 3]
+
+
+def _data(task: str, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, SIZES[0])).astype(np.float32)
+    if task == "classification":
+        return X, X[:, :3].argmax(1).astype(np.int64)
+    return X, (X[:, 0] - 0.5 * X[:, 1]).astype(np.float32)
+
+
+def _namespace(X: np.ndarray, y: np.ndarray) -> dict:
+    return {
+        "X_train": X[:40],
+        "y_train": y[:40],
+        "X_val": X[40:52],
+        "y_val": y[40:52],
+        "X_test": X[52:],
+        "y_test": y[52:],
+    }
+
+
+SNIPPET_CONFIGS = {
+    "l1+early_stopping": TrainConfig(l1=1e-3, prox_l1=True, early_stopping=("val_loss", 3)),
+    "dropout+l2": TrainConfig(dropout=(0.5,), l2=1e-3),
+    "elastic_net": TrainConfig(elastic_net=(1e-3, 0.5), prox_l1=True),
+    "batchnorm": TrainConfig(batchnorm=True, dropout=(0.3, 0.2), input_dropout=0.1),
+    "linear": TrainConfig(model="linear", l1=1e-3, prox_l1=True, early_stopping=("val_loss", 2)),
+    "weight_decay": TrainConfig(weight_decay=1e-2),
+    "important-features": TrainConfig(l1=1e-3, prox_l1=True, feature_factors=[0.25] + [1.0] * 5),
+}
+
+SNIPPET_DROPOUT = {"dropout+l2": [0.5, 0.5], "batchnorm": [0.1, 0.3, 0.2]}  # input first
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("name", list(SNIPPET_CONFIGS))
+def test_regulab_snippet_runs(name, task, capsys):
+    config = SNIPPET_CONFIGS[name]
+    sizes = SIZES if task == "classification" else SIZES[:-1] + [1]
+    code = code_snippets(config, sizes, task)["regulab"]
+    assert code.count("epochs=10,") == 1
+    namespace = _namespace(*_data(task))
+    exec(code.replace("epochs=10,", "epochs=2,"), namespace)
+    model = namespace["result"].model
+    if config.model == "linear":
+        assert isinstance(model, LinearModel)
+        assert [m.out_features for m in model.modules() if isinstance(m, nn.Linear)] == [sizes[-1]]
+    else:
+        assert isinstance(model, MLP)
+        dropouts = [m.p for m in model.modules() if isinstance(m, nn.Dropout) and m.p > 0]
+        assert dropouts == SNIPPET_DROPOUT.get(name, [])
+        assert any(isinstance(m, nn.BatchNorm1d) for m in model.modules()) == config.batchnorm
+    assert model.architecture.task == task
+    assert len(namespace["result"].history) <= 2
+    assert namespace.get("factors") == config.feature_factors
+    printed = capsys.readouterr().out
+    assert ("'accuracy'" if task == "classification" else "'r2'") in printed
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("name", list(SNIPPET_CONFIGS))
+def test_pytorch_snippet_runs(name, task):
+    config = SNIPPET_CONFIGS[name]
+    sizes = SIZES if task == "classification" else SIZES[:-1] + [1]
+    code = code_snippets(config, sizes, task)["pytorch"]
+    assert code.count("range(10)") == 1
+    namespace = {k: torch.from_numpy(v) for k, v in _namespace(*_data(task)).items()}
+    exec(code.replace("range(10)", "range(2)"), namespace)
+    model = namespace["model"]
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    widths = [sizes[0], sizes[-1]] if config.model == "linear" else sizes
+    assert [m.in_features for m in linears] + [linears[-1].out_features] == widths
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model) == 2 * config.batchnorm
+    assert namespace["best_state"] is not None
+    assert ("AdamW" in code) == bool(config.weight_decay)
+
+
+def test_pytorch_snippet_penalty_uses_regulab_coefficients():
+    config = TrainConfig(l1=1e-4, l2=1e-3, elastic_net=(1e-2, 0.5))
+    code = code_snippets(config, SIZES)["pytorch"]
+    # elastic net alpha * (ratio * |w| + (1 - ratio) / 2 * w^2) added to L1 and L2
+    assert (
+        "loss = loss + 0.0051 * sum(w.abs().sum() for w in weights) + 0.0035 * "
+        "sum(w.pow(2).sum() for w in weights)" in code
+    )
+
+
+def test_keras_snippet_text():
+    config = TrainConfig(
+        elastic_net=(0.01, 0.3), dropout=(0.5, 0.25), batchnorm=True, early_stopping=("val_loss", 4)
+    )
+    code = code_snippets(config, [10, 16, 8, 3])["keras"]
+    ast.parse(code)
+    # Keras' L1L2 is l1 * |w| + l2 * w^2: l1 = alpha * ratio, l2 = alpha * (1 - ratio) / 2
+    assert code.count("kernel_regularizer=regularizers.L1L2(l1=0.003, l2=0.0035)") == 3
+    assert "    layers.Dropout(0.5),\n" in code
+    assert "    layers.Dropout(0.25),\n" in code
+    assert code.count("layers.BatchNormalization()") == 2
+    assert (
+        'callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, '
+        "restore_best_weights=True)]" in code
+    )
+    assert 'layers.Dense(3, activation="softmax", kernel_regularizer' in code
+    assert 'loss="sparse_categorical_crossentropy", metrics=["accuracy"]' in code
+
+
+def test_keras_snippet_regression_and_linear_text():
+    config = TrainConfig(model="linear", l1=1e-3, prox_l1=True)
+    code = code_snippets(config, [10, 128, 64, 1], "regression")["keras"]
+    ast.parse(code)
+    assert "keras.Input(shape=(10,))" in code
+    assert "layers.Dense(1, kernel_regularizer=regularizers.L1L2(l1=0.001, l2=0))" in code
+    assert "layers.Dense(128" not in code and "Dropout" not in code
+    assert 'loss="mse", metrics=["mae"]' in code
+    assert "EarlyStopping" not in code
+
+
+def test_snippets_of_a_linear_answer_ignore_the_compared_mlp_sizes():
+    """The advisor passes its MLP's sizes; a linear answer must still give a linear model."""
+    snippets = code_snippets(TrainConfig(model="linear", l1=1e-3), [10, 128, 64, 3])
+    assert "model = LinearModel(10, 3, seed=0)" in snippets["regulab"]
+    assert "nn.Linear(10, 3)," in snippets["pytorch"]
+    assert "nn.Linear(10, 128)" not in snippets["pytorch"]
+
+
+# -- acceptance on synthetic ground truth -------------------------------------------------------
+
+
+def _mean(advice: Advice, config: str, metric: str) -> float:
+    values = [r.metrics[metric] for r in advice.records if r.config_name == config]
+    assert len(values) == advice.data["seeds"]
+    return float(np.mean(values))
+
+
+def _evidence(advice: Advice) -> str:
+    """The ranked evidence, printed in assertion messages so a failure can be investigated."""
+    rows = [
+        f"{row['config']:45s} val_loss {row['val_loss']:.4f} "
+        f"test_loss {_mean(advice, row['config'], 'test_loss'):.4f} "
+        f"test_accuracy {_mean(advice, row['config'], 'test_accuracy'):.4f}"
+        for row in advice.ranked
+    ]
+    return f"recommended {advice.recommendation}, {advice.data['epochs']} epochs\n" + "\n".join(
+        rows
+    )
+
+
+def test_many_irrelevant_features_get_a_sparse_answer():
+    data = make_synthetic(600, n_informative=8, n_irrelevant=292, seed=0)
+    advice = advise(data, budget=ACCEPTANCE_BUDGET, seeds=3, verbose=0)
+    evidence = _evidence(advice)
+    assert advice.config.l1 or advice.config.elastic_net, evidence
+    informative = {data.feature_names[i] for i in data.informative}
+    kept = set(advice.selected_features)
+    assert len(kept & informative) >= 0.9 * len(informative), evidence
+    assert len(kept) < 30, f"{len(kept)} kept\n{evidence}"
+
+
+def test_correlated_groups_are_not_answered_with_pure_l1():
+    data = make_synthetic(
+        600, n_informative=8, n_groups=2, correlation=0.95, n_irrelevant=20, seed=0
+    )
+    advice = advise(data, budget=ACCEPTANCE_BUDGET, seeds=3, verbose=0)
+    config = advice.config
+    assert not (config.l1 and not config.l2 and not config.elastic_net), _evidence(advice)
+    assert "correlated_features" in [reason.code for reason in advice.reasons]
+
+
+def test_correlated_groups_without_strength_tuning_are_not_answered_with_pure_l1(monkeypatch):
+    """On a busy machine the budget may leave no time to tune strengths; then the candidates
+    alone decide, and pure L1 (the sparsest) ties with the best: the rules must break it."""
+    advisor = importlib.import_module("regulab.advise._advisor")
+    monkeypatch.setattr(advisor, "_strength_variants", lambda name: [])
+    data = make_synthetic(
+        600, n_informative=8, n_groups=2, correlation=0.95, n_irrelevant=20, seed=0
+    )
+    advice = advise(data, budget=ACCEPTANCE_BUDGET, seeds=3, verbose=0)
+    config = advice.config
+    assert not (config.l1 and not config.l2 and not config.elastic_net), _evidence(advice)
+    rows = {row["config"]: row for row in advice.evidence}
+    if rows["l1+early_stopping"]["tied"] and not rows["l1+early_stopping"]["best"]:
+        assert any("the rules argue against l1" in note for note in advice.notes)
+
+
+def test_about_100_training_samples_beats_no_regularization():
+    # 100 training rows (max_train), scored on 200 test rows: with make_synthetic(150) the
+    # test split has 30 rows and the validation split 15, too few to tell configs apart.
+    data = make_synthetic(1000, n_informative=5, n_irrelevant=40, seed=0)
+    advice = advise(data, budget=ACCEPTANCE_BUDGET, seeds=3, verbose=0, max_train=100)
+    evidence = _evidence(advice)
+    assert advice.data["n_train"] == 100
+    chosen = advice.recommendation
+    assert chosen != "none", evidence
+    assert _mean(advice, chosen, "test_loss") < _mean(advice, "none", "test_loss"), evidence
+    assert _mean(advice, chosen, "test_accuracy") >= _mean(advice, "none", "test_accuracy"), (
+        evidence
+    )
+
+
+def test_noisy_labels_get_early_stopping_that_beats_training_to_the_end():
+    data = make_synthetic(1500, n_informative=6, n_irrelevant=10, label_noise=0.3, seed=0)
+    advice = advise(data, budget=ACCEPTANCE_BUDGET, seeds=3, verbose=0)
+    evidence = _evidence(advice)
+    assert advice.config.early_stopping is not None, evidence
+    baseline = [r for r in advice.records if r.config_name == "none"]
+    assert all(r.config["early_stopping"] is None for r in baseline)
+    assert all(r.epochs_run == advice.data["epochs"] for r in baseline)
+    chosen = advice.recommendation
+    assert _mean(advice, chosen, "test_accuracy") > _mean(advice, "none", "test_accuracy"), evidence
+
+
+# -- bad inputs: one clear line each -------------------------------------------------------------
+
+
+def _one_class_csv(path, label):
+    pd.DataFrame(
+        {"a": [1.0, 2, 3, 4, 5, 6], "b": [0.5, 1, 2, 1, 0, 3], "label": [label] * 6}
+    ).to_csv(path, index=False)
+    return str(path)
+
+
+def test_unknown_dataset_name_suggests_the_closest():
+    with pytest.raises(DataError) as error:
+        advise("irsi", verbose=0)
+    assert str(error.value) == (
+        "Unknown dataset 'irsi'. Built-in datasets: digits, breast_cancer, wine, iris, diabetes, "
+        "mnist, synthetic; or give the path of a .csv, .parquet, .pq, .npz file. Did you mean "
+        "'iris'?"
+    )
+
+
+@pytest.mark.parametrize(("budget", "shown"), [("0", "'0'"), ("soon", "'soon'"), (0, "0")])
+def test_advise_bad_budget(budget, shown):
+    with pytest.raises(InvalidParameterError) as error:
+        advise("iris", budget=budget, verbose=0)
+    assert str(error.value) == (
+        f"The budget must be a positive duration such as 90s, 5m or 1h. Got {shown}."
+    )
+
+
+def test_one_seed_is_refused():
+    with pytest.raises(InvalidParameterError) as error:
+        advise("iris", seeds=1, verbose=0)
+    assert str(error.value) == (
+        "The 'seeds' parameter of advise must be an int in the range [2, inf). Got 1 instead."
+    )
+
+
+@pytest.mark.parametrize("name", ["x44", "X4"])
+def test_unknown_important_feature_names_it_and_suggests_the_closest(name):
+    data = make_synthetic(60, n_informative=2, n_irrelevant=3, seed=0)
+    with pytest.raises(InvalidParameterError) as error:
+        advise(data, important_features=["x1", name], verbose=0)
+    assert str(error.value) == (
+        f"Important feature '{name}' is not a feature of synthetic (5 features, e.g. x0, x1, "
+        "x2, x3, x4). Did you mean 'x4'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "task", "shown"),
+    [("yes", None, "'yes'"), (1, "classification", "1")],
+    ids=["text-target", "numeric-target-as-classes"],
+)
+def test_one_class_target_is_a_data_error(tmp_path, label, task, shown):
+    path = _one_class_csv(tmp_path / "one.csv", label)
+    with pytest.raises(DataError) as error:
+        advise(path, target="label", task=task, verbose=0)
+    assert str(error.value) == (
+        f"The target 'label' has a single class ({shown}); classification needs at least 2."
+    )
+
+
+def test_error_messages_are_one_line():
+    for call in (
+        lambda: advise("irsi", verbose=0),
+        lambda: advise("iris", budget="soon", verbose=0),
+        lambda: advise("iris", seeds=1, verbose=0),
+    ):
+        with pytest.raises(ValueError) as error:
+            call()
+        assert "\n" not in str(error.value)
+
+
+# -- interpretable answers and the JSON contract --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def interpretable_advice() -> tuple[Advice, list[str]]:
+    data = make_synthetic(300, n_informative=3, n_irrelevant=12, seed=0)
+    informative = [data.feature_names[i] for i in data.informative]
+    irrelevant = next(name for name in data.feature_names if name not in informative)
+    advice = advise(
+        data,
+        interpretable=True,
+        important_features=[informative[0], irrelevant],
+        budget="8s",
+        seeds=2,
+        verbose=0,
+    )
+    return advice, [informative[0], irrelevant]
+
+
+def test_interpretable_lists_kept_features_and_important_ones(interpretable_advice):
+    advice, important = interpretable_advice
+    assert advice.selected_features
+    assert set(advice.selected_features) <= {f"x{j}" for j in range(15)}
+    assert "interpretable" in [reason.code for reason in advice.reasons]
+    assert any(name.startswith("linear") for name in advice.candidates)
+    assert set(advice.important_features) == set(important)
+    assert advice.important_features == {
+        name: name in advice.selected_features for name in important
+    }
+    assert advice.important_features[important[0]] is True  # an informative feature survives
+    factors = [0.25 if name in important else 1.0 for name in (f"x{j}" for j in range(15))]
+    assert advice.config.feature_factors == factors
+
+
+def test_interpretable_answer_code_runs_with_its_feature_factors(interpretable_advice, capsys):
+    advice, _ = interpretable_advice
+    code = advice.code["regulab"]
+    epochs = f"epochs={advice.config.epochs},"
+    assert code.count(epochs) == 1
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 15)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    namespace = _namespace(np.concatenate([X, X[:24]]), np.concatenate([y, y[:24]]))
+    exec(code.replace(epochs, "epochs=2,"), namespace)
+    assert namespace["factors"] == advice.config.feature_factors
+    capsys.readouterr()
+
+
+def test_to_json_contract(interpretable_advice):
+    advice, _ = interpretable_advice
+    payload = advice.to_json()
+    assert json.loads(json.dumps(payload, allow_nan=False)) == payload
+    assert set(payload) == {  # docs/json-schemas.md, "advise --json"
+        "schema_version",
+        "task",
+        "data",
+        "diagnostics",
+        "reasons",
+        "recommendation",
+        "ranked",
+        "expected_gain",
+        "selected_features",
+        "important_features",
+        "evidence",
+        "notes",
+        "seconds",
+    }
+    assert set(payload["data"]) == {
+        "name",
+        "task",
+        "n_train",
+        "n_val",
+        "n_test",
+        "n_features",
+        "model",
+        "fingerprint",
+        "budget_seconds",
+        "epochs",
+        "seeds",
+    }
+    assert all(
+        set(row) == {"config", "val_loss", "test_accuracy", "preferred", "tied"}
+        for row in payload["ranked"]
+    )
+    assert [row["preferred"] for row in payload["ranked"]].count(True) == 1
+    assert payload["schema_version"] == ADVICE_SCHEMA_VERSION == 1
+    assert payload["task"] == "classification"
+    assert set(payload["recommendation"]) == {"config", "techniques", "params", "code"}
+    assert set(payload["recommendation"]["code"]) == {"regulab", "pytorch", "keras"}
+    assert payload["recommendation"]["config"] == advice.recommendation
+    assert payload["recommendation"]["techniques"] == advice.techniques
+    assert payload["recommendation"]["params"]["epochs"] == advice.data["epochs"]
+    assert set(payload["diagnostics"]) >= {"irrelevant_features", "correlation", "label_noise"}
+    assert [row["config"] for row in payload["ranked"]][0] == advice.recommendation
+    assert {row["config"] for row in payload["evidence"]} == {
+        row["config"] for row in payload["ranked"]
+    }
+    assert payload["expected_gain"]["metric"] == "test_accuracy"
+    assert len(payload["expected_gain"]["per_seed"]) == 2
+    assert payload["selected_features"] == advice.selected_features
