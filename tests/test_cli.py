@@ -655,6 +655,7 @@ def test_bad_input_is_one_line_and_exit_2(
     args = [arg.format(tmp=tmp_path, **names) for arg in argv]
     code, out, err = invoke(*args)
     assert_usage_error(code, err, *fragments)
+    assert not (tmp_path / "s.sqlite").exists()  # a failed command leaves no empty store
 
 
 def test_refused_store_files_are_untouched(bad_files: dict[str, Path]) -> None:
@@ -705,6 +706,11 @@ def test_store_in_missing_folder_fails_before_any_work(
         (["--epochs", "0"], ["'epochs'", "[1, inf)"]),
         (["--batch-size", "0"], ["'batch_size'", "[1, inf)"]),
         (["--lr", "0"], ["'lr'", "(0, inf)"]),
+        (["--jobs", "0"], ["'jobs'", "[1, inf)"]),
+        (
+            ["--techniques", "l2+early_stopping=val_los:3"],
+            ["'val_los'", "never recorded", "'val_loss'?"],
+        ),
     ],
 )
 def test_compare_mistakes_fail_before_workers_start(
@@ -723,6 +729,7 @@ def test_compare_mistakes_fail_before_workers_start(
         "--seeds", "2", "--jobs", "2", "--store", tmp_path / "s.sqlite", "--quiet", *extra,
     )  # fmt: skip
     assert_usage_error(code, err, *fragments)
+    assert not (tmp_path / "s.sqlite").exists()  # a failed command leaves no empty store
 
 
 def test_bad_input_in_a_real_process(real_processes: dict[str, Any]) -> None:

@@ -383,6 +383,16 @@ def test_constant_column_gets_unit_scale():
     np.testing.assert_allclose(parts.X_test[:, 1], 0, atol=1e-6)
 
 
+def test_images_are_scaled_as_pictures_not_per_pixel():
+    dataset = load("digits")  # pixel values 0..16; border pixels nearly always 0
+    parts = split(dataset, seed=0)
+    peak = dataset.X[parts.train_index].max()
+    assert (parts.mean == 0).all() and (parts.scale == peak).all()
+    np.testing.assert_allclose(parts.X_train, dataset.X[parts.train_index] / peak, rtol=1e-6)
+    np.testing.assert_allclose(parts.X_test, dataset.X[parts.test_index] / peak, rtol=1e-6)
+    assert parts.X_train.min() == 0 and parts.X_train.max() == 1
+
+
 def test_split_without_standardization_keeps_values():
     dataset = load("iris")
     parts = split(dataset, standardize=False)

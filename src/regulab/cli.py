@@ -15,7 +15,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -208,14 +209,31 @@ def _data_options(function: Any) -> Any:
     return function
 
 
-def _open_store(path: str | None) -> Any:
-    """Check the store path before any training, then open it (None: no store)."""
+@contextmanager
+def _store_session(path: str | None) -> Iterator[Any]:
+    """Check the store path before any training, open the store, and close it at the end.
+
+    A store this command created is removed again when the command fails before any run
+    was saved, so a mistyped argument leaves no empty file behind.
+    """
     if path is None:
-        return None
+        yield None
+        return
     from regulab.experiment._store import ResultsStore, check_writable
 
-    check_writable(path)
-    return ResultsStore(path)
+    target = check_writable(path)
+    existed = target.exists()
+    store = ResultsStore(path)
+    try:
+        yield store
+    except BaseException:
+        if not existed and len(store) == 0:
+            store.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+        raise
+    finally:
+        store.close()
 
 
 def _check_output(path: str | None) -> None:
@@ -277,17 +295,19 @@ def compare_command(**options: Any) -> None:
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
     for path in (report_path, json_path):
         _check_output(path)
-    store = _open_store(options.pop("store"))
-    jobs = options.pop("jobs") or os.cpu_count() or 1
+    jobs = options.pop("jobs")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
     techniques = options.pop("techniques") or DEFAULT_TECHNIQUES
-    result = compare(
-        options.pop("data"),
-        techniques,
-        store=store,
-        jobs=jobs,
-        verbose=0 if quiet else 1,
-        **options,
-    )
+    with _store_session(options.pop("store")) as store:
+        result = compare(
+            options.pop("data"),
+            techniques,
+            store=store,
+            jobs=jobs,
+            verbose=0 if quiet else 1,
+            **options,
+        )
     Console().print(
         _comparison_table(result.rows, result.metric, f"{result.data['name']}: comparison")
     )
@@ -462,15 +482,15 @@ def advise_command(**options: Any) -> None:
     for path in (report_path, json_path):
         _check_output(path)
     parse_budget(options["budget"])
-    store = _open_store(options.pop("store"))
     important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
-    advice = advise(
-        options.pop("data"),
-        important_features=important,
-        store=store,
-        verbose=0 if quiet else 1,
-        **options,
-    )
+    with _store_session(options.pop("store")) as store:
+        advice = advise(
+            options.pop("data"),
+            important_features=important,
+            store=store,
+            verbose=0 if quiet else 1,
+            **options,
+        )
     print_advice(advice, Console())
     if json_path:
         write_json(json_path, advice.to_json())

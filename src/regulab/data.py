@@ -642,7 +642,8 @@ class Splits:
     """Train/validation/test parts of a dataset, standardized with training statistics.
 
     ``mean`` and ``scale`` were fitted on the training part only (zeros and ones when
-    :func:`split` ran with ``standardize=False``). The ``*_index`` arrays are row indices into
+    :func:`split` ran with ``standardize=False``; zeros and the largest pixel value for
+    image data). The ``*_index`` arrays are row indices into
     ``Dataset.X``; ``test_index`` is empty when the dataset has a predefined test set.
     """
 
@@ -711,11 +712,19 @@ def split(
     (stratified subsample). With ``standardize`` every part becomes ``(X - mean) / scale``
     with the training part's statistics; constant columns get scale 1.
 
+    Image data sets (``dataset.image_shape`` set: MNIST, digits) are scaled as pictures
+    instead: no centring and one scale for every pixel, the largest pixel value of the
+    training part, so pixels land in [0, 1]. Per-pixel standardization would blow up the
+    nearly constant border pixels into large noisy inputs (on MNIST it costs the seed MLP
+    about half a point of test accuracy).
+
     Examples
     --------
-    >>> parts = split(load("digits"), val_size=0.1, test_size=0.2, seed=0)
+    >>> parts = split(load("wine"), val_size=0.1, test_size=0.2, seed=0)
     >>> parts.X_train.shape[1], bool(abs(parts.X_train.mean()) < 1e-6)
-    (64, True)
+    (13, True)
+    >>> float(split(load("digits"), seed=0).X_train.max())
+    1.0
     """
     for name, size in (("val_size", val_size), ("test_size", test_size)):
         check_range(name, size, low=0, high=1, low_open=True, high_open=True, owner="split")
@@ -745,7 +754,11 @@ def split(
     X_train = dataset.X[train_index].astype(np.float32, copy=False)  # a copy: edited in place
     mean = np.zeros(dataset.n_features, dtype=np.float32)
     scale = np.ones(dataset.n_features, dtype=np.float32)
-    if standardize:
+    if standardize and dataset.image_shape is not None:
+        peak = float(np.abs(X_train).max(initial=0.0))
+        scale[:] = peak if peak > 0 else 1.0
+        X_train /= scale
+    elif standardize:
         mean = X_train.mean(axis=0, dtype=np.float64).astype(np.float32)
         X_train -= mean
         variance = np.einsum("ij,ij->j", X_train, X_train, dtype=np.float64) / len(X_train)

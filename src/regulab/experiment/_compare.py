@@ -19,7 +19,8 @@ from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks
 from regulab.experiment._stats import main_metric, summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
-from regulab.training._trainer import _check_model_fits
+from regulab.training._callbacks import EarlyStopping
+from regulab.training._trainer import _check_model_fits, available_metrics
 
 __all__ = [
     "Comparison",
@@ -266,9 +267,12 @@ def compare(
     )
     configs = {name: apply_techniques(base, name) for name in names}
     X_probe, y_probe = torch.as_tensor(bundle.X_train[:1]), torch.as_tensor(bundle.y_train)
-    for config in configs.values():  # fail fast on a config the model cannot take
+    for config in configs.values():  # fail fast, before any worker starts
         built = config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
-        _check_model_fits(built.architecture, X_probe, y_probe)  # before workers start
+        kind = _check_model_fits(built.architecture, X_probe, y_probe)
+        for callback in config.callbacks():
+            if isinstance(callback, EarlyStopping):
+                callback.check_monitor(available_metrics(kind, has_validation=True))
     specs = [RunSpec(name, configs[name], seed) for name in names for seed in range(seeds)]
     experiment = _experiment_name(bundle, names, base, seeds)
     records, reused = run_specs(

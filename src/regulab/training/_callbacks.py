@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
@@ -163,18 +164,24 @@ class EarlyStopping(Callback):
             return value < reference - self.min_delta
         return value > reference + self.min_delta
 
-    def on_train_begin(self, run: Run, **kwargs: Any) -> None:
-        if self.monitor not in run.available_metrics:
+    def check_monitor(self, available_metrics: Sequence[str]) -> None:
+        """Raise a clear error unless the monitored metric is among ``available_metrics``
+        and its direction is known (called at the start of training, and by experiments
+        before any run starts)."""
+        if self.monitor not in available_metrics:
             raise InvalidParameterError(
                 f"EarlyStopping monitors '{self.monitor}', which is never recorded. "
-                f"Available metrics: {', '.join(run.available_metrics)}."
-                + did_you_mean(self.monitor, run.available_metrics)
+                f"Available metrics: {', '.join(available_metrics)}."
+                + did_you_mean(self.monitor, available_metrics)
             )
         if self.direction is None:
             raise InvalidParameterError(
                 f"EarlyStopping cannot infer whether '{self.monitor}' should go up or down; "
                 "pass mode='min' or mode='max'."
             )
+
+    def on_train_begin(self, run: Run, **kwargs: Any) -> None:
+        self.check_monitor(run.available_metrics)
         self._reset()
 
     def on_epoch_end(self, run: Run, **kwargs: Any) -> None:

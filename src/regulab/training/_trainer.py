@@ -354,7 +354,7 @@ def _torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _available_metrics(kind: str, has_validation: bool) -> list[str]:
+def available_metrics(kind: str, has_validation: bool) -> list[str]:
     names = ["epoch", "loss"]
     if has_validation:
         names += ["val_loss"] + [f"val_{m}" for m in metric_names(kind)]
@@ -394,7 +394,7 @@ def _train_stack(
         device,
     )
     shufflers = [torch.Generator().manual_seed(shuffle) for shuffle, _ in seeds]
-    available = _available_metrics(kind, X_val is not None)
+    available = available_metrics(kind, X_val is not None)
     runs = [_MemberRun(available, stack, k) for k in range(len(members))]
     for member, run in zip(members, runs):
         for callback in member.callbacks:
