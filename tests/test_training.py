@@ -882,3 +882,30 @@ def test_verbose_one_shows_progress(classification_problem, capsys):
     train(MLP("40-8-2", seed=0), p.X, p.y, epochs=2, verbose=1)
     out = capsys.readouterr().out
     assert "epoch" in out and "val_loss" in out
+
+
+def test_stacked_dropout_uses_each_members_rate():
+    from regulab.penalties import LayerCoefficients
+    from regulab.training._stack import OptimizerSpec, StackedMLP
+
+    rates = [(0.0, 0.5), (0.2, 0.0), (0.0, 0.0)]
+    models = [
+        MLP("20-400-2", dropout=hidden, input_dropout=inp, seed=k)
+        for k, (inp, hidden) in enumerate(rates)
+    ]
+    stack = StackedMLP(
+        models[0].architecture,
+        models,
+        [([LayerCoefficients()] * 2, LayerCoefficients())] * 3,
+        [0, 1, 2],
+        OptimizerSpec(),
+        torch.device("cpu"),
+    )
+    for position, width in ((0, 20), (1, 400)):
+        out = stack._dropout(torch.ones(3, 500, width), position)
+        for k, member_rates in enumerate(rates):
+            rate = member_rates[position]
+            zeros = float((out[k] == 0).float().mean())
+            assert zeros == pytest.approx(rate, abs=0.02), (position, k)
+            kept = out[k][out[k] != 0]
+            assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - rate)))

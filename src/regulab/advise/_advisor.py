@@ -34,7 +34,8 @@ __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
 
 ADVICE_SCHEMA_VERSION = 1
 _SELECTION_METRIC = "val_loss"
-_COMPARE_SHARE = 0.55
+_COMPARE_SHARE = 0.55  # of the time left, when strength tuning follows
+_FINAL_SHARE = 0.85  # of the time left, for the last phase (nothing follows it)
 _MAX_EPOCHS = 40  # for large data; small data may use up to _MAX_EPOCHS_SMALL
 _MAX_EPOCHS_SMALL = 150
 _SMALL_DATA_ROWS = 5000
@@ -328,7 +329,8 @@ def _search(
     """Train the candidates side by side, then (``tune``) the strengths of the two leaders.
 
     Epochs are set so that the candidates take about :data:`_COMPARE_SHARE` of the time left
-    before ``deadline``; the configs actually trained are returned with their records.
+    before ``deadline`` (:data:`_FINAL_SHARE` without tuning, as nothing follows then); the
+    configs actually trained are returned with their records.
     """
     known = dict(configs or {})
 
@@ -345,7 +347,8 @@ def _search(
     epoch_seconds = _estimate_epoch_seconds(bundle, specs)
     remaining = deadline - time.perf_counter()
     cap = _MAX_EPOCHS_SMALL if len(bundle.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
-    epochs = int(min(cap, max(2, _COMPARE_SHARE * remaining / max(epoch_seconds, 1e-3))))
+    share = _COMPARE_SHARE if tune else _FINAL_SHARE
+    epochs = int(min(cap, max(2, share * remaining / max(epoch_seconds, 1e-3))))
     if epochs * epoch_seconds > remaining:
         notes.append(
             f"The budget is tight: {epochs} epochs take about "

@@ -187,8 +187,9 @@ def candidate_configs(
 ) -> tuple[list[str], dict[str, float]]:
     """Configs to test (baseline ``none`` first) and the techniques' rule scores.
 
-    Single techniques in score order, each strong candidate also with early stopping,
-    and the top penalty combined with dropout and early stopping.
+    Up to ``limit`` single techniques in score order (each with early stopping when that is
+    advised), then up to two combinations: the top penalty with dropout, and batch norm
+    with light dropout (0.2).
     """
     scores = _scores(reasons)
     ranked = [t for t, s in sorted(scores.items(), key=lambda kv: -kv[1]) if s > 0]
@@ -196,19 +197,20 @@ def candidate_configs(
         ranked = [t for t in ranked if t not in ("dropout", "batchnorm")]
     if not ranked:
         ranked = ["l2", "dropout", "early_stopping"] if has_hidden else ["l2", "early_stopping"]
-    configs = ["none"]
     penalties = [t for t in ranked if t in ("l1", "l2", "elastic_net", "weight_decay")]
-    for technique in ranked:
-        if technique == "early_stopping":
-            continue
-        name = technique if technique != "linear" else "linear+l1"
-        configs.append(f"{name}+early_stopping" if "early_stopping" in ranked else name)
-    if "early_stopping" in ranked:
-        configs.append("early_stopping")
+    stop = "+early_stopping" if "early_stopping" in ranked else ""
+    singles = [
+        (technique if technique != "linear" else "linear+l1") + stop
+        for technique in ranked
+        if technique != "early_stopping"
+    ]
+    if stop:
+        singles.append("early_stopping")
+    combos = []
     if has_hidden and penalties and "dropout" in ranked:
-        combo = f"dropout+{penalties[0]}" + (
-            "+early_stopping" if "early_stopping" in ranked else ""
-        )
-        configs.append(combo)
-    unique = list(dict.fromkeys(configs))
-    return unique[: limit + 1], scores
+        combos.append(f"dropout+{penalties[0]}{stop}")
+    if has_hidden and "dropout" in ranked and "batchnorm" in ranked:
+        # Batch norm already regularizes a little, so it goes with lighter dropout.
+        combos.append(f"batchnorm+dropout=0.2{stop}")
+    singles = list(dict.fromkeys(singles))[:limit]
+    return ["none", *singles, *combos], scores

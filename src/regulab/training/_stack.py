@@ -64,6 +64,35 @@ def _member_entry(coefficients: LayerCoefficients, device: torch.device) -> dict
 _FUSED_ADAM = getattr(torch, "_fused_adam_", None)
 
 
+class _StackedLinear(torch.autograd.Function):
+    """``bias + h @ weight`` for every member, with a faster weight gradient.
+
+    Autograd's own ``bmm`` backward computes the weight gradient as ``h^T @ grad`` into the
+    ``(inputs, outputs)`` layout; for few outputs and long batches that GEMM is badly shaped
+    (MNIST logistic regression: 20 ms per step). ``(grad^T @ h)^T`` is the same numbers from
+    a well-shaped GEMM (3.6 ms there, and about 10% faster on the seed MLP's first layer).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        ctx.save_for_backward(h, weight)
+        ctx.has_bias = bias is not None
+        return torch.bmm(h, weight) if bias is None else torch.baddbmm(bias, h, weight)
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        h, weight = ctx.saved_tensors
+        grad_h = torch.bmm(grad, weight.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        grad_weight = torch.bmm(grad.transpose(1, 2), h).transpose(1, 2)
+        grad_bias = grad.sum(1, keepdim=True) if ctx.has_bias else None
+        return grad_h, grad_weight, grad_bias
+
+
+
 class StackedMLP:
     """K members of one :class:`Architecture` with per-member penalties, rates and seeds."""
 
@@ -97,10 +126,7 @@ class StackedMLP:
             self.load_member(k, model.state_dict())
         self.steps = 0
         self.step_count = torch.zeros((), device=device)
-        self.input_rates = torch.tensor([m.input_dropout for m in models], device=device)
-        self.hidden_rates = torch.tensor(
-            [list(m.dropout_rates) for m in models], device=device
-        ).reshape(members, -1)
+        self._set_dropout_rates([[m.input_dropout, *m.dropout_rates] for m in models])
         self.generators = []
         for seed in dropout_seeds:
             gen = torch.Generator(device=device)
@@ -208,22 +234,40 @@ class StackedMLP:
         for hidden, buffers in self.running.items():
             self.running[hidden] = [b.index_select(0, index) for b in buffers]
         self.batches_tracked = [self.batches_tracked[i] for i in members]
-        self.input_rates = self.input_rates.index_select(0, index)
-        self.hidden_rates = self.hidden_rates.index_select(0, index)
+        self._set_dropout_rates([self.member_rates[i] for i in members])
         self.generators = [self.generators[i] for i in members]
         self.member_coefs = [self.member_coefs[i] for i in members]
         self._index_penalties()
 
     # -- forward ----------------------------------------------------------------------------
-    def _dropout(self, h: torch.Tensor, rates: torch.Tensor) -> torch.Tensor:
+    def _set_dropout_rates(self, member_rates: list[list[float]]) -> None:
+        """Per member ``[input rate, hidden rates...]``; cache what every step needs."""
+        self.member_rates = member_rates
+        by_layer = list(zip(*member_rates))  # position 0: inputs, 1..: hidden layers
+        self._drop_layers = [any(rate > 0 for rate in rates) for rates in by_layer]
+        self._drop_rates = [list(rates) for rates in by_layer]
+        self._drop_tensors = [
+            (
+                torch.tensor(rates, device=self.device).view(-1, 1, 1),
+                torch.tensor([1.0 / (1.0 - r) for r in rates], device=self.device).view(-1, 1, 1),
+            )
+            for rates in by_layer
+        ]
+
+    def _dropout(self, h: torch.Tensor, position: int) -> torch.Tensor:
+        """Inverted dropout with each member's own rate and random stream.
+
+        One uniform draw per member (4x cheaper than ``bernoulli_`` on CPU); a unit is kept
+        where its draw is at least the member's rate, then scaled by ``1 / (1 - rate)``.
+        """
         mask = torch.empty_like(h)
-        for k, gen in enumerate(self.generators):
-            rate = float(rates[k])
+        for k, (gen, rate) in enumerate(zip(self.generators, self._drop_rates[position])):
             if rate > 0.0:
-                mask[k].bernoulli_(1.0 - rate, generator=gen)
+                mask[k].uniform_(generator=gen)
             else:
                 mask[k].fill_(1.0)
-        return h * mask.mul_((1.0 / (1.0 - rates)).view(-1, 1, 1))
+        rates, scales = self._drop_tensors[position]
+        return h * mask.ge_(rates).mul_(scales)
 
     def _batchnorm(
         self, hidden: int, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, train: bool
@@ -243,14 +287,14 @@ class StackedMLP:
     def forward(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         """Scores (K, B, outputs) for inputs (B, features) shared by all, or (K, B, features)."""
         h = x if x.dim() == 3 else x.unsqueeze(0).expand(self.members, *x.shape)
-        if train and bool((self.input_rates > 0).any()):
-            h = self._dropout(h, self.input_rates)
+        if train and self._drop_layers[0]:
+            h = self._dropout(h, 0)
         by_name = dict(zip(self._slot_names, self.params))
         last = len(self.arch.sizes) - 2
         for layer in range(last + 1):
             weight = by_name[f"linears.{layer}.weight"]
             bias = by_name.get(f"linears.{layer}.bias")
-            h = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias, h, weight)
+            h = _StackedLinear.apply(h, weight, bias)
             if layer == last:
                 break
             if layer in self.running:
@@ -262,9 +306,8 @@ class StackedMLP:
                     train,
                 )
             h = self.activation(h)
-            rates = self.hidden_rates[:, layer]
-            if train and bool((rates > 0).any()):
-                h = self._dropout(h, rates)
+            if train and self._drop_layers[layer + 1]:
+                h = self._dropout(h, layer + 1)
         return h
 
     @torch.no_grad()
