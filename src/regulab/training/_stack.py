@@ -92,7 +92,6 @@ class _StackedLinear(torch.autograd.Function):
         return grad_h, grad_weight, grad_bias
 
 
-
 class StackedMLP:
     """K members of one :class:`Architecture` with per-member penalties, rates and seeds."""
 
