@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from regulab import __version__
 from regulab.config import (
@@ -243,7 +243,14 @@ def _check_output(path: str | None) -> None:
 
 def _comparison_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table:
     table = Table(
-        "config", f"{metric} (95% CI)", "gap", "epochs", "sparsity", "s/run", "", title=title
+        Column("config", overflow="fold"),
+        f"{metric} (95% CI)",
+        "gap",
+        "epochs",
+        "sparsity",
+        "s/run",
+        "",
+        title=title,
     )
     for row in rows:
         mark = "best" if row["best"] else ("tied" if row["tied"] else "")

@@ -57,11 +57,7 @@ def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
         if config.batchnorm:
             options.append("batchnorm=True")
         model = f"MLP({', '.join(options + task_option + ['seed=0'])})"
-    lines = [
-        "import regulab",
-        "from regulab import MLP, LinearModel, L1, L2, ElasticNet, WeightDecay, EarlyStopping",
-        "",
-    ]
+    lines = []
     if config.feature_factors:
         lines.append(f"factors = {list(config.feature_factors)}  # penalty factor per input")
     lines += [
@@ -75,7 +71,10 @@ def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
         ")",
         "print(regulab.evaluate(result.model, X_test, y_test))",
     ]
-    return "\n".join(lines)
+    body = "\n".join(lines)
+    names = ("MLP", "LinearModel", "L1", "L2", "ElasticNet", "WeightDecay", "EarlyStopping")
+    used = [name for name in names if f"{name}(" in body]
+    return f"import regulab\nfrom regulab import {', '.join(used)}\n\n{body}"
 
 
 def _pytorch(config: TrainConfig, sizes: list[int], task: str) -> str:

@@ -6,7 +6,7 @@ import html
 import os
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from regulab.advise._advisor import Advice
 from regulab.report import ReportInfo, section, table_html, write_report
@@ -35,7 +35,7 @@ def print_advice(advice: Advice, console: Console) -> None:
         console.print(f"  - {reason.sentence}")
     metric = next(k for k in advice.evidence[0] if k.startswith("test_") and k.endswith("_mean"))
     table = Table(
-        "config",
+        Column("config", overflow="fold"),
         "val_loss",
         metric.removesuffix("_mean"),
         "epochs",
