@@ -918,7 +918,102 @@ _FITTED_DOC = """\
 
 
 # -- the four public estimators -----------------------------------------------------------------
-class RegularizedMLPClassifier(_RegularizedClassifier):
+class _MLPParameters:
+    """The constructor of the MLP estimators: it only stores its arguments (scikit-learn's
+    contract; they are validated at fit time)."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (128, 64),
+        *,
+        activation: str = "relu",
+        dropout: float | Sequence[float] = 0.0,
+        input_dropout: float = 0.0,
+        batchnorm: bool | Sequence[int] = False,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        elastic_net: tuple[float, float] | None = None,
+        weight_decay: float = 0.0,
+        prox_l1: bool = False,
+        early_stopping: bool = False,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        epochs: int = 50,
+        batch_size: int = 32,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.batchnorm = batchnorm
+        self.l1 = l1
+        self.l2 = l2
+        self.elastic_net = elastic_net
+        self.weight_decay = weight_decay
+        self.prox_l1 = prox_l1
+        self.early_stopping = early_stopping
+        self.monitor = monitor
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+
+class _LinearParameters:
+    """The constructor of the linear estimators: it only stores its arguments."""
+
+    def __init__(
+        self,
+        *,
+        input_dropout: float = 0.0,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        elastic_net: tuple[float, float] | None = None,
+        weight_decay: float = 0.0,
+        prox_l1: bool = False,
+        early_stopping: bool = False,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        validation_fraction: float = 0.1,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        epochs: int = 50,
+        batch_size: int = 32,
+        random_state: Any = None,
+        device: str = "auto",
+        verbose: int = 0,
+    ) -> None:
+        self.input_dropout = input_dropout
+        self.l1 = l1
+        self.l2 = l2
+        self.elastic_net = elastic_net
+        self.weight_decay = weight_decay
+        self.prox_l1 = prox_l1
+        self.early_stopping = early_stopping
+        self.monitor = monitor
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+
+class RegularizedMLPClassifier(_MLPParameters, _RegularizedClassifier):
     __doc__ = f"""Multi-layer perceptron classifier with Regulab's regularization.
 
     Parameters
@@ -942,55 +1037,8 @@ class RegularizedMLPClassifier(_RegularizedClassifier):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", True)
 
-    def __init__(
-        self,
-        hidden_layer_sizes: int | Sequence[int] = (128, 64),
-        *,
-        activation: str = "relu",
-        dropout: float | Sequence[float] = 0.0,
-        input_dropout: float = 0.0,
-        batchnorm: bool | Sequence[int] = False,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        elastic_net: tuple[float, float] | None = None,
-        weight_decay: float = 0.0,
-        prox_l1: bool = False,
-        early_stopping: bool = False,
-        monitor: str = "val_loss",
-        patience: int = 5,
-        validation_fraction: float = 0.1,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
-        epochs: int = 50,
-        batch_size: int = 32,
-        random_state: Any = None,
-        device: str = "auto",
-        verbose: int = 0,
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.batchnorm = batchnorm
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
 
-
-class RegularizedMLPRegressor(_RegularizedRegressor):
+class RegularizedMLPRegressor(_MLPParameters, _RegularizedRegressor):
     __doc__ = f"""Multi-layer perceptron regressor with Regulab's regularization.
 
     Parameters
@@ -1013,55 +1061,8 @@ class RegularizedMLPRegressor(_RegularizedRegressor):
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("regression", True)
 
-    def __init__(
-        self,
-        hidden_layer_sizes: int | Sequence[int] = (128, 64),
-        *,
-        activation: str = "relu",
-        dropout: float | Sequence[float] = 0.0,
-        input_dropout: float = 0.0,
-        batchnorm: bool | Sequence[int] = False,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        elastic_net: tuple[float, float] | None = None,
-        weight_decay: float = 0.0,
-        prox_l1: bool = False,
-        early_stopping: bool = False,
-        monitor: str = "val_loss",
-        patience: int = 5,
-        validation_fraction: float = 0.1,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
-        epochs: int = 50,
-        batch_size: int = 32,
-        random_state: Any = None,
-        device: str = "auto",
-        verbose: int = 0,
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.batchnorm = batchnorm
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
 
-
-class RegularizedLinearClassifier(_RegularizedClassifier):
+class RegularizedLinearClassifier(_LinearParameters, _RegularizedClassifier):
     __doc__ = f"""Logistic regression (binary or multinomial) with Regulab's regularization.
 
     Parameters
@@ -1087,47 +1088,8 @@ class RegularizedLinearClassifier(_RegularizedClassifier):
     _linear = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", False)
 
-    def __init__(
-        self,
-        *,
-        input_dropout: float = 0.0,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        elastic_net: tuple[float, float] | None = None,
-        weight_decay: float = 0.0,
-        prox_l1: bool = False,
-        early_stopping: bool = False,
-        monitor: str = "val_loss",
-        patience: int = 5,
-        validation_fraction: float = 0.1,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
-        epochs: int = 50,
-        batch_size: int = 32,
-        random_state: Any = None,
-        device: str = "auto",
-        verbose: int = 0,
-    ) -> None:
-        self.input_dropout = input_dropout
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
 
-
-class RegularizedLinearRegressor(_RegularizedRegressor):
+class RegularizedLinearRegressor(_LinearParameters, _RegularizedRegressor):
     __doc__ = f"""Linear regression with Regulab's regularization (lasso, ridge, elastic net).
 
     Parameters
@@ -1152,45 +1114,6 @@ class RegularizedLinearRegressor(_RegularizedRegressor):
 
     _linear = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("regression", False)
-
-    def __init__(
-        self,
-        *,
-        input_dropout: float = 0.0,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        elastic_net: tuple[float, float] | None = None,
-        weight_decay: float = 0.0,
-        prox_l1: bool = False,
-        early_stopping: bool = False,
-        monitor: str = "val_loss",
-        patience: int = 5,
-        validation_fraction: float = 0.1,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
-        epochs: int = 50,
-        batch_size: int = 32,
-        random_state: Any = None,
-        device: str = "auto",
-        verbose: int = 0,
-    ) -> None:
-        self.input_dropout = input_dropout
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
 
 
 ESTIMATORS: dict[str, type[_RegularizedEstimator]] = {
