@@ -127,6 +127,29 @@ def prepare_data(
     return dataset, DataBundle.from_splits(splits, dataset.task, n_outputs, dataset.feature_names)
 
 
+def prepare_experiment(
+    data: str | Dataset,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    mnist_dir: str | None = None,
+    data_seed: int = 0,
+    max_train: int | None = None,
+    **training: Any,
+) -> tuple[Dataset, DataBundle, TrainConfig]:
+    """:func:`prepare_data`, plus the quiet :class:`TrainConfig` all runs start from
+    (``training`` holds its fields: model, epochs, batch_size, lr, optimizer, device...)."""
+    dataset, bundle = prepare_data(
+        data,
+        target=target,
+        task=task,
+        mnist_dir=mnist_dir,
+        data_seed=data_seed,
+        max_train=max_train,
+    )
+    return dataset, bundle, TrainConfig(data=dataset.name, verbose=0, **training)
+
+
 def run_specs(
     specs: Sequence[RunSpec],
     bundle: DataBundle,
@@ -247,23 +270,19 @@ def compare(
     check_range("batch_size", batch_size, low=1, integer=True, owner="compare")
     check_range("lr", lr, low=0.0, low_open=True, owner="compare")
     names = parse_techniques(techniques)
-    dataset, bundle = prepare_data(
+    dataset, bundle, base = prepare_experiment(
         data,
         target=target,
         task=task,
         mnist_dir=mnist_dir,
         data_seed=data_seed,
         max_train=max_train,
-    )
-    base = TrainConfig(
-        data=dataset.name,
         model=model,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         optimizer=optimizer,
         device=device,
-        verbose=0,
     )
     configs = {name: apply_techniques(base, name) for name in names}
     X_probe, y_probe = torch.as_tensor(bundle.X_train[:1]), torch.as_tensor(bundle.y_train)

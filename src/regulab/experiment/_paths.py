@@ -43,7 +43,7 @@ from regulab import __version__
 from regulab.config import TrainConfig
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
-from regulab.experiment._compare import prepare_data, run_specs
+from regulab.experiment._compare import prepare_experiment, run_specs
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import DataBundle, RunSpec, record_from_result
 from regulab.experiment._stats import main_metric, mean_ci
@@ -594,23 +594,19 @@ def regularization_path(
     _check_common(owner, seeds, epochs, jobs)
     if strength_max is not None:
         check_range("strength_max", strength_max, low=0.0, low_open=True, owner=owner)
-    dataset, bundle = prepare_data(
+    dataset, bundle, base = prepare_experiment(
         data,
         target=target,
         task=task,
         mnist_dir=mnist_dir,
         data_seed=data_seed,
         max_train=max_train,
-    )
-    base = TrainConfig(
-        data=dataset.name,
         model=model,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         optimizer="adam",
         device=device,
-        verbose=0,
     )
     probe = base.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
     numels = {name: w.numel() for name, w in penalized_weights(probe)}
@@ -1097,22 +1093,18 @@ def dropout_curve(
     _check_distinct("rates", rates, owner)
     for rate in rates:
         check_range("rates", rate, low=0.0, high=1.0, high_open=True, owner=owner)
-    dataset, bundle = prepare_data(
+    dataset, bundle, base = prepare_experiment(
         data,
         target=target,
         task=task,
         mnist_dir=mnist_dir,
         data_seed=data_seed,
         max_train=max_train,
-    )
-    base = TrainConfig(
-        data=dataset.name,
         model=model,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         device=device,
-        verbose=0,
     )
     _require_hidden_layer(base, bundle, "dropout_curve")
     configs = [(f"dropout={r:g}", replace(base, dropout=(float(r),))) for r in rates]
@@ -1190,22 +1182,18 @@ def patience_curve(
     _check_distinct("patiences", patiences, owner)
     for patience in patiences:
         check_range("patiences", patience, low=0, integer=True, owner=owner)
-    dataset, bundle = prepare_data(
+    dataset, bundle, base = prepare_experiment(
         data,
         target=target,
         task=task,
         mnist_dir=mnist_dir,
         data_seed=data_seed,
         max_train=max_train,
-    )
-    base = TrainConfig(
-        data=dataset.name,
         model=model,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         device=device,
-        verbose=0,
     )
     configs = [
         (f"early_stopping={monitor}:{p}", replace(base, early_stopping=(monitor, int(p))))

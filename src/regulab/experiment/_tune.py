@@ -47,10 +47,9 @@ from typing import Any
 import optuna
 
 from regulab import __version__
-from regulab.config import TrainConfig
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
-from regulab.experiment._compare import prepare_data
+from regulab.experiment._compare import prepare_experiment
 from regulab.experiment._paths import (
     _data_info,
     _require_hidden_layer,
@@ -343,16 +342,13 @@ def tune(
     warmup = epochs // 4 if n_warmup_steps is None else n_warmup_steps
     check_range("n_warmup_steps", warmup, low=0, integer=True, owner=owner)
     names = _parse_techniques(techniques)
-    dataset, bundle = prepare_data(
+    dataset, bundle, base = prepare_experiment(
         data,
         target=target,
         task=task,
         mnist_dir=mnist_dir,
         data_seed=data_seed,
         max_train=max_train,
-    )
-    base = TrainConfig(
-        data=dataset.name,
         model=model,
         epochs=epochs,
         batch_size=batch_size,
@@ -360,7 +356,6 @@ def tune(
         optimizer=optimizer,
         device=device,
         seed=seed,
-        verbose=0,
     )
     largest = {n: spec[2] for t in names for n, spec in SEARCH_SPACE[t].items()}
     largest.update({"batchnorm": True, "patience": 1})
