@@ -641,7 +641,7 @@ def early_stopping(settings: Settings) -> None:
         Member(MLP("784-256-256-10", seed=0), callbacks=[stopper], seed=0),
     ]
     plain, stopped = train_many(
-        members, parts.X_train, parts.y_train, X_val, y_val, epochs=epochs, lr=1e-4, verbose=0
+        members, parts.X_train, parts.y_train, X_val, y_val, epochs=epochs, lr=1e-3, verbose=0
     )
     scores = {
         "plain": evaluate(plain.model, parts.X_test, parts.y_test),
@@ -713,7 +713,7 @@ def early_stopping(settings: Settings) -> None:
     axis.legend(fontsize=8.5, loc="upper right")
     style(axis)
     axis.set_title(
-        f"Early stopping on {settings.mnist_label()}: 784-256-256-10 MLP, Adam lr=1e-4",
+        f"Early stopping on {settings.mnist_label()}: 784-256-256-10 MLP, Adam lr=1e-3",
         fontsize=10.5,
     )
     save(figure, settings, "early-stopping.png")

@@ -453,6 +453,8 @@ def test_pytorch_snippet_runs(name, task):
     widths = [sizes[0], sizes[-1]] if config.model == "linear" else sizes
     assert [m.in_features for m in linears] + [linears[-1].out_features] == widths
     assert sum(isinstance(m, nn.BatchNorm1d) for m in model) == 2 * config.batchnorm
+    hidden_biases = [m.bias is not None for m in linears[:-1]]
+    assert hidden_biases == [not config.batchnorm] * len(hidden_biases)  # as in regulab.MLP
     assert namespace["best_state"] is not None
     assert ("AdamW" in code) == bool(config.weight_decay)
 
@@ -477,7 +479,8 @@ def test_keras_snippet_text():
     assert code.count("kernel_regularizer=regularizers.L1L2(l1=0.003, l2=0.0035)") == 3
     assert "    layers.Dropout(0.5),\n" in code
     assert "    layers.Dropout(0.25),\n" in code
-    assert code.count("layers.BatchNormalization()") == 2
+    assert code.count("layers.BatchNormalization(momentum=0.9, epsilon=1e-5)") == 2
+    assert code.count("use_bias=False") == 2  # the hidden layers batch norm follows
     assert (
         'callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=4, '
         "restore_best_weights=True)]" in code

@@ -85,8 +85,10 @@ def _pytorch(config: TrainConfig, sizes: list[int], task: str) -> str:
     if config.input_dropout:
         layers.append(f"nn.Dropout({config.input_dropout:g})")
     for index, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(f"nn.Linear({a}, {b})")
-        if index < len(sizes) - 2:
+        hidden = index < len(sizes) - 2
+        no_bias = ", bias=False" if hidden and config.batchnorm else ""  # batch norm shifts
+        layers.append(f"nn.Linear({a}, {b}{no_bias})")
+        if hidden:
             if config.batchnorm:
                 layers.append(f"nn.BatchNorm1d({b})")
             layers.append("nn.ReLU()")
@@ -157,10 +159,11 @@ def _keras(config: TrainConfig, sizes: list[int], task: str) -> str:
     layers = [f"    keras.Input(shape=({sizes[0]},)),"]
     if config.input_dropout:
         layers.append(f"    layers.Dropout({config.input_dropout:g}),")
+    no_bias = ", use_bias=False" if config.batchnorm else ""  # batch norm's beta shifts
     for index, width in enumerate(sizes[1:-1]):
-        layers.append(f"    layers.Dense({width}{regularizer}),")
-        if config.batchnorm:
-            layers.append("    layers.BatchNormalization(),")
+        layers.append(f"    layers.Dense({width}{no_bias}{regularizer}),")
+        if config.batchnorm:  # PyTorch's (and Regulab's) running-statistics momentum and eps
+            layers.append("    layers.BatchNormalization(momentum=0.9, epsilon=1e-5),")
         layers.append('    layers.Activation("relu"),')
         if rates[index]:
             layers.append(f"    layers.Dropout({rates[index]:g}),")
