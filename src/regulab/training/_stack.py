@@ -66,35 +66,43 @@ _FEW_OUTPUTS = 16
 
 
 class _StackedLinear(torch.autograd.Function):
-    """``bias + h @ weight`` for every member, with a faster weight gradient for few outputs.
+    """``bias + h @ weight`` for every member; the weight gradient goes straight into the
+    stack's gradient buffer.
 
-    Autograd's own ``bmm`` backward computes the weight gradient as ``h^T @ grad``; with few
-    outputs and long batches that GEMM is badly shaped (MNIST logistic regression, 8192 x 784
-    x 10: 25 ms per step). ``(grad^T @ h)^T`` gives the same numbers from a well-shaped GEMM
-    (3.8 ms there) but lands transposed, which costs more than it saves on wide layers, so it
+    Writing the weight gradient into ``weight_grad`` (the weight's slot of the flat gradient
+    buffer) replaces autograd's allocate-then-accumulate, two passes over every weight per
+    step. Autograd's own ``bmm`` backward computes it as ``h^T @ grad``; with few outputs
+    and long batches that GEMM is badly shaped (MNIST logistic regression, 8192 x 784 x 10:
+    25 ms per step), while ``(grad^T @ h)^T`` gives the same numbers from a well-shaped GEMM
+    (3.8 ms there). Landing transposed costs more than it saves on wide layers, so that form
     is used for layers of at most :data:`_FEW_OUTPUTS` outputs only.
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+        ctx: Any,
+        h: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        weight_grad: torch.Tensor,
     ) -> torch.Tensor:
         ctx.save_for_backward(h, weight)
         ctx.has_bias = bias is not None
+        ctx.weight_grad = weight_grad
         return torch.bmm(h, weight) if bias is None else torch.baddbmm(bias, h, weight)
 
     @staticmethod
     def backward(  # type: ignore[override]
         ctx: Any, grad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor | None, None, torch.Tensor | None, None]:
         h, weight = ctx.saved_tensors
         grad_h = torch.bmm(grad, weight.transpose(1, 2)) if ctx.needs_input_grad[0] else None
         if weight.shape[2] <= _FEW_OUTPUTS:
-            grad_weight = torch.bmm(grad.transpose(1, 2), h).transpose(1, 2)
+            ctx.weight_grad.copy_(torch.bmm(grad.transpose(1, 2), h).transpose(1, 2))
         else:
-            grad_weight = torch.bmm(h.transpose(1, 2), grad)
+            torch.bmm(h.transpose(1, 2), grad, out=ctx.weight_grad)
         grad_bias = grad.sum(1, keepdim=True) if ctx.has_bias else None
-        return grad_h, grad_weight, grad_bias
+        return grad_h, None, grad_bias, None
 
 
 class StackedMLP:
@@ -294,11 +302,12 @@ class StackedMLP:
         if train and self._drop_layers[0]:
             h = self._dropout(h, 0)
         by_name = dict(zip(self._slot_names, self.params))
+        grads = dict(zip(self._slot_names, self.grads))
         last = len(self.arch.sizes) - 2
         for layer in range(last + 1):
             weight = by_name[f"linears.{layer}.weight"]
             bias = by_name.get(f"linears.{layer}.bias")
-            h = _StackedLinear.apply(h, weight, bias)
+            h = _StackedLinear.apply(h, weight, bias, grads[f"linears.{layer}.weight"])
             if layer == last:
                 break
             if layer in self.running:
@@ -327,10 +336,16 @@ class StackedMLP:
         penalized members pay for it)."""
         for slot, k, entry in self.penalized:
             weight, grad = self.params[slot][k], self.grads[slot][k]
-            if "l1" in entry:
-                grad.add_(weight.sign().mul_(entry["l1"]))
-            if "l2" in entry:
-                grad.add_(weight * (2.0 * entry["l2"]))
+            l1, l2 = entry.get("l1"), entry.get("l2")
+            if isinstance(l1, torch.Tensor):  # per-input factors: (inputs, 1) coefficients
+                grad.addcmul_(weight.sign(), l1)
+            elif l1 is not None:
+                grad.add_(weight.sign(), alpha=l1)
+            if l2 is not None:
+                if isinstance(l2, torch.Tensor):
+                    grad.addcmul_(weight, l2, value=2.0)
+                else:
+                    grad.add_(weight, alpha=2.0 * l2)
 
     def _adam(self) -> None:
         spec = self.optimizer
