@@ -16,7 +16,7 @@ from regulab.config import TrainConfig
 from regulab.data import Dataset, load, split
 from regulab.errors import check_range
 from regulab.experiment._records import RunRecord
-from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks
+from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks, stacking_note
 from regulab.experiment._stats import main_metric, summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
 from regulab.training._callbacks import EarlyStopping
@@ -306,6 +306,9 @@ def compare(
     )
     metric, higher = main_metric(bundle.task)
     rows, notes = summarize(records, metric, higher)
+    stacking = stacking_note(configs)
+    if stacking:
+        notes.append(stacking)
     info = {
         "name": dataset.name,
         "task": dataset.task,

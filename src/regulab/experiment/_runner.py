@@ -85,6 +85,32 @@ def _stack_key(spec: RunSpec) -> tuple[Any, ...]:
     return (c.model, c.activation, c.batchnorm, c.optimizer, c.lr, c.epochs, c.batch_size, c.device)
 
 
+def stacking_note(configs: dict[str, TrainConfig]) -> str | None:
+    """A sentence naming the groups of configs that train as separate stacks (None: one).
+
+    Configs share a stack when they share the architecture (layer sizes, activation, batch
+    norm) and the training settings; the others train one stack after the other.
+
+    Examples
+    --------
+    >>> note = stacking_note({"none": TrainConfig(), "l2": TrainConfig(l2=1e-3),
+    ...                       "batchnorm": TrainConfig(batchnorm=True)})
+    >>> note.split(": ")[-1]
+    'none, l2 | batchnorm.'
+    """
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for name, config in configs.items():
+        groups.setdefault(_stack_key(RunSpec(name, config, 0)), []).append(name)
+    if len(groups) < 2:
+        return None
+    return (
+        f"Configs train in {len(groups)} stacks, one after the other (a stack needs one "
+        "architecture and one set of training settings): "
+        + " | ".join(", ".join(names) for names in groups.values())
+        + "."
+    )
+
+
 def make_tasks(
     specs: Sequence[RunSpec], *, max_stack: int = 16, min_tasks: int = 1
 ) -> list[list[RunSpec]]:
