@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from regulab import __version__
+from regulab._files import atomic_write
 from regulab.config import (
     RunSummary,
     TrainConfig,
@@ -46,10 +46,7 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> None:
     target = Path(path)
     if not target.parent.exists():
         raise RegulabError(f"Cannot write '{target}': folder '{target.parent}' does not exist.")
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(payload, stream, indent=2)
-    os.replace(temporary, target)
+    atomic_write(target, json.dumps(payload, indent=2).encode())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from safetensors.torch import save as _save_tensors
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
+from regulab._files import atomic_write
 from regulab.errors import DataError, InvalidParameterError, RegulabError, did_you_mean
 from regulab.estimators import ESTIMATORS
 from regulab.models import MLP, LinearModel
@@ -159,15 +159,7 @@ def save(
     target = Path(path)
     if not target.parent.exists():
         raise ModelFileError(f"Cannot write '{target}': folder '{target.parent}' does not exist.")
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, payload)
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, Any]]:

@@ -13,7 +13,6 @@ import html
 import math
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regulab import __version__
+from regulab._files import atomic_write
 from regulab.errors import InvalidParameterError
 from regulab.report._css import CSS as _CSS
 from regulab.report._data import ReportData, build_report_data
@@ -589,20 +589,6 @@ def render_report(
     return page, images, data
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     records: Sequence[RunRecord],
     path: str | os.PathLike[str],
@@ -681,12 +667,14 @@ def write_report(
     )
     target = Path(path)
     content = page.encode("utf-8")
-    _atomic_write(target, content)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, content)
     figure_paths = []
     if figures_dir is not None:
         for image in images:
             figure_path = Path(figures_dir) / f"{image.name}.png"
-            _atomic_write(figure_path, image.png)
+            figure_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(figure_path, image.png)
             figure_paths.append(figure_path)
     return ReportInfo(
         path=target,
