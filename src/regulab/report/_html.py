@@ -671,9 +671,9 @@ def write_report(
     atomic_write(target, content)
     figure_paths = []
     if figures_dir is not None:
+        Path(figures_dir).mkdir(parents=True, exist_ok=True)
         for image in images:
             figure_path = Path(figures_dir) / f"{image.name}.png"
-            figure_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(figure_path, image.png)
             figure_paths.append(figure_path)
     return ReportInfo(

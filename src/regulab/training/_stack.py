@@ -121,7 +121,7 @@ class StackedMLP:
         self.device = device
         self.optimizer = optimizer
         self.slots = self._layout()
-        self._slot_names = [slot.name for slot in self.slots]
+        self._slot_index = {slot.name: i for i, slot in enumerate(self.slots)}
         members = len(models)
         self.members = members
         self.param_flat = torch.empty(members * self._numel_per_member(), device=device)
@@ -301,21 +301,21 @@ class StackedMLP:
         h = x if x.dim() == 3 else x.unsqueeze(0).expand(self.members, *x.shape)
         if train and self._drop_layers[0]:
             h = self._dropout(h, 0)
-        by_name = dict(zip(self._slot_names, self.params))
-        grads = dict(zip(self._slot_names, self.grads))
+        index, params = self._slot_index, self.params
         last = len(self.arch.sizes) - 2
         for layer in range(last + 1):
-            weight = by_name[f"linears.{layer}.weight"]
-            bias = by_name.get(f"linears.{layer}.bias")
-            h = _StackedLinear.apply(h, weight, bias, grads[f"linears.{layer}.weight"])
+            w = index[f"linears.{layer}.weight"]
+            b = index.get(f"linears.{layer}.bias")
+            bias = None if b is None else params[b]
+            h = _StackedLinear.apply(h, params[w], bias, self.grads[w])
             if layer == last:
                 break
             if layer in self.running:
                 h = self._batchnorm(
                     layer,
                     h,
-                    by_name[f"norms.{layer}.weight"],
-                    by_name[f"norms.{layer}.bias"],
+                    params[index[f"norms.{layer}.weight"]],
+                    params[index[f"norms.{layer}.bias"]],
                     train,
                 )
             h = self.activation(h)
