@@ -14,6 +14,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pytest
+from markupsafe import Markup
 from scipy import stats
 
 from regulab.errors import InvalidParameterError
@@ -396,7 +397,7 @@ def test_computed_rows_match_the_compare_engine_format() -> None:
 
 
 def test_section_and_table_html_escape_and_validate() -> None:
-    fragment = section("advice", EVIL, table_html([{EVIL: EVIL, "x": 0.5}]), lead=EVIL)
+    fragment = Markup(section("advice", EVIL, table_html([{EVIL: EVIL, "x": 0.5}]), lead=EVIL))
     assert EVIL not in fragment and fragment.count("&lt;script&gt;") == 4
     assert fragment.startswith('<section id="advice" class="card">')
     with pytest.raises(InvalidParameterError, match="The 'id' parameter of section must be"):

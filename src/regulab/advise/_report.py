@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from regulab.advise._advisor import Advice
-from regulab.report import ReportInfo, section, table_html, write_report
+from regulab.report import ReportInfo, Section, section, table_html, write_report
 
 __all__ = ["print_advice", "write_advice_report"]
 
@@ -80,7 +80,7 @@ def _code_blocks(code: dict[str, str]) -> str:
     return "".join(blocks)
 
 
-def _recommendation_html(advice: Advice) -> str:
+def _recommendation_html(advice: Advice) -> Section:
     reasons = "".join(f"<li>{html.escape(r.sentence)}</li>" for r in advice.reasons)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in advice.notes)
     features = ""

@@ -3,15 +3,21 @@
 Plot data is computed first as plain NamedTuples (:func:`build_report_data`), which tests
 check without drawing; :func:`render_figures` draws them to PNG bytes and
 :func:`write_report` embeds them in one HTML file with inline CSS and no network access.
-:func:`section` and :func:`table_html` build escaped fragments other tools (the advisor) can
-inject through ``diagnostics_html`` and ``extra_sections``.
+The page is rendered from Jinja2 templates (``templates/``) with autoescaping; it is a list of
+:class:`Section` (id, title, lead, body) from which the table of contents is built. Other tools
+(the advisor) add their own through ``lead_sections`` and ``extra_sections``, with bodies from
+:func:`table_html` (escaped safe HTML).
+
+Modules: ``_data`` (plot data), ``_plots`` (figures), ``_tables`` (tables as template data),
+``_sections`` (the sections), ``_page`` (page shell, table of contents, writing the file),
+``_templates`` (the Jinja2 environment).
 
 Examples
 --------
 >>> from regulab.report import section, table_html
->>> html = section("advice", "Advice", table_html([{"config": "<l1>", "score": 0.9}]))
->>> "&lt;l1&gt;" in html
-True
+>>> advice = section("advice", "Advice", table_html([{"config": "<l1>", "score": 0.9}]))
+>>> advice.id, "&lt;l1&gt;" in advice.body
+('advice', True)
 """
 
 from regulab.report._data import (
@@ -31,22 +37,18 @@ from regulab.report._data import (
     comparison_table,
     headline_metric,
 )
-from regulab.report._html import (
-    SECTION_IDS,
-    ReportInfo,
-    render_report,
-    section,
-    table_html,
-    write_report,
-)
+from regulab.report._page import ReportInfo, render_report, write_report
 from regulab.report._plots import FigureImage, render_figures
+from regulab.report._sections import SECTION_IDS, Section, section
 from regulab.report._stats import paired_t_pvalue, path_lambdas
+from regulab.report._tables import table_html
 
 __all__ = [
     "write_report",
     "render_report",
     "ReportInfo",
     "SECTION_IDS",
+    "Section",
     "section",
     "table_html",
     "build_report_data",
