@@ -141,10 +141,6 @@ def section(id: str, title: str, body_html: str, *, lead: str | None = None) -> 
     return Section(id, title, Markup(body_html), lead)
 
 
-def _figures(images: Sequence[FigureImage], extra: Markup) -> Markup:
-    return render("figures.html.j2", figures=images, extra=extra)
-
-
 def _sparsity_table(data: ReportData) -> Markup:
     if data.sparsity is None:
         return Markup()
@@ -201,7 +197,8 @@ def report_sections(
         if sid in _OPTIONAL and not figures:
             continue
         extra = extras[sid](data) if sid in extras and figures else Markup()
-        out.append(Section(sid, _TITLES[sid], _figures(figures, extra), _LEADS[sid]))
+        body = render("figures.html.j2", figures=figures, extra=extra)
+        out.append(Section(sid, _TITLES[sid], body, _LEADS[sid]))
     return out
 
 
