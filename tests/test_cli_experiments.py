@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from test_cli import assert_usage_error, invoke, store_rows
+from test_cli import ENV, SUBPROCESS_TIMEOUT, assert_usage_error, invoke, store_rows
 
 from regulab.experiment import dropout_curve, regularization_path
 
@@ -284,3 +286,16 @@ def test_bad_input_is_one_line_and_exit_2(
     code, out, err = invoke(*args)
     assert_usage_error(code, err, *fragments)
     assert list(tmp_path.iterdir()) == []  # no store, no JSON, no report, no figures
+
+
+def test_commands_exist_under_python_m() -> None:
+    # ``python -m regulab.cli`` runs cli.py as __main__, which imports this module, which
+    # imports regulab.cli again: the commands must be registered on both, without a cycle.
+    done = subprocess.run(
+        [sys.executable, "-m", "regulab.cli", "curve", "--kind", "dropout", "--values", "0,,1"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
+    assert_usage_error(done.returncode, done.stderr, "'--values'", "'0,,1'")

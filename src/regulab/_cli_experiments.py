@@ -27,6 +27,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -234,46 +235,50 @@ def _print_table(title: str, rows: Sequence[Row]) -> None:
     Console().print(table)
 
 
-def _choice_report(
-    result: Any,
-    report_path: str,
-    figures: str | None,
-    title: str,
-    choice: tuple[str, str, str],
-    rows: Sequence[Row],
-    marks: Sequence[str],
-    **extra: Any,
-) -> None:
+@dataclass
+class _Shown:
+    """What a command prints, and the choice table that leads its report.
+
+    ``rows`` are plain strings (one dict per point or trial) and ``marks`` say which rows were
+    chosen; the same rows feed the terminal table and the report's table.
+    """
+
+    title: str
+    rows: list[Row]
+    marks: list[str]
+    sentence: str
+    reused: str
+    report_title: str
+    section: tuple[str, str]
+    report_options: dict[str, Any] = field(default_factory=dict)
+
+
+def _write_report(result: Any, shown: _Shown, path: str, figures: str | None) -> None:
     """The HTML report of ``result.records``, led by the table of the choice made."""
     from regulab.report import section, table_html, write_report
 
-    section_id, heading, sentence = choice
     table = table_html(
-        [{**row, "choice": mark} for row, mark in zip(rows, marks)],
-        row_classes=["best" if mark else "" for mark in marks],
+        [{**row, "choice": mark} for row, mark in zip(shown.rows, shown.marks)],
+        row_classes=["best" if mark else "" for mark in shown.marks],
     )
     write_report(
         result.records,
-        report_path,
-        title=title,
+        path,
+        title=shown.report_title,
         figures_dir=figures,
-        lead_sections=[section(section_id, heading, table, lead=sentence)],
+        lead_sections=[section(*shown.section, table, lead=shown.sentence)],
         dataset=str(result.data.get("name", "")) or None,
-        **extra,
+        **shown.report_options,
     )
 
 
 def _finish(
     result: Any,
-    title: str,
-    rows: Sequence[Row],
-    marks: Sequence[str],
-    sentence: str,
+    shown: _Shown,
     *,
     json_path: str | None,
     report_path: str | None,
-    write: Callable[[], None],
-    reused: str,
+    figures: str | None = None,
 ) -> None:
     """Write the JSON and the report first (nothing printed can lose them), then print."""
     from regulab.cli import write_json
@@ -281,11 +286,11 @@ def _finish(
     if json_path:
         write_json(json_path, result.to_json())
     if report_path:
-        write()
-    _print_table(title, [{**row, "": mark} for row, mark in zip(rows, marks)])
-    click.echo(sentence)
-    if reused:
-        click.echo(reused)
+        _write_report(result, shown, report_path, figures)
+    _print_table(shown.title, [{**row, "": mark} for row, mark in zip(shown.rows, shown.marks)])
+    click.echo(shown.sentence)
+    if shown.reused:
+        click.echo(shown.reused)
     if report_path:
         click.echo(f"Report written to {report_path}")
 
@@ -342,31 +347,24 @@ def path_command(**options: Any) -> None:
             verbose=0 if quiet else 1,
             **options,
         )
-    rows, sentence = _path_rows(result), _path_sentence(result)
-    marks = _marks(result.strengths, [("λ_min", result.lambda_min), ("λ_1se", result.lambda_1se)])
     name = str(result.data.get("name", ""))
-    _finish(
-        result,
-        f"{name}: {result.penalty} path",
-        rows,
-        marks,
-        sentence,
-        json_path=json_path,
-        report_path=report_path,
-        write=lambda: _choice_report(
-            result,
-            str(report_path),
-            figures,
-            f"{result.penalty} path on {name}",
-            ("path-choice", "Choice of strength", sentence),
-            rows,
-            marks,
-            path_summaries={
-                result.penalty: {"lambda_min": result.lambda_min, "lambda_1se": result.lambda_1se}
-            },
+    shown = _Shown(
+        title=f"{name}: {result.penalty} path",
+        rows=_path_rows(result),
+        marks=_marks(
+            result.strengths, [("λ_min", result.lambda_min), ("λ_1se", result.lambda_1se)]
         ),
+        sentence=_path_sentence(result),
         reused=f"{result.resumed} run(s) reused from the store." if result.resumed else "",
+        report_title=f"{result.penalty} path on {name}",
+        section=("path-choice", "Choice of strength"),
+        report_options={
+            "path_summaries": {
+                result.penalty: {"lambda_min": result.lambda_min, "lambda_1se": result.lambda_1se}
+            }
+        },
     )
+    _finish(result, shown, json_path=json_path, report_path=report_path, figures=figures)
 
 
 # -- regulab curve ----------------------------------------------------------------------------
@@ -446,28 +444,17 @@ def curve_command(**options: Any) -> None:
             verbose=0 if quiet else 1,
             **options,
         )
-    rows, sentence = _curve_rows(result), _curve_sentence(result)
-    marks = _marks(result.values, [("best", result.best), ("one-SE", result.one_se)])
     name = str(result.data.get("name", ""))
-    _finish(
-        result,
-        f"{name}: {kind} curve",
-        rows,
-        marks,
-        sentence,
-        json_path=json_path,
-        report_path=report_path,
-        write=lambda: _choice_report(
-            result,
-            str(report_path),
-            figures,
-            f"{kind.capitalize()} curve on {name}",
-            ("curve-choice", f"Choice of {kind}", sentence),
-            rows,
-            marks,
-        ),
+    shown = _Shown(
+        title=f"{name}: {kind} curve",
+        rows=_curve_rows(result),
+        marks=_marks(result.values, [("best", result.best), ("one-SE", result.one_se)]),
+        sentence=_curve_sentence(result),
         reused=f"{result.resumed} run(s) reused from the store." if result.resumed else "",
+        report_title=f"{kind.capitalize()} curve on {name}",
+        section=("curve-choice", f"Choice of {kind}"),
     )
+    _finish(result, shown, json_path=json_path, report_path=report_path, figures=figures)
 
 
 # -- regulab tune -----------------------------------------------------------------------------
@@ -524,28 +511,17 @@ def tune_command(**options: Any) -> None:
             verbose=0 if quiet else 1,
             **options,
         )
-    rows, sentence = _tune_rows(result), _tune_sentence(result)
-    marks = ["best" if t["number"] == result.best_trial else "" for t in result.trials]
     name = str(result.data.get("name", ""))
-    _finish(
-        result,
-        f"{name}: tuning {', '.join(result.techniques)}",
-        rows,
-        marks,
-        sentence,
-        json_path=json_path,
-        report_path=report_path,
-        write=lambda: _choice_report(
-            result,
-            str(report_path),
-            None,
-            f"Tuning on {name}",
-            ("tuning", "Tuning trials", sentence),
-            rows,
-            marks,
-        ),
+    shown = _Shown(
+        title=f"{name}: tuning {', '.join(result.techniques)}",
+        rows=_tune_rows(result),
+        marks=["best" if t["number"] == result.best_trial else "" for t in result.trials],
+        sentence=_tune_sentence(result),
         reused=f"{result.resumed} trial(s) replayed from the store." if result.resumed else "",
+        report_title=f"Tuning on {name}",
+        section=("tuning", "Tuning trials"),
     )
+    _finish(result, shown, json_path=json_path, report_path=report_path)
 
 
 # -- registration -----------------------------------------------------------------------------
