@@ -531,5 +531,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+# path, curve and tune live in their own module and use the helpers above.
+from regulab._cli_experiments import add_commands  # noqa: E402
+
+add_commands(cli)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

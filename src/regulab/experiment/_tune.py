@@ -201,6 +201,8 @@ class TuneResult:
     data : dict
     experiment : str
         Store experiment name.
+    resumed : int
+        Trials replayed from the store instead of trained.
     """
 
     best_params: dict[str, Any]
@@ -215,6 +217,7 @@ class TuneResult:
     records: list[RunRecord] = field(repr=False)
     data: dict[str, Any] = field(default_factory=dict)
     experiment: str = ""
+    resumed: int = 0
 
     @property
     def n_pruned(self) -> int:
@@ -230,7 +233,7 @@ class TuneResult:
         """JSON-safe summary: ``schema_version``, ``metric``, ``test_metric``,
         ``techniques``, ``search_space``, ``best_params``, ``best_value``, ``best_config``,
         ``best_trial``, ``best_test_value``, ``n_complete``, ``n_pruned``, ``trials``,
-        ``data`` and ``experiment``."""
+        ``data``, ``experiment`` and ``resumed``."""
         return {
             "schema_version": TUNE_SCHEMA_VERSION,
             "metric": self.metric,
@@ -251,6 +254,7 @@ class TuneResult:
             "trials": self.trials,
             "data": self.data,
             "experiment": self.experiment,
+            "resumed": self.resumed,
         }
 
 
@@ -268,6 +272,7 @@ def tune(
     seed: int = 0,
     n_startup_trials: int = 5,
     n_warmup_steps: int | None = None,
+    pruning: bool = True,
     store: Any = None,
     verbose: int = 1,
     target: str | None = None,
@@ -303,9 +308,16 @@ def tune(
     n_warmup_steps : int, optional
         The median pruner's warm-up: epochs are reported as steps 1, 2, ... and a trial can
         be pruned from epoch ``n_warmup_steps`` on (>= 0); default ``epochs // 4``.
+    pruning : bool, default=True
+        False runs every trial to its end (or to early stopping).
     store : ResultsStore, optional
         Each finished trial (complete or pruned) is saved as a run of group ``tune`` with
-        ``extra`` holding ``trial``, ``params`` and ``state``.
+        ``extra`` holding ``trial``, ``params`` and ``state``. A rerun with the same settings
+        resumes the study: the sampler proposes the same trials again (same seed, same
+        history) and a trial already in the store is replayed from it (its value, its
+        per-epoch validation metric for the pruner, its state) instead of trained, so an
+        interrupted study ends exactly as an uninterrupted one would. ``n_trials`` counts
+        replayed trials too: a larger ``n_trials`` extends a finished study.
     verbose : int, default=1
         0 silences Optuna's log.
     target, task, mnist_dir, max_train, data_seed, device
@@ -368,14 +380,43 @@ def tune(
     val_name, _ = val_metric(bundle.task)
     test_name, _ = main_metric(bundle.task)
     payload = [bundle.fingerprint, names, base.to_dict(), n_startup_trials, warmup]
+    if not pruning:  # appended only when off, so stored studies keep their names
+        payload.append("no-pruning")
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
     experiment = f"tune-{digest}"
     records: dict[int, RunRecord] = {}
+    stored = (
+        {r.run_key: r for r in store.records(experiment, group="tune")} if store is not None else {}
+    )
+    replayed: list[int] = []
+
+    def replay(trial: optuna.Trial, record: RunRecord) -> float:
+        """Give Optuna what the stored trial reported when it was trained."""
+        for epoch in record.history:
+            value = epoch.get(val_name)
+            if value is not None and math.isfinite(value):
+                trial.report(float(value), int(epoch["epoch"]))
+        records[trial.number] = record
+        replayed.append(trial.number)
+        trial.set_user_attr("config", record.config_name)
+        trial.set_user_attr("epochs_run", record.epochs_run)
+        trial.set_user_attr("test_value", float(record.metrics.get(test_name, math.nan)))
+        if record.extra.get("state") == "PRUNED":
+            raise optuna.TrialPruned("pruned (replayed from the store)")
+        return float(record.metrics.get(val_name, math.nan))
 
     def objective(trial: optuna.Trial) -> float:
         params = _suggest(trial, names)
         name = config_string(params, names)
         config = apply_techniques(base, name)
+        key = run_key(
+            name,
+            {**config.to_dict(), "group": "tune", "trial": trial.number, "study": experiment},
+            seed,
+            bundle.fingerprint,
+        )
+        if key in stored:
+            return replay(trial, stored[key])
         model_ = config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
         pruning = _PruningCallback(trial, val_name)
         member = Member(model_, config.penalties(), [*config.callbacks(), pruning], seed)
@@ -396,12 +437,6 @@ def tune(
         state = "COMPLETE" if pruning.pruned_at is None else "PRUNED"
         extra = {"trial": trial.number, "params": params, "state": state}
         spec = RunSpec(name, config, seed, "tune", extra)
-        key = run_key(
-            name,
-            {**config.to_dict(), "group": "tune", "trial": trial.number, "study": experiment},
-            seed,
-            bundle.fingerprint,
-        )
         record = record_from_result(spec, result, bundle, __version__, key=key)
         if pruning.pruned_at is not None:
             record.stop_reason = "pruned"
@@ -425,7 +460,9 @@ def tune(
             sampler=optuna.samplers.TPESampler(seed=seed),
             pruner=optuna.pruners.MedianPruner(
                 n_startup_trials=n_startup_trials, n_warmup_steps=warmup
-            ),
+            )
+            if pruning
+            else optuna.pruners.NopPruner(),
             study_name=experiment,
         )
         study.optimize(objective, n_trials=n_trials, timeout=timeout)
@@ -463,4 +500,5 @@ def tune(
         records=[records[n] for n in sorted(records)],
         data=_data_info(dataset, bundle, base),
         experiment=experiment,
+        resumed=len(replayed),
     )

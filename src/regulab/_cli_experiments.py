@@ -1,0 +1,544 @@
+"""``regulab path``, ``regulab curve`` and ``regulab tune``: the experiments on the command line.
+
+Each command parses its options, calls one public function of :mod:`regulab.experiment`
+(:func:`~regulab.experiment.regularization_path`, :func:`~regulab.experiment.dropout_curve`
+or :func:`~regulab.experiment.patience_curve`, :func:`~regulab.experiment.tune`), writes the
+optional JSON and HTML report, and prints a table. Every choice shown (λ_min/λ_1se, the best
+and one-SE values of a curve, the best trial) is the one the experiment made on validation
+data; test figures are printed beside it.
+
+:func:`add_commands` registers the commands on the ``regulab`` group. They reuse the helpers
+of :mod:`regulab.cli` (data options, store session, output checks, JSON writer), imported
+when the commands are built or run, because :mod:`regulab.cli` imports this module.
+
+Examples
+--------
+>>> import click
+>>> from regulab._cli_experiments import add_commands
+>>> group = click.Group("demo")
+>>> add_commands(group)
+>>> sorted(group.commands)
+['curve', 'path', 'tune']
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Column, Table
+
+from regulab.errors import InvalidParameterError
+
+__all__ = ["add_commands"]
+
+Option = Callable[[Callable[..., Any]], Callable[..., Any]]
+Row = dict[str, str]
+
+
+# -- options shared by the three commands -----------------------------------------------------
+def _training_options(epochs: int | None, epochs_help: str) -> list[Option]:
+    return [
+        click.option(
+            "--epochs", type=int, default=epochs, show_default=epochs is not None, help=epochs_help
+        ),
+        click.option("--batch-size", type=int, default=32, show_default=True),
+        click.option("--lr", type=float, default=1e-3, show_default=True),
+        click.option(
+            "--max-train", type=int, default=None, help="Use at most this many training rows."
+        ),
+    ]
+
+
+_SEEDS = click.option(
+    "--seeds", type=int, default=3, show_default=True, help="Seeds 0..N-1 at every point."
+)
+_JOBS = click.option(
+    "--jobs", type=int, default=None, help="Worker processes for independent runs (default 1)."
+)
+_OUTPUTS = [
+    click.option(
+        "--store", default=None, help="SQLite results store: runs are saved, a rerun resumes."
+    ),
+    click.option("--report", "report_path", default=None, help="Write an HTML report here."),
+    click.option("--json", "json_path", default=None, help="Write the result as JSON here."),
+    click.option("--quiet", is_flag=True, help="No progress output."),
+]
+_FIGURES = click.option(
+    "--figures", default=None, help="Also write each report figure as PNG here (with --report)."
+)
+
+PATH_OPTIONS: list[Option] = [
+    click.option(
+        "--penalty", default="l1", show_default=True, help="l1, l2 or elastic_net (proximal L1)."
+    ),
+    click.option(
+        "--strengths", "n_strengths", type=int, default=10, show_default=True, help="Grid points."
+    ),
+    click.option(
+        "--strength-max",
+        type=float,
+        default=None,
+        help="Strongest strength; default computed from the data (l1, elastic_net) or 1.0 (l2).",
+    ),
+    click.option(
+        "--ratio",
+        type=float,
+        default=1e-3,
+        show_default=True,
+        help="The weakest strength is strength-max × RATIO.",
+    ),
+    click.option(
+        "--l1-ratio", type=float, default=None, help="Elastic net's L1 share (default 0.5)."
+    ),
+    click.option(
+        "--warm-start/--no-warm-start",
+        default=True,
+        show_default=True,
+        help="Start each point from the previous point's weights (glmnet), or from scratch.",
+    ),
+    _SEEDS,
+    *_training_options(10, "Epochs per run (later warm-started points train half)."),
+    _JOBS,
+    *_OUTPUTS,
+    _FIGURES,
+]
+
+CURVE_KINDS = ("dropout", "patience")
+CURVE_OPTIONS: list[Option] = [
+    click.option(
+        "--kind",
+        type=click.Choice(CURVE_KINDS),
+        default=None,
+        help="Sweep the dropout rate or early stopping's patience (required).",
+    ),
+    click.option(
+        "--values",
+        default=None,
+        help="Comma-separated rates (default 0,0.1,0.2,0.3,0.5,0.7) or patiences "
+        "(default 0,1,2,3,5,8,13).",
+    ),
+    click.option(
+        "--monitor", default=None, help="What early stopping watches (patience; default val_loss)."
+    ),
+    _SEEDS,
+    *_training_options(None, "Epochs per run (default 10 for dropout, 50 for patience)."),
+    _JOBS,
+    *_OUTPUTS,
+    _FIGURES,
+]
+
+TUNE_OPTIONS: list[Option] = [
+    click.option(
+        "--trials",
+        "n_trials",
+        type=int,
+        default=None,
+        help="Trials in the study (default 20; with --timeout alone, as many as fit).",
+    ),
+    click.option(
+        "--timeout", type=float, default=None, help="Seconds after which no new trial starts."
+    ),
+    click.option(
+        "--techniques",
+        default=None,
+        help="Comma-separated techniques to search among l1, l2, elastic_net, weight_decay, "
+        "dropout, input_dropout, batchnorm, early_stopping (default l1,l2,dropout,"
+        "early_stopping).",
+    ),
+    click.option("--optimizer", default="adam", show_default=True, help="adam, adamw or sgd."),
+    click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seeds the sampler and the trials."
+    ),
+    click.option(
+        "--pruning/--no-pruning",
+        default=True,
+        show_default=True,
+        help="Stop trials below the median of earlier trials at the same epoch.",
+    ),
+    click.option(
+        "--startup-trials", type=int, default=None, help="Trials never pruned (default 5)."
+    ),
+    click.option(
+        "--warmup-epochs",
+        type=int,
+        default=None,
+        help="Epochs before a trial can be pruned (default epochs // 4).",
+    ),
+    *_training_options(20, "Maximum epochs per trial."),
+    *_OUTPUTS,
+]
+
+
+def _only_with(option: str, condition: str, got: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"The '{option}' option applies only with {condition}. Got {got} instead."
+    )
+
+
+def _outputs(options: dict[str, Any]) -> tuple[str | None, str | None, str | None, bool]:
+    """Pop ``--report``, ``--figures``, ``--json`` and ``--quiet``; check them before any work."""
+    from regulab.cli import _check_output
+
+    report_path, json_path = options.pop("report_path"), options.pop("json_path")
+    figures = options.pop("figures", None)
+    if figures and not report_path:
+        raise InvalidParameterError(
+            f"The '--figures' option writes the report's figures, so it needs --report. "
+            f"Got --figures {figures} without --report."
+        )
+    for path in (report_path, json_path):
+        _check_output(path)
+    return report_path, figures, json_path, options.pop("quiet")
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show the experiment's warnings as one ``regulab: warning:`` line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        yield
+    for warning in caught:
+        click.echo(f"regulab: warning: {warning.message}", err=True)
+
+
+def _g(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "—"
+
+
+def _mean_se(mean: float, se: float) -> str:
+    """``mean ± se``, or ``—`` for a point whose runs diverged."""
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean:.4f} ± {se:.4f}" if math.isfinite(se) else f"{mean:.4f}"
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def _print_table(title: str, rows: Sequence[Row]) -> None:
+    """Rows of plain strings as a Rich table; user strings are never read as markup."""
+    if not rows:
+        return
+    columns = [Column(escape(key), overflow="fold") for key in rows[0]]
+    table = Table(*columns, title=escape(title))
+    for row in rows:
+        table.add_row(*(escape(value) for value in row.values()))
+    Console().print(table)
+
+
+@dataclass
+class _Shown:
+    """What a command prints, and the choice table that leads its report.
+
+    ``rows`` are plain strings (one dict per point or trial) and ``marks`` say which rows were
+    chosen; the same rows feed the terminal table and the report's table.
+    """
+
+    title: str
+    rows: list[Row]
+    marks: list[str]
+    sentence: str
+    reused: str
+    report_title: str
+    section: tuple[str, str]
+    report_options: dict[str, Any] = field(default_factory=dict)
+
+
+def _write_report(result: Any, shown: _Shown, path: str, figures: str | None) -> None:
+    """The HTML report of ``result.records``, led by the table of the choice made."""
+    from regulab.report import section, table_html, write_report
+
+    table = table_html(
+        [{**row, "choice": mark} for row, mark in zip(shown.rows, shown.marks)],
+        row_classes=["best" if mark else "" for mark in shown.marks],
+    )
+    write_report(
+        result.records,
+        path,
+        title=shown.report_title,
+        figures_dir=figures,
+        lead_sections=[section(*shown.section, table, lead=shown.sentence)],
+        dataset=str(result.data.get("name", "")) or None,
+        **shown.report_options,
+    )
+
+
+def _finish(
+    result: Any,
+    shown: _Shown,
+    *,
+    json_path: str | None,
+    report_path: str | None,
+    figures: str | None = None,
+) -> None:
+    """Write the JSON and the report first (nothing printed can lose them), then print."""
+    from regulab.cli import write_json
+
+    if json_path:
+        write_json(json_path, result.to_json())
+    if report_path:
+        _write_report(result, shown, report_path, figures)
+    _print_table(shown.title, [{**row, "": mark} for row, mark in zip(shown.rows, shown.marks)])
+    click.echo(shown.sentence)
+    if shown.reused:
+        click.echo(shown.reused)
+    if report_path:
+        click.echo(f"Report written to {report_path}")
+
+
+# -- regulab path -----------------------------------------------------------------------------
+def _path_rows(result: Any) -> list[Row]:
+    return [
+        {
+            "strength": _g(strength),
+            _label(result.metric): _mean_se(result.val_mean[i], result.val_se[i]),
+            _label(result.test_metric): _mean_se(result.test_mean[i], result.test_se[i]),
+            "non-zero W1": _g(result.first_nonzero_mean[i]),
+            "non-zero": _g(result.nonzero_mean[i]),
+            "epochs": str(result.epochs[i]),
+        }
+        for i, strength in enumerate(result.strengths)
+    ]
+
+
+def _marks(values: Sequence[float], chosen: Sequence[tuple[str, float]]) -> list[str]:
+    return [", ".join(name for name, pick in chosen if pick == value) for value in values]
+
+
+def _path_sentence(result: Any) -> str:
+    if not math.isfinite(result.lambda_min):
+        return f"No strength gave a finite mean {_label(result.metric)}: every point diverged."
+    test_mean, test_se = result.test_at_1se
+    return (
+        f"λ_min = {_g(result.lambda_min)} has the best mean {_label(result.metric)}; "
+        f"λ_1se = {_g(result.lambda_1se)} is the strongest penalty within one standard error "
+        f"of it. {_label(result.test_metric).capitalize()} at λ_1se: "
+        f"{_mean_se(test_mean, test_se)} (reported, not used to choose)."
+    )
+
+
+def path_command(**options: Any) -> None:
+    """Train a grid of penalty strengths, strongest first, and pick λ_min and λ_1se (glmnet)."""
+    from regulab.cli import _store_session
+    from regulab.experiment import regularization_path
+
+    report_path, figures, json_path, quiet = _outputs(options)
+    if options["l1_ratio"] is None:
+        options["l1_ratio"] = 0.5
+    elif options["penalty"] != "elastic_net":
+        raise _only_with("--l1-ratio", "--penalty elastic_net", f"--penalty {options['penalty']}")
+    jobs = options.pop("jobs")
+    if jobs is not None and options["warm_start"]:
+        raise _only_with("--jobs", "--no-warm-start (a warm path runs in order)", f"--jobs {jobs}")
+    with _store_session(options.pop("store")) as store, _warnings_as_lines():
+        result = regularization_path(
+            options.pop("data"),
+            store=store,
+            jobs=1 if jobs is None else jobs,
+            verbose=0 if quiet else 1,
+            **options,
+        )
+    name = str(result.data.get("name", ""))
+    shown = _Shown(
+        title=f"{name}: {result.penalty} path",
+        rows=_path_rows(result),
+        marks=_marks(
+            result.strengths, [("λ_min", result.lambda_min), ("λ_1se", result.lambda_1se)]
+        ),
+        sentence=_path_sentence(result),
+        reused=f"{result.resumed} run(s) reused from the store." if result.resumed else "",
+        report_title=f"{result.penalty} path on {name}",
+        section=("path-choice", "Choice of strength"),
+        report_options={
+            "path_summaries": {
+                result.penalty: {"lambda_min": result.lambda_min, "lambda_1se": result.lambda_1se}
+            }
+        },
+    )
+    _finish(result, shown, json_path=json_path, report_path=report_path, figures=figures)
+
+
+# -- regulab curve ----------------------------------------------------------------------------
+def _parse_values(text: str, kind: str) -> list[float] | list[int]:
+    items = [item.strip() for item in text.split(",")]
+    try:
+        if not all(items):
+            raise ValueError(text)
+        if kind == "patience":
+            return [int(item) for item in items]
+        return [float(item) for item in items]
+    except ValueError:
+        what = "whole patiences such as 0,2,5" if kind == "patience" else "rates such as 0,0.2,0.5"
+        raise InvalidParameterError(
+            f"The '--values' option of curve --kind {kind} takes comma-separated {what}. "
+            f"Got {text!r} instead."
+        ) from None
+
+
+def _curve_rows(result: Any) -> list[Row]:
+    return [
+        {
+            result.parameter: f"{value:g}",
+            _label(result.metric): _mean_se(result.val_mean[i], result.val_se[i]),
+            _label(result.test_metric): _mean_se(result.test_mean[i], result.test_se[i]),
+            "epochs": _g(result.epochs_mean[i]),
+        }
+        for i, value in enumerate(result.values)
+    ]
+
+
+def _curve_sentence(result: Any) -> str:
+    name = "dropout rate" if result.parameter == "rate" else "patience"
+    if not math.isfinite(result.best):
+        return f"No {name} gave a finite mean {_label(result.metric)}: every run diverged."
+    simpler = "lowest rate" if result.parameter == "rate" else "shortest patience"
+    index = result.values.index(result.one_se)
+    return (
+        f"The {name} {result.best:g} has the best mean {_label(result.metric)}; {result.one_se:g} "
+        f"is the {simpler} within one standard error of it (one-SE choice). "
+        f"{_label(result.test_metric).capitalize()} at {result.one_se:g}: "
+        f"{_mean_se(result.test_mean[index], result.test_se[index])} (reported, not used to "
+        "choose)."
+    )
+
+
+def curve_command(**options: Any) -> None:
+    """Sweep the dropout rate or early stopping's patience and pick a value (one-SE rule)."""
+    from regulab.cli import _store_session
+    from regulab.experiment import dropout_curve, patience_curve
+
+    report_path, figures, json_path, quiet = _outputs(options)
+    kind, values, monitor = options.pop("kind"), options.pop("values"), options.pop("monitor")
+    if kind is None:  # checked here: click's own message spans several lines
+        raise InvalidParameterError(
+            f"The '--kind' option of curve is required: one of {', '.join(CURVE_KINDS)}."
+        )
+    function: Callable[..., Any]
+    if kind == "dropout":
+        if monitor is not None:
+            raise _only_with("--monitor", "--kind patience", "--kind dropout")
+        function, values_name = dropout_curve, "rates"
+    else:
+        function, values_name = patience_curve, "patiences"
+        if monitor is not None:
+            options["monitor"] = monitor
+    if values is not None:
+        options[values_name] = _parse_values(values, kind)
+    if options["epochs"] is None:
+        del options["epochs"]
+    jobs = options.pop("jobs")
+    with _store_session(options.pop("store")) as store, _warnings_as_lines():
+        result = function(
+            options.pop("data"),
+            store=store,
+            jobs=1 if jobs is None else jobs,
+            verbose=0 if quiet else 1,
+            **options,
+        )
+    name = str(result.data.get("name", ""))
+    shown = _Shown(
+        title=f"{name}: {kind} curve",
+        rows=_curve_rows(result),
+        marks=_marks(result.values, [("best", result.best), ("one-SE", result.one_se)]),
+        sentence=_curve_sentence(result),
+        reused=f"{result.resumed} run(s) reused from the store." if result.resumed else "",
+        report_title=f"{kind.capitalize()} curve on {name}",
+        section=("curve-choice", f"Choice of {kind}"),
+    )
+    _finish(result, shown, json_path=json_path, report_path=report_path, figures=figures)
+
+
+# -- regulab tune -----------------------------------------------------------------------------
+def _tune_rows(result: Any) -> list[Row]:
+    def value(number: Any) -> str:
+        return f"{number:.4f}" if isinstance(number, float) and math.isfinite(number) else "—"
+
+    return [
+        {
+            "trial": str(trial["number"]),
+            "state": str(trial["state"]).lower(),
+            "config": str(trial["config"] or "—"),
+            _label(result.metric): value(trial["value"]),
+            _label(result.test_metric): value(trial["test_value"]),
+            "epochs": str(trial["epochs_run"] if trial["epochs_run"] is not None else "—"),
+        }
+        for trial in result.trials
+    ]
+
+
+def _tune_sentence(result: Any) -> str:
+    return (
+        f"Best trial #{result.best_trial}: {result.best_config} ({_label(result.metric)} "
+        f"{result.best_value:.4f}; {_label(result.test_metric)} {result.best_test_value:.4f}, "
+        f"reported, not used to choose). {result.n_complete} complete, {result.n_pruned} pruned."
+    )
+
+
+def tune_command(**options: Any) -> None:
+    """Search regularization settings with Optuna (TPE sampler, median pruning)."""
+    from regulab.cli import _store_session
+    from regulab.experiment import tune
+
+    report_path, _, json_path, quiet = _outputs(options)
+    if options["n_trials"] is None and options["timeout"] is None:
+        options["n_trials"] = 20
+    if not options["pruning"]:
+        for option, key in (
+            ("--startup-trials", "startup_trials"),
+            ("--warmup-epochs", "warmup_epochs"),
+        ):
+            if options[key] is not None:
+                raise _only_with(option, "pruning on", "--no-pruning")
+    startup, warmup = options.pop("startup_trials"), options.pop("warmup_epochs")
+    if startup is not None:
+        options["n_startup_trials"] = startup
+    if options["techniques"] is None:
+        del options["techniques"]
+    with _store_session(options.pop("store")) as store, _warnings_as_lines():
+        result = tune(
+            options.pop("data"),
+            n_warmup_steps=warmup,
+            store=store,
+            verbose=0 if quiet else 1,
+            **options,
+        )
+    name = str(result.data.get("name", ""))
+    shown = _Shown(
+        title=f"{name}: tuning {', '.join(result.techniques)}",
+        rows=_tune_rows(result),
+        marks=["best" if t["number"] == result.best_trial else "" for t in result.trials],
+        sentence=_tune_sentence(result),
+        reused=f"{result.resumed} trial(s) replayed from the store." if result.resumed else "",
+        report_title=f"Tuning on {name}",
+        section=("tuning", "Tuning trials"),
+    )
+    _finish(result, shown, json_path=json_path, report_path=report_path)
+
+
+# -- registration -----------------------------------------------------------------------------
+_COMMANDS: tuple[tuple[str, Callable[..., None], list[Option]], ...] = (
+    ("path", path_command, PATH_OPTIONS),
+    ("curve", curve_command, CURVE_OPTIONS),
+    ("tune", tune_command, TUNE_OPTIONS),
+)
+
+
+def add_commands(group: click.Group) -> None:
+    """Register ``path``, ``curve`` and ``tune`` on ``group`` with :mod:`regulab.cli`'s data
+    options (``--data``, ``--target``, ``--task``, ``--mnist-dir``, ``--model``)."""
+    from regulab.cli import _data_options
+
+    for name, function, options in _COMMANDS:
+        decorated: Callable[..., Any] = function
+        for option in reversed(options):
+            decorated = option(decorated)
+        group.add_command(click.command(name)(_data_options(decorated)))
