@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from regulab import __version__
@@ -238,10 +239,22 @@ def _check_output(path: str | None) -> None:
         raise RegulabError(f"Cannot write '{path}': its folder does not exist.")
 
 
-def _comparison_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table:
+def _mean_ci_cell(row: dict[str, Any], metric: str) -> str:
+    mean, half = row.get(f"{metric}_mean"), row.get(f"{metric}_ci")
+    if mean is None or mean != mean:
+        return "—"
+    return f"{mean:.4f} ± {half:.4f}" if half is not None and half == half else f"{mean:.4f}"
+
+
+def _comparison_table(
+    rows: list[dict[str, Any]], metric: str, test_metric: str, title: str
+) -> Table:
+    """Marks chosen on ``metric`` (validation); ``test_metric`` shown beside; a config with
+    a non-finite validation metric on any seed reads "diverged"."""
     table = Table(
         Column("config", overflow="fold"),
         f"{metric} (95% CI)",
+        f"{test_metric} (95% CI)",
         "gap",
         "epochs",
         "sparsity",
@@ -253,9 +266,13 @@ def _comparison_table(rows: list[dict[str, Any]], metric: str, title: str) -> Ta
         mark = "best" if row["best"] else ("tied" if row["tied"] else "")
         if row["preferred"]:
             mark = f"{mark}, preferred" if mark else "preferred"
+        diverged = row.get("diverged", 0)
         table.add_row(
-            row["config"],
-            f"{row[f'{metric}_mean']:.4f} ± {row[f'{metric}_ci']:.4f}",
+            escape(row["config"]),
+            f"diverged ({diverged}/{row['n_seeds']} seeds)"
+            if diverged
+            else _mean_ci_cell(row, metric),
+            _mean_ci_cell(row, test_metric),
             f"{row['gap_mean']:+.3f}",
             f"{row['epochs_mean']:.1f}",
             f"{row['sparsity_mean']:.1%}",
@@ -313,7 +330,12 @@ def compare_command(**options: Any) -> None:
             **options,
         )
     Console().print(
-        _comparison_table(result.rows, result.metric, f"{result.data['name']}: comparison")
+        _comparison_table(
+            result.rows,
+            result.metric,
+            result.test_metric,
+            escape(f"{result.data['name']}: comparison"),
+        )
     )
     for note in result.notes:
         click.echo(note)

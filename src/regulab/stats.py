@@ -302,7 +302,7 @@ def one_se_rule(
     choice = choose(
         samples,
         higher_is_better=higher_is_better,
-        simplicity=lambda v: sign * float(v),  # type: ignore[arg-type]
+        simplicity=lambda v: sign * float(v),
         ses=spread,
     )
     if choice.best is None:
@@ -311,14 +311,14 @@ def one_se_rule(
 
 
 def choose(
-    samples: Mapping[Hashable, Sequence[float] | Mapping[Any, float]],
+    samples: Mapping[Any, Sequence[float] | Mapping[Any, float]],
     *,
     higher_is_better: bool = True,
-    simplicity: Callable[[Hashable], Any] | None = None,
+    simplicity: Callable[[Any], Any] | None = None,
     tie_rule: str = "se",
     margin: float | None = None,
     alpha: float = 0.05,
-    ses: Mapping[Hashable, float] | None = None,
+    ses: Mapping[Any, float] | None = None,
 ) -> Choice:
     """Pick the best candidate, its ties and the preferred one from validation figures.
 

@@ -129,8 +129,8 @@ def summarize(
         best = rows[str(choice.best)]
         best["best"] = True
         notes.append(f"Best {metric}: {best['config']} ({best[f'{metric}_mean']:.4f}).")
-    for name in choice.tied:
-        rows[str(name)]["tied"] = True
+    for tied in choice.tied:
+        rows[str(tied)]["tied"] = True
     if choice.tied:
         rule = (
             "within one standard error of its mean"

@@ -30,6 +30,7 @@ from regulab.report._data import (
     build_report_data,
     comparison_table,
     headline_metric,
+    selection_metric_for,
 )
 from regulab.report._html import (
     SECTION_IDS,
@@ -40,7 +41,6 @@ from regulab.report._html import (
     write_report,
 )
 from regulab.report._plots import FigureImage, render_figures
-from regulab.report._stats import paired_t_pvalue, path_lambdas
 
 __all__ = [
     "write_report",
@@ -66,6 +66,5 @@ __all__ = [
     "CurvePoint",
     "render_figures",
     "FigureImage",
-    "paired_t_pvalue",
-    "path_lambdas",
+    "selection_metric_for",
 ]

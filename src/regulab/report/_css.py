@@ -50,6 +50,7 @@ margin:1px 4px 1px 0;white-space:nowrap;line-height:1.6}
 .badge.best{background:#1b8a5a;color:#fff}
 .badge.tied{background:#f2c14e;color:#3b2f00}
 .badge.preferred{background:#2f6db5;color:#fff}
+.badge.diverged{background:#b3261e;color:#fff}
 .ci{color:var(--muted);font-size:12px}
 dl.legend{display:grid;grid-template-columns:max-content 1fr;gap:6px 12px;font-size:13.5px;
 color:var(--muted);margin:12px 0 0;padding:12px 14px;background:#f8f9fb;border-radius:8px}

@@ -56,7 +56,12 @@ _HIDDEN = _FLAGS + (
     "gap_high",
     "gap_ci",
 )
-_MARKS = (("best", "★ best"), ("tied", "≈ tied"), ("preferred", "✓ preferred"))
+_MARKS = (
+    ("best", "★ best"),
+    ("tied", "≈ tied"),
+    ("preferred", "✓ preferred"),
+    ("diverged", "✗ diverged"),
+)
 _STOP_LABELS = {
     "patience_exhausted": "patience",
     "max_epochs": "max epochs",
@@ -383,10 +388,12 @@ def _legend(data: ReportData) -> str:
     return (
         '<dl class="legend">'
         f'<dt><span class="badge best">★ best</span></dt><dd>the {direction} mean {metric} '
-        "over seeds.</dd>"
-        '<dt><span class="badge tied">≈ tied</span></dt><dd>not distinguishable from the best: '
-        "a paired t-test over the seeds both share gives p &gt; 0.05, or its mean lies within "
-        "one standard error of the best mean.</dd>"
+        "over seeds; every mark is chosen on validation figures, test figures are only "
+        "reported.</dd>"
+        '<dt><span class="badge tied">≈ tied</span></dt><dd>its mean lies within one standard '
+        "error of the best mean (the one-standard-error rule).</dd>"
+        '<dt><span class="badge diverged">✗ diverged</span></dt><dd>a seed ended with a '
+        "non-finite validation metric; never marked best.</dd>"
         '<dt><span class="badge preferred">✓ preferred</span></dt><dd>simpler/sparser preferred '
         "among tied: of the best and tied configurations, the one with the most exactly-zero "
         "weights, then the fewest techniques.</dd>"
