@@ -295,12 +295,51 @@ def test_diverged_config_is_never_best_and_is_listed() -> None:
     assert not any(table["none"][mark] for mark in ("best", "tied", "preferred"))
     assert table["none"]["diverged"] == 1 and table["l2"]["diverged"] == 0
     assert [row["config"] for row in rows] == ["l2", "none"]  # diverged last
-    assert "Diverged (a non-finite val_accuracy; never chosen): none." in notes
-    # every config diverged: nothing is marked
+    assert "Diverged (a non-finite loss or val_accuracy; never chosen): none." in notes
+    # every config diverged: nothing is marked, and the JSON's best is null
     rows, notes = summarize(records_for({"none": [math.inf]}), "val_accuracy", True)
     assert not rows[0]["best"] and notes == [
-        "Diverged (a non-finite val_accuracy; never chosen): none."
+        "Diverged (a non-finite loss or val_accuracy; never chosen): none."
     ]
+
+
+def test_a_run_stopped_on_a_non_finite_loss_counts_as_diverged() -> None:
+    # its accuracy is finite (argmax of NaN scores still names a class), but it diverged
+    records = records_for({"none": [0.95, 0.96], "l2": [0.80, 0.81]})
+    records[0].stop_reason = "non_finite"
+    records[0].metrics["val_loss"] = float("nan")
+    rows, _ = summarize(records, "val_accuracy", True)
+    assert by_config(rows)["l2"]["best"] and by_config(rows)["none"]["diverged"] == 1
+    assert by_config(rows)["none"]["val_accuracy_mean"] == pytest.approx(0.96)  # finite seeds
+
+
+@pytest.fixture(scope="module")
+def diverging_comparison() -> Comparison:
+    # SGD with an enormous L2 strength overflows on the first steps
+    return compare(
+        "iris",
+        "none,l2=1e30",
+        model="4-16-3",
+        seeds=2,
+        epochs=3,
+        optimizer="sgd",
+        lr=0.1,
+        verbose=0,
+    )
+
+
+def test_compare_marks_a_diverging_config_and_never_picks_it(
+    diverging_comparison: Comparison,
+) -> None:
+    result = diverging_comparison
+    table = by_config(result.rows)
+    assert table["l2=1e30"]["diverged"] == 2 and table["l2=1e30"]["stop_reasons"] == {
+        "non_finite": 2
+    }
+    assert result.best == result.preferred == "none" and table["none"]["diverged"] == 0
+    payload = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    assert payload["diverged"] == ["l2=1e30"]
+    assert payload["configs"][-1]["val_accuracy_mean"] is None  # no finite seed: null
 
 
 def test_preferred_is_the_sparser_tied_config() -> None:

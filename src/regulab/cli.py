@@ -239,22 +239,19 @@ def _check_output(path: str | None) -> None:
         raise RegulabError(f"Cannot write '{path}': its folder does not exist.")
 
 
-def _mean_ci_cell(row: dict[str, Any], metric: str) -> str:
-    mean, half = row.get(f"{metric}_mean"), row.get(f"{metric}_ci")
-    if mean is None or mean != mean:
-        return "—"
-    return f"{mean:.4f} ± {half:.4f}" if half is not None and half == half else f"{mean:.4f}"
+def _number(value: Any, spec: str) -> str:
+    return "—" if value is None or value != value else format(value, spec)
 
 
 def _comparison_table(
     rows: list[dict[str, Any]], metric: str, test_metric: str, title: str
 ) -> Table:
-    """Marks chosen on ``metric`` (validation); ``test_metric`` shown beside; a config with
-    a non-finite validation metric on any seed reads "diverged"."""
+    """Marks chosen on ``metric`` (validation, with its 95% CI); the mean ``test_metric``
+    beside; a config with a diverged seed reads "diverged" and is never marked."""
     table = Table(
         Column("config", overflow="fold"),
         f"{metric} (95% CI)",
-        f"{test_metric} (95% CI)",
+        test_metric,
         "gap",
         "epochs",
         "sparsity",
@@ -266,17 +263,18 @@ def _comparison_table(
         mark = "best" if row["best"] else ("tied" if row["tied"] else "")
         if row["preferred"]:
             mark = f"{mark}, preferred" if mark else "preferred"
-        diverged = row.get("diverged", 0)
+        half = row[f"{metric}_ci"]
+        chosen_on = _number(row[f"{metric}_mean"], ".4f") + (
+            f" ± {half:.4f}" if half is not None and half == half else ""
+        )
         table.add_row(
             escape(row["config"]),
-            f"diverged ({diverged}/{row['n_seeds']} seeds)"
-            if diverged
-            else _mean_ci_cell(row, metric),
-            _mean_ci_cell(row, test_metric),
-            f"{row['gap_mean']:+.3f}",
-            f"{row['epochs_mean']:.1f}",
-            f"{row['sparsity_mean']:.1%}",
-            f"{row['seconds_mean']:.2f}",
+            "diverged" if row.get("diverged") else chosen_on,
+            _number(row.get(f"{test_metric}_mean"), ".4f"),
+            _number(row["gap_mean"], "+.3f"),
+            _number(row["epochs_mean"], ".1f"),
+            _number(row["sparsity_mean"], ".1%"),
+            _number(row["seconds_mean"], ".2f"),
             mark,
         )
     return table

@@ -135,6 +135,27 @@ class RunRecord:
             epochs = chosen or epochs
         return float(epochs[-1][name]) if epochs else math.nan
 
+    @property
+    def diverged(self) -> bool:
+        """True when training hit a non-finite loss (stop reason ``non_finite``) or the
+        returned weights give a non-finite validation loss: such a run is never chosen."""
+        loss = self.metrics.get("val_loss")
+        return self.stop_reason == "non_finite" or (
+            loss is not None and not math.isfinite(float(loss))
+        )
+
+    def choice_metric(self, name: str) -> float:
+        """The figure a choice may use: :meth:`metric`, or NaN when the run diverged.
+
+        Examples
+        --------
+        >>> record = RunRecord("k", "none", {}, 0, "fp", "0", [], {"val_loss": float("inf"),
+        ...     "val_accuracy": 0.33}, 2, "non_finite", "", None, {}, {}, 1.0)
+        >>> record.metric("val_accuracy"), record.choice_metric("val_accuracy")
+        (0.33, nan)
+        """
+        return math.nan if self.diverged else self.metric(name)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         return asdict(self)

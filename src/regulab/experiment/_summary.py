@@ -28,9 +28,13 @@ def _techniques(config: str) -> int:
         return sum(1 for p in parts if p != "none")
 
 
-def _columns(name: str, runs: Sequence[RunRecord]) -> dict[str, float]:
-    ci = mean_ci(r.metric(name) for r in runs)
+def _columns(name: str, values: Sequence[float]) -> dict[str, float]:
+    ci = mean_ci(values)
     return {f"{name}_mean": ci.mean, f"{name}_ci": ci.half_width, f"{name}_se": ci.se}
+
+
+def _test_columns(test_metric: str | None, runs: Sequence[RunRecord]) -> dict[str, float]:
+    return _columns(test_metric, [r.metric(test_metric) for r in runs]) if test_metric else {}
 
 
 def summarize(
@@ -65,13 +69,14 @@ def summarize(
     -------
     rows : list of dict
         Best first, diverged configs last. Keys: ``config``, ``n_seeds``, ``diverged``
-        (seeds whose ``metric`` is not finite), ``<metric>_mean``/``_ci`` (95% t half-width,
-        NaN with one seed)/``_se``, the same for ``test_metric``, ``gap_mean``/``gap_ci``
-        (validation minus training loss at the returned epoch), ``epochs_mean``,
-        ``stop_reasons``, ``sparsity_mean``, ``weight_norm_mean``, ``seconds_mean``,
-        ``techniques``, and the marks ``best``, ``tied`` and ``preferred`` (the sparsest, then
-        simplest, then fastest among the best and its ties). A config with a diverged seed
-        is never marked.
+        (seeds that diverged: a non-finite ``metric``, or training stopped on a non-finite
+        loss, see :attr:`RunRecord.diverged`; their ``metric`` is left out of the means),
+        ``<metric>_mean``/``_ci`` (95% t half-width, NaN with one seed)/``_se``, the same
+        for ``test_metric``, ``gap_mean``/``gap_ci`` (validation minus training loss at the
+        returned epoch), ``epochs_mean``, ``stop_reasons``, ``sparsity_mean``,
+        ``weight_norm_mean``, ``seconds_mean``, ``techniques``, and the marks ``best``,
+        ``tied`` and ``preferred`` (the sparsest, then simplest, then fastest among the best
+        and its ties). A config with a diverged seed is never marked.
     notes : list of str
 
     Examples
@@ -90,14 +95,14 @@ def summarize(
         groups.setdefault(record.config_name, []).append(record)
     rows: dict[str, dict[str, Any]] = {}
     for name, runs in groups.items():
-        values = [r.metric(metric) for r in runs]
+        values = [r.choice_metric(metric) for r in runs]
         gap = mean_ci(r.metrics.get("gap") for r in runs)
         rows[name] = {
             "config": name,
             "n_seeds": len(runs),
             "diverged": len(values) - len(finite(values)),
-            **_columns(metric, runs),
-            **(_columns(test_metric, runs) if test_metric else {}),
+            **_columns(metric, values),
+            **_test_columns(test_metric, runs),
             "gap_mean": gap.mean,
             "gap_ci": gap.half_width,
             "epochs_mean": mean_ci(r.epochs_run for r in runs).mean,
@@ -118,7 +123,7 @@ def summarize(
         return (-round(row["sparsity_mean"], 2), row["techniques"], row["seconds_mean"])
 
     choice = choose(
-        {name: {r.seed: r.metric(metric) for r in runs} for name, runs in groups.items()},
+        {name: {r.seed: r.choice_metric(metric) for r in runs} for name, runs in groups.items()},
         higher_is_better=higher_is_better,
         simplicity=simplicity,
         tie_rule=tie_rule,
@@ -149,7 +154,7 @@ def summarize(
             )
     if choice.diverged:
         notes.append(
-            f"Diverged (a non-finite {metric}; never chosen): "
+            f"Diverged (a non-finite loss or {metric}; never chosen): "
             f"{', '.join(map(str, choice.diverged))}."
         )
     sign = 1.0 if higher_is_better else -1.0

@@ -91,7 +91,7 @@ def aggregate(
     keys = ("val_mean", "val_se", "test_mean", "test_se", "epochs_mean", "diverged")
     out: dict[str, list[float]] = {key: [] for key in (*keys, "choice_mean")}
     for runs in groups:
-        values = [r.metric(val_name) for r in runs]
+        values = [r.choice_metric(val_name) for r in runs]
         val = mean_ci(values)
         test = mean_ci(r.metric(test_name) for r in runs)
         diverged = len(values) - len(finite(values))

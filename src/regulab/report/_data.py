@@ -540,7 +540,7 @@ def regularization_paths(
         points, choice_means = [], []
         for strength in sorted(s for s in by_strength if math.isfinite(s)):
             group = by_strength[strength]
-            values = [r.metric(val_name) for r in group]
+            values = [r.choice_metric(val_name) for r in group]
             ci = mean_ci(values)
             choice_means.append(ci.mean if len(finite(values)) == len(values) else math.nan)
             points.append(
@@ -590,7 +590,7 @@ def parameter_curve(
     val_name, higher = selection_metric_for(runs, test_metric)
     points, choice_means, ses = [], [], []
     for x in sorted(by_x):
-        values = [r.metric(val_name) for r in by_x[x]]
+        values = [r.choice_metric(val_name) for r in by_x[x]]
         ci = mean_ci(values)
         diverged = len(values) - len(finite(values))
         choice_means.append(math.nan if diverged else ci.mean)
