@@ -17,6 +17,7 @@ from regulab.experiment import (
     CurveResult,
     PathResult,
     _compare,
+    _path_runners,
     _paths,
     _runner,
     dropout_curve,
@@ -151,6 +152,7 @@ def test_cold_path_with_store_resumes_without_training(tmp_path, monkeypatch) ->
 
     monkeypatch.setattr(_runner, "run_task", no_training)
     monkeypatch.setattr(_paths, "train_stack", no_training)
+    monkeypatch.setattr(_path_runners, "train_stack", no_training)
     again = regularization_path("iris", "l1", **args)
     assert again.resumed == 3 * 2
     assert again.strengths == first.strengths
@@ -164,7 +166,8 @@ def test_warm_path_with_store_resumes_whole_path(tmp_path, monkeypatch) -> None:
     first = regularization_path("iris", "elastic_net", **args)
     assert first.strength_max_rule == {"source": "given"} and first.l1_ratio == 0.5
     assert {r.group for r in store.records()} == {"path:elastic_net"}
-    monkeypatch.setattr(_paths, "train_stack", lambda *a, **k: pytest.fail("retrained"))
+    for module in (_paths, _path_runners):
+        monkeypatch.setattr(module, "train_stack", lambda *a, **k: pytest.fail("retrained"))
     again = regularization_path("iris", "elastic_net", **args)
     assert again.resumed == 3
     assert again.val_mean == first.val_mean
@@ -179,13 +182,13 @@ def test_l2_path_uses_the_documented_default() -> None:
 
 def test_trapped_network_is_detected() -> None:
     model = MLP("4-8-8-3", seed=0)
-    assert not _paths._trapped(model)
+    assert not _path_runners.trapped(model)
     with torch.no_grad():
         model.linears[0].weight.zero_()
-    assert not _paths._trapped(model)  # one zero matrix: gradients still flow
+    assert not _path_runners.trapped(model)  # one zero matrix: gradients still flow
     with torch.no_grad():
         model.linears[2].weight.zero_()
-    assert _paths._trapped(model)
+    assert _path_runners.trapped(model)
 
 
 # -- curves -----------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +36,7 @@ __all__ = [
     "strength_grid",
     "gradient_scale",
     "first_zero_share",
+    "verified_strength_max",
 ]
 
 #: Default strongest L2 strength: the ``2 * l2 * w`` term then outweighs data gradients of
@@ -94,3 +98,50 @@ def first_zero_share(result: FitResult) -> float:
     """Share of exact zeros in the first weight matrix of a trained model."""
     name = penalized_weights(result.model)[0][0]
     return float(result.sparsity.per_layer[name])
+
+
+def verified_strength_max(
+    estimate: float,
+    grid_for: Callable[[float], list[float]],
+    stored_share: Callable[[list[float]], float | None],
+    train_first: Callable[[list[float]], list[FitResult]],
+    epochs: int,
+) -> tuple[float, dict[str, Any], list[FitResult] | None]:
+    """The strongest strength of an L1 or elastic-net path, verified by training.
+
+    Tries ``estimate * 2**k`` for ``k = 0..MAX_DOUBLINGS``: the first candidate whose path
+    ``grid_for(candidate)`` is already stored is reused (only a verified strength is ever
+    stored; ``stored_share`` gives its first point's smallest first-layer zero share, or None
+    when not stored). Otherwise each candidate's first point is trained (``train_first``)
+    until every seed's first weight matrix is at least :data:`SPARSE_ENOUGH` exact zeros; a
+    RuntimeWarning says when even the last candidate is not enough (it is kept).
+
+    Returns
+    -------
+    tuple
+        ``(strength_max, rule, first_results)``: ``rule`` says how it was chosen
+        (``source="computed"``, ``gradient_estimate``, ``doublings``,
+        ``first_layer_zero_share``, and ``reused`` when found in the store);
+        ``first_results`` are the verified first point's runs (None when reused).
+    """
+    rule: dict[str, Any] = {"source": "computed", "gradient_estimate": estimate}
+    candidates = [estimate * 2.0**k for k in range(MAX_DOUBLINGS + 1)]
+    for k, candidate in enumerate(candidates):
+        share = stored_share(grid_for(candidate))
+        if share is not None:
+            rule.update(doublings=k, first_layer_zero_share=share, reused=True)
+            return candidate, rule, None
+    for k, candidate in enumerate(candidates):
+        results = train_first(grid_for(candidate))
+        share = min(first_zero_share(r) for r in results)
+        rule.update(doublings=k, first_layer_zero_share=share)
+        if share >= SPARSE_ENOUGH:
+            return candidate, rule, results
+    warnings.warn(
+        f"regularization_path: even {candidates[-1]:.4g} ({2**MAX_DOUBLINGS} times "
+        f"the gradient estimate {estimate:.4g}) left only {share:.0%} of the first layer at "
+        f"zero after {epochs} epochs; pass strength_max or more epochs.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return candidates[-1], rule, results

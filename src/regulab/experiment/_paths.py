@@ -23,37 +23,32 @@ Examples
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from regulab import __version__
 from regulab.config import TrainConfig
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
-from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
+from regulab.experiment._compare import data_info, json_safe, prepare_experiment
 from regulab.experiment._grid import (
     L2_STRENGTH_MAX,
-    MAX_DOUBLINGS,
-    SPARSE_ENOUGH,
-    first_zero_share,
     gradient_scale,
     strength_grid,
+    verified_strength_max,
 )
+from regulab.experiment._path_runners import RecordList, cold_path, stored_records, warm_path
 from regulab.experiment._records import RunRecord, run_key
-from regulab.experiment._runner import DataBundle, RunSpec, record_from_result
+from regulab.experiment._runner import DataBundle, RunSpec
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
     check_common,
     experiment_name,
     fresh_models,
-    progress,
     run_json,
     train_stack,
 )
-from regulab.models import MLP
 from regulab.penalties import penalized_weights
 from regulab.stats import main_metric, mean_ci, one_se_rule, selection_metric
 from regulab.training import FitResult
@@ -61,8 +56,6 @@ from regulab.training import FitResult
 __all__ = ["PathResult", "regularization_path", "PATH_PENALTIES", "PATHS_SCHEMA_VERSION"]
 
 PATH_PENALTIES = ("l1", "l2", "elastic_net")
-
-RecordList = list[RunRecord]
 
 
 @dataclass
@@ -213,17 +206,6 @@ def _path_spec(
         name = f"elastic_net={strength:.4g}:{l1_ratio:g}"
         config = replace(base, elastic_net=(strength, l1_ratio), prox_l1=True)
     return RunSpec(name, config, seed, f"path:{penalty}", {"strength": strength, **extra})
-
-
-def _stored(store: Any, keys: Sequence[str], group: str) -> dict[str, RunRecord] | None:
-    """The stored records of ``keys`` when every one of them is stored, else None."""
-    if store is None or not keys:
-        return None
-    if not set(keys) <= store.keys():
-        return None
-    wanted = set(keys)
-    found = {r.run_key: r for r in store.records(group=group) if r.run_key in wanted}
-    return found if len(found) == len(wanted) else None
 
 
 def regularization_path(
@@ -392,7 +374,7 @@ def regularization_path(
     def stored_for(grid: list[float]) -> dict[str, RunRecord] | None:
         points = range(len(grid)) if warm_start else range(1)
         keys = [spec_key(s, grid) for i in points for s in point_specs(grid, i)]
-        return _stored(store, keys, group)
+        return stored_records(store, keys, group)
 
     first_results: list[FitResult] | None = None
     rule: dict[str, Any]
@@ -402,39 +384,26 @@ def regularization_path(
         strength_max = L2_STRENGTH_MAX
         rule = {"source": "default", "value": L2_STRENGTH_MAX}
     else:
-        estimate = gradient_scale(base, bundle, batch_size) / ratio_value
-        rule = {"source": "computed", "gradient_estimate": estimate}
-        candidates = [estimate * 2.0**k for k in range(MAX_DOUBLINGS + 1)]
         first_name = next(iter(numels))
-        for k, candidate in enumerate(candidates):
-            found = stored_for(strength_grid(candidate, ratio, n_strengths))
-            if found is not None:  # only a verified strength is ever stored
-                strength_max = candidate
-                share = min(
-                    r.sparsity["per_layer"][first_name]
-                    for r in found.values()
-                    if r.extra.get("step", 0) == 0
-                )
-                rule.update(doublings=k, first_layer_zero_share=share, reused=True)
-                break
-        else:
-            for k, candidate in enumerate(candidates):
-                specs = point_specs(strength_grid(candidate, ratio, n_strengths), 0)
-                first_results = train_stack(specs, fresh_models(specs, bundle), bundle)
-                share = min(first_zero_share(r) for r in first_results)
-                strength_max = candidate
-                rule.update(doublings=k, first_layer_zero_share=share)
-                if share >= SPARSE_ENOUGH:
-                    break
-            else:
-                warnings.warn(
-                    f"regularization_path: even {candidates[-1]:.4g} ({2**MAX_DOUBLINGS} times "
-                    f"the gradient estimate {estimate:.4g}) left only "
-                    f"{rule['first_layer_zero_share']:.0%} of the first layer at zero after "
-                    f"{epochs} epochs; pass strength_max or more epochs.",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+
+        def stored_share(grid: list[float]) -> float | None:
+            found = stored_for(grid)
+            if found is None:
+                return None
+            first = [r for r in found.values() if r.extra.get("step", 0) == 0]
+            return min(r.sparsity["per_layer"][first_name] for r in first)
+
+        def train_first(grid: list[float]) -> list[FitResult]:
+            specs = point_specs(grid, 0)
+            return train_stack(specs, fresh_models(specs, bundle), bundle)
+
+        strength_max, rule, first_results = verified_strength_max(
+            gradient_scale(base, bundle, batch_size) / ratio_value,
+            lambda top: strength_grid(top, ratio, n_strengths),
+            stored_share,
+            train_first,
+            epochs,
+        )
     assert strength_max is not None
     grid = strength_grid(strength_max, ratio, n_strengths)
     experiment = experiment_name(
@@ -443,7 +412,7 @@ def regularization_path(
     )
     all_specs = [point_specs(grid, i) for i in range(n_strengths)]
     if warm_start:
-        records, resumed = _warm_path(
+        records, resumed = warm_path(
             all_specs,
             grid,
             bundle,
@@ -455,7 +424,7 @@ def regularization_path(
             verbose,
         )
     else:
-        records, resumed = _cold_path(
+        records, resumed = cold_path(
             all_specs, bundle, store, experiment, first_results, jobs, verbose
         )
     return _path_result(
@@ -473,93 +442,6 @@ def regularization_path(
         experiment,
         resumed,
     )
-
-
-def _warm_path(
-    all_specs: list[list[RunSpec]],
-    grid: list[float],
-    bundle: DataBundle,
-    store: Any,
-    experiment: str,
-    first_results: list[FitResult] | None,
-    stored_for: Callable[[list[float]], dict[str, RunRecord] | None],
-    spec_key: Callable[[RunSpec, list[float]], str],
-    verbose: int,
-) -> tuple[list[RecordList], int]:
-    keys = [[spec_key(spec, grid) for spec in specs] for specs in all_specs]
-    found = stored_for(grid)
-    if found is not None:
-        return [[found[k] for k in point] for point in keys], sum(len(p) for p in keys)
-    records: list[RecordList] = []
-    models: list[MLP] = []
-    with progress(verbose, "path") as bars:
-        bar = bars.add_task("", total=sum(len(s) for s in all_specs))
-        for index, specs in enumerate(all_specs):
-            restarted = [False] * len(specs)
-            if index == 0:
-                results = first_results or train_stack(specs, fresh_models(specs, bundle), bundle)
-            else:
-                restarted = [_trapped(model) for model in models]
-                if any(restarted):
-                    fresh = fresh_models(specs, bundle)
-                    models = [f if r else m for m, f, r in zip(models, fresh, restarted)]
-                results = train_stack(specs, models, bundle)
-            models = [r.model for r in results]
-            point = [
-                record_from_result(
-                    spec, result, bundle, __version__, key=key, seconds=result.seconds / len(specs)
-                )
-                for spec, result, key in zip(specs, results, keys[index])
-            ]
-            for record, restart in zip(point, restarted):
-                record.extra["restarted"] = restart
-            if store is not None:
-                for record in point:
-                    store.add(record, experiment)
-            records.append(point)
-            bars.update(bar, advance=len(specs))
-    return records, 0
-
-
-def _trapped(model: MLP) -> bool:
-    """True when two or more weight matrices are entirely zero.
-
-    The forward signal is then cut at the first of them (later activations are constant) and
-    the backward signal at the last, so once the biases fit, no weight receives a data
-    gradient: an exact stationary point of the unpenalized loss that warm starts never leave.
-    """
-    return sum(not bool(w.detach().any()) for _, w in penalized_weights(model)) >= 2
-
-
-def _cold_path(
-    all_specs: list[list[RunSpec]],
-    bundle: DataBundle,
-    store: Any,
-    experiment: str,
-    first_results: list[FitResult] | None,
-    jobs: int,
-    verbose: int,
-) -> tuple[list[RecordList], int]:
-    done: dict[str, RunRecord] = {}
-    if first_results is not None:
-        for spec, result in zip(all_specs[0], first_results):
-            key = spec.key(bundle.fingerprint)
-            done[key] = record_from_result(
-                spec,
-                result,
-                bundle,
-                __version__,
-                key=key,
-                seconds=result.seconds / len(first_results),
-            )
-            if store is not None:
-                store.add(done[key], experiment)
-    missing = [s for specs in all_specs for s in specs if s.key(bundle.fingerprint) not in done]
-    trained, resumed = run_specs(
-        missing, bundle, store=store, experiment=experiment, jobs=jobs, verbose=verbose
-    )
-    done.update({r.run_key: r for r in trained})
-    return [[done[s.key(bundle.fingerprint)] for s in specs] for specs in all_specs], resumed
 
 
 def _path_result(
