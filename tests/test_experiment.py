@@ -438,16 +438,13 @@ def test_make_tasks_max_stack_and_min_tasks(max_stack: int, min_tasks: int, size
 
 
 # --------------------------------------------------------------------------- compare
+IRIS_TECHNIQUES = "none,l2,dropout+early_stopping=val_accuracy:1,batchnorm"
+IRIS = {"model": "4-16-3", "seeds": 2, "epochs": 4, "verbose": 0}
+
+
 @pytest.fixture(scope="module")
 def iris_comparison() -> Comparison:
-    return compare(
-        "iris",
-        "none,l2,dropout+early_stopping=val_accuracy:1,batchnorm",
-        model="4-16-3",
-        seeds=2,
-        epochs=4,
-        verbose=0,
-    )
+    return compare("iris", IRIS_TECHNIQUES, **IRIS)
 
 
 def test_compare_rows_for_every_config(iris_comparison: Comparison) -> None:
@@ -553,14 +550,7 @@ def test_permuting_test_labels_leaves_every_compare_and_report_mark_unchanged(
     from regulab.report import build_report_data
 
     _permuted_test_labels(monkeypatch)
-    shuffled = compare(
-        "iris",
-        "none,l2,dropout+early_stopping=val_accuracy:1,batchnorm",
-        model="4-16-3",
-        seeds=2,
-        epochs=4,
-        verbose=0,
-    )
+    shuffled = compare("iris", IRIS_TECHNIQUES, **IRIS)
     before = {(r.config_name, r.seed): r.metrics for r in iris_comparison.records}
     after = {(r.config_name, r.seed): r.metrics for r in shuffled.records}
     assert any(

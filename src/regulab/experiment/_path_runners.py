@@ -14,8 +14,14 @@ from typing import Any
 from regulab import __version__
 from regulab.experiment._compare import run_specs
 from regulab.experiment._records import RunRecord
-from regulab.experiment._runner import DataBundle, RunSpec, record_from_result
-from regulab.experiment._sweep import fresh_models, progress, train_stack
+from regulab.experiment._runner import (
+    DataBundle,
+    RunSpec,
+    fresh_models,
+    record_from_result,
+    train_stack,
+)
+from regulab.experiment._sweep import progress
 from regulab.models import MLP
 from regulab.penalties import penalized_weights
 from regulab.training import FitResult

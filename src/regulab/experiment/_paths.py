@@ -39,15 +39,13 @@ from regulab.experiment._grid import (
 )
 from regulab.experiment._path_runners import RecordList, cold_path, stored_records, warm_path
 from regulab.experiment._records import RunRecord, run_key
-from regulab.experiment._runner import DataBundle, RunSpec
+from regulab.experiment._runner import DataBundle, RunSpec, fresh_models, train_stack
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
     check_common,
     experiment_name,
-    fresh_models,
     run_json,
-    train_stack,
 )
 from regulab.penalties import penalized_weights
 from regulab.stats import main_metric, mean_ci, one_se_rule, selection_metric

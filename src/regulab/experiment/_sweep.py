@@ -11,7 +11,6 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,15 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from regulab.config import TrainConfig
 from regulab.errors import InvalidParameterError, check_range
 from regulab.experiment._records import RunRecord
-from regulab.experiment._runner import DataBundle, RunSpec
-from regulab.models import MLP
+from regulab.experiment._runner import DataBundle
 from regulab.stats import finite, mean_ci
-from regulab.training import FitResult, Member, train_many
 
 __all__ = [
     "PATHS_SCHEMA_VERSION",
-    "train_stack",
-    "fresh_models",
     "experiment_name",
     "aggregate",
     "require_hidden_layer",
@@ -38,41 +33,6 @@ __all__ = [
 ]
 
 PATHS_SCHEMA_VERSION = 1
-
-
-def train_stack(
-    specs: Sequence[RunSpec], models: Sequence[MLP], data: DataBundle
-) -> list[FitResult]:
-    """Train ``models`` (their current weights are the start) as one stack, one per spec."""
-    first = specs[0].config
-    members = [
-        Member(model, spec.config.penalties(), spec.config.callbacks(), spec.seed)
-        for spec, model in zip(specs, models)
-    ]
-    return train_many(
-        members,
-        data.X_train,
-        data.y_train,
-        data.X_val,
-        data.y_val,
-        optimizer=first.optimizer,
-        lr=first.lr,
-        epochs=first.epochs,
-        batch_size=first.batch_size,
-        device=first.device,
-        verbose=0,
-        feature_names=list(data.feature_names),
-    )
-
-
-def fresh_models(specs: Sequence[RunSpec], data: DataBundle) -> list[MLP]:
-    """Initial models exactly as :func:`~regulab.experiment.run_task` builds them."""
-    return [
-        replace(spec.config, seed=spec.seed).build_model(
-            data.X_train.shape[1], data.n_outputs, data.task
-        )
-        for spec in specs
-    ]
 
 
 def experiment_name(prefix: str, payload: Any) -> str:
