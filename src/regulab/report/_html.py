@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ SECTION_IDS = (
 )
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _SECTION_HEAD = re.compile(r'<section\s+id="([^"]+)"[^>]*>\s*<h2[^>]*>(.*?)</h2>', re.S)
-_FLAGS = ("is_best", "best", "is_tied", "tied", "is_preferred", "preferred")
+_FLAGS = ("is_best", "best", "is_tied", "tied", "is_preferred", "preferred", "diverged")
 _HIDDEN = _FLAGS + (
     "metric",
     "higher_is_better",
@@ -287,11 +288,8 @@ def _stops(value: object) -> str:
     return _e(_fmt(value))
 
 
-def _pvalue(value: object) -> str:
-    p = float(value) if _is_number(value) else math.nan  # type: ignore[arg-type]
-    if not math.isfinite(p):
-        return "—"
-    return "&lt;0.001" if p < 1e-3 else f"{p:.3f}"
+def _reported(metric: str, row: Mapping[str, Any]) -> str:
+    return _plus_minus(row, f"{metric}_mean", f"{metric}_ci")
 
 
 def _one(value: object) -> str:
@@ -313,7 +311,6 @@ def _columns(rows: Sequence[Mapping[str, Any]], metric: str) -> list[_Column]:
             True,
         ),
         ("gap_mean", "Gap ± 95% CI", lambda r: _plus_minus(r, "gap_mean", "gap_ci"), True),
-        ("p_value", "p vs best", lambda r: _pvalue(r.get("p_value")), True),
         ("epochs_mean", "Epochs", lambda r: _e(_one(r.get("epochs_mean"))), True),
         ("stop_reasons", "Stopped by", lambda r: _stops(r.get("stop_reasons")), False),
         (
@@ -326,9 +323,21 @@ def _columns(rows: Sequence[Mapping[str, Any]], metric: str) -> list[_Column]:
         ("seconds_mean", "Seconds", lambda r: _e(_fmt(r.get("seconds_mean"))), True),
     ]
     present = {k for r in rows for k in r}
+    reported = [k[: -len("_mean")] for k in present if re.fullmatch(r"test_\w+_mean", k)]
+    for test in sorted(t for t in reported if t != metric):  # beside the metric chosen on
+        known.insert(
+            3,
+            (
+                f"{test}_mean",
+                f"{test.replace('_', ' ')} ± 95% CI (reported)",
+                partial(_reported, test),
+                True,
+            ),
+        )
     if "config_name" in present:
         present.add("config")
     hidden = set(_HIDDEN) | {f"{metric}_ci", f"{metric}_se", "config_name"}
+    hidden |= {f"{t}_{part}" for t in reported for part in ("ci", "se")}
     columns = [c for c in known if c[0] in present]
     handled = {c[0] for c in known} | hidden
     for key in (k for r in rows for k in r):
@@ -393,7 +402,7 @@ def _legend(data: ReportData) -> str:
         '<dt><span class="badge tied">≈ tied</span></dt><dd>its mean lies within one standard '
         "error of the best mean (the one-standard-error rule).</dd>"
         '<dt><span class="badge diverged">✗ diverged</span></dt><dd>a seed ended with a '
-        "non-finite validation metric; never marked best.</dd>"
+        "validation metric; never marked best.</dd>"
         '<dt><span class="badge preferred">✓ preferred</span></dt><dd>simpler/sparser preferred '
         "among tied: of the best and tied configurations, the one with the most exactly-zero "
         "weights, then the fewest techniques.</dd>"
