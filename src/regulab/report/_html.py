@@ -401,8 +401,8 @@ def _legend(data: ReportData) -> str:
         "reported.</dd>"
         '<dt><span class="badge tied">≈ tied</span></dt><dd>its mean lies within one standard '
         "error of the best mean (the one-standard-error rule).</dd>"
-        '<dt><span class="badge diverged">✗ diverged</span></dt><dd>a seed ended with a '
-        "validation metric; never marked best.</dd>"
+        '<dt><span class="badge diverged">✗ diverged</span></dt><dd>a seed hit a '
+        "non-finite loss or validation metric; never marked best.</dd>"
         '<dt><span class="badge preferred">✓ preferred</span></dt><dd>simpler/sparser preferred '
         "among tied: of the best and tied configurations, the one with the most exactly-zero "
         "weights, then the fewest techniques.</dd>"
