@@ -259,11 +259,15 @@ COMPARE_KEYS = {
     "schema_version",
     "data",
     "metric",
+    "test_metric",
     "higher_is_better",
+    "tie_rule",
+    "margin",
     "configs",
     "best",
     "tied",
     "preferred",
+    "diverged",
     "notes",
     "experiment",
     "resumed",
@@ -275,7 +279,8 @@ CONFIGS = {"none", "l2", "dropout+early_stopping"}
 def test_compare_json_and_report(iris_compare: dict[str, Any]) -> None:
     payload = iris_compare["json"]
     assert set(payload) == COMPARE_KEYS
-    assert payload["schema_version"] == 1 and payload["metric"] == "test_accuracy"
+    assert payload["schema_version"] == 2 and payload["metric"] == "val_accuracy"
+    assert payload["test_metric"] == "test_accuracy" and payload["diverged"] == []
     assert payload["resumed"] == 0
     assert {row["config"] for row in payload["configs"]} == CONFIGS
     assert payload["best"] in CONFIGS and payload["preferred"] in CONFIGS
@@ -285,13 +290,36 @@ def test_compare_json_and_report(iris_compare: dict[str, Any]) -> None:
         (config, seed) for config in CONFIGS for seed in (0, 1)
     }
     for row in payload["configs"]:
-        assert {"test_accuracy_mean", "test_accuracy_ci", "gap_mean", "epochs_mean"} <= set(row)
+        assert {"val_accuracy_mean", "test_accuracy_mean", "gap_mean", "diverged"} <= set(row)
     assert payload["data"]["name"] == "iris" and payload["data"]["model"] == "4-16-3"
     assert "iris: comparison" in iris_compare["out"]
     assert f"Report written to {iris_compare['report']}" in iris_compare["out"]
     html = iris_compare["report"].read_text()
     for section in ("comparison", "learning-curves", "generalization-gap", "sparsity"):
         assert f'id="{section}"' in html
+
+
+def test_compare_table_and_report_show_a_diverged_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import regulab.experiment as experiment
+
+    real = experiment.compare
+
+    def diverging(*args: Any, **kwargs: Any) -> Any:  # SGD with a huge L2 overflows
+        kwargs.update(optimizer="sgd", lr=0.1, techniques="none,l2=1e30")
+        return real(args[0], **kwargs)
+
+    monkeypatch.setattr(experiment, "compare", diverging)
+    report = tmp_path / "r.html"
+    code, out, err = invoke(
+        "compare", "--data", "iris", "--model", "4-16-3", "--seeds", "2", "--epochs", "2",
+        "--store", tmp_path / "s.sqlite", "--jobs", "1", "--quiet", "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "│ l2=1e30 │ diverged │" in out
+    assert "Diverged (a non-finite loss or val_accuracy; never chosen): l2=1e30." in out
+    assert '<span class="badge diverged">✗ diverged</span>' in report.read_text()
 
 
 def test_compare_rerun_resumes_from_the_store(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -148,7 +150,7 @@ def make_record(
     *,
     sparsity: float = 0.0,
     seconds: float = 1.0,
-    metric: str = "test_accuracy",
+    metric: str = "val_accuracy",
 ) -> RunRecord:
     return RunRecord(
         run_key=f"{config}-{seed}",
@@ -183,64 +185,167 @@ def by_config(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def test_summarize_clear_winner() -> None:
     records = records_for({"none": [0.50, 0.52, 0.51], "l2": [0.90, 0.91, 0.92]})
-    rows, notes = summarize(records, "test_accuracy", True)
+    rows, notes = summarize(records, "val_accuracy", True)
     assert [row["config"] for row in rows] == ["l2", "none"]  # best first
     l2 = rows[0]
     assert (l2["best"], l2["tied"], l2["preferred"]) == (True, False, True)
     assert (rows[1]["best"], rows[1]["tied"], rows[1]["preferred"]) == (False, False, False)
-    assert l2["n_seeds"] == 3
-    assert l2["test_accuracy_mean"] == pytest.approx(0.91)
-    assert l2["test_accuracy_se"] == pytest.approx(0.01 / 3**0.5)
-    assert l2["test_accuracy_ci"] == pytest.approx(4.302653 * 0.01 / 3**0.5, rel=1e-5)
+    assert l2["n_seeds"] == 3 and l2["diverged"] == 0
+    assert l2["val_accuracy_mean"] == pytest.approx(0.91)
+    assert l2["val_accuracy_se"] == pytest.approx(0.01 / 3**0.5)
+    assert l2["val_accuracy_ci"] == pytest.approx(4.302653 * 0.01 / 3**0.5, rel=1e-5)
     assert l2["gap_mean"] == pytest.approx(0.1)
     assert l2["epochs_mean"] == pytest.approx(11.0)
     assert l2["stop_reasons"] == {"max_epochs": 3}
     assert l2["techniques"] == 1
-    assert notes == ["Best test_accuracy: l2 (0.9100)."]
+    assert notes == ["Best val_accuracy: l2 (0.9100)."]
+
+
+def test_choice_is_made_on_validation_and_test_is_only_reported() -> None:
+    # On test, none looks far better; on validation l2 is. The marks follow validation.
+    records = records_for({"none": [0.50, 0.52, 0.51], "l2": [0.90, 0.91, 0.92]})
+    for record in records:
+        record.metrics["test_accuracy"] = 1.4 - record.metrics["val_accuracy"]
+    rows, notes = summarize(records, "val_accuracy", True, test_metric="test_accuracy")
+    table = by_config(rows)
+    assert table["l2"]["best"] and table["l2"]["preferred"] and not table["none"]["tied"]
+    assert table["none"]["test_accuracy_mean"] == pytest.approx(0.89)
+    assert table["l2"]["test_accuracy_mean"] == pytest.approx(0.49)
+    assert notes[0] == "Best val_accuracy: l2 (0.9100)."
+
+
+def test_validation_figure_is_read_at_the_restored_epoch_when_not_in_metrics() -> None:
+    # A record stored before val_* figures were kept: the history at the best epoch counts.
+    records = records_for({"none": [0.5, 0.5], "l2": [0.5, 0.5]})
+    for record in records:
+        del record.metrics["val_accuracy"]
+        good = 0.9 if record.config_name == "l2" else 0.6
+        record.history = [
+            {"epoch": 1, "val_accuracy": good},
+            {"epoch": 2, "val_accuracy": 0.1},
+        ]
+        record.best_epoch = 1
+    rows, _ = summarize(records, "val_accuracy", True)
+    assert by_config(rows)["l2"]["best"]
+    assert by_config(rows)["l2"]["val_accuracy_mean"] == pytest.approx(0.9)
 
 
 # The best, l2, has mean 0.7875 and standard error 0.083; dropout is 0.1125 lower: more than
-# one standard error, but its paired differences (0.3, -0.1, 0.25, 0.0) are too noisy for a
-# paired t-test to tell them apart (p ~ 0.3).
+# one standard error. A paired t-test would not tell them apart (p ~ 0.3), and the old rule
+# "p > 0.05 is a tie" tied them; "not significantly different" is not a tie.
 NOISY = {"l2": [0.9, 0.7, 0.95, 0.6], "dropout": [0.6, 0.8, 0.7, 0.6]}
 
 
-def test_tie_rule_paired_or_se_ties_a_noisy_difference() -> None:
-    rows, notes = summarize(records_for(NOISY), "test_accuracy", True)
-    table = by_config(rows)
-    assert table["l2"]["best"] and not table["l2"]["tied"]
-    assert table["dropout"]["tied"]
-    assert any("Tied with the best (paired t-test p > 0.05" in note for note in notes)
-    assert any(note.endswith(": dropout.") for note in notes)
-
-
-def test_tie_rule_se_does_not() -> None:
-    rows, notes = summarize(records_for(NOISY), "test_accuracy", True, tie_rule="se")
+def test_a_noisy_difference_beyond_one_se_is_not_a_tie() -> None:
+    rows, notes = summarize(records_for(NOISY), "val_accuracy", True)
     table = by_config(rows)
     assert table["l2"]["best"] and not table["dropout"]["tied"]
     assert table["l2"]["preferred"]
     assert not any("Tied" in note for note in notes)
 
 
-def test_tie_within_one_standard_error_under_both_rules() -> None:
+def test_tie_within_one_standard_error() -> None:
     values = {"l2": [0.80, 0.90, 0.85], "dropout": [0.84, 0.85, 0.83]}  # gap 0.01 < se 0.029
-    for rule in ("paired_or_se", "se"):
-        rows, notes = summarize(records_for(values), "test_accuracy", True, tie_rule=rule)
-        assert by_config(rows)["dropout"]["tied"], rule
-        expected = "within one standard error" if rule == "se" else "paired t-test"
-        assert any(expected in note for note in notes)
+    rows, notes = summarize(records_for(values), "val_accuracy", True)
+    assert by_config(rows)["dropout"]["tied"]
+    assert "Tied with the best (within one standard error of its mean): dropout." in notes
+
+
+def test_tost_ties_only_what_it_shows_equivalent() -> None:
+    # dropout's paired differences from l2 are 0.01, 0.02, 0.01, 0.02: shown within 0.05.
+    close = {"l2": [0.90, 0.86, 0.88, 0.92], "dropout": [0.89, 0.84, 0.87, 0.90]}
+    rows, notes = summarize(records_for(close), "val_accuracy", True, tie_rule="tost", margin=0.05)
+    assert by_config(rows)["dropout"]["tied"]
+    assert "Tied with the best (equivalent within ±0.05 by a paired TOST, p < 0.05): dropout." in (
+        notes
+    )
+    # the same data with a margin smaller than the difference: not shown equivalent
+    rows, _ = summarize(records_for(close), "val_accuracy", True, tie_rule="tost", margin=0.01)
+    assert not by_config(rows)["dropout"]["tied"]
+    # NOISY is not shown equivalent within 0.05 either, though a t-test finds no difference
+    rows, _ = summarize(records_for(NOISY), "val_accuracy", True, tie_rule="tost", margin=0.05)
+    assert not by_config(rows)["dropout"]["tied"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tie_rule": "paired_or_se"}, "'tie_rule' parameter of choose must be one of se, tost"),
+        ({"tie_rule": "tost"}, "'margin' parameter of choose must be a float in the range"),
+        ({"tie_rule": "tost", "margin": -0.1}, "Got -0.1 instead."),
+    ],
+)
+def test_bad_tie_rules_rejected(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidParameterError, match=message):
+        summarize(records_for(NOISY), "val_accuracy", True, **options)
 
 
 def test_constant_paired_difference_is_not_a_tie() -> None:
     values = {"l2": [0.9, 0.8, 0.7], "dropout": [0.7, 0.6, 0.5]}  # always 0.2 lower
-    rows, _ = summarize(records_for(values), "test_accuracy", True)
+    rows, _ = summarize(records_for(values), "val_accuracy", True)
     assert not by_config(rows)["dropout"]["tied"]
+
+
+def test_diverged_config_is_never_best_and_is_listed() -> None:
+    # "none" would be best on its finite seeds, but one seed diverged.
+    values = {"none": [0.99, float("nan"), 0.98], "l2": [0.80, 0.81, 0.82]}
+    rows, notes = summarize(records_for(values), "val_accuracy", True)
+    table = by_config(rows)
+    assert table["l2"]["best"] and table["l2"]["preferred"]
+    assert not any(table["none"][mark] for mark in ("best", "tied", "preferred"))
+    assert table["none"]["diverged"] == 1 and table["l2"]["diverged"] == 0
+    assert [row["config"] for row in rows] == ["l2", "none"]  # diverged last
+    assert "Diverged (a non-finite loss or val_accuracy; never chosen): none." in notes
+    # every config diverged: nothing is marked, and the JSON's best is null
+    rows, notes = summarize(records_for({"none": [math.inf]}), "val_accuracy", True)
+    assert not rows[0]["best"] and notes == [
+        "Diverged (a non-finite loss or val_accuracy; never chosen): none."
+    ]
+
+
+def test_a_run_stopped_on_a_non_finite_loss_counts_as_diverged() -> None:
+    # its accuracy is finite (argmax of NaN scores still names a class), but it diverged
+    records = records_for({"none": [0.95, 0.96], "l2": [0.80, 0.81]})
+    records[0].stop_reason = "non_finite"
+    records[0].metrics["val_loss"] = float("nan")
+    rows, _ = summarize(records, "val_accuracy", True)
+    assert by_config(rows)["l2"]["best"] and by_config(rows)["none"]["diverged"] == 1
+    assert by_config(rows)["none"]["val_accuracy_mean"] == pytest.approx(0.96)  # finite seeds
+
+
+@pytest.fixture(scope="module")
+def diverging_comparison() -> Comparison:
+    # SGD with an enormous L2 strength overflows on the first steps
+    return compare(
+        "iris",
+        "none,l2=1e30",
+        model="4-16-3",
+        seeds=2,
+        epochs=3,
+        optimizer="sgd",
+        lr=0.1,
+        verbose=0,
+    )
+
+
+def test_compare_marks_a_diverging_config_and_never_picks_it(
+    diverging_comparison: Comparison,
+) -> None:
+    result = diverging_comparison
+    table = by_config(result.rows)
+    assert table["l2=1e30"]["diverged"] == 2 and table["l2=1e30"]["stop_reasons"] == {
+        "non_finite": 2
+    }
+    assert result.best == result.preferred == "none" and table["none"]["diverged"] == 0
+    payload = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    assert payload["diverged"] == ["l2=1e30"]
+    assert payload["configs"][-1]["val_accuracy_mean"] is None  # no finite seed: null
 
 
 def test_preferred_is_the_sparser_tied_config() -> None:
     values = {"dropout": [0.80, 0.90, 0.85], "l1": [0.84, 0.85, 0.83]}
     records = records_for(values, l1={"sparsity": 0.4})
-    rows, notes = summarize(records, "test_accuracy", True)
+    rows, notes = summarize(records, "val_accuracy", True)
     table = by_config(rows)
     assert table["dropout"]["best"] and not table["dropout"]["preferred"]
     assert table["l1"]["tied"] and table["l1"]["preferred"]
@@ -252,7 +357,7 @@ def test_preferred_is_the_sparser_tied_config() -> None:
 
 def test_preferred_is_the_simpler_tied_config() -> None:
     values = {"dropout+l2": [0.80, 0.90, 0.85], "none": [0.84, 0.85, 0.83]}
-    rows, notes = summarize(records_for(values), "test_accuracy", True)
+    rows, notes = summarize(records_for(values), "val_accuracy", True)
     table = by_config(rows)
     assert table["none"]["preferred"] and table["none"]["techniques"] == 0
     assert table["dropout+l2"]["techniques"] == 2
@@ -262,7 +367,7 @@ def test_preferred_is_the_simpler_tied_config() -> None:
 def test_equal_simplicity_prefers_the_faster() -> None:
     values = {"l2": [0.80, 0.90, 0.85], "dropout": [0.84, 0.85, 0.83]}
     records = records_for(values, l2={"seconds": 3.0}, dropout={"seconds": 1.0})
-    rows, _ = summarize(records, "test_accuracy", True)
+    rows, _ = summarize(records, "val_accuracy", True)
     assert by_config(rows)["dropout"]["preferred"]
 
 
@@ -270,7 +375,7 @@ def test_lower_is_better() -> None:
     values = {"none": [0.9, 0.95, 0.92], "l2": [0.30, 0.31, 0.29]}
     records = records_for(values)
     for record in records:  # the same numbers as a loss
-        record.metrics["val_loss"] = record.metrics.pop("test_accuracy")
+        record.metrics["val_loss"] = record.metrics.pop("val_accuracy")
     rows, notes = summarize(records, "val_loss", False)
     assert rows[0]["config"] == "l2" and rows[0]["best"] and rows[0]["preferred"]
     assert "val_loss_mean" in rows[0]
@@ -278,10 +383,10 @@ def test_lower_is_better() -> None:
 
 
 def test_summarize_single_seed_and_empty() -> None:
-    rows, _ = summarize(records_for({"none": [0.5], "l2": [0.6]}), "test_accuracy", True)
-    assert by_config(rows)["l2"]["test_accuracy_ci"] == 0.0
-    assert not by_config(rows)["none"]["tied"]  # one seed: no paired test, se 0
-    assert summarize([], "test_accuracy", True) == ([], [])
+    rows, _ = summarize(records_for({"none": [0.5], "l2": [0.6]}), "val_accuracy", True)
+    assert math.isnan(by_config(rows)["l2"]["val_accuracy_ci"])  # undefined with one seed
+    assert not by_config(rows)["none"]["tied"]  # one seed: no standard error, no tie
+    assert summarize([], "val_accuracy", True) == ([], [])
 
 
 # --------------------------------------------------------------------------- tasks
@@ -333,37 +438,39 @@ def test_make_tasks_max_stack_and_min_tasks(max_stack: int, min_tasks: int, size
 
 
 # --------------------------------------------------------------------------- compare
+IRIS_TECHNIQUES = "none,l2,dropout+early_stopping=val_accuracy:1,batchnorm"
+IRIS = {"model": "4-16-3", "seeds": 2, "epochs": 4, "verbose": 0}
+
+
 @pytest.fixture(scope="module")
 def iris_comparison() -> Comparison:
-    return compare(
-        "iris",
-        "none,l2,dropout+early_stopping=val_accuracy:1,batchnorm",
-        model="4-16-3",
-        seeds=2,
-        epochs=4,
-        verbose=0,
-    )
+    return compare("iris", IRIS_TECHNIQUES, **IRIS)
 
 
 def test_compare_rows_for_every_config(iris_comparison: Comparison) -> None:
     result = iris_comparison
-    assert result.metric == "test_accuracy" and result.higher_is_better
+    assert result.metric == "val_accuracy" and result.higher_is_better
+    assert result.test_metric == "test_accuracy"
     configs = {"none", "l2", "dropout+early_stopping=val_accuracy:1", "batchnorm"}
     assert {row["config"] for row in result.rows} == configs
     assert len(result.records) == 8 and result.resumed == 0
-    means = [row["test_accuracy_mean"] for row in result.rows]
+    assert result.rows[0]["best"]
+    means = [row["val_accuracy_mean"] for row in result.rows[1:]]
     assert means == sorted(means, reverse=True)
     for row in result.rows:
-        assert row["n_seeds"] == 2
-        for key in ("test_accuracy_ci", "test_accuracy_se", "gap_mean", "gap_ci"):
-            assert isinstance(row[key], float) and row[key] == row[key], key
-        assert row["test_accuracy_ci"] >= 0
+        assert row["n_seeds"] == 2 and row["diverged"] == 0
+        for metric in ("val_accuracy", "test_accuracy"):
+            for key in (f"{metric}_ci", f"{metric}_se", "gap_mean", "gap_ci"):
+                assert isinstance(row[key], float) and row[key] == row[key], key
+            assert row[f"{metric}_ci"] >= 0
     assert sum(row["best"] for row in result.rows) == 1
     assert sum(row["preferred"] for row in result.rows) == 1
     assert result.best in configs and result.preferred in configs
     assert result.data["name"] == "iris" and result.data["model"] == "4-16-3"
     assert result.experiment.startswith("compare-")
-    assert result.notes[0].startswith("Best test_accuracy: ")
+    assert result.notes[0].startswith("Best val_accuracy: ")
+    for record in result.records:  # the figures chosen on are recorded with every run
+        assert 0.0 <= record.metrics["val_accuracy"] <= 1.0
 
 
 def test_compare_to_json_is_strict_json(iris_comparison: Comparison) -> None:
@@ -373,11 +480,15 @@ def test_compare_to_json_is_strict_json(iris_comparison: Comparison) -> None:
         "schema_version",
         "data",
         "metric",
+        "test_metric",
         "higher_is_better",
+        "tie_rule",
+        "margin",
         "configs",
         "best",
         "tied",
         "preferred",
+        "diverged",
         "notes",
         "experiment",
         "resumed",
@@ -385,6 +496,8 @@ def test_compare_to_json_is_strict_json(iris_comparison: Comparison) -> None:
     }
     assert len(payload["runs"]) == 8
     assert {run["seed"] for run in payload["runs"]} == {0, 1}
+    assert payload["schema_version"] == 2 and payload["metric"] == "val_accuracy"
+    assert payload["tie_rule"] == "se" and payload["diverged"] == []
 
 
 def test_compare_same_inputs_same_numbers(iris_comparison: Comparison) -> None:
@@ -410,3 +523,43 @@ def test_stacked_runs_equal_runs_alone() -> None:
         assert alone.epochs_run == together.epochs_run
         assert alone.stop_reason == together.stop_reason
         assert alone.weights == together.weights
+
+
+# --------------------------------------------------------------------------- test never chooses
+def _permuted_test_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every experiment see its test labels shuffled (a fixed permutation)."""
+    from regulab.experiment import _compare
+
+    original = _compare.split
+
+    def split_with_permuted_test(*args: Any, **kwargs: Any) -> Any:
+        parts = original(*args, **kwargs)
+        order = np.random.default_rng(1).permutation(len(parts.y_test))
+        return replace(parts, y_test=parts.y_test[order])
+
+    monkeypatch.setattr(_compare, "split", split_with_permuted_test)
+
+
+def _marks(rows: list[dict[str, Any]]) -> dict[str, tuple[bool, bool, bool]]:
+    return {row["config"]: (row["best"], row["tied"], row["preferred"]) for row in rows}
+
+
+def test_permuting_test_labels_leaves_every_compare_and_report_mark_unchanged(
+    iris_comparison: Comparison, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from regulab.report import build_report_data
+
+    _permuted_test_labels(monkeypatch)
+    shuffled = compare("iris", IRIS_TECHNIQUES, **IRIS)
+    before = {(r.config_name, r.seed): r.metrics for r in iris_comparison.records}
+    after = {(r.config_name, r.seed): r.metrics for r in shuffled.records}
+    assert any(
+        before[k]["test_accuracy"] != after[k]["test_accuracy"] for k in before
+    )  # the permutation reached the test figures...
+    assert all(before[k]["val_accuracy"] == after[k]["val_accuracy"] for k in before)
+    # ...and none of the marks
+    assert _marks(shuffled.rows) == _marks(iris_comparison.rows)
+    assert (shuffled.best, shuffled.preferred) == (iris_comparison.best, iris_comparison.preferred)
+    reports = [build_report_data(c.records) for c in (iris_comparison, shuffled)]
+    assert reports[0].metric == "val_accuracy"
+    assert _marks(reports[1].table) == _marks(reports[0].table) == _marks(iris_comparison.rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterator
@@ -12,8 +13,13 @@ import torch
 
 from regulab.data import make_synthetic
 from regulab.errors import InvalidParameterError
-from regulab.experiment import _paths, _runner
-from regulab.experiment._paths import (
+from regulab.experiment import (
+    CurveResult,
+    PathResult,
+    _compare,
+    _path_runners,
+    _paths,
+    _runner,
     dropout_curve,
     one_se_rule,
     patience_curve,
@@ -21,6 +27,7 @@ from regulab.experiment._paths import (
 )
 from regulab.experiment._store import ResultsStore
 from regulab.models import MLP
+from regulab.report import build_report_data
 
 FAST = {"model": "4-16-3", "lr": 1e-2, "verbose": 0, "device": "cpu"}
 
@@ -119,6 +126,18 @@ def test_path_records_carry_group_and_strength(l1_path: _paths.PathResult) -> No
     assert all(r.config["prox_l1"] for r in l1_path.records)
 
 
+def test_a_diverged_point_is_never_chosen() -> None:
+    # 0.01 is best on its finite seeds, but one seed diverged there
+    strengths = [1.0, 0.1, 0.01]
+    means = [0.50, 0.80, math.nan]
+    assert one_se_rule(strengths, means, [0.01, 0.01, 0.01]) == (0.1, 0.1)
+
+
+def test_path_points_show_diverged_seeds(l1_path: _paths.PathResult) -> None:
+    assert [row["diverged"] for row in l1_path.rows] == [0] * 5
+    assert l1_path.to_json()["points"][0]["diverged"] == 0
+
+
 def test_cold_path_with_store_resumes_without_training(tmp_path, monkeypatch) -> None:
     store = ResultsStore(tmp_path / "runs.sqlite")
     args = dict(n_strengths=3, seeds=2, epochs=4, warm_start=False, store=store, **FAST)
@@ -132,7 +151,8 @@ def test_cold_path_with_store_resumes_without_training(tmp_path, monkeypatch) ->
         raise AssertionError("a stored run was trained again")
 
     monkeypatch.setattr(_runner, "run_task", no_training)
-    monkeypatch.setattr(_paths, "_train_specs", no_training)
+    monkeypatch.setattr(_paths, "train_stack", no_training)
+    monkeypatch.setattr(_path_runners, "train_stack", no_training)
     again = regularization_path("iris", "l1", **args)
     assert again.resumed == 3 * 2
     assert again.strengths == first.strengths
@@ -146,7 +166,8 @@ def test_warm_path_with_store_resumes_whole_path(tmp_path, monkeypatch) -> None:
     first = regularization_path("iris", "elastic_net", **args)
     assert first.strength_max_rule == {"source": "given"} and first.l1_ratio == 0.5
     assert {r.group for r in store.records()} == {"path:elastic_net"}
-    monkeypatch.setattr(_paths, "_train_specs", lambda *a, **k: pytest.fail("retrained"))
+    for module in (_paths, _path_runners):
+        monkeypatch.setattr(module, "train_stack", lambda *a, **k: pytest.fail("retrained"))
     again = regularization_path("iris", "elastic_net", **args)
     assert again.resumed == 3
     assert again.val_mean == first.val_mean
@@ -161,13 +182,13 @@ def test_l2_path_uses_the_documented_default() -> None:
 
 def test_trapped_network_is_detected() -> None:
     model = MLP("4-8-8-3", seed=0)
-    assert not _paths._trapped(model)
+    assert not _path_runners.trapped(model)
     with torch.no_grad():
         model.linears[0].weight.zero_()
-    assert not _paths._trapped(model)  # one zero matrix: gradients still flow
+    assert not _path_runners.trapped(model)  # one zero matrix: gradients still flow
     with torch.no_grad():
         model.linears[2].weight.zero_()
-    assert _paths._trapped(model)
+    assert _path_runners.trapped(model)
 
 
 # -- curves -----------------------------------------------------------------------------------
@@ -227,3 +248,48 @@ def test_bad_input_names_the_allowed_range(call, message) -> None:
 def test_dropout_curve_rejects_a_model_without_hidden_layer() -> None:
     with pytest.raises(InvalidParameterError, match="has no hidden layer"):
         dropout_curve("iris", (0.0, 0.5), model="linear", seeds=1, epochs=1, verbose=0)
+
+
+def test_permuting_test_labels_leaves_lambdas_and_curve_choices_unchanged(monkeypatch) -> None:
+    path_args = dict(n_strengths=3, seeds=2, epochs=4, **FAST)
+    curve_args = dict(seeds=2, epochs=3, **FAST)
+
+    def run() -> tuple[PathResult, CurveResult, CurveResult]:
+        return (
+            regularization_path("iris", "l1", **path_args),
+            dropout_curve("iris", (0.0, 0.3, 0.6), **curve_args),
+            patience_curve("iris", (0, 1, 3), **curve_args),
+        )
+
+    before = run()
+    original = _compare.split
+
+    def split_with_permuted_test(*args, **kwargs):
+        parts = original(*args, **kwargs)
+        order = np.random.default_rng(1).permutation(len(parts.y_test))
+        return dataclasses.replace(parts, y_test=parts.y_test[order])
+
+    monkeypatch.setattr(_compare, "split", split_with_permuted_test)
+    after = run()
+    assert before[0].test_mean != after[0].test_mean  # the permutation reached the tests
+    assert before[0].val_mean == after[0].val_mean
+    assert (before[0].lambda_min, before[0].lambda_1se) == (
+        after[0].lambda_min,
+        after[0].lambda_1se,
+    )
+    for old, new in zip(before[1:], after[1:]):
+        assert (old.best, old.one_se) == (new.best, new.one_se)
+        assert old.val_mean == new.val_mean
+    # the report computes the same marks from the records, with or without the permutation
+    for result in (before, after):
+        records = [r for part in result for r in part.records]
+        report = build_report_data(records)
+        assert (report.paths[0].lambda_min, report.paths[0].lambda_1se) == (
+            result[0].lambda_min,
+            result[0].lambda_1se,
+        )
+        assert report.paths[0].source == "computed"
+        curves = (report.dropout_curve, report.patience_curve)
+        for curve, sweep in zip(curves, result[1:]):
+            assert curve is not None
+            assert (curve.best, curve.one_se) == (sweep.best, sweep.one_se)

@@ -15,23 +15,19 @@ import matplotlib
 import numpy as np
 import pytest
 from markupsafe import Markup
-from scipy import stats
 
 from regulab.errors import InvalidParameterError
-from regulab.experiment import summarize
+from regulab.experiment import one_se_rule, summarize
 from regulab.experiment._records import HISTOGRAM_EDGES, RunRecord
 from regulab.report import (
     SECTION_IDS,
     build_report_data,
     comparison_table,
-    paired_t_pvalue,
-    path_lambdas,
     render_report,
     section,
     table_html,
     write_report,
 )
-from regulab.report._stats import mean_ci
 
 IMAGE = (8, 8)
 N_INPUTS = IMAGE[0] * IMAGE[1]
@@ -201,7 +197,8 @@ def _scored(config: str, values: list[float]) -> list[RunRecord]:
     records = []
     for seed, value in enumerate(values):
         record = make_record(config, seed, accuracy=0.9)
-        record.metrics["test_accuracy"] = value
+        record.metrics["val_accuracy"] = value  # what the marks are chosen on
+        record.metrics["test_accuracy"] = value - 0.1  # reported beside
         records.append(record)
     return records
 
@@ -231,44 +228,36 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, str]:
 # ---------------------------------------------------------------- statistics and plot data
 
 
-def test_mean_ci_matches_t_interval_on_known_numbers() -> None:
-    ci = mean_ci([1.0, 2.0, 3.0, None, float("nan")])
-    assert ci.n == 3 and ci.mean == pytest.approx(2.0)
-    assert ci.se == pytest.approx(1 / math.sqrt(3))
-    # t(0.975, df=2) = 4.302653
-    assert ci.half_width == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
-    assert (ci.low, ci.high) == pytest.approx((2 - 2.484138, 2 + 2.484138), rel=1e-6)
-    single = mean_ci([0.5])
-    assert single.mean == 0.5 and math.isnan(single.low) and math.isnan(single.se)
-
-
-def test_paired_t_pvalue_matches_scipy_and_handles_degenerate_cases() -> None:
-    a, b = [0.90, 0.93, 0.91, 0.95], [0.89, 0.90, 0.92, 0.91]
-    assert paired_t_pvalue(a, b) == pytest.approx(stats.ttest_rel(a, b).pvalue)
-    assert paired_t_pvalue([0.9, 0.8], [0.9, 0.8]) == 1.0
-    assert paired_t_pvalue([0.9, 0.8], [0.8, 0.7]) == 0.0
-    assert math.isnan(paired_t_pvalue([0.9], [0.8]))
-
-
 def test_comparison_marks_best_tied_and_preferred() -> None:
     records = (
-        _scored("dropout+l2", [0.90, 0.92, 0.94])
-        + _scored("l2", [0.895, 0.915, 0.935])  # constant -0.005: p = 0 but within one se
-        + _scored("dropout", [0.91, 0.905, 0.93])  # noisy: paired t-test p > 0.05
-        + _scored("none", [0.85, 0.87, 0.89])  # constant -0.05: p = 0 and beyond one se
+        _scored("dropout+l2", [0.90, 0.92, 0.94])  # best: mean 0.92, se 0.0115
+        + _scored("l2", [0.895, 0.915, 0.935])  # within one se
+        + _scored("dropout", [0.91, 0.905, 0.93])  # within one se
+        + _scored("none", [0.85, 0.87, 0.89])  # beyond one se
     )
     rows = {r.config_name: r for r in comparison_table(records)}
     assert [r.config_name for r in comparison_table(records)][0] == "dropout+l2"
     best = rows["dropout+l2"]
     assert best.is_best and not best.is_tied and best.metric_mean == pytest.approx(0.92)
+    assert best.metric == "val_accuracy" and best.test_metric == "test_accuracy"
     assert best.metric_se == pytest.approx(0.02 / math.sqrt(3))
-    assert rows["l2"].p_value == 0.0 and rows["l2"].is_tied
-    assert rows["dropout"].p_value > 0.05 and rows["dropout"].is_tied
+    assert best.test_mean == pytest.approx(0.82)
+    assert rows["l2"].is_tied and rows["dropout"].is_tied
     assert not rows["none"].is_tied and not rows["none"].is_best
     # simpler among {dropout+l2, l2, dropout}: one technique; then sparser (equal) then smaller norm
     preferred = [r.config_name for r in rows.values() if r.is_preferred]
     assert len(preferred) == 1 and preferred[0] in ("l2", "dropout")
     assert rows["none"].stop_reasons == {"max_epochs": 3}
+
+
+def test_diverged_config_is_marked_and_never_best() -> None:
+    records = _scored("none", [0.99, 0.98, 0.97]) + _scored("l2", [0.90, 0.91, 0.92])
+    records[1].metrics["val_accuracy"] = float("nan")
+    rows = {r.config_name: r for r in comparison_table(records)}
+    assert rows["l2"].is_best and rows["none"].diverged == 1
+    assert not (rows["none"].is_best or rows["none"].is_tied or rows["none"].is_preferred)
+    page, _, _ = render_report(records)
+    assert '<span class="badge diverged">✗ diverged</span>' in page
 
 
 def test_learning_curve_averages_seeds_that_reached_each_epoch() -> None:
@@ -330,11 +319,11 @@ def _path_records(means: dict[float, list[float]]) -> list[RunRecord]:
 
 
 def test_lambda_min_and_1se_on_a_constructed_path() -> None:
-    assert path_lambdas([1e-4, 1e-3, 1e-2, 1e-1], [0.90, 0.93, 0.92, 0.80], [0.01] * 4) == (
+    assert one_se_rule([1e-4, 1e-3, 1e-2, 1e-1], [0.90, 0.93, 0.92, 0.80], [0.01] * 4) == (
         1e-3,
         1e-2,
     )
-    assert path_lambdas([1, 2, 4], [0.3, 0.35, 0.5], [0.1] * 3, higher_is_better=False) == (1, 2)
+    assert one_se_rule([1, 2, 4], [0.3, 0.35, 0.5], [0.1] * 3, higher_is_better=False) == (1, 2)
     # best 0.94 at 1e-3 with se 0.0115: 1e-2 (0.93) lies within one se, 1e-1 (0.90) does not
     records = _path_records(
         {
@@ -362,7 +351,8 @@ def test_parameter_curves_from_their_groups() -> None:
     assert [p.x for p in data.patience_curve.points] == [1, 3, 5, 10]
     assert all(p.n == 2 for p in data.dropout_curve.points)
     assert [p.epochs_mean for p in data.patience_curve.points] == [4, 7, 10, 12]
-    assert data.metric == "test_accuracy" and data.dataset == "digits"
+    assert data.metric == "val_accuracy" and data.test_metric == "test_accuracy"
+    assert data.dataset == "digits"
     assert data.configs == ["none", "l1+early_stopping", "dropout+l2+early_stopping"]
 
 
@@ -386,8 +376,8 @@ def test_precomputed_table_is_used_as_given() -> None:
 def test_computed_rows_match_the_compare_engine_format() -> None:
     records = _scored("dropout+l2", [0.90, 0.92, 0.94]) + _scored("none", [0.85, 0.87, 0.89])
     ours = [r.to_dict() for r in comparison_table(records)]
-    engine, _ = summarize(records, "test_accuracy", True)
-    assert [set(r) - {"p_value"} for r in ours] == [set(r) for r in engine]
+    engine, _ = summarize(records, "val_accuracy", True, test_metric="test_accuracy")
+    assert [set(r) for r in ours] == [set(r) for r in engine]
     for mine, theirs in zip(ours, engine):
         for key, value in theirs.items():
             assert mine[key] == (pytest.approx(value) if isinstance(value, float) else value)

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from regulab import __version__
@@ -238,10 +239,19 @@ def _check_output(path: str | None) -> None:
         raise RegulabError(f"Cannot write '{path}': its folder does not exist.")
 
 
-def _comparison_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table:
+def _number(value: Any, spec: str) -> str:
+    return "—" if value is None or value != value else format(value, spec)
+
+
+def _comparison_table(
+    rows: list[dict[str, Any]], metric: str, test_metric: str, title: str
+) -> Table:
+    """Marks chosen on ``metric`` (validation, with its 95% CI); the mean ``test_metric``
+    beside; a config with a diverged seed reads "diverged" and is never marked."""
     table = Table(
         Column("config", overflow="fold"),
         f"{metric} (95% CI)",
+        test_metric,
         "gap",
         "epochs",
         "sparsity",
@@ -253,13 +263,18 @@ def _comparison_table(rows: list[dict[str, Any]], metric: str, title: str) -> Ta
         mark = "best" if row["best"] else ("tied" if row["tied"] else "")
         if row["preferred"]:
             mark = f"{mark}, preferred" if mark else "preferred"
+        half = row[f"{metric}_ci"]
+        chosen_on = _number(row[f"{metric}_mean"], ".4f") + (
+            f" ± {half:.4f}" if half is not None and half == half else ""
+        )
         table.add_row(
-            row["config"],
-            f"{row[f'{metric}_mean']:.4f} ± {row[f'{metric}_ci']:.4f}",
-            f"{row['gap_mean']:+.3f}",
-            f"{row['epochs_mean']:.1f}",
-            f"{row['sparsity_mean']:.1%}",
-            f"{row['seconds_mean']:.2f}",
+            escape(row["config"]),
+            "diverged" if row.get("diverged") else chosen_on,
+            _number(row.get(f"{test_metric}_mean"), ".4f"),
+            _number(row["gap_mean"], "+.3f"),
+            _number(row["epochs_mean"], ".1f"),
+            _number(row["sparsity_mean"], ".1%"),
+            _number(row["seconds_mean"], ".2f"),
             mark,
         )
     return table
@@ -313,7 +328,12 @@ def compare_command(**options: Any) -> None:
             **options,
         )
     Console().print(
-        _comparison_table(result.rows, result.metric, f"{result.data['name']}: comparison")
+        _comparison_table(
+            result.rows,
+            result.metric,
+            result.test_metric,
+            escape(f"{result.data['name']}: comparison"),
+        )
     )
     for note in result.notes:
         click.echo(note)

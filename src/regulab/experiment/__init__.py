@@ -4,8 +4,8 @@ Examples
 --------
 >>> from regulab.experiment import compare
 >>> result = compare("iris", "none,dropout", model="4-16-3", seeds=2, epochs=2, verbose=0)
->>> result.metric
-'test_accuracy'
+>>> result.metric, result.test_metric
+('val_accuracy', 'test_accuracy')
 """
 
 from regulab.experiment._compare import (
@@ -16,14 +16,8 @@ from regulab.experiment._compare import (
     prepare_data,
     run_specs,
 )
-from regulab.experiment._paths import (
-    CurveResult,
-    PathResult,
-    dropout_curve,
-    one_se_rule,
-    patience_curve,
-    regularization_path,
-)
+from regulab.experiment._curves import CurveResult, dropout_curve, patience_curve
+from regulab.experiment._paths import PathResult, regularization_path
 from regulab.experiment._records import RunRecord, run_key, weight_summary
 from regulab.experiment._runner import (
     DataBundle,
@@ -32,8 +26,8 @@ from regulab.experiment._runner import (
     record_from_result,
     run_task,
 )
-from regulab.experiment._stats import main_metric, mean_ci, summarize
 from regulab.experiment._store import ResultsStore, StoreError, check_writable
+from regulab.experiment._summary import summarize
 from regulab.experiment._techniques import (
     TECHNIQUES,
     apply_techniques,
@@ -41,6 +35,7 @@ from regulab.experiment._techniques import (
     technique_count,
 )
 from regulab.experiment._tune import TuneResult, tune
+from regulab.stats import main_metric, mean_ci, one_se_rule
 
 __all__ = [
     "compare",

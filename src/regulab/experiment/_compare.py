@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,9 @@ from regulab.data import Dataset, load, split
 from regulab.errors import check_range
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks, stacking_note
-from regulab.experiment._stats import main_metric, summarize
+from regulab.experiment._summary import summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
+from regulab.stats import check_tie_rule, main_metric, selection_metric
 from regulab.training._callbacks import EarlyStopping
 from regulab.training._trainer import _check_model_fits, available_metrics
 
@@ -29,12 +31,14 @@ __all__ = [
     "run_specs",
     "DEFAULT_TECHNIQUES",
     "COMPARE_SCHEMA_VERSION",
+    "data_info",
+    "json_safe",
 ]
 
 DEFAULT_TECHNIQUES = (
     "none,l1,l2,elastic_net,weight_decay,dropout,batchnorm,early_stopping,dropout+l2+early_stopping"
 )
-COMPARE_SCHEMA_VERSION = 1
+COMPARE_SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -50,9 +54,17 @@ class Comparison:
     records : list of RunRecord
         Every run behind the table.
     metric : str
-        The headline test metric.
+        The validation metric every mark is chosen on (``val_accuracy`` or ``val_r2``).
+    higher_is_better : bool
     data : dict
         Name, task, sizes and fingerprint of the data.
+    test_metric : str
+        The test metric reported beside (``test_accuracy`` or ``test_r2``), never used to
+        choose.
+    tie_rule : str
+        ``"se"`` (one standard error) or ``"tost"`` (equivalence within ``margin``).
+    margin : float or None
+        The equivalence margin of ``"tost"``.
     """
 
     rows: list[dict[str, Any]]
@@ -64,47 +76,88 @@ class Comparison:
     experiment: str = ""
     resumed: int = 0
     image_shape: tuple[int, int] | None = field(default=None)
+    test_metric: str = "test_accuracy"
+    tie_rule: str = "se"
+    margin: float | None = None
 
     @property
-    def best(self) -> str:
-        """Config with the best mean metric."""
-        return next(row["config"] for row in self.rows if row["best"])
+    def best(self) -> str | None:
+        """Config with the best mean validation metric (None when every config diverged)."""
+        return next((row["config"] for row in self.rows if row["best"]), None)
 
     @property
-    def preferred(self) -> str:
-        """Simplest/sparsest config among the best and its ties."""
-        return next(row["config"] for row in self.rows if row["preferred"])
+    def preferred(self) -> str | None:
+        """Simplest/sparsest config among the best and its ties (None when all diverged)."""
+        return next((row["config"] for row in self.rows if row["preferred"]), None)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` contract: ``schema_version``, ``data``, ``metric``, ``configs``
-        (the table rows), ``best``, ``tied``, ``preferred``, ``notes``, ``experiment``,
-        ``resumed`` (runs found in the store) and ``runs`` (config, seed, metrics, epochs,
-        stop reason, sparsity, seconds per run)."""
-        return {
-            "schema_version": COMPARE_SCHEMA_VERSION,
-            "data": self.data,
-            "metric": self.metric,
-            "higher_is_better": self.higher_is_better,
-            "configs": self.rows,
-            "best": self.best,
-            "tied": [row["config"] for row in self.rows if row["tied"]],
-            "preferred": self.preferred,
-            "notes": self.notes,
-            "experiment": self.experiment,
-            "resumed": self.resumed,
-            "runs": [
-                {
-                    "config": r.config_name,
-                    "seed": r.seed,
-                    "metrics": r.metrics,
-                    "epochs_run": r.epochs_run,
-                    "stop_reason": r.stop_reason,
-                    "sparsity": r.sparsity["total"],
-                    "seconds": r.seconds,
-                }
-                for r in self.records
-            ],
-        }
+        """The ``--json`` contract: ``schema_version``, ``data``, ``metric`` (validation,
+        chosen on), ``test_metric`` (reported), ``configs`` (the table rows), ``best``,
+        ``tied``, ``preferred``, ``diverged``, ``notes``, ``experiment``, ``resumed`` (runs
+        found in the store) and ``runs`` (config, seed, metrics, epochs, stop reason,
+        sparsity, seconds per run). Non-finite numbers become null."""
+        return json_safe(
+            {
+                "schema_version": COMPARE_SCHEMA_VERSION,
+                "data": self.data,
+                "metric": self.metric,
+                "test_metric": self.test_metric,
+                "higher_is_better": self.higher_is_better,
+                "tie_rule": self.tie_rule,
+                "margin": self.margin,
+                "configs": self.rows,
+                "best": self.best,
+                "tied": [row["config"] for row in self.rows if row["tied"]],
+                "preferred": self.preferred,
+                "diverged": [row["config"] for row in self.rows if row["diverged"]],
+                "notes": self.notes,
+                "experiment": self.experiment,
+                "resumed": self.resumed,
+                "runs": [
+                    {
+                        "config": r.config_name,
+                        "seed": r.seed,
+                        "metrics": r.metrics,
+                        "epochs_run": r.epochs_run,
+                        "stop_reason": r.stop_reason,
+                        "sparsity": r.sparsity["total"],
+                        "seconds": r.seconds,
+                    }
+                    for r in self.records
+                ],
+            }
+        )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON has no NaN).
+
+    Examples
+    --------
+    >>> json_safe({"a": [1.0, float("nan")], "b": float("inf")})
+    {'a': [1.0, None], 'b': None}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def data_info(dataset: Dataset, bundle: DataBundle, config: TrainConfig) -> dict[str, Any]:
+    """What a result says about its data: name, task, split sizes, fingerprint and model."""
+    return {
+        "name": dataset.name,
+        "task": dataset.task,
+        "n_train": len(bundle.X_train),
+        "n_val": len(bundle.X_val),
+        "n_test": len(bundle.X_test),
+        "n_features": dataset.n_features,
+        "fingerprint": bundle.fingerprint,
+        "model": config.model or f"{dataset.n_features}-128-64-{bundle.n_outputs}",
+    }
 
 
 def prepare_data(
@@ -229,6 +282,8 @@ def compare(
     device: str = "auto",
     verbose: int = 1,
     data_seed: int = 0,
+    tie_rule: str = "se",
+    margin: float | None = None,
 ) -> Comparison:
     """Train every configuration with every seed on one split and compare them fairly.
 
@@ -253,6 +308,16 @@ def compare(
         Worker processes (one torch thread each).
     scheduler, workers
         Dask: the address of a cluster, or the size of a local one.
+    tie_rule : {"se", "tost"}, default="se"
+        How ties with the best are decided, on the validation metric: within one standard
+        error of the best mean, or a paired equivalence test (TOST) within ``margin``.
+    margin : float, optional
+        Equivalence margin in validation-metric units (required with ``tie_rule="tost"``).
+
+    Every mark (best, tied, preferred) is chosen on the validation metric (``val_accuracy``
+    or ``val_r2`` at the weights each run returns); ``test_accuracy``/``test_r2`` is reported
+    beside it and never used to choose. A config with a non-finite validation metric on any
+    seed is *diverged* and never marked.
 
     Returns
     -------
@@ -269,6 +334,7 @@ def compare(
     check_range("epochs", epochs, low=1, integer=True, owner="compare")
     check_range("batch_size", batch_size, low=1, integer=True, owner="compare")
     check_range("lr", lr, low=0.0, low_open=True, owner="compare")
+    check_tie_rule(tie_rule, margin, owner="compare")
     names = parse_techniques(techniques)
     dataset, bundle, base = prepare_experiment(
         data,
@@ -304,21 +370,26 @@ def compare(
         scheduler=scheduler,
         workers=workers,
     )
-    metric, higher = main_metric(bundle.task)
-    rows, notes = summarize(records, metric, higher)
+    metric, higher = selection_metric(bundle.task)
+    test_metric, _ = main_metric(bundle.task)
+    rows, notes = summarize(
+        records, metric, higher, test_metric=test_metric, tie_rule=tie_rule, margin=margin
+    )
     stacking = stacking_note(configs)
     if stacking:
         notes.append(stacking)
-    info = {
-        "name": dataset.name,
-        "task": dataset.task,
-        "n_train": len(bundle.X_train),
-        "n_val": len(bundle.X_val),
-        "n_test": len(bundle.X_test),
-        "n_features": dataset.n_features,
-        "fingerprint": bundle.fingerprint,
-        "model": configs[names[0]].model or f"{dataset.n_features}-128-64-{bundle.n_outputs}",
-    }
+    info = data_info(dataset, bundle, configs[names[0]])
     return Comparison(
-        rows, notes, records, metric, higher, info, experiment, reused, dataset.image_shape
+        rows,
+        notes,
+        records,
+        metric,
+        higher,
+        info,
+        experiment,
+        reused,
+        dataset.image_shape,
+        test_metric,
+        tie_rule,
+        margin,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -81,8 +82,9 @@ class RunRecord:
     history : list of dict
         Per-epoch records.
     metrics : dict
-        ``test_*`` metrics of the returned model, ``val_loss``/``train_loss`` at the returned
-        epoch, and ``gap`` = val_loss - train_loss.
+        ``test_*`` metrics of the returned model, ``val_*`` metrics (the figures every choice
+        is made on) and ``train_loss`` at the returned epoch, and ``gap`` = val_loss -
+        train_loss. The validation split always comes from training rows, never from test.
     epochs_run, stop_reason, stop_message, best_epoch
     sparsity : dict
         ``per_layer``, ``total``, ``dropped_features``.
@@ -110,6 +112,49 @@ class RunRecord:
     seconds: float
     group: str = "compare"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str) -> float:
+        """``name`` at the weights the run returned; NaN when the run never measured it.
+
+        Read from :attr:`metrics`, else (records stored before ``val_*`` figures were kept)
+        from the history: the restored best epoch, or the last epoch.
+
+        Examples
+        --------
+        >>> record = RunRecord("k", "none", {}, 0, "fp", "0", [{"epoch": 1, "val_r2": 0.5},
+        ...     {"epoch": 2, "val_r2": 0.7}], {"test_r2": 0.6}, 2, "max_epochs", "", None,
+        ...     {}, {}, 1.0)
+        >>> record.metric("test_r2"), record.metric("val_r2"), record.metric("val_mse")
+        (0.6, 0.7, nan)
+        """
+        if self.metrics.get(name) is not None:
+            return float(self.metrics[name])
+        epochs = [e for e in self.history if e.get(name) is not None]
+        if self.best_epoch is not None:
+            chosen = [e for e in epochs if int(e["epoch"]) == int(self.best_epoch)]
+            epochs = chosen or epochs
+        return float(epochs[-1][name]) if epochs else math.nan
+
+    @property
+    def diverged(self) -> bool:
+        """True when training hit a non-finite loss (stop reason ``non_finite``) or the
+        returned weights give a non-finite validation loss: such a run is never chosen."""
+        loss = self.metrics.get("val_loss")
+        return self.stop_reason == "non_finite" or (
+            loss is not None and not math.isfinite(float(loss))
+        )
+
+    def choice_metric(self, name: str) -> float:
+        """The figure a choice may use: :meth:`metric`, or NaN when the run diverged.
+
+        Examples
+        --------
+        >>> record = RunRecord("k", "none", {}, 0, "fp", "0", [], {"val_loss": float("inf"),
+        ...     "val_accuracy": 0.33}, 2, "non_finite", "", None, {}, {}, 1.0)
+        >>> record.metric("val_accuracy"), record.choice_metric("val_accuracy")
+        (0.33, nan)
+        """
+        return math.nan if self.diverged else self.metric(name)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""

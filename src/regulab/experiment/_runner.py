@@ -21,9 +21,19 @@ import torch
 from regulab.config import TrainConfig
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
+from regulab.models import MLP
 from regulab.training import FitResult, Member, evaluate, train_many
 
-__all__ = ["RunSpec", "DataBundle", "make_tasks", "run_task", "record_from_result", "execute"]
+__all__ = [
+    "RunSpec",
+    "DataBundle",
+    "make_tasks",
+    "run_task",
+    "train_stack",
+    "fresh_models",
+    "record_from_result",
+    "execute",
+]
 
 
 @dataclass(frozen=True)
@@ -131,15 +141,16 @@ def make_tasks(
     return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
-def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) -> list[RunRecord]:
-    """Train one stack of compatible runs and return their records."""
-    first = task[0].config
-    members = []
-    for spec in task:
-        config = replace(spec.config, seed=spec.seed)
-        model = config.build_model(data.X_train.shape[1], data.n_outputs, data.task)
-        members.append(Member(model, config.penalties(), config.callbacks(), spec.seed))
-    results = train_many(
+def train_stack(
+    specs: Sequence[RunSpec], models: Sequence[MLP], data: DataBundle
+) -> list[FitResult]:
+    """Train ``models`` (their current weights are the start) as one stack, one per spec."""
+    first = specs[0].config
+    members = [
+        Member(model, spec.config.penalties(), spec.config.callbacks(), spec.seed)
+        for spec, model in zip(specs, models)
+    ]
+    return train_many(
         members,
         data.X_train,
         data.y_train,
@@ -153,10 +164,24 @@ def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) ->
         verbose=0,
         feature_names=list(data.feature_names),
     )
-    seconds = [result.seconds / len(task) for result in results]
+
+
+def fresh_models(specs: Sequence[RunSpec], data: DataBundle) -> list[MLP]:
+    """The untrained model of every spec: its config built with its seed."""
     return [
-        record_from_result(spec, result, data, library_version, seconds=share)
-        for spec, result, share in zip(task, results, seconds)
+        replace(spec.config, seed=spec.seed).build_model(
+            data.X_train.shape[1], data.n_outputs, data.task
+        )
+        for spec in specs
+    ]
+
+
+def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) -> list[RunRecord]:
+    """Train one stack of compatible runs from their initial weights; return their records."""
+    results = train_stack(task, fresh_models(task, data), data)
+    return [
+        record_from_result(spec, result, data, library_version, seconds=result.seconds / len(task))
+        for spec, result in zip(task, results)
     ]
 
 

@@ -49,16 +49,12 @@ import optuna
 from regulab import __version__
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
-from regulab.experiment._compare import prepare_experiment
-from regulab.experiment._paths import (
-    _data_info,
-    _require_hidden_layer,
-    val_metric,
-)
+from regulab.experiment._compare import data_info, prepare_experiment
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import RunSpec, record_from_result
-from regulab.experiment._stats import main_metric
+from regulab.experiment._sweep import require_hidden_layer
 from regulab.experiment._techniques import apply_techniques
+from regulab.stats import main_metric, selection_metric
 from regulab.training import Callback, Member, Run, train_many
 
 __all__ = ["tune", "TuneResult", "SEARCH_SPACE", "TUNE_SCHEMA_VERSION", "config_string"]
@@ -376,8 +372,8 @@ def tune(
         bundle.X_train.shape[1], bundle.n_outputs, bundle.task
     )
     if "dropout" in names:
-        _require_hidden_layer(base, bundle, owner)
-    val_name, _ = val_metric(bundle.task)
+        require_hidden_layer(base, bundle, owner)
+    val_name, _ = selection_metric(bundle.task)
     test_name, _ = main_metric(bundle.task)
     payload = [bundle.fingerprint, names, base.to_dict(), n_startup_trials, warmup]
     if not pruning:  # appended only when off, so stored studies keep their names
@@ -498,7 +494,7 @@ def tune(
         techniques=names,
         trials=trials,
         records=[records[n] for n in sorted(records)],
-        data=_data_info(dataset, bundle, base),
+        data=data_info(dataset, bundle, base),
         experiment=experiment,
         resumed=len(replayed),
     )

@@ -36,11 +36,11 @@ from regulab.report._data import (
     build_report_data,
     comparison_table,
     headline_metric,
+    selection_metric_for,
 )
 from regulab.report._page import ReportInfo, render_report, write_report
 from regulab.report._plots import FigureImage, render_figures
 from regulab.report._sections import SECTION_IDS, Section, section
-from regulab.report._stats import paired_t_pvalue, path_lambdas
 from regulab.report._tables import table_html
 
 __all__ = [
@@ -68,6 +68,5 @@ __all__ = [
     "CurvePoint",
     "render_figures",
     "FigureImage",
-    "paired_t_pvalue",
-    "path_lambdas",
+    "selection_metric_for",
 ]

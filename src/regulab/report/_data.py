@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from regulab.errors import InvalidParameterError
-from regulab.experiment import technique_count
+from regulab.experiment import summarize
 from regulab.experiment._records import HISTOGRAM_EDGES
-from regulab.report._stats import MeanCI, mean_ci, paired_t_pvalue, path_lambdas
+from regulab.stats import finite, higher_is_better, mean_ci, one_se_rule
 
 if TYPE_CHECKING:
     from regulab.experiment._records import RunRecord
@@ -36,22 +36,23 @@ __all__ = [
     "ReportData",
     "comparison_table",
     "headline_metric",
+    "selection_metric_for",
     "build_report_data",
 ]
 
 _METRIC_PREFERENCE = ("test_accuracy", "test_r2", "test_f1_macro", "test_roc_auc")
-_LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
 
 
 class ComparisonRow(NamedTuple):
     """One configuration of the comparison, aggregated over its seeds.
 
-    ``metric_*`` describe the main test metric (mean, 95% t interval, standard error);
-    ``gap_*`` the generalization gap (validation minus training loss). ``is_best`` marks the
-    best mean, ``is_tied`` a configuration not distinguishable from it (paired t-test over
-    shared seeds with p > 0.05, or a mean within one standard error of the best), and
+    ``metric_*`` describe the validation metric every mark is chosen on (mean, 95% t
+    interval, standard error), ``test_*`` the test metric reported beside it; ``gap_*`` the
+    generalization gap (validation minus training loss). ``diverged`` counts seeds whose
+    validation metric is not finite (such a configuration is never marked). ``is_best``
+    marks the best mean, ``is_tied`` a mean within one standard error of it, and
     ``is_preferred`` the sparsest, then simplest, configuration among the best and tied ones
-    (the rule of :func:`regulab.experiment.summarize`).
+    (the rule of :func:`regulab.experiment.summarize`, which computes these rows).
     """
 
     config_name: str
@@ -62,6 +63,11 @@ class ComparisonRow(NamedTuple):
     metric_low: float
     metric_high: float
     metric_se: float
+    test_metric: str
+    test_mean: float
+    test_low: float
+    test_high: float
+    test_se: float
     gap_mean: float
     gap_low: float
     gap_high: float
@@ -71,26 +77,66 @@ class ComparisonRow(NamedTuple):
     weight_norm_mean: float
     seconds_mean: float
     techniques: int
-    p_value: float
+    diverged: int
     is_best: bool
     is_tied: bool
     is_preferred: bool
 
+    @classmethod
+    def from_summary(
+        cls, row: Mapping[str, Any], metric: str, higher: bool, test_metric: str
+    ) -> ComparisonRow:
+        """A row of :func:`regulab.experiment.summarize` as a ComparisonRow."""
+        mean, half = row[f"{metric}_mean"], row[f"{metric}_ci"]
+        test, test_half = row[f"{test_metric}_mean"], row[f"{test_metric}_ci"]
+        return cls(
+            config_name=row["config"],
+            n_seeds=row["n_seeds"],
+            metric=metric,
+            higher_is_better=higher,
+            metric_mean=mean,
+            metric_low=mean - half,
+            metric_high=mean + half,
+            metric_se=row[f"{metric}_se"],
+            test_metric=test_metric,
+            test_mean=test,
+            test_low=test - test_half,
+            test_high=test + test_half,
+            test_se=row[f"{test_metric}_se"],
+            gap_mean=row["gap_mean"],
+            gap_low=row["gap_mean"] - row["gap_ci"],
+            gap_high=row["gap_mean"] + row["gap_ci"],
+            epochs_mean=row["epochs_mean"],
+            stop_reasons=dict(row["stop_reasons"]),
+            sparsity_mean=row["sparsity_mean"],
+            weight_norm_mean=row["weight_norm_mean"],
+            seconds_mean=row["seconds_mean"],
+            techniques=row["techniques"],
+            diverged=row["diverged"],
+            is_best=row["best"],
+            is_tied=row["tied"],
+            is_preferred=row["preferred"],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The row in the compare engine's format (:func:`regulab.experiment.summarize`).
 
-        Keys: ``config``, ``n_seeds``, ``<metric>_mean``/``_ci`` (CI half-width)/``_se``,
-        ``gap_mean``/``gap_ci``, ``epochs_mean``, ``stop_reasons``, ``sparsity_mean``,
-        ``weight_norm_mean``, ``seconds_mean``, ``techniques``, ``p_value`` (paired t-test
-        against the best), ``best``, ``tied``, ``preferred``; NaN becomes None.
+        Keys: ``config``, ``n_seeds``, ``diverged``, ``<metric>_mean``/``_ci`` (CI
+        half-width)/``_se``, the same for ``<test_metric>``, ``gap_mean``/``gap_ci``,
+        ``epochs_mean``, ``stop_reasons``, ``sparsity_mean``, ``weight_norm_mean``,
+        ``seconds_mean``, ``techniques``, ``best``, ``tied``, ``preferred``; NaN becomes None.
         """
-        m = self.metric
+        m, t = self.metric, self.test_metric
         row: dict[str, Any] = {
             "config": self.config_name,
             "n_seeds": self.n_seeds,
+            "diverged": self.diverged,
             f"{m}_mean": self.metric_mean,
             f"{m}_ci": self.metric_high - self.metric_mean,
             f"{m}_se": self.metric_se,
+            f"{t}_mean": self.test_mean,
+            f"{t}_ci": self.test_high - self.test_mean,
+            f"{t}_se": self.test_se,
             "gap_mean": self.gap_mean,
             "gap_ci": self.gap_high - self.gap_mean,
             "epochs_mean": self.epochs_mean,
@@ -99,7 +145,6 @@ class ComparisonRow(NamedTuple):
             "weight_norm_mean": self.weight_norm_mean,
             "seconds_mean": self.seconds_mean,
             "techniques": self.techniques,
-            "p_value": self.p_value,
             "best": self.is_best,
             "tied": self.is_tied,
             "preferred": self.is_preferred,
@@ -197,7 +242,12 @@ class RegularizationPath(NamedTuple):
 
 
 class CurvePoint(NamedTuple):
-    """One value of a swept hyper-parameter (dropout rate, patience)."""
+    """One value of a swept hyper-parameter (dropout rate, patience).
+
+    ``mean``/``low``/``high`` describe the validation metric (95% t interval),
+    ``test_mean`` the test metric reported beside it, ``diverged`` the seeds whose
+    validation metric is not finite.
+    """
 
     x: float
     mean: float
@@ -206,16 +256,22 @@ class CurvePoint(NamedTuple):
     gap_mean: float
     epochs_mean: float
     n: int
+    test_mean: float
+    diverged: int
 
 
 class ParameterCurve(NamedTuple):
-    """Main test metric and gap against one swept hyper-parameter."""
+    """Validation metric and gap against one swept hyper-parameter, with the value that has
+    the best mean validation metric and the one-standard-error choice (the smallest value
+    within one SE of it; :func:`regulab.stats.one_se_rule`)."""
 
     group: str
     parameter: str
     metric: str
     higher_is_better: bool
     points: list[CurvePoint]
+    best: float
+    one_se: float
 
 
 @dataclass
@@ -225,12 +281,15 @@ class ReportData:
     Attributes
     ----------
     metric : str
-        Main test metric (``test_accuracy``, ``test_r2``...).
+        Validation metric every mark is chosen on (``val_accuracy``, ``val_r2``...).
     higher_is_better : bool
     table : list of dict
         Comparison rows to display, precomputed by the caller or :func:`comparison_table`.
     table_computed : bool
         True when ``table`` was computed here.
+    test_metric : str
+        Test metric reported beside (``test_accuracy``, ``test_r2``...), never used to
+        choose.
     """
 
     metric: str
@@ -249,6 +308,7 @@ class ReportData:
     paths: list[RegularizationPath] = field(default_factory=list)
     dropout_curve: ParameterCurve | None = None
     patience_curve: ParameterCurve | None = None
+    test_metric: str = ""
 
 
 def headline_metric(records: Sequence[RunRecord]) -> tuple[str, bool]:
@@ -270,16 +330,28 @@ def headline_metric(records: Sequence[RunRecord]) -> tuple[str, bool]:
         if name in keys:
             return name, True
     for name in keys:
-        if not name.endswith(_LOWER_IS_BETTER):
+        if higher_is_better(name):
             return name, True
     if keys:
         return keys[0], False
     return "val_loss", False
 
 
-def _metric(record: RunRecord, name: str) -> float:
-    value = record.metrics.get(name)
-    return float(value) if value is not None else math.nan
+def selection_metric_for(records: Sequence[RunRecord], test_metric: str) -> tuple[str, bool]:
+    """The validation twin of ``test_metric`` when the records have it, else ``val_loss``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> run = SimpleNamespace(metrics={"val_r2": 0.7, "test_r2": 0.8}, history=[])
+    >>> selection_metric_for([run], "test_r2"), selection_metric_for([run], "test_mae")
+    (('val_r2', True), ('val_loss', False))
+    """
+    candidate = "val_" + test_metric.removeprefix("test_")
+    for record in records:
+        if candidate in record.metrics or any(candidate in e for e in record.history):
+            return candidate, higher_is_better(candidate)
+    return "val_loss", False
 
 
 def _by_config(records: Sequence[RunRecord]) -> dict[str, dict[int, RunRecord]]:
@@ -290,111 +362,44 @@ def _by_config(records: Sequence[RunRecord]) -> dict[str, dict[int, RunRecord]]:
 
 
 def comparison_table(
-    records: Sequence[RunRecord], *, metric: str | None = None, alpha: float = 0.05
+    records: Sequence[RunRecord],
+    *,
+    metric: str | None = None,
+    tie_rule: str = "se",
+    margin: float | None = None,
 ) -> list[ComparisonRow]:
-    """Aggregate runs per configuration and mark the best and the statistically tied ones.
+    """Aggregate runs per configuration and mark the best, tied and preferred ones.
+
+    The marks are chosen on the validation twin of the test metric
+    (:func:`selection_metric_for`) by :func:`regulab.experiment.summarize`; the test metric
+    is reported beside.
 
     Parameters
     ----------
     records : sequence of RunRecord
-        Runs of the ``compare`` group (other groups should be filtered out first).
+        Runs of the ``compare`` group (other groups should be filtered out first); one run
+        per configuration and seed is used.
     metric : str, optional
-        Test metric to rank by; default :func:`headline_metric`.
-    alpha : float, default=0.05
-        A configuration is tied with the best when the paired t-test over shared seeds gives
-        ``p > alpha`` or its mean is within one standard error of the best mean.
+        Test metric to report; default :func:`headline_metric`.
+    tie_rule : {"se", "tost"}, default="se"
+        Ties within one standard error of the best, or by a paired equivalence test.
+    margin : float, optional
+        Equivalence margin for ``tie_rule="tost"``.
 
     Returns
     -------
     list of ComparisonRow
-        Best mean first.
+        Best first, diverged configurations last.
     """
     if not records:
         return []
-    name, higher = (
-        (metric, not metric.endswith(_LOWER_IS_BETTER)) if metric else headline_metric(records)
+    test_metric = metric or headline_metric(records)[0]
+    chosen_on, higher = selection_metric_for(records, test_metric)
+    runs = [run for per_seed in _by_config(records).values() for run in per_seed.values()]
+    rows, _ = summarize(
+        runs, chosen_on, higher, test_metric=test_metric, tie_rule=tie_rule, margin=margin
     )
-    sign = 1.0 if higher else -1.0
-    groups = _by_config(records)
-    cis = {c: mean_ci(_metric(r, name) for r in runs.values()) for c, runs in groups.items()}
-    ranked = [c for c in groups if math.isfinite(cis[c].mean)]
-    best = max(ranked, key=lambda c: sign * cis[c].mean) if ranked else None
-    rows = []
-    for config, runs in groups.items():
-        ci, p_value, tied = cis[config], math.nan, False
-        if best is not None and config != best and config in ranked:
-            shared = sorted(set(runs) & set(groups[best]))
-            p_value = paired_t_pvalue(
-                [_metric(groups[best][s], name) for s in shared],
-                [_metric(runs[s], name) for s in shared],
-            )
-            within = abs(cis[best].mean - ci.mean) <= cis[best].se
-            tied = bool((math.isfinite(p_value) and p_value > alpha) or within)
-        rows.append(_row(config, list(runs.values()), name, higher, ci, p_value, best, tied))
-    candidates = [r for r in rows if r.is_best or r.is_tied]
-    if candidates:
-        preferred = min(
-            candidates,
-            key=lambda r: (
-                -round(r.sparsity_mean if math.isfinite(r.sparsity_mean) else 0.0, 2),
-                r.techniques,
-                r.seconds_mean if math.isfinite(r.seconds_mean) else math.inf,
-            ),
-        )
-        rows = [r._replace(is_preferred=r is preferred) for r in rows]
-    return sorted(rows, key=lambda r: _rank_key(r.metric_mean, sign))
-
-
-def _techniques(config: str) -> int:
-    """Technique count as the compare engine counts it; custom names count their parts."""
-    try:
-        return technique_count(config)
-    except InvalidParameterError:
-        parts = [p.strip().lower() for p in config.split("+") if p.strip()]
-        return sum(1 for p in parts if p != "none")
-
-
-def _rank_key(mean: float, sign: float) -> float:
-    return -sign * mean if math.isfinite(mean) else math.inf
-
-
-def _row(
-    config: str,
-    runs: list[RunRecord],
-    metric: str,
-    higher: bool,
-    ci: MeanCI,
-    p_value: float,
-    best: str | None,
-    tied: bool,
-) -> ComparisonRow:
-    gap = mean_ci(r.metrics.get("gap") for r in runs)
-    reasons: dict[str, int] = {}
-    for run in runs:
-        reasons[run.stop_reason] = reasons.get(run.stop_reason, 0) + 1
-    return ComparisonRow(
-        config_name=config,
-        n_seeds=len(runs),
-        metric=metric,
-        higher_is_better=higher,
-        metric_mean=ci.mean,
-        metric_low=ci.low,
-        metric_high=ci.high,
-        metric_se=ci.se,
-        gap_mean=gap.mean,
-        gap_low=gap.low,
-        gap_high=gap.high,
-        epochs_mean=mean_ci(r.epochs_run for r in runs).mean,
-        stop_reasons=reasons,
-        sparsity_mean=mean_ci(r.sparsity.get("total") for r in runs).mean,
-        weight_norm_mean=mean_ci(r.weights.get("weight_norm") for r in runs).mean,
-        seconds_mean=mean_ci(r.seconds for r in runs).mean,
-        techniques=_techniques(config),
-        p_value=p_value,
-        is_best=config == best,
-        is_tied=tied,
-        is_preferred=False,
-    )
+    return [ComparisonRow.from_summary(row, chosen_on, higher, test_metric) for row in rows]
 
 
 def _nanmean(columns: list[list[float]]) -> list[float]:
@@ -493,24 +498,6 @@ def input_heatmaps(
     return maps
 
 
-def _val_metric_name(records: Sequence[RunRecord], metric: str) -> tuple[str, bool]:
-    candidate = "val_" + metric.removeprefix("test_")
-    for record in records:
-        if candidate in record.metrics or any(candidate in e for e in record.history):
-            return candidate, not candidate.endswith(_LOWER_IS_BETTER)
-    return "val_loss", False
-
-
-def _val_value(record: RunRecord, name: str) -> float:
-    if record.metrics.get(name) is not None:
-        return float(record.metrics[name])
-    epochs = [e for e in record.history if e.get(name) is not None]
-    if record.best_epoch is not None:
-        chosen = [e for e in epochs if int(e["epoch"]) == int(record.best_epoch)]
-        epochs = chosen or epochs
-    return float(epochs[-1][name]) if epochs else math.nan
-
-
 def _summary_for(
     penalty: str, summaries: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 ) -> Mapping[str, Any] | None:
@@ -536,7 +523,9 @@ def regularization_paths(
     """One path per ``path:<penalty>`` group: validation metric and non-zeros per strength.
 
     ``lambda_min``/``lambda_1se`` come from the matching entry of ``summaries`` when given,
-    else from :func:`~regulab.report.path_lambdas`.
+    else from :func:`regulab.stats.one_se_rule` (the rule of
+    :func:`~regulab.experiment.regularization_path`) on the validation metric; a strength
+    where any seed diverged is never chosen.
     """
     by_penalty: dict[str, list[RunRecord]] = {}
     for record in records:
@@ -544,14 +533,16 @@ def regularization_paths(
             by_penalty.setdefault(record.group.removeprefix("path:"), []).append(record)
     paths = []
     for penalty, runs in by_penalty.items():
-        val_name, higher = _val_metric_name(runs, metric)
+        val_name, higher = selection_metric_for(runs, metric)
         by_strength: dict[float, list[RunRecord]] = {}
         for run in runs:
             by_strength.setdefault(float(run.extra.get("strength", math.nan)), []).append(run)
-        points = []
+        points, choice_means = [], []
         for strength in sorted(s for s in by_strength if math.isfinite(s)):
             group = by_strength[strength]
-            ci = mean_ci(_val_value(r, val_name) for r in group)
+            values = [r.choice_metric(val_name) for r in group]
+            ci = mean_ci(values)
+            choice_means.append(ci.mean if len(finite(values)) == len(values) else math.nan)
             points.append(
                 PathPoint(
                     strength=strength,
@@ -561,7 +552,7 @@ def regularization_paths(
                     kept_inputs_mean=mean_ci(
                         sum(bool(k) for k in r.weights.get("kept_inputs", [])) for r in group
                     ).mean,
-                    n=ci.n,
+                    n=len(finite(values)),
                 )
             )
         given = _summary_for(penalty, summaries)
@@ -570,9 +561,9 @@ def regularization_paths(
             lam_1se = float(given.get("lambda_1se", lam_min))
             source = "given"
         else:
-            lam_min, lam_1se = path_lambdas(
+            lam_min, lam_1se = one_se_rule(
                 [p.strength for p in points],
-                [p.metric_mean for p in points],
+                choice_means,
                 [p.metric_se for p in points],
                 higher_is_better=higher,
             )
@@ -584,31 +575,49 @@ def regularization_paths(
 
 
 def parameter_curve(
-    records: Sequence[RunRecord], group: str, parameter: str, metric: str, higher: bool
+    records: Sequence[RunRecord], group: str, parameter: str, test_metric: str
 ) -> ParameterCurve | None:
-    """Main test metric (mean and 95% CI), gap and epochs per value of a swept parameter."""
+    """Validation metric (mean and 95% CI), test metric, gap and epochs per value of a swept
+    parameter, with the best and one-SE values chosen on validation (the rule of
+    :func:`~regulab.experiment.dropout_curve`)."""
     by_x: dict[float, list[RunRecord]] = {}
     for record in records:
         if record.group == group and record.extra.get(parameter) is not None:
             by_x.setdefault(float(record.extra[parameter]), []).append(record)
     if not by_x:
         return None
-    points = []
+    runs = [r for x in by_x.values() for r in x]
+    val_name, higher = selection_metric_for(runs, test_metric)
+    points, choice_means, ses = [], [], []
     for x in sorted(by_x):
-        runs = by_x[x]
-        ci = mean_ci(_metric(r, metric) for r in runs)
+        values = [r.choice_metric(val_name) for r in by_x[x]]
+        ci = mean_ci(values)
+        diverged = len(values) - len(finite(values))
+        choice_means.append(math.nan if diverged else ci.mean)
+        ses.append(ci.se)
         points.append(
             CurvePoint(
                 x=x,
                 mean=ci.mean,
                 low=ci.low,
                 high=ci.high,
-                gap_mean=mean_ci(r.metrics.get("gap") for r in runs).mean,
-                epochs_mean=mean_ci(r.epochs_run for r in runs).mean,
-                n=ci.n,
+                gap_mean=mean_ci(r.metrics.get("gap") for r in by_x[x]).mean,
+                epochs_mean=mean_ci(r.epochs_run for r in by_x[x]).mean,
+                n=len(values) - diverged,
+                test_mean=mean_ci(r.metric(test_metric) for r in by_x[x]).mean,
+                diverged=diverged,
             )
         )
-    return ParameterCurve(group, parameter, metric, higher, points)
+    best, one_se = one_se_rule(
+        sorted(by_x), choice_means, ses, higher_is_better=higher, prefer="smallest"
+    )
+    return ParameterCurve(group, parameter, val_name, higher, points, best, one_se)
+
+
+def _gap_bar(config: str, runs: Sequence[RunRecord]) -> GapBar:
+    gaps = finite(r.metrics.get("gap") for r in runs)
+    ci = mean_ci(gaps)
+    return GapBar(config, ci.mean, ci.low, ci.high, len(gaps))
 
 
 def _dataset_name(records: Sequence[RunRecord]) -> str | None:
@@ -646,15 +655,17 @@ def build_report_data(
     ReportData
     """
     compare = [r for r in records if r.group == "compare"]
-    metric, higher = headline_metric(compare or records)
+    test_metric, _ = headline_metric(compare or records)
+    metric, higher = selection_metric_for(compare or records, test_metric)
     groups = {c: list(runs.values()) for c, runs in _by_config(compare).items()}
     if table is None:
-        rows = [r.to_dict() for r in comparison_table(compare, metric=metric)]
+        rows = [r.to_dict() for r in comparison_table(compare, metric=test_metric)]
     else:
         rows = [dict(r) for r in table]
     return ReportData(
         metric=metric,
         higher_is_better=higher,
+        test_metric=test_metric,
         table=rows,
         table_computed=table is None,
         configs=list(groups),
@@ -662,12 +673,7 @@ def build_report_data(
         n_runs=len(records),
         dataset=_dataset_name(records),
         learning_curves=[learning_curve(c, runs) for c, runs in groups.items()],
-        gaps=[
-            GapBar(c, ci.mean, ci.low, ci.high, ci.n)
-            for c, ci in (
-                (c, mean_ci(r.metrics.get("gap") for r in runs)) for c, runs in groups.items()
-            )
-        ],
+        gaps=[_gap_bar(c, runs) for c, runs in groups.items()],
         histograms=[
             weight_histogram(c, runs)
             for c, runs in groups.items()
@@ -675,7 +681,7 @@ def build_report_data(
         ],
         sparsity=sparsity_data(groups) if groups else None,
         heatmaps=input_heatmaps(groups, image_shape) if image_shape else [],
-        paths=regularization_paths(records, metric, path_summaries),
-        dropout_curve=parameter_curve(records, "dropout_curve", "rate", metric, higher),
-        patience_curve=parameter_curve(records, "patience_curve", "patience", metric, higher),
+        paths=regularization_paths(records, test_metric, path_summaries),
+        dropout_curve=parameter_curve(records, "dropout_curve", "rate", test_metric),
+        patience_curve=parameter_curve(records, "patience_curve", "patience", test_metric),
     )

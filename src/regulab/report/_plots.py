@@ -372,7 +372,8 @@ def path_figure(path: RegularizationPath) -> Figure:
 
 
 def curve_figure(curve: ParameterCurve, x_label: str) -> Figure:
-    """Main test metric with 95% CI band, gap, and (for patience) epochs run against x."""
+    """Validation metric with 95% CI band and the chosen best, gap, and (for patience) epochs
+    run against x."""
     panels = 3 if curve.parameter == "patience" else 2
     fig = Figure(figsize=(8.6, 2.8), layout="constrained")
     axes = fig.subplots(1, panels)
@@ -388,8 +389,8 @@ def curve_figure(curve: ParameterCurve, x_label: str) -> Figure:
         label="95% CI",
     )
     axes[0].plot(xs, means, color=TRAIN_COLOR, marker="o", ms=4, lw=1.8, label="mean")
-    if np.isfinite(means).any():
-        best = int(np.nanargmax(means) if curve.higher_is_better else np.nanargmin(means))
+    if math.isfinite(curve.best):
+        best = int(np.flatnonzero(xs == curve.best)[0])
         axes[0].plot(
             [xs[best]],
             [means[best]],

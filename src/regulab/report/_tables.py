@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 from markupsafe import Markup
@@ -19,7 +20,7 @@ from regulab.report._templates import render
 
 __all__ = ["table_html", "comparison_html", "table_metric", "flag", "config_name", "number"]
 
-_FLAGS = ("is_best", "best", "is_tied", "tied", "is_preferred", "preferred")
+_FLAGS = ("is_best", "best", "is_tied", "tied", "is_preferred", "preferred", "diverged")
 _HIDDEN = _FLAGS + (
     "metric",
     "higher_is_better",
@@ -31,7 +32,12 @@ _HIDDEN = _FLAGS + (
     "gap_high",
     "gap_ci",
 )
-_MARKS = (("best", "★ best"), ("tied", "≈ tied"), ("preferred", "✓ preferred"))
+_MARKS = (
+    ("best", "★ best"),
+    ("tied", "≈ tied"),
+    ("preferred", "✓ preferred"),
+    ("diverged", "✗ diverged"),
+)
 _STOP_LABELS = {
     "patience_exhausted": "patience",
     "max_epochs": "max epochs",
@@ -170,13 +176,8 @@ def _stops(value: object) -> list[tuple[str, object]] | str:
     return _fmt(value)
 
 
-def _pvalue(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    p = float(value) if _is_number(value) else math.nan  # type: ignore[arg-type]
-    if not math.isfinite(p):
-        return "—"
-    return "<0.001" if p < 1e-3 else f"{p:.3f}"
+def _reported(metric: str, row: Mapping[str, Any]) -> _Estimate:
+    return _estimate(row, f"{metric}_mean", f"{metric}_ci")
 
 
 def _one(value: object) -> str:
@@ -210,7 +211,6 @@ def _columns(rows: Sequence[Mapping[str, Any]], metric: str) -> list[_Kind]:
             True,
             lambda r: _estimate(r, "gap_mean", "gap_ci"),
         ),
-        _Kind("p_value", "p vs best", "text", True, lambda r: _pvalue(r.get("p_value"))),
         _Kind("epochs_mean", "Epochs", "text", True, lambda r: _one(r.get("epochs_mean"))),
         _Kind(
             "stop_reasons", "Stopped by", "stops", False, lambda r: _stops(r.get("stop_reasons"))
@@ -232,9 +232,22 @@ def _columns(rows: Sequence[Mapping[str, Any]], metric: str) -> list[_Kind]:
         _Kind("seconds_mean", "Seconds", "text", True, lambda r: _fmt(r.get("seconds_mean"))),
     ]
     present = {k for r in rows for k in r}
+    reported = [k[: -len("_mean")] for k in present if re.fullmatch(r"test_\w+_mean", k)]
+    for test in sorted(t for t in reported if t != metric):  # beside the metric chosen on
+        known.insert(
+            3,
+            _Kind(
+                f"{test}_mean",
+                f"{test.replace('_', ' ')} ± 95% CI (reported)",
+                "estimate",
+                True,
+                partial(_reported, test),
+            ),
+        )
     if "config_name" in present:
         present.add("config")
     hidden = set(_HIDDEN) | {f"{metric}_ci", f"{metric}_se", "config_name"}
+    hidden |= {f"{t}_{part}" for t in reported for part in ("ci", "se")}
     columns = [c for c in known if c.key in present]
     handled = {c.key for c in known} | hidden
     for key in (k for r in rows for k in r):

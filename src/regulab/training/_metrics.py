@@ -7,10 +7,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["member_losses", "member_metrics", "metric_names", "LOWER_IS_BETTER", "HIGHER_IS_BETTER"]
+from regulab.stats import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
-LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
-HIGHER_IS_BETTER = ("accuracy", "f1_macro", "roc_auc", "r2")
+__all__ = ["member_losses", "member_metrics", "metric_names", "LOWER_IS_BETTER", "HIGHER_IS_BETTER"]
 
 
 def head_kind(task: str, n_outputs: int) -> str:

@@ -1,0 +1,375 @@
+"""One-parameter curves: validation and test metric against a dropout rate or a patience.
+
+:func:`dropout_curve` and :func:`patience_curve` sweep a dropout rate or an early-stopping
+patience. Each picks the value with the best mean *validation* metric and, by the
+one-standard-error rule, the simplest value (the lowest rate, the shortest patience) whose
+mean lies within one standard error of it (:func:`regulab.stats.one_se_rule`); test metrics
+are reported beside and never used to choose. A value where any seed diverged is never
+chosen.
+
+Every run becomes a :class:`~regulab.experiment.RunRecord` with group ``dropout_curve``
+(``extra={"rate": r}``) or ``patience_curve`` (``extra={"patience": p}``); with a results
+store they are saved as they finish and reused when the same curve runs again.
+
+Examples
+--------
+>>> from regulab.experiment import dropout_curve
+>>> curve = dropout_curve("iris", rates=(0.0, 0.5), model="4-16-3", seeds=2, epochs=2,
+...                       verbose=0)
+>>> curve.values, curve.best in curve.values
+([0.0, 0.5], True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from regulab.config import TrainConfig
+from regulab.data import Dataset
+from regulab.errors import check_range
+from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
+from regulab.experiment._records import RunRecord
+from regulab.experiment._runner import RunSpec
+from regulab.experiment._sweep import (
+    PATHS_SCHEMA_VERSION,
+    aggregate,
+    check_common,
+    check_distinct,
+    experiment_name,
+    require_hidden_layer,
+    run_json,
+)
+from regulab.stats import main_metric, one_se_rule, selection_metric
+
+__all__ = ["CurveResult", "dropout_curve", "patience_curve"]
+
+
+@dataclass
+class CurveResult:
+    """The outcome of :func:`dropout_curve` or :func:`patience_curve`.
+
+    Per-value lists follow ``values`` (as given); means and standard errors are over seeds.
+
+    Attributes
+    ----------
+    parameter : str
+        ``"rate"`` or ``"patience"``.
+    group : str
+        ``"dropout_curve"`` or ``"patience_curve"``.
+    values : list of float
+        The swept values.
+    metric, test_metric : str
+        Validation metric used to choose, and the reported test metric.
+    higher_is_better : bool
+    val_mean, val_se, test_mean, test_se : list of float
+    epochs_mean : list of float
+        Epochs run (fewer than the maximum when early stopping stopped).
+    best : float
+        Value with the best mean validation metric.
+    one_se : float
+        Smallest value (the simpler end: a lower rate, a shorter patience) whose mean is
+        within one standard error of the best.
+    records : list of RunRecord
+    data : dict
+    experiment : str
+    resumed : int
+    diverged : list of int
+        Seeds whose validation metric is not finite, per value; such a value is never
+        chosen and shows as diverged.
+    """
+
+    parameter: str
+    group: str
+    values: list[float]
+    metric: str
+    test_metric: str
+    higher_is_better: bool
+    val_mean: list[float]
+    val_se: list[float]
+    test_mean: list[float]
+    test_se: list[float]
+    epochs_mean: list[float]
+    best: float
+    one_se: float
+    records: list[RunRecord] = field(repr=False)
+    data: dict[str, Any] = field(default_factory=dict)
+    experiment: str = ""
+    resumed: int = 0
+    diverged: list[int] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per swept value."""
+        return [
+            {
+                self.parameter: v,
+                f"{self.metric}_mean": self.val_mean[i],
+                f"{self.metric}_se": self.val_se[i],
+                f"{self.test_metric}_mean": self.test_mean[i],
+                f"{self.test_metric}_se": self.test_se[i],
+                "epochs_mean": self.epochs_mean[i],
+                "diverged": self.diverged[i] if self.diverged else 0,
+                "best": v == self.best,
+                "one_se": v == self.one_se,
+            }
+            for i, v in enumerate(self.values)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe summary: ``schema_version``, ``kind`` ("curve"), ``group``,
+        ``parameter``, ``metric``, ``test_metric``, ``points`` (:attr:`rows`), ``best``,
+        ``one_se``, ``data``, ``experiment``, ``resumed`` and ``runs``."""
+        return json_safe(
+            {
+                "schema_version": PATHS_SCHEMA_VERSION,
+                "kind": "curve",
+                "group": self.group,
+                "parameter": self.parameter,
+                "metric": self.metric,
+                "test_metric": self.test_metric,
+                "higher_is_better": self.higher_is_better,
+                "points": self.rows,
+                "best": self.best,
+                "one_se": self.one_se,
+                "data": self.data,
+                "experiment": self.experiment,
+                "resumed": self.resumed,
+                "runs": [run_json(r) for r in self.records],
+            }
+        )
+
+
+def _curve(
+    group: str,
+    parameter: str,
+    values: Sequence[float],
+    make_config: Callable[[TrainConfig, float], tuple[str, TrainConfig]],
+    data: str | Dataset,
+    seeds: int,
+    store: Any,
+    jobs: int,
+    verbose: int,
+    *,
+    needs_hidden_layer: bool = False,
+    **setup: Any,
+) -> CurveResult:
+    """Load and split ``data`` (``setup``: its options and the training settings), train
+    ``make_config(base, value)`` for every value and seed, and choose on validation."""
+    dataset, bundle, base = prepare_experiment(data, **setup)
+    if needs_hidden_layer:
+        require_hidden_layer(base, bundle, group)
+    configs = [make_config(base, value) for value in values]
+    for _, config in configs:  # fail fast on a config the model cannot take
+        config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
+    specs = [
+        [RunSpec(name, config, seed, group, {parameter: value}) for seed in range(seeds)]
+        for value, (name, config) in zip(values, configs)
+    ]
+    experiment = experiment_name(group, [bundle.fingerprint, list(values), base.to_dict(), seeds])
+    flat, resumed = run_specs(
+        [s for point in specs for s in point],
+        bundle,
+        store=store,
+        experiment=experiment,
+        jobs=jobs,
+        verbose=verbose,
+    )
+    records = [flat[i * seeds : (i + 1) * seeds] for i in range(len(values))]
+    val_name, higher = selection_metric(bundle.task)
+    test_name, _ = main_metric(bundle.task)
+    stats = aggregate(records, val_name, test_name)
+    best, one_se = one_se_rule(
+        list(values),
+        stats["choice_mean"],
+        stats["val_se"],
+        higher_is_better=higher,
+        prefer="smallest",
+    )
+    return CurveResult(
+        parameter=parameter,
+        group=group,
+        values=list(values),
+        metric=val_name,
+        test_metric=test_name,
+        higher_is_better=higher,
+        val_mean=stats["val_mean"],
+        val_se=stats["val_se"],
+        test_mean=stats["test_mean"],
+        test_se=stats["test_se"],
+        epochs_mean=stats["epochs_mean"],
+        best=best,
+        one_se=one_se,
+        records=flat,
+        data=data_info(dataset, bundle, base),
+        experiment=experiment,
+        resumed=resumed,
+        diverged=[int(d) for d in stats["diverged"]],
+    )
+
+
+def dropout_curve(
+    data: str | Dataset,
+    rates: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7),
+    *,
+    model: str | None = None,
+    seeds: int = 3,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    store: Any = None,
+    jobs: int = 1,
+    verbose: int = 1,
+    target: str | None = None,
+    task: str | None = None,
+    mnist_dir: str | None = None,
+    max_train: int | None = None,
+    data_seed: int = 0,
+    device: str = "auto",
+) -> CurveResult:
+    """Validation and test metric against the dropout rate of every hidden layer.
+
+    All rates share one architecture, so every rate and seed trains in one stack (or a few).
+    The best rate has the best mean validation metric; the one-SE choice is the lowest rate
+    within one standard error of it.
+
+    Parameters
+    ----------
+    data : str or Dataset
+    rates : sequence of float
+        Distinct rates in [0, 1), applied after every hidden layer (the model needs one).
+    model : str, optional
+        Layer sizes; default ``inputs-128-64-outputs``.
+    seeds : int, default=3
+        Seeds 0..seeds-1 per rate (>= 1).
+    epochs, batch_size, lr
+        Shared training settings (Adam).
+    store : ResultsStore, optional
+        Runs are saved there (group ``dropout_curve``, ``extra={"rate": r}``) and reused.
+    jobs, verbose, target, task, mnist_dir, max_train, data_seed, device
+        As in :func:`regularization_path`.
+
+    Returns
+    -------
+    CurveResult
+
+    Examples
+    --------
+    >>> curve = dropout_curve("iris", rates=(0.0, 0.3), model="4-16-3", seeds=2, epochs=2,
+    ...                       verbose=0)
+    >>> [row["rate"] for row in curve.rows]
+    [0.0, 0.3]
+    """
+    owner = "dropout_curve"
+    check_common(owner, seeds, epochs, jobs)
+    check_distinct("rates", rates, owner)
+    for rate in rates:
+        check_range("rates", rate, low=0.0, high=1.0, high_open=True, owner=owner)
+    return _curve(
+        owner,
+        "rate",
+        [float(r) for r in rates],
+        lambda base, r: (f"dropout={r:g}", replace(base, dropout=(float(r),))),
+        data,
+        seeds,
+        store,
+        jobs,
+        verbose,
+        needs_hidden_layer=True,
+        target=target,
+        task=task,
+        mnist_dir=mnist_dir,
+        data_seed=data_seed,
+        max_train=max_train,
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+    )
+
+
+def patience_curve(
+    data: str | Dataset,
+    patiences: Sequence[int] = (0, 1, 2, 3, 5, 8, 13),
+    *,
+    monitor: str = "val_loss",
+    model: str | None = None,
+    seeds: int = 3,
+    epochs: int = 50,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    store: Any = None,
+    jobs: int = 1,
+    verbose: int = 1,
+    target: str | None = None,
+    task: str | None = None,
+    mnist_dir: str | None = None,
+    max_train: int | None = None,
+    data_seed: int = 0,
+    device: str = "auto",
+) -> CurveResult:
+    """Validation and test metric and epochs run against early stopping's patience.
+
+    Each run stops after ``patience`` epochs without improvement of ``monitor`` (or at
+    ``epochs``) and restores its best weights. The best patience has the best mean
+    validation metric (at the restored weights); the one-SE choice is the shortest patience
+    within one standard error of it.
+
+    Parameters
+    ----------
+    data : str or Dataset
+    patiences : sequence of int
+        Distinct patiences, >= 0.
+    monitor : str, default="val_loss"
+        What early stopping watches.
+    model : str, optional
+    seeds : int, default=3
+    epochs : int, default=50
+        Maximum epochs per run.
+    store : ResultsStore, optional
+        Runs are saved there (group ``patience_curve``, ``extra={"patience": p}``).
+    batch_size, lr, jobs, verbose, target, task, mnist_dir, max_train, data_seed, device
+        As in :func:`dropout_curve`.
+
+    Returns
+    -------
+    CurveResult
+
+    Examples
+    --------
+    >>> curve = patience_curve("iris", patiences=(0, 2), model="4-16-3", seeds=2, epochs=4,
+    ...                        verbose=0)
+    >>> curve.best in (0, 2)
+    True
+    """
+    owner = "patience_curve"
+    check_common(owner, seeds, epochs, jobs)
+    check_distinct("patiences", patiences, owner)
+    for patience in patiences:
+        check_range("patiences", patience, low=0, integer=True, owner=owner)
+    return _curve(
+        owner,
+        "patience",
+        [int(p) for p in patiences],
+        lambda base, p: (
+            f"early_stopping={monitor}:{p}",
+            replace(base, early_stopping=(monitor, int(p))),
+        ),
+        data,
+        seeds,
+        store,
+        jobs,
+        verbose,
+        target=target,
+        task=task,
+        mnist_dir=mnist_dir,
+        data_seed=data_seed,
+        max_train=max_train,
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+    )

@@ -1,0 +1,115 @@
+"""What paths and curves share: training a stack from given weights, aggregating seeds,
+naming the experiment, checking the sweep's arguments and reporting runs as JSON.
+
+Every choice of a sweep is made by :func:`regulab.stats.one_se_rule` on the validation
+figures :func:`aggregate` computes; the test figures are carried beside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from regulab.config import TrainConfig
+from regulab.errors import InvalidParameterError, check_range
+from regulab.experiment._records import RunRecord
+from regulab.experiment._runner import DataBundle
+from regulab.stats import finite, mean_ci
+
+__all__ = [
+    "PATHS_SCHEMA_VERSION",
+    "experiment_name",
+    "aggregate",
+    "require_hidden_layer",
+    "check_common",
+    "check_distinct",
+    "run_json",
+    "progress",
+]
+
+PATHS_SCHEMA_VERSION = 1
+
+
+def experiment_name(prefix: str, payload: Any) -> str:
+    """Store experiment name: ``prefix`` and a hash of what defines the experiment."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def aggregate(
+    groups: Sequence[Sequence[RunRecord]], val_name: str, test_name: str
+) -> dict[str, list[float]]:
+    """Per group of seeds: mean and standard error of the validation and test metrics (over
+    finite values), mean epochs, ``diverged`` (seeds whose validation metric is not finite)
+    and ``choice_mean``, the validation mean to choose on: NaN when any seed diverged, so a
+    diverged point is never chosen."""
+    keys = ("val_mean", "val_se", "test_mean", "test_se", "epochs_mean", "diverged")
+    out: dict[str, list[float]] = {key: [] for key in (*keys, "choice_mean")}
+    for runs in groups:
+        values = [r.choice_metric(val_name) for r in runs]
+        val = mean_ci(values)
+        test = mean_ci(r.metric(test_name) for r in runs)
+        diverged = len(values) - len(finite(values))
+        row = (val.mean, val.se, test.mean, test.se, mean_ci(r.epochs_run for r in runs).mean)
+        for key, value in zip(keys, (*row, diverged)):
+            out[key].append(value)
+        out["choice_mean"].append(math.nan if diverged else val.mean)
+    return out
+
+
+def require_hidden_layer(config: TrainConfig, data: DataBundle, owner: str) -> None:
+    """Raise when the model has no hidden layer for dropout to follow."""
+    model = config.build_model(data.X_train.shape[1], data.n_outputs, data.task)
+    if model.architecture.n_hidden == 0:
+        raise InvalidParameterError(
+            f"{owner} sweeps dropout after hidden layers, but the model "
+            f"'{model.architecture.spec}' has no hidden layer; give one such as "
+            f"'{data.X_train.shape[1]}-64-{data.n_outputs}'."
+        )
+
+
+def check_common(owner: str, seeds: int, epochs: int, jobs: int) -> None:
+    """Check the arguments every sweep takes."""
+    check_range("seeds", seeds, low=1, integer=True, owner=owner)
+    check_range("epochs", epochs, low=1, integer=True, owner=owner)
+    check_range("jobs", jobs, low=1, integer=True, owner=owner)
+
+
+def check_distinct(name: str, values: Sequence[float], owner: str) -> None:
+    """Raise when the swept ``values`` are empty or repeat one."""
+    if len(values) == 0:
+        raise InvalidParameterError(f"The '{name}' parameter of {owner} needs at least one value.")
+    if len(set(values)) != len(values):
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} lists a value twice: {list(values)}."
+        )
+
+
+def run_json(record: RunRecord) -> dict[str, Any]:
+    """One run of a path or curve in its ``--json`` form."""
+    return {
+        "config": record.config_name,
+        "seed": record.seed,
+        "extra": record.extra,
+        "metrics": record.metrics,
+        "epochs_run": record.epochs_run,
+        "stop_reason": record.stop_reason,
+        "sparsity": record.sparsity["total"],
+        "seconds": record.seconds,
+    }
+
+
+def progress(verbose: int, label: str) -> Progress:
+    """A progress bar labelled ``label``, silent when ``verbose`` is 0."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TimeElapsedColumn(),
+        disable=not verbose,
+    )
