@@ -73,7 +73,7 @@ def test_proximal_l1_recovers_informative_features(regression_problem):
         LinearModel(p.n_features, task="regression", seed=0),
         p.X,
         p.y,
-        penalties=[L1(0.3, proximal=True)],
+        penalties=[L1(0.1, proximal=True)],
         optimizer="sgd",
         lr=0.02,
         epochs=20,
