@@ -909,3 +909,20 @@ def test_stacked_dropout_uses_each_members_rate():
             assert zeros == pytest.approx(rate, abs=0.02), (position, k)
             kept = out[k][out[k] != 0]
             assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - rate)))
+
+
+def test_validation_split_is_the_one_stratified_holdout():
+    from regulab._split import holdout
+
+    codes = np.array([0] * 90 + [1] * 10)
+    fit, val = holdout(np.arange(100), 0.2, codes, seed=3, stratify=True)
+    assert sorted(np.concatenate([fit, val]).tolist()) == list(range(100))
+    assert np.bincount(codes[val]).tolist() == [18, 2]
+    np.testing.assert_array_equal(val, holdout(np.arange(100), 0.2, codes, 3, True)[1])
+    with pytest.raises(DataError, match=r"Cannot split 1 sample\(s\) into two non-empty parts"):
+        holdout(np.arange(1), 0.1, codes, seed=0, stratify=True)
+    X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    result = train(MLP("3-2", seed=0), X, codes, epochs=1, validation_split=0.2, **QUIET)
+    assert result.history[0]["val_f1_macro"] > 0  # both classes are in the validation part
+    with pytest.raises(DataError, match="pass X_val and y_val, or validation_split=0"):
+        train(MLP("3-1", task="regression", seed=0), X[:1], X[:1, 0], epochs=1, **QUIET)

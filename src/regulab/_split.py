@@ -49,7 +49,7 @@ def holdout(
     n_taken = math.ceil(size * n_rows) if isinstance(size, float) else int(size)
     if not 0 < n_taken < n_rows:
         raise DataError(
-            f"Cannot split {n_rows} row(s) into two non-empty parts by taking "
+            f"Cannot split {n_rows} sample(s) into two non-empty parts by taking "
             f"{size:g}{' of them' if isinstance(size, float) else ' rows'}."
         )
     if stratify:

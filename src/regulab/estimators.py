@@ -9,21 +9,26 @@ scikit-learn contract: ``__init__`` only stores its arguments, parameters are va
 
 Choices worth knowing:
 
-* **No scaling inside.** Features are used as given; put a ``StandardScaler`` in front
-  (``make_pipeline(StandardScaler(), RegularizedMLPClassifier())``) so penalties treat every
-  feature alike and the scaler is fitted on the training fold only. Regression targets are
-  not scaled either: wrap the regressor in ``TransformedTargetRegressor`` for large targets.
+* **Features are not scaled inside.** Features are used as given; put a ``StandardScaler``
+  in front (``make_pipeline(StandardScaler(), RegularizedMLPClassifier())``) so penalties
+  treat every feature alike and the scaler is fitted on the training fold only.
+* **Regression targets are standardized inside** with the training rows' statistics, so a
+  penalty strength means the same on every data set; predictions, ``coef_`` and the history
+  are in the target's units (see :func:`regulab.training.train_many`).
 * **Early stopping never looks outside ``fit``'s data.** Without ``X_val``/``y_val``, a
   ``validation_fraction`` of the rows given to ``fit`` is held out (stratified for
-  classifiers, seeded by ``random_state``), so nothing leaks from an outer CV fold. The best
-  epoch's weights are restored.
+  classifiers, seeded by ``random_state``; the trainer's one split rule), so nothing leaks
+  from an outer CV fold. The best epoch's weights are restored.
 * **Binary classification uses one sigmoid output**, so linear ``coef_`` has scikit-learn's
   shapes: ``(1, n_features)`` for two classes, ``(n_classes, n_features)`` otherwise,
   ``(n_features,)`` for a 1-D regression target and ``(n_targets, n_features)`` for 2-D.
 * **Scores are computed in float64** from the float32 weights, so a prediction does not
   depend on which other rows share its batch.
-* **partial_fit** trains one epoch on the data given, from the current weights, with a
-  fresh optimizer (no moment estimates are kept between calls) and without early stopping.
+* **partial_fit** trains one epoch on the data given, from the current weights, through the
+  same training step as ``fit``, keeping the optimizer's moments, the random streams and
+  the target scaling between calls (and from a ``fit`` before it), without early stopping:
+  ``epochs`` calls on the data given to ``fit`` end where ``fit`` ends. A loaded or
+  unpickled-from-file estimator continues with a fresh optimizer.
 
 Examples
 --------
@@ -42,7 +47,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Sequence
 from numbers import Integral, Real
 from pathlib import Path
@@ -65,20 +69,16 @@ from sklearn.utils.validation import check_is_fitted
 
 from regulab.errors import DataError, InvalidParameterError, did_you_mean
 from regulab.models import ACTIVATIONS, MLP, LinearModel
-from regulab.penalties import (
-    L1,
-    L2,
-    ElasticNet,
-    Penalty,
-    WeightDecay,
-    penalized_weights,
-    prox_l1_,
-    resolve,
-    sparsity,
+from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, sparsity
+from regulab.training import (
+    OPTIMIZERS,
+    EarlyStopping,
+    History,
+    Member,
+    StopReason,
+    TrainState,
+    train_many,
 )
-from regulab.training import OPTIMIZERS, EarlyStopping, History, StopReason, train
-from regulab.training import resolve_device as _resolve_device
-from regulab.training._metrics import head_kind, member_losses
 
 try:
     from sklearn.utils.validation import validate_data
@@ -98,9 +98,6 @@ __all__ = [
     "RegularizedLinearRegressor",
     "ESTIMATORS",
 ]
-
-_ADAMW_DEFAULT_DECAY = 0.01  # the trainer's default when optimizer="adamw" has no WeightDecay
-_SGD_MOMENTUM = 0.9
 
 
 # -- parameter constraints ------------------------------------------------------------------
@@ -182,36 +179,6 @@ def _scores64(model: MLP, X: np.ndarray) -> np.ndarray:
     finally:
         model.train(was_training)
     return scores.numpy()
-
-
-def _carve_validation(
-    n_rows: int, codes: np.ndarray | None, fraction: float, seed: int, owner: str, monitor: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split row indices into (fit, validation); stratified when class codes are given."""
-    rng = np.random.default_rng(seed)
-    if codes is None:
-        n_val = min(max(1, int(round(fraction * n_rows))), n_rows - 1)
-        val = rng.permutation(n_rows)[: max(n_val, 0)]
-    else:
-        parts, spare = [], []
-        for code in np.unique(codes):
-            rows = rng.permutation(np.flatnonzero(codes == code))
-            take = min(int(round(fraction * len(rows))), len(rows) - 1)
-            parts.append(rows[:take])
-            if len(rows) - take >= 2:
-                spare.append(rows[take:])
-        val = np.concatenate(parts)
-        if len(val) == 0 and spare:
-            val = max(spare, key=len)[:1]
-    if len(val) == 0:
-        raise DataError(
-            f"{owner} early stopping on '{monitor}' needs validation rows, but "
-            f"validation_fraction={fraction:g} of {n_rows} sample(s) leaves none (every class "
-            "must keep a training row); pass X_val and y_val, or set early_stopping=False."
-        )
-    mask = np.zeros(n_rows, dtype=bool)
-    mask[val] = True
-    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 def _json_safe(value: Any) -> Any:
@@ -350,17 +317,59 @@ class _RegularizedEstimator(BaseEstimator):
             seed=seed,
         )
 
-    def _seeds(self) -> tuple[int, int, int, int]:
-        """Seeds for initialization, training, the validation split and partial_fit."""
+    def _seeds(self) -> tuple[int, int, int]:
+        """Seeds for initialization, training (shuffling, dropout) and the validation split."""
         base = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        init, fit, split, partial = np.random.SeedSequence(base).generate_state(4)
-        return int(init), int(fit), int(split), int(partial)
+        init, fit, split = np.random.SeedSequence(base).generate_state(3)
+        return int(init), int(fit), int(split)
 
     def _feature_names(self) -> list[str] | None:
         names = getattr(self, "feature_names_in_", None)
         return None if names is None else [str(n) for n in names]
 
     # -- training ----------------------------------------------------------------------------
+    def _run(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None,
+        y_val: np.ndarray | None,
+        *,
+        epochs: int,
+        early_stopping: bool,
+    ) -> Any:
+        """Train ``model_`` in place with the trainer, from ``_train_state``; return the
+        :class:`~regulab.training.FitResult`."""
+        _, fit_seed, split_seed = self._seeds()
+        callbacks = []
+        holdout = 0.0
+        if early_stopping:
+            callbacks.append(EarlyStopping(self.monitor, patience=int(self.patience)))
+            if X_val is None and self.monitor.startswith("val_"):
+                holdout = float(self.validation_fraction)
+        state = self._train_state
+        if state.optimizer not in (None, self.optimizer):
+            state = TrainState(target_mean=state.target_mean, target_scale=state.target_scale)
+        (result,) = train_many(
+            [Member(self.model_, self._penalties(), callbacks, fit_seed, state)],
+            X,
+            y,
+            X_val,
+            y_val,
+            optimizer=self.optimizer,
+            lr=float(self.learning_rate),
+            epochs=epochs,
+            batch_size=int(self.batch_size),
+            validation_split=holdout,
+            split_seed=split_seed,
+            device=self.device,
+            verbose=int(self.verbose),
+            feature_names=self._feature_names(),
+            n_classes=len(self.classes_) if self._task == "classification" else None,
+        )
+        self._train_state = result.state
+        return result
+
     def _train(
         self,
         X: np.ndarray,
@@ -368,50 +377,17 @@ class _RegularizedEstimator(BaseEstimator):
         X_val: np.ndarray | None,
         y_val: np.ndarray | None,
         n_outputs: int,
-        codes: np.ndarray | None,
     ) -> None:
-        """Build a fresh model and train it with ``regulab.training.train``."""
-        init_seed, fit_seed, split_seed, partial_seed = self._seeds()
-        callbacks = []
-        if self.early_stopping:
-            callbacks.append(EarlyStopping(self.monitor, patience=int(self.patience)))
-            if X_val is None and self.monitor.startswith("val_"):
-                fit_rows, val_rows = _carve_validation(
-                    len(X),
-                    codes,
-                    float(self.validation_fraction),
-                    split_seed,
-                    type(self).__name__,
-                    self.monitor,
-                )
-                X_val, y_val = X[val_rows], y[val_rows]
-                X, y = X[fit_rows], y[fit_rows]
-        model = self._build_model(X.shape[1], n_outputs, init_seed)
-        result = train(
-            model,
-            X,
-            y,
-            X_val,
-            y_val,
-            penalties=self._penalties(),
-            callbacks=callbacks,
-            seed=fit_seed,
-            optimizer=self.optimizer,
-            lr=float(self.learning_rate),
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            validation_split=0.0,
-            device=self.device,
-            verbose=int(self.verbose),
-            feature_names=self._feature_names(),
+        """Build a fresh model and train it for ``epochs``."""
+        self._start(X.shape[1], n_outputs)
+        result = self._run(
+            X, y, X_val, y_val, epochs=int(self.epochs), early_stopping=bool(self.early_stopping)
         )
-        self.model_ = result.model  # type: ignore[assignment]
         self.history_ = result.history
         self.stop_reason_ = result.stop_reason
         self.stop_message_ = result.stop_message
         self.best_epoch_ = result.best_epoch
         self.n_iter_ = result.epochs_run
-        self._partial_seed = partial_seed
         self._set_model_attributes()
 
     @torch.no_grad()
@@ -433,88 +409,23 @@ class _RegularizedEstimator(BaseEstimator):
             self.feature_importances_ = norms / total if total > 0 else norms
 
     def _partial_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
-        """One epoch over ``(X, y)`` from the current weights with a fresh optimizer."""
-        model = self.model_
-        arch = model.architecture
-        kind = head_kind(arch.task, arch.sizes[-1])
-        penalties = self._penalties()
-        lr = float(self.learning_rate)
-        shuffle_seed, dropout_seed = np.random.SeedSequence(
-            [self._partial_seed, int(self.n_iter_)]
-        ).generate_state(2)
-        device = _resolve_device(self.device)
-        model.to(device)
-        weights = penalized_weights(model)
-        layers, _ = resolve(penalties, len(weights), arch.sizes[0])
-        decay_default = (
-            _ADAMW_DEFAULT_DECAY
-            if self.optimizer == "adamw" and not any(c.decay for c in layers)
-            else 0.0
-        )
-        optimizer: torch.optim.Optimizer = (
-            torch.optim.SGD(model.parameters(), lr=lr, momentum=_SGD_MOMENTUM)
-            if self.optimizer == "sgd"
-            else torch.optim.Adam(model.parameters(), lr=lr)
-        )
-        features = torch.from_numpy(_float_features(X)).to(device)
-        targets = torch.from_numpy(y).to(device)
-        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(int(shuffle_seed)))
-        started, loss_sum, n_batches = time.perf_counter(), 0.0, 0
-        model.train()
-        try:
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(int(dropout_seed))
-                for start in range(0, len(X), int(self.batch_size)):
-                    index = order[start : start + int(self.batch_size)].to(device)
-                    if arch.batchnorm and len(index) < 2:
-                        continue  # batch norm needs two rows
-                    scores = model(features[index])
-                    loss = member_losses(scores.unsqueeze(0), targets[index].unsqueeze(0), kind)[0]
-                    total = loss + sum(
-                        (p(model) for p in penalties), torch.zeros((), device=device)
-                    )
-                    optimizer.zero_grad()
-                    total.backward()
-                    optimizer.step()
-                    with torch.no_grad():
-                        for (_, w), coef in zip(weights, layers):
-                            decay = coef.decay or decay_default
-                            if decay:
-                                w.mul_(1.0 - lr * decay)
-                            prox = coef.prox_l1
-                            if isinstance(prox, torch.Tensor):
-                                prox_l1_(w, prox.to(w.device) * lr)
-                            elif prox:
-                                prox_l1_(w, prox * lr)
-                    loss_sum += float(loss.detach())
-                    n_batches += 1
-        finally:
-            model.eval()
-            model.to("cpu")
+        """One epoch over ``(X, y)``: the training step of ``fit``, continued."""
+        result = self._run(_float_features(X), y, None, None, epochs=1, early_stopping=False)
         self.n_iter_ = int(self.n_iter_) + 1
-        with torch.no_grad():
-            penalty = float(sum((p(model) for p in penalties), torch.zeros(())))
         self._set_model_attributes()
-        self.history_.append(
-            {
-                "epoch": self.n_iter_,
-                "loss": loss_sum / max(n_batches, 1),
-                "penalty": penalty,
-                "sparsity": self.sparsity_.total,
-                "seconds": time.perf_counter() - started,
-            }
-        )
+        self.history_.append({**result.history[0], "epoch": self.n_iter_})
         self.stop_reason_ = StopReason.MAX_EPOCHS
         self.stop_message_ = "partial_fit trained one epoch"
         self.best_epoch_ = None
 
-    def _start_partial(self, n_features: int, n_outputs: int) -> None:
-        init_seed, _, _, partial_seed = self._seeds()
+    def _start(self, n_features: int, n_outputs: int) -> None:
+        """A fresh model, history and training state."""
+        init_seed, _, _ = self._seeds()
         self.model_ = self._build_model(n_features, n_outputs, init_seed)
         self.model_.eval()
         self.history_ = History()
         self.n_iter_ = 0
-        self._partial_seed = partial_seed
+        self._train_state = TrainState()
 
     def _raw_scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -557,7 +468,6 @@ class _RegularizedEstimator(BaseEstimator):
             "stop_message": self.stop_message_,
             "best_epoch": self.best_epoch_,
             "n_iter": int(self.n_iter_),
-            "partial_seed": int(self._partial_seed),
         }
         return state
 
@@ -571,7 +481,7 @@ class _RegularizedEstimator(BaseEstimator):
         self.stop_message_ = str(state.get("stop_message", ""))
         self.best_epoch_ = state.get("best_epoch")
         self.n_iter_ = int(state["n_iter"])
-        self._partial_seed = int(state.get("partial_seed", 0))
+        self._train_state = TrainState()  # the optimizer's moments are not saved
 
     def _export_params(self) -> dict[str, Any]:
         params = self.get_params(deep=False)
@@ -640,7 +550,7 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
                 f"({self.classes_[0]!r})."
             )
         val_X, val_y = self._validation(X_val, y_val)
-        self._train(_float_features(X), codes, val_X, val_y, self._n_outputs(), codes)
+        self._train(_float_features(X), codes, val_X, val_y, self._n_outputs())
         return self
 
     def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -683,7 +593,7 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
                 raise DataError(
                     f"{type(self).__name__} needs at least 2 classes; 'classes' holds 1 class."
                 )
-            self._start_partial(X.shape[1], self._n_outputs())
+            self._start(X.shape[1], self._n_outputs())
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise DataError(
                 f"'classes' {np.unique(classes).tolist()} differs from the classes_ "
@@ -781,7 +691,7 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         self._y_2d = y.ndim == 2
         self.n_outputs_ = y.shape[1] if y.ndim == 2 else 1
         val_X, val_y = self._validation(X_val, y_val)
-        self._train(_float_features(X), self._targets(y), val_X, val_y, self.n_outputs_, None)
+        self._train(_float_features(X), self._targets(y), val_X, val_y, self.n_outputs_)
         return self
 
     def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -821,7 +731,7 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         if first:
             self._y_2d = y.ndim == 2
             self.n_outputs_ = n_outputs
-            self._start_partial(X.shape[1], n_outputs)
+            self._start(X.shape[1], n_outputs)
         elif n_outputs != self.n_outputs_:
             raise DataError(
                 f"y has {n_outputs} target column(s) but the first call had {self.n_outputs_}."

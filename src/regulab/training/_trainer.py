@@ -143,7 +143,9 @@ def _targets(y: Any, task: str, n_rows: int, name: str, device: torch.device) ->
     return torch.from_numpy(array.astype(np.int64)).to(device)
 
 
-def _check_model_fits(arch: Architecture, X: torch.Tensor, y: torch.Tensor) -> str:
+def _check_model_fits(
+    arch: Architecture, X: torch.Tensor, y: torch.Tensor, n_classes: int | None = None
+) -> str:
     n_in, n_out = arch.sizes[0], arch.sizes[-1]
     if n_in != X.shape[1]:
         suggestion = "-".join(str(s) for s in (X.shape[1], *arch.sizes[1:]))
@@ -160,12 +162,16 @@ def _check_model_fits(arch: Architecture, X: torch.Tensor, y: torch.Tensor) -> s
             )
         return head_kind("regression", n_out)
     classes = torch.unique(y)
-    n_classes = int(classes.max()) + 1
-    if len(classes) < 2:
-        raise DataError(
-            f"The training target has a single class ({int(classes[0])}); "
-            "classification needs at least 2."
-        )
+    if n_classes is not None:  # declared classes: a batch may show only some of them
+        if int(classes.min()) < 0 or int(classes.max()) >= n_classes:
+            raise DataError(f"y holds class codes outside 0..{n_classes - 1}.")
+    else:
+        n_classes = int(classes.max()) + 1
+        if len(classes) < 2:
+            raise DataError(
+                f"The training target has a single class ({int(classes[0])}); "
+                "classification needs at least 2."
+            )
     if int(classes.min()) < 0 or (n_out != n_classes and not (n_out == 1 and n_classes == 2)):
         allowed = "1 (sigmoid) or 2" if n_classes == 2 else str(n_classes)
         raise InvalidParameterError(
@@ -268,6 +274,7 @@ def train_many(
     feature_names: Sequence[str] | None = None,
     threads: int = 1,
     standardize_target: bool = True,
+    n_classes: int | None = None,
 ) -> list[FitResult]:
     """Train several models on the same data; models of one architecture train as one stack.
 
@@ -310,6 +317,10 @@ def train_many(
         standard deviation, so that a penalty strength means the same on every data set;
         the returned model, the losses and the metrics stay in the target's units (see
         :mod:`regulab.training._target`).
+    n_classes : int, optional
+        Classification: the number of classes when ``y`` may not show them all (a batch of
+        a stream, as in ``partial_fit``); by default ``max(y) + 1``, and ``y`` must hold
+        at least two classes.
 
     Returns
     -------
@@ -335,7 +346,8 @@ def train_many(
     X_fit = _features(X, "X", target)
     y_fit = _targets(y, task, len(X_fit), "y", target)
     kinds = {
-        m.model.architecture: _check_model_fits(m.model.architecture, X_fit, y_fit) for m in members
+        m.model.architecture: _check_model_fits(m.model.architecture, X_fit, y_fit, n_classes)
+        for m in members
     }
     X_v: torch.Tensor | None = None
     y_v: torch.Tensor | None = None
