@@ -926,3 +926,58 @@ def test_validation_split_is_the_one_stratified_holdout():
     assert result.history[0]["val_f1_macro"] > 0  # both classes are in the validation part
     with pytest.raises(DataError, match="pass X_val and y_val, or validation_split=0"):
         train(MLP("3-1", task="regression", seed=0), X[:1], X[:1, 0], epochs=1, **QUIET)
+
+
+@pytest.mark.parametrize("spec", ["40-1", "40-8-1"])
+def test_regression_target_scale_does_not_change_the_fit(regression_problem, spec):
+    p = regression_problem
+    fits = [
+        train(
+            MLP(spec, task="regression", seed=0),
+            p.X,
+            p.y * factor,
+            p.X_val,
+            p.y_val * factor,
+            penalties=[L1(0.05, proximal=True), L2(1e-3)],
+            lr=1e-2,
+            epochs=8,
+            feature_names=p.feature_names,
+            **QUIET,
+        )
+        for factor in (1.0, 1000.0)
+    ]
+    small, large = (fit.model.state_dict() for fit in fits)
+    for name, value in small.items():  # the same weights; the head's scaling x1000
+        factor = 1000.0 if name.startswith("target_") else 1.0
+        torch.testing.assert_close(large[name], value * factor, rtol=1e-4, atol=1e-5 * factor)
+    assert fits[0].sparsity.total == fits[1].sparsity.total > 0.3
+    assert fits[0].sparsity.dropped_features == fits[1].sparsity.dropped_features
+    first, second = fits[0].history[-1], fits[1].history[-1]
+    assert second["val_r2"] == pytest.approx(first["val_r2"], abs=1e-4)
+    for key, power in (("loss", 2), ("val_loss", 2), ("val_mse", 2), ("val_mae", 1)):
+        assert second[key] == pytest.approx(first[key] * 1000.0**power, rel=1e-3), key
+    # metrics are in the target's units: the recorded MSE is the returned model's
+    predictions = predict(fits[1].model, p.X_val)
+    assert second["val_mse"] == pytest.approx(float(np.mean((predictions - p.y_val * 1e3) ** 2)))
+
+
+def test_standardized_target_matches_training_on_standardized_values(regression_problem):
+    p = regression_problem
+    mean, scale = float(np.mean(p.y, dtype=np.float64)), float(np.std(p.y, dtype=np.float64))
+    options: dict[str, Any] = {"validation_split": 0, "epochs": 3, "lr": 1e-2, **QUIET}
+    ours = train(LinearModel(40, task="regression", seed=0), p.X, p.y, **options).model
+    manual = train(
+        LinearModel(40, task="regression", seed=0),
+        p.X,
+        ((p.y - mean) / scale).astype(np.float32),
+        standardize_target=False,
+        **options,
+    ).model
+    torch.testing.assert_close(ours.linears[0].weight, manual.linears[0].weight)
+    assert float(ours.target_mean) == pytest.approx(mean) and float(manual.target_mean) == 0
+    assert float(ours.target_scale) == pytest.approx(scale) and float(manual.target_scale) == 1
+    X = torch.from_numpy(p.X_val)
+    torch.testing.assert_close(ours(X), manual(X) * scale + mean)
+    # a trained model keeps its statistics: a warm start on other targets does not rescale it
+    again = train(ours, p.X, p.y * 2, **options).model
+    assert float(again.target_scale) == pytest.approx(scale)

@@ -26,7 +26,7 @@ Choices worth knowing:
   depend on which other rows share its batch.
 * **partial_fit** trains one epoch on the data given, from the current weights, through the
   same training step as ``fit``, keeping the optimizer's moments, the random streams and
-  the target scaling between calls (and from a ``fit`` before it), without early stopping:
+  the model's target scaling between calls (and from a ``fit`` before it), without early stopping:
   ``epochs`` calls on the data given to ``fit`` end where ``fit`` ends. A loaded or
   unpickled-from-file estimator continues with a fresh optimizer.
 
@@ -222,6 +222,7 @@ class _RegularizedEstimator(BaseEstimator):
     model_: MLP
     n_features_in_: int
     history_: History
+    _train_state: TrainState
 
     # -- validation --------------------------------------------------------------------------
     def _validate_params(self) -> None:
@@ -349,7 +350,7 @@ class _RegularizedEstimator(BaseEstimator):
                 holdout = float(self.validation_fraction)
         state = self._train_state
         if state.optimizer not in (None, self.optimizer):
-            state = TrainState(target_mean=state.target_mean, target_scale=state.target_scale)
+            state = TrainState()  # set_params changed the optimizer: fresh moments
         (result,) = train_many(
             [Member(self.model_, self._penalties(), callbacks, fit_seed, state)],
             X,
@@ -367,7 +368,7 @@ class _RegularizedEstimator(BaseEstimator):
             feature_names=self._feature_names(),
             n_classes=len(self.classes_) if self._task == "classification" else None,
         )
-        self._train_state = result.state
+        self._train_state = result.state or TrainState()
         return result
 
     def _train(
@@ -399,6 +400,10 @@ class _RegularizedEstimator(BaseEstimator):
         weight = state["linears.0.weight"].detach().cpu().double().numpy()
         if self._linear:
             bias = state["linears.0.bias"].detach().cpu().double().numpy()
+            if "target_scale" in state:  # the head's scaling, folded in: the target's units
+                scale = state["target_scale"].double().numpy()
+                weight = weight * scale[:, None]
+                bias = bias * scale + state["target_mean"].double().numpy()
             self.coef_: np.ndarray = weight.copy()
             self.intercept_: np.ndarray | float = bias.copy()
             if self._task == "regression" and not getattr(self, "_y_2d", False):

@@ -63,8 +63,8 @@ class TrainState:
 
     Give ``TrainState()`` as a :class:`~regulab.training.Member`'s ``state`` to start
     fresh and get the state at the end back in :attr:`FitResult.state`; give that state to
-    the next call to continue with the same optimizer moments, random streams and target
-    scaling (what an estimator's ``partial_fit`` does).
+    the next call to continue with the same optimizer moments and random streams (what an
+    estimator's ``partial_fit`` does).
 
     Attributes
     ----------
@@ -76,8 +76,6 @@ class TrainState:
         Adam's two moments or SGD's momentum, flattened.
     shuffle_rng, dropout_rng : Tensor or None
         States of the shuffling and dropout generators (None: seeded from the seed).
-    target_mean, target_scale : tuple of float or None
-        The regression target's standardization, fixed at the first call.
     """
 
     optimizer: str | None = None
@@ -85,8 +83,6 @@ class TrainState:
     buffers: list[torch.Tensor] = field(default_factory=list)
     shuffle_rng: torch.Tensor | None = None
     dropout_rng: torch.Tensor | None = None
-    target_mean: tuple[float, ...] | None = None
-    target_scale: tuple[float, ...] | None = None
 
 
 @dataclass

@@ -4,14 +4,14 @@ A penalty strength means nothing without the scale of the loss it is added to: w
 in the thousands, the squared error dwarfs ``l1 = 1e-3``; with targets below one, the same
 strength wipes the model out. The trainer therefore fits regression models to targets
 standardized with the training rows' mean and standard deviation (per target column; a
-constant column keeps scale 1), then folds the scaling into the model's output layer::
+constant column keeps scale 1) and stores both in the model's ``target_mean`` and
+``target_scale`` buffers, which its head applies (``target_scale * h + target_mean``). The
+weights, the initialization and the penalties live in standardized units; the model's
+outputs, the recorded losses and the metrics are in the target's units. One strength gives
+the same fitted model (up to the scale) on ``y`` and on ``1000 * y``.
 
-    W_out <- W_out * scale        b_out <- b_out * scale + mean
-
-so the returned model, its predictions and every recorded loss and metric are in the
-original units, and one strength gives the same fitted model (up to the scale) on ``y`` and
-on ``1000 * y``. Penalties act on the standardized parameterization, where the output
-layer's weights are the returned ones divided by ``scale``.
+A model whose buffers are already set (it was trained before: a warm start, ``partial_fit``)
+keeps its statistics, so its weights keep their meaning.
 
 Examples
 --------
@@ -23,12 +23,13 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+
+from regulab.models import MLP
 
 __all__ = ["TargetScaling"]
 
@@ -49,13 +50,26 @@ class TargetScaling:
         return cls(table.mean(axis=0), np.where(std > 0, std, 1.0))
 
     @classmethod
-    def from_lists(cls, mean: Sequence[float], scale: Sequence[float]) -> TargetScaling:
-        """Rebuild from :meth:`to_lists`."""
-        return cls(np.asarray(mean, np.float64), np.asarray(scale, np.float64))
+    def of_model(cls, model: MLP) -> TargetScaling | None:
+        """The statistics a regression model already holds; None while they are unset."""
+        if model.target_scale is None or model.target_mean is None:
+            return None
+        mean = model.target_mean.detach().cpu().double().numpy()
+        scale = model.target_scale.detach().cpu().double().numpy()
+        if not mean.any() and (scale == 1.0).all():
+            return None
+        return cls(mean, scale)
 
-    def to_lists(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """``(mean, scale)`` as tuples of floats."""
+    def key(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Hashable ``(mean, scale)``: members with equal keys can share a stack."""
         return tuple(self.mean.tolist()), tuple(self.scale.tolist())
+
+    def buffers(self) -> dict[str, torch.Tensor]:
+        """The model's ``target_mean`` and ``target_scale`` buffers (float32)."""
+        return {
+            "target_mean": torch.as_tensor(self.mean, dtype=torch.float32),
+            "target_scale": torch.as_tensor(self.scale, dtype=torch.float32),
+        }
 
     def _tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean = torch.as_tensor(self.mean, dtype=like.dtype, device=like.device)
@@ -75,27 +89,3 @@ class TargetScaling:
     def loss_units(self, device: torch.device) -> torch.Tensor:
         """``scale ** 2`` (C,): turns per-column squared errors into the target's units."""
         return torch.as_tensor(self.scale**2, dtype=torch.float32, device=device)
-
-    def fold(self, state: dict[str, torch.Tensor], last: int) -> dict[str, torch.Tensor]:
-        """A state dict trained on standardized targets, answering in the target's units."""
-        return self._map(state, last, to_original=True)
-
-    def unfold(self, state: dict[str, torch.Tensor], last: int) -> dict[str, torch.Tensor]:
-        """The inverse of :meth:`fold`: a model's state in the standardized units."""
-        return self._map(state, last, to_original=False)
-
-    def _map(
-        self, state: dict[str, torch.Tensor], last: int, to_original: bool
-    ) -> dict[str, torch.Tensor]:
-        out = dict(state)
-        weight, bias = state[f"linears.{last}.weight"], state[f"linears.{last}.bias"]
-        mean = torch.as_tensor(self.mean, dtype=torch.float64)
-        scale = torch.as_tensor(self.scale, dtype=torch.float64)
-        w, b = weight.double(), bias.double()
-        if to_original:
-            w, b = w * scale.view(-1, 1), b * scale + mean
-        else:
-            w, b = w / scale.view(-1, 1), (b - mean) / scale
-        out[f"linears.{last}.weight"] = w.to(weight.dtype)
-        out[f"linears.{last}.bias"] = b.to(bias.dtype)
-        return out

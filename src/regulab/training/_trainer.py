@@ -359,19 +359,19 @@ def train_many(
     elif validation_split > 0:
         X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed, task)
     spec = OptimizerSpec(optimizer, float(lr), float(momentum))
+    fresh = TargetScaling.fit(y_fit) if task == "regression" and standardize_target else None
     groups: dict[tuple[Any, ...], list[int]] = {}
+    scalings: dict[tuple[Any, ...], TargetScaling | None] = {}
     for index, member in enumerate(members):
-        state = member.state or TrainState()
-        key = (member.model.architecture, state.steps, state.target_mean, state.target_scale)
+        scaling = TargetScaling.of_model(member.model) or fresh
+        steps = (member.state or TrainState()).steps
+        key = (member.model.architecture, steps, scaling.key() if scaling else None)
         groups.setdefault(key, []).append(index)
+        scalings[key] = scaling
     results: list[FitResult | None] = [None] * len(members)
     with _torch_threads(threads):
-        for (arch, _, mean, scale), indices in groups.items():
-            scaling = None
-            if task == "regression" and mean is not None and scale is not None:
-                scaling = TargetScaling.from_lists(mean, scale)
-            elif task == "regression" and standardize_target:
-                scaling = TargetScaling.fit(y_fit)
+        for key, indices in groups.items():
+            arch, scaling = key[0], scalings[key]
             fitted = _train_stack(
                 arch,
                 kinds[arch],
@@ -454,7 +454,7 @@ def _train_stack(
     )
     shufflers = [torch.Generator().manual_seed(shuffle) for shuffle, _ in seeds]
     for k, member in enumerate(members):
-        _resume(stack, k, member, shufflers[k], data.scaling, spec)
+        _resume(stack, k, member, shufflers[k], spec)
     X, y, X_val, y_val, scaling = data.X, data.y, data.X_val, data.y_val, data.scaling
     available = available_metrics(kind, X_val is not None)
     runs = [_MemberRun(available, stack, k) for k in range(len(members))]
@@ -526,7 +526,7 @@ def _train_stack(
         progress.update(epoch, [runs[k].history[-1] for k in active], len(active) - len(stopped))
         for k in stopped:
             if members[k].state is not None:
-                runs[k].train_state = _export(stack, runs[k].position, shufflers[k], scaling)
+                runs[k].train_state = _export(stack, runs[k].position, shufflers[k])
             _finish(runs[k], members[k], epochs)
         if stopped:
             active = [k for k in active if k not in stopped]
@@ -547,12 +547,9 @@ def _resume(
     k: int,
     member: Member,
     shuffler: torch.Generator,
-    scaling: TargetScaling | None,
     spec: OptimizerSpec,
 ) -> None:
-    """Put member ``k`` where its ``state`` left it, in standardized units if scaled."""
-    if scaling is not None:
-        stack.load_member(k, scaling.unfold(member.model.state_dict(), stack.arch.n_hidden))
+    """Put member ``k``'s optimizer and random streams where its ``state`` left them."""
     state = member.state
     if state is None:
         return
@@ -570,18 +567,13 @@ def _resume(
         stack.generators[k].set_state(state.dropout_rng)
 
 
-def _export(
-    stack: StackedMLP, position: int, shuffler: torch.Generator, scaling: TargetScaling | None
-) -> TrainState:
-    mean, scale = scaling.to_lists() if scaling is not None else (None, None)
+def _export(stack: StackedMLP, position: int, shuffler: torch.Generator) -> TrainState:
     return TrainState(
         optimizer=stack.optimizer.name,
         steps=stack.steps,
         buffers=stack.optimizer_state(position),
         shuffle_rng=shuffler.get_state(),
         dropout_rng=stack.generators[position].get_state(),
-        target_mean=mean,
-        target_scale=scale,
     )
 
 
@@ -606,10 +598,10 @@ def _result(
 ) -> FitResult:
     model = member.model
     assert run.final_state is not None and run.stop_reason is not None
-    state = run.final_state
+    buffers = {name: value for name, value in model.named_buffers() if name.startswith("target_")}
     if scaling is not None:
-        state = scaling.fold(state, model.architecture.n_hidden)
-    model.load_state_dict(state)
+        buffers.update(scaling.buffers())
+    model.load_state_dict({**run.final_state, **buffers})
     model.eval()
     return FitResult(
         model=model,
