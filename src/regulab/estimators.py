@@ -67,6 +67,8 @@ from sklearn.utils._param_validation import InvalidParameterError as _SkParamete
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from regulab import io
+from regulab._format import ModelFileError, register
 from regulab.errors import DataError, InvalidParameterError, did_you_mean
 from regulab.models import ACTIVATIONS, MLP, LinearModel
 from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, sparsity
@@ -458,9 +460,31 @@ class _RegularizedEstimator(BaseEstimator):
         >>> clf = RegularizedLinearClassifier(epochs=2, random_state=0).fit(X, y)
         >>> path = clf.save(tempfile.mkdtemp() + "/clf.safetensors")
         """
-        from regulab.io import save
+        return io.save(self, path)
 
-        return save(self, path)
+    def _file_entry(self) -> tuple[MLP, dict[str, Any]]:
+        """What a model file stores (:func:`regulab._format.register`'s protocol)."""
+        check_is_fitted(self, "model_")
+        return self.model_, {"params": self._export_params(), "state": self._export_state()}
+
+    @classmethod
+    def _from_file_entry(cls, entry: dict[str, Any], model: MLP) -> Any:
+        """Rebuild a fitted estimator from :meth:`_file_entry`'s entry and the model."""
+        estimator = cls(**cls._import_params(dict(entry["params"])))
+        estimator._validate_params()
+        estimator._import_state(entry["state"], model)
+        sizes = model.architecture.sizes
+        outputs = estimator._n_outputs()
+        if sizes[0] != estimator.n_features_in_ or sizes[-1] != outputs:
+            raise ModelFileError(
+                f"The model file is inconsistent: the model maps {sizes[0]} inputs to "
+                f"{sizes[-1]} outputs but the estimator state says "
+                f"{estimator.n_features_in_} and {outputs}."
+            )
+        return estimator
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
 
     def _export_state(self) -> dict[str, Any]:
         """JSON-safe fitted state (everything except the weights)."""
@@ -699,6 +723,9 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         self._train(_float_features(X), self._targets(y), val_X, val_y, self.n_outputs_)
         return self
 
+    def _n_outputs(self) -> int:
+        return int(self.n_outputs_)
+
     def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
         if X_val is None and y_val is None:
             return None, None
@@ -928,6 +955,7 @@ class _LinearParameters:
         self.verbose = verbose
 
 
+@register
 class RegularizedMLPClassifier(_MLPParameters, _RegularizedClassifier):
     __doc__ = f"""Multi-layer perceptron classifier with Regulab's regularization.
 
@@ -953,6 +981,7 @@ class RegularizedMLPClassifier(_MLPParameters, _RegularizedClassifier):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", True)
 
 
+@register
 class RegularizedMLPRegressor(_MLPParameters, _RegularizedRegressor):
     __doc__ = f"""Multi-layer perceptron regressor with Regulab's regularization.
 
@@ -977,6 +1006,7 @@ class RegularizedMLPRegressor(_MLPParameters, _RegularizedRegressor):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("regression", True)
 
 
+@register
 class RegularizedLinearClassifier(_LinearParameters, _RegularizedClassifier):
     __doc__ = f"""Logistic regression (binary or multinomial) with Regulab's regularization.
 
@@ -1004,6 +1034,7 @@ class RegularizedLinearClassifier(_LinearParameters, _RegularizedClassifier):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", False)
 
 
+@register
 class RegularizedLinearRegressor(_LinearParameters, _RegularizedRegressor):
     __doc__ = f"""Linear regression with Regulab's regularization (lasso, ridge, elastic net).
 
@@ -1040,4 +1071,4 @@ ESTIMATORS: dict[str, type[_RegularizedEstimator]] = {
         RegularizedLinearRegressor,
     )
 }
-"""The estimator classes by name (what :func:`regulab.io.load` may rebuild)."""
+"""The estimator classes by name (each registered for :func:`regulab.io.load`)."""
