@@ -318,7 +318,7 @@ def test_early_stopping_baseline_not_reached():
     assert run.stop_reason is StopReason.BASELINE
     assert run.stop_reason.value == "baseline_not_reached"
     assert run.stop_message == (
-        "val_loss did not beat the baseline 0.5 in 2 epochs; best 0.7 at epoch 2, restored"
+        "val_loss did not beat the baseline 0.5 in 2 epochs; best 0.7 at epoch 2, the last epoch"
     )
 
 
@@ -353,6 +353,7 @@ def test_early_stopping_restores_best_weights_at_max_epochs():
 def test_early_stopping_best_is_last_epoch_needs_no_restore():
     run = _script(EarlyStopping(patience=10), [0.5, 0.4, 0.3])
     assert run.restored == []
+    assert run.stop_message.endswith("best 0.3 at epoch 3, the last epoch")
     assert run.weights == {"epoch": 3}
     assert run.best_epoch == 3
 
@@ -403,18 +404,37 @@ def test_early_stopping_unknown_monitor_in_training(classification_problem):
     assert message.endswith("Did you mean 'val_accuracy'?")
 
 
-def test_early_stopping_on_val_loss_without_validation_data(classification_problem):
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_early_stopping_on_val_loss_without_validation_data(classification_problem, monitor):
     p = classification_problem
-    with pytest.raises(InvalidParameterError, match="'val_loss', which is never recorded"):
+    with pytest.raises(InvalidParameterError) as info:
         train(
             MLP("40-8-2", seed=0),
             p.X,
             p.y,
             validation_split=0.0,
-            callbacks=[EarlyStopping()],
+            callbacks=[EarlyStopping(monitor)],
             epochs=2,
             **QUIET,
         )
+    assert str(info.value) == (
+        f"EarlyStopping monitors '{monitor}', but this training has no validation data, so no "
+        "val_* metric is ever recorded. Pass X_val and y_val, or a validation_split above 0 "
+        "(train's default holds out 10% of the rows), or monitor 'loss'."
+    )
+
+
+def test_early_stopping_without_x_val_monitors_the_default_validation_part(
+    classification_problem,
+):
+    p = classification_problem
+    result = regulab.train(
+        MLP("40-8-2", seed=0), p.X, p.y, callbacks=[EarlyStopping("val_loss")], epochs=4, **QUIET
+    )
+    assert all(record["val_loss"] is not None for record in result.history)
+    best = min(range(4), key=lambda i: result.history[i]["val_loss"]) + 1
+    assert result.best_epoch == best
+    assert ("restored" in result.stop_message) == (best != 4)
 
 
 @pytest.mark.parametrize(
