@@ -860,6 +860,13 @@ _FITTED_DOC = """\
 
 
 # -- the four public estimators -----------------------------------------------------------------
+def _store_arguments(estimator: Any, arguments: dict[str, Any]) -> None:
+    """Store each constructor argument under its own name (all ``__init__`` does)."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class _MLPParameters:
     """The constructor of the MLP estimators: it only stores its arguments (scikit-learn's
     contract; they are validated at fit time)."""
@@ -889,27 +896,7 @@ class _MLPParameters:
         device: str = "auto",
         verbose: int = 0,
     ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.batchnorm = batchnorm
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        _store_arguments(self, locals())
 
 
 class _LinearParameters:
@@ -936,23 +923,7 @@ class _LinearParameters:
         device: str = "auto",
         verbose: int = 0,
     ) -> None:
-        self.input_dropout = input_dropout
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        _store_arguments(self, locals())
 
 
 @register
