@@ -799,7 +799,8 @@ _PENALTY_DOC = """\
     elastic_net : tuple (alpha, l1_ratio), optional
         Elastic net ``alpha * (l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|_2^2)``.
     weight_decay : float, default=0.0
-        Decoupled decay: ``w <- w - learning_rate * weight_decay * w`` after each step.
+        Decoupled decay: ``w <- w - learning_rate * weight_decay * w`` with each step
+        (before the update, as in AdamW).
     prox_l1 : bool, default=False
         Apply the L1 parts (``l1`` and ``elastic_net``) by soft-thresholding after each
         step, which gives exact zeros (useful with ``SelectFromModel``).
