@@ -1001,3 +1001,31 @@ def test_standardized_target_matches_training_on_standardized_values(regression_
     # a trained model keeps its statistics: a warm start on other targets does not rescale it
     again = train(ours, p.X, p.y * 2, **options).model
     assert float(again.target_scale) == pytest.approx(scale)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_proximal_l1_reaches_the_lasso_optimum_with_any_momentum(momentum):
+    from sklearn.linear_model import Lasso
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 8)).astype(np.float32)
+    y = (X[:, :3] @ np.array([2.0, -1.0, 0.5]) + 0.5 * rng.normal(size=200)).astype(np.float32)
+    alpha = 0.3  # Lasso's 1/(2n) convention: Regulab's mean squared error needs 2 * alpha
+    lasso = Lasso(alpha=alpha).fit(X, y)
+    result = train(
+        LinearModel(8, task="regression", seed=0),
+        X,
+        y,
+        penalties=[L1(2 * alpha, proximal=True)],
+        optimizer="sgd",
+        lr=0.05 * (1 - momentum),  # the same long-run step for every momentum
+        momentum=momentum,
+        epochs=400,
+        batch_size=200,
+        validation_split=0,
+        standardize_target=False,
+        **QUIET,
+    )
+    coef = result.model.linears[0].weight.detach().numpy()[0]
+    np.testing.assert_allclose(coef, lasso.coef_, atol=1e-3)
+    assert ((coef == 0) == (lasso.coef_ == 0)).all() and (lasso.coef_ == 0).sum() >= 3
