@@ -1024,8 +1024,8 @@ class RegularizedLinearRegressor(_LinearParameters, _RegularizedRegressor):
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(200, 3))
     >>> y = X @ [2.0, 0.0, -1.0] + 0.5
-    >>> reg = RegularizedLinearRegressor(learning_rate=0.05, epochs=30,
-    ...                                  random_state=0).fit(X, y)
+    >>> reg = RegularizedLinearRegressor(l1=1e-3, prox_l1=True, learning_rate=0.05,
+    ...                                  epochs=30, random_state=0).fit(X, y)
     >>> np.round(reg.coef_, 1).tolist()
     [2.0, 0.0, -1.0]
     """
