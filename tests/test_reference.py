@@ -73,6 +73,7 @@ def _reference_run(
     shuffler = torch.Generator().manual_seed(shuffle_seed)
     features, targets = torch.from_numpy(X), torch.from_numpy(y)
     model.train()
+    steps = 0
     for _ in range(EPOCHS):
         order = torch.randperm(ROWS, generator=shuffler)
         for start in range(0, ROWS, BATCH):
@@ -88,8 +89,26 @@ def _reference_run(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            steps += 1
+            _reference_prox(model, opt, optimizer, lr, penalties, steps)
     model.eval()
     return model
+
+
+@torch.no_grad()
+def _reference_prox(
+    model: MLP, opt: Any, name: str, lr: float, penalties: list[Penalty], steps: int
+) -> None:
+    """Soft-threshold by the documented rule, with torch.optim's own Adam state."""
+    for penalty in (p for p in penalties if p.proximal):
+        for layer, weight in enumerate(linear.weight for linear in model.linears):
+            l1 = penalty.coefficients(penalty.layer_strength(layer))[0]
+            if name == "sgd":
+                threshold = l1 * lr * (1 - 0.9**steps) / (1 - 0.9)
+            else:
+                v_hat = opt.state[weight]["exp_avg_sq"] / (1 - 0.999**steps)
+                threshold = l1 * lr / (v_hat.sqrt() + 1e-8)
+            weight.copy_(weight.sign() * (weight.abs() - threshold).clamp(min=0))
 
 
 def _regulab_run(
@@ -132,8 +151,17 @@ def _assert_same_weights(ours: MLP, reference: MLP) -> None:
         ("classification", "6-16-3", [L2(1e-3), L1(1e-3)]),
         ("regression", "6-16-8-1", [ElasticNet(1e-3, 0.5, per_layer={1: 1e-2})]),
         ("regression", "6-1", [L2(1e-2, include_bias=True), WeightDecay(0.05)]),
+        ("classification", "6-16-3", [L1(5e-3, proximal=True, per_layer={1: 1e-2})]),
+        ("regression", "6-1", [ElasticNet(0.5, 0.8, proximal=True)]),
     ],
-    ids=["mlp", "l1+l2", "elastic-net-per-layer", "linear-bias-decay"],
+    ids=[
+        "mlp",
+        "l1+l2",
+        "elastic-net-per-layer",
+        "linear-bias-decay",
+        "prox-l1-per-layer",
+        "prox-elastic-net",
+    ],
 )
 def test_trainer_matches_torch_optim(optimizer, task, spec, penalties):
     X, y = _data(task)
@@ -146,6 +174,34 @@ def test_trainer_matches_torch_optim(optimizer, task, spec, penalties):
     ours = _regulab_run(model, X, y, penalties=penalties, **options)
     theirs = _reference_run(reference, X, y, penalties=penalties, **options)
     _assert_same_weights(ours, theirs)
+    if any(p.proximal for p in penalties):  # the soft-threshold was exercised
+        assert any(bool((linear.weight == 0).any()) for linear in ours.linears)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_every_member_of_a_stack_matches_its_torch_run(optimizer):
+    X, y = _data("classification")
+    lr = 0.05 if optimizer == "sgd" else 1e-2
+    setups: list[tuple[int, list[Penalty]]] = [(0, []), (1, [L2(1e-2)]), (0, [L1(3e-3)])]
+    models = [MLP("6-12-3", seed=10 + k) for k in range(len(setups))]
+    references = [copy.deepcopy(model) for model in models]
+    train_many(
+        [Member(model, penalties, seed=seed) for model, (seed, penalties) in zip(models, setups)],
+        X,
+        y,
+        optimizer=optimizer,
+        lr=lr,
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        validation_split=0.0,
+        device="cpu",
+        verbose=0,
+    )
+    for model, reference, (seed, penalties) in zip(models, references, setups):
+        theirs = _reference_run(
+            reference, X, y, optimizer=optimizer, lr=lr, penalties=penalties, seed=seed
+        )
+        _assert_same_weights(model, theirs)
 
 
 def test_batch_norm_running_statistics_match_torch():
