@@ -235,6 +235,8 @@ class StackedMLP:
         ]
         self.grads = self._views(self.grad_flat)
         self.state_views = [self._views(buffer) for buffer in self.state]
+        self.decayed = [(slot, k, e["decay"]) for slot, k, e in self.penalized if "decay" in e]
+        self.proximal = [(slot, k, e["prox_l1"]) for slot, k, e in self.penalized if "prox_l1" in e]
 
     # -- members in and out -----------------------------------------------------------------
     @torch.no_grad()
@@ -448,9 +450,8 @@ class StackedMLP:
         the same weights as the same subgradient L1 would, whatever the optimizer.
         """
         spec = self.optimizer
-        for slot, k, entry in self.penalized:
-            if "decay" in entry:
-                self.params[slot][k].mul_(1.0 - spec.lr * entry["decay"])
+        for slot, k, decay in self.decayed:
+            self.params[slot][k].mul_(1.0 - spec.lr * decay)
         self.steps += 1
         adam = spec.name in ("adam", "adamw")
         if adam:
@@ -462,11 +463,9 @@ class StackedMLP:
             else:
                 momentum_buffer.mul_(spec.momentum).add_(self.grad_flat)
             self.param_flat.add_(momentum_buffer, alpha=-spec.lr)
-        for slot, k, entry in self.penalized:
-            if "prox_l1" in entry:
-                second = self.state_views[1][slot][k] if adam else None
-                threshold = prox_threshold(spec, self.steps, entry["prox_l1"], second)
-                prox_l1_(self.params[slot][k], threshold)
+        for slot, k, l1 in self.proximal:
+            second = self.state_views[1][slot][k] if adam else None
+            prox_l1_(self.params[slot][k], prox_threshold(spec, self.steps, l1, second))
 
     @torch.no_grad()
     def penalty_values(self) -> torch.Tensor:
