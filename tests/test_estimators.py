@@ -358,3 +358,15 @@ def test_registry_lists_the_four_estimators():
         "RegularizedMLPClassifier",
         "RegularizedMLPRegressor",
     ]
+
+
+def test_regressor_fits_the_same_model_on_a_target_a_thousand_times_larger(regression_problem):
+    p = regression_problem
+    params = {**FAST, "l1": 0.05, "prox_l1": True, "epochs": 8}
+    small = RegularizedLinearRegressor(**params).fit(p.X, p.y)
+    large = RegularizedLinearRegressor(**params).fit(p.X, p.y * 1000)
+    np.testing.assert_allclose(large.coef_, small.coef_ * 1000, rtol=1e-4, atol=1e-3)
+    assert large.intercept_ == pytest.approx(small.intercept_ * 1000, rel=1e-4, abs=1e-3)
+    assert large.sparsity_.total == small.sparsity_.total > 0.5
+    np.testing.assert_allclose(large.predict(p.X_val), small.predict(p.X_val) * 1000, rtol=1e-4)
+    assert large.score(p.X_val, p.y_val * 1000) == pytest.approx(small.score(p.X_val, p.y_val))

@@ -27,8 +27,8 @@ Choices worth knowing:
 * **partial_fit** trains one epoch on the data given, from the current weights, through the
   same training step as ``fit``, keeping the optimizer's moments, the random streams and
   the model's target scaling between calls (and from a ``fit`` before it), without early stopping:
-  ``epochs`` calls on the data given to ``fit`` end where ``fit`` ends. A loaded or
-  unpickled-from-file estimator continues with a fresh optimizer.
+  ``epochs`` calls on the data given to ``fit`` end where ``fit`` ends. An estimator
+  loaded from a model file continues with a fresh optimizer (a pickle keeps the state).
 
 Examples
 --------
