@@ -76,10 +76,9 @@ class TargetScaling:
         return mean, torch.as_tensor(self.scale, dtype=like.dtype, device=like.device)
 
     def standardize(self, y: torch.Tensor) -> torch.Tensor:
-        """``(y - mean) / scale`` for targets (n,) or (n, C), computed in float64."""
-        mean, scale = self._tensors(y.double())
-        table = (y.double().reshape(len(y), -1) - mean) / scale
-        return table.reshape(y.shape).to(y.dtype)
+        """``(y - mean) / scale`` for targets (n,) or (n, C)."""
+        mean, scale = self._tensors(y)
+        return ((y.reshape(len(y), -1) - mean) / scale).reshape(y.shape)
 
     def unstandardize(self, scores: torch.Tensor) -> torch.Tensor:
         """Scores (..., C) in standardized units back to the target's units."""
