@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.feature_selection import SelectFromModel
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -23,7 +23,6 @@ from regulab.estimators import (
     RegularizedLinearRegressor,
     RegularizedMLPClassifier,
     RegularizedMLPRegressor,
-    _carve_validation,
 )
 from regulab.io import load
 from regulab.training import History, StopReason
@@ -227,15 +226,42 @@ def test_early_stopping_uses_the_given_validation_data(classification_problem):
     )
 
 
-def test_carved_validation_is_stratified_and_seeded():
-    codes = np.array([0] * 90 + [1] * 10)
-    fit, val = _carve_validation(100, codes, 0.2, seed=3, owner="X", monitor="val_loss")
-    assert sorted(np.concatenate([fit, val]).tolist()) == list(range(100))
-    assert np.bincount(codes[val]).tolist() == [18, 2]
-    again = _carve_validation(100, codes, 0.2, seed=3, owner="X", monitor="val_loss")
-    np.testing.assert_array_equal(val, again[1])
-    with pytest.raises(DataError, match="leaves none"):
-        _carve_validation(2, np.array([0, 1]), 0.1, seed=0, owner="X", monitor="val_loss")
+def test_early_stopping_holds_out_a_seeded_part_of_fit_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = np.array([0] * 90 + [1] * 10)
+    params = {**REGULARIZED, "epochs": 2, "validation_fraction": 0.2}
+    first = RegularizedLinearClassifier(**params).fit(X, y)
+    again = RegularizedLinearClassifier(**params).fit(X, y)
+    assert first.history_.column("val_loss") == again.history_.column("val_loss")
+    other = RegularizedLinearClassifier(**{**params, "random_state": 1}).fit(X, y)
+    assert other.history_.column("val_loss") != first.history_.column("val_loss")
+
+
+@pytest.mark.parametrize(
+    ("estimator", "optimizer"),
+    [
+        (RegularizedLinearClassifier, "adam"),
+        (RegularizedLinearRegressor, "sgd"),
+        (RegularizedMLPClassifier, "sgd"),
+        (RegularizedMLPRegressor, "adamw"),
+    ],
+)
+def test_partial_fit_is_fit_one_epoch_at_a_time(estimator, optimizer, classification_problem):
+    p = classification_problem
+    y = p.y if estimator._task == "classification" else p.X[:, :5].sum(1) * 100
+    params = {**FAST, "epochs": 4, "l1": 0.02, "prox_l1": True, "optimizer": optimizer}
+    if estimator in (RegularizedMLPClassifier, RegularizedMLPRegressor):
+        params["hidden_layer_sizes"] = (8,)
+    fitted = estimator(**params).fit(p.X, y)
+    streamed = estimator(**params)
+    for _ in range(4):
+        streamed.partial_fit(p.X, y, **({"classes": [0, 1]} if is_classifier(streamed) else {}))
+    assert 0 < fitted.sparsity_.total < 1
+    assert streamed.sparsity_.total == fitted.sparsity_.total
+    for name, value in fitted.model_.state_dict().items():
+        torch.testing.assert_close(streamed.model_.state_dict()[name], value, msg=name)
+    assert streamed.history_.column("loss") == pytest.approx(fitted.history_.column("loss"))
 
 
 def test_partial_fit_continues_and_accepts_partial_batches(multiclass_problem):
@@ -332,3 +358,15 @@ def test_registry_lists_the_four_estimators():
         "RegularizedMLPClassifier",
         "RegularizedMLPRegressor",
     ]
+
+
+def test_regressor_fits_the_same_model_on_a_target_a_thousand_times_larger(regression_problem):
+    p = regression_problem
+    params = {**FAST, "l1": 0.05, "prox_l1": True, "epochs": 8}
+    small = RegularizedLinearRegressor(**params).fit(p.X, p.y)
+    large = RegularizedLinearRegressor(**params).fit(p.X, p.y * 1000)
+    np.testing.assert_allclose(large.coef_, small.coef_ * 1000, rtol=1e-4, atol=1e-3)
+    assert large.intercept_ == pytest.approx(small.intercept_ * 1000, rel=1e-4, abs=1e-3)
+    assert large.sparsity_.total == small.sparsity_.total > 0.5
+    np.testing.assert_allclose(large.predict(p.X_val), small.predict(p.X_val) * 1000, rtol=1e-4)
+    assert large.score(p.X_val, p.y_val * 1000) == pytest.approx(small.score(p.X_val, p.y_val))

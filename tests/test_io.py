@@ -13,6 +13,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from sklearn.exceptions import NotFittedError
 
+from regulab._format import _checksum
 from regulab.errors import DataError, InvalidParameterError, RegulabError
 from regulab.estimators import (
     RegularizedLinearClassifier,
@@ -42,8 +43,9 @@ def _one_torch_thread():
     torch.set_num_threads(previous)
 
 
-def _rewrite(path, edit_config=None, edit_tensors=None):
-    """Re-save a model file with its metadata or tensors changed (what an attacker could do)."""
+def _rewrite(path, edit_config=None, edit_tensors=None, reseal=True):
+    """Re-save a model file with its metadata or tensors changed; ``reseal`` recomputes the
+    checksum (what someone who edits the file on purpose can do), else it is kept."""
     raw = path.read_bytes()
     size = int.from_bytes(raw[:8], "little")
     metadata = json.loads(raw[8 : 8 + size])["__metadata__"]
@@ -53,7 +55,10 @@ def _rewrite(path, edit_config=None, edit_tensors=None):
         edit_config(config)
     if edit_tensors:
         edit_tensors(tensors)
-    path.write_bytes(save_tensors(tensors, metadata={"regulab": json.dumps(config)}))
+    text = json.dumps(config)
+    checksum = _checksum(text, tensors) if reseal else metadata["regulab_sha256"]
+    metadata = {"regulab": text, "regulab_sha256": checksum}
+    path.write_bytes(save_tensors(tensors, metadata=metadata))
 
 
 @pytest.fixture
@@ -142,7 +147,7 @@ def test_tampered_weight_bytes_are_refused(model_file):
     raw = bytearray(path.read_bytes())
     raw[-3] ^= 0xFF  # the last bytes are tensor data
     path.write_bytes(bytes(raw))
-    with pytest.raises(ModelFileError, match="altered or corrupted: its weights do not match"):
+    with pytest.raises(ModelFileError, match="altered or corrupted: its weights or metadata do"):
         load(path)
 
 
@@ -152,9 +157,36 @@ def test_swapped_weights_are_refused(model_file):
     def scale(tensors):
         tensors["linears.0.weight"] *= 2
 
-    _rewrite(path, edit_tensors=scale)
+    _rewrite(path, edit_tensors=scale, reseal=False)
     with pytest.raises(ModelFileError, match="SHA-256"):
         load(path)
+
+
+def _set_class_name(config):
+    config["estimator"]["state"]["classes"]["values"][0] = 99
+
+
+def _set_input_mean(config):
+    config["preprocessing"]["mean"][0] = 5.0
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [_set_class_name, _set_input_mean, lambda c: c["model"]["config"].update(activation="tanh")],
+    ids=["class-name", "input-mean", "architecture"],
+)
+def test_edited_metadata_is_refused(multiclass_problem, tmp_path, edit):
+    p = multiclass_problem
+    clf = RegularizedLinearClassifier(**FAST).fit(p.X, p.y)
+    path = clf.save(tmp_path / "clf.safetensors")
+    if edit is _set_input_mean:
+        preprocessing = {"feature_names": ["a"], "mean": [0.0], "scale": [1.0], "classes": None}
+        path = save(MLP("1-2", seed=0), tmp_path / "m.safetensors", preprocessing=preprocessing)
+    _rewrite(path, edit_config=edit, reseal=False)
+    with pytest.raises(ModelFileError, match="weights or metadata do not match the SHA-256"):
+        load(path)
+    with pytest.raises(ModelFileError, match="SHA-256"):
+        read_config(path)
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.99, 20, 4], ids=["half", "last-byte", "header", "len"])
@@ -173,7 +205,14 @@ def test_future_format_version_is_refused(model_file):
         load(path)
     message = str(error.value)
     assert "has format version 99" in message
-    assert "reads format version(s) 1." in message and "Upgrade Regulab" in message
+    assert "reads format version(s) 2." in message and "Upgrade Regulab" in message
+
+
+def test_format_version_1_is_refused_with_advice(model_file):
+    path, _ = model_file
+    _rewrite(path, edit_config=lambda config: config.update(format_version=1))
+    with pytest.raises(ModelFileError, match="does not cover its metadata; train and save"):
+        load(path)
 
 
 @pytest.mark.parametrize(
@@ -292,3 +331,29 @@ def test_predict_file_with_regressor_and_raw_model(regression_problem, tmp_path)
 def test_stop_reason_survives_as_enum(trained_classifier):
     clf, path = trained_classifier
     assert load(path).stop_reason_ is StopReason.MAX_EPOCHS
+
+
+def test_a_registered_class_round_trips_without_io_knowing_it(tmp_path):
+    from regulab._format import register, registered
+
+    @register
+    class Wrapped:
+        def __init__(self, model, note):
+            self.model, self.note = model, note
+
+        def _file_entry(self):
+            return self.model, {"note": self.note}
+
+        @classmethod
+        def _from_file_entry(cls, entry, model):
+            return cls(model, entry["note"])
+
+    path = save(Wrapped(MLP("3-2", seed=0), "hello"), tmp_path / "w.safetensors")
+    loaded = load(path)
+    assert type(loaded) is Wrapped and loaded.note == "hello"
+    assert registered("RegularizedLinearClassifier") is RegularizedLinearClassifier
+    import regulab.io
+
+    assert not any(
+        getattr(v, "__module__", "") == "regulab.estimators" for v in vars(regulab.io).values()
+    )

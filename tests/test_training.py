@@ -73,7 +73,7 @@ def test_proximal_l1_recovers_informative_features(regression_problem):
         LinearModel(p.n_features, task="regression", seed=0),
         p.X,
         p.y,
-        penalties=[L1(0.3, proximal=True)],
+        penalties=[L1(0.1, proximal=True)],
         optimizer="sgd",
         lr=0.02,
         epochs=20,
@@ -318,7 +318,7 @@ def test_early_stopping_baseline_not_reached():
     assert run.stop_reason is StopReason.BASELINE
     assert run.stop_reason.value == "baseline_not_reached"
     assert run.stop_message == (
-        "val_loss did not beat the baseline 0.5 in 2 epochs; best 0.7 at epoch 2, restored"
+        "val_loss did not beat the baseline 0.5 in 2 epochs; best 0.7 at epoch 2, the last epoch"
     )
 
 
@@ -353,6 +353,7 @@ def test_early_stopping_restores_best_weights_at_max_epochs():
 def test_early_stopping_best_is_last_epoch_needs_no_restore():
     run = _script(EarlyStopping(patience=10), [0.5, 0.4, 0.3])
     assert run.restored == []
+    assert run.stop_message.endswith("best 0.3 at epoch 3, the last epoch")
     assert run.weights == {"epoch": 3}
     assert run.best_epoch == 3
 
@@ -403,18 +404,37 @@ def test_early_stopping_unknown_monitor_in_training(classification_problem):
     assert message.endswith("Did you mean 'val_accuracy'?")
 
 
-def test_early_stopping_on_val_loss_without_validation_data(classification_problem):
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_early_stopping_on_val_loss_without_validation_data(classification_problem, monitor):
     p = classification_problem
-    with pytest.raises(InvalidParameterError, match="'val_loss', which is never recorded"):
+    with pytest.raises(InvalidParameterError) as info:
         train(
             MLP("40-8-2", seed=0),
             p.X,
             p.y,
             validation_split=0.0,
-            callbacks=[EarlyStopping()],
+            callbacks=[EarlyStopping(monitor)],
             epochs=2,
             **QUIET,
         )
+    assert str(info.value) == (
+        f"EarlyStopping monitors '{monitor}', but this training has no validation data, so no "
+        "val_* metric is ever recorded. Pass X_val and y_val, or a validation_split above 0 "
+        "(train's default holds out 10% of the rows), or monitor 'loss'."
+    )
+
+
+def test_early_stopping_without_x_val_monitors_the_default_validation_part(
+    classification_problem,
+):
+    p = classification_problem
+    result = regulab.train(
+        MLP("40-8-2", seed=0), p.X, p.y, callbacks=[EarlyStopping("val_loss")], epochs=4, **QUIET
+    )
+    assert all(record["val_loss"] is not None for record in result.history)
+    best = min(range(4), key=lambda i: result.history[i]["val_loss"]) + 1
+    assert result.best_epoch == best
+    assert ("restored" in result.stop_message) == (best != 4)
 
 
 @pytest.mark.parametrize(
@@ -909,3 +929,103 @@ def test_stacked_dropout_uses_each_members_rate():
             assert zeros == pytest.approx(rate, abs=0.02), (position, k)
             kept = out[k][out[k] != 0]
             assert torch.allclose(kept, torch.full_like(kept, 1 / (1 - rate)))
+
+
+def test_validation_split_is_the_one_stratified_holdout():
+    from regulab._split import holdout
+
+    codes = np.array([0] * 90 + [1] * 10)
+    fit, val = holdout(np.arange(100), 0.2, codes, seed=3, stratify=True)
+    assert sorted(np.concatenate([fit, val]).tolist()) == list(range(100))
+    assert np.bincount(codes[val]).tolist() == [18, 2]
+    np.testing.assert_array_equal(val, holdout(np.arange(100), 0.2, codes, 3, True)[1])
+    with pytest.raises(DataError, match=r"Cannot split 1 sample\(s\) into two non-empty parts"):
+        holdout(np.arange(1), 0.1, codes, seed=0, stratify=True)
+    X = np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32)
+    result = train(MLP("3-2", seed=0), X, codes, epochs=1, validation_split=0.2, **QUIET)
+    assert result.history[0]["val_f1_macro"] > 0  # both classes are in the validation part
+    with pytest.raises(DataError, match="pass X_val and y_val, or validation_split=0"):
+        train(MLP("3-1", task="regression", seed=0), X[:1], X[:1, 0], epochs=1, **QUIET)
+
+
+@pytest.mark.parametrize("spec", ["40-1", "40-8-1"])
+def test_regression_target_scale_does_not_change_the_fit(regression_problem, spec):
+    p = regression_problem
+    fits = [
+        train(
+            MLP(spec, task="regression", seed=0),
+            p.X,
+            p.y * factor,
+            p.X_val,
+            p.y_val * factor,
+            penalties=[L1(0.05, proximal=True), L2(1e-3)],
+            lr=1e-2,
+            epochs=8,
+            feature_names=p.feature_names,
+            **QUIET,
+        )
+        for factor in (1.0, 1000.0)
+    ]
+    small, large = (fit.model.state_dict() for fit in fits)
+    for name, value in small.items():  # the same weights; the head's scaling x1000
+        factor = 1000.0 if name.startswith("target_") else 1.0
+        torch.testing.assert_close(large[name], value * factor, rtol=1e-4, atol=1e-5 * factor)
+    assert fits[0].sparsity.total == fits[1].sparsity.total > 0.3
+    assert fits[0].sparsity.dropped_features == fits[1].sparsity.dropped_features
+    first, second = fits[0].history[-1], fits[1].history[-1]
+    assert second["val_r2"] == pytest.approx(first["val_r2"], abs=1e-4)
+    for key, power in (("loss", 2), ("val_loss", 2), ("val_mse", 2), ("val_mae", 1)):
+        assert second[key] == pytest.approx(first[key] * 1000.0**power, rel=1e-3), key
+    # metrics are in the target's units: the recorded MSE is the returned model's
+    predictions = predict(fits[1].model, p.X_val)
+    assert second["val_mse"] == pytest.approx(float(np.mean((predictions - p.y_val * 1e3) ** 2)))
+
+
+def test_standardized_target_matches_training_on_standardized_values(regression_problem):
+    p = regression_problem
+    mean, scale = float(np.mean(p.y, dtype=np.float64)), float(np.std(p.y, dtype=np.float64))
+    options: dict[str, Any] = {"validation_split": 0, "epochs": 3, "lr": 1e-2, **QUIET}
+    ours = train(LinearModel(40, task="regression", seed=0), p.X, p.y, **options).model
+    manual = train(
+        LinearModel(40, task="regression", seed=0),
+        p.X,
+        ((p.y - mean) / scale).astype(np.float32),
+        standardize_target=False,
+        **options,
+    ).model
+    torch.testing.assert_close(ours.linears[0].weight, manual.linears[0].weight)
+    assert float(ours.target_mean) == pytest.approx(mean) and float(manual.target_mean) == 0
+    assert float(ours.target_scale) == pytest.approx(scale) and float(manual.target_scale) == 1
+    X = torch.from_numpy(p.X_val)
+    torch.testing.assert_close(ours(X), manual(X) * scale + mean)
+    # a trained model keeps its statistics: a warm start on other targets does not rescale it
+    again = train(ours, p.X, p.y * 2, **options).model
+    assert float(again.target_scale) == pytest.approx(scale)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+def test_proximal_l1_reaches_the_lasso_optimum_with_any_momentum(momentum):
+    from sklearn.linear_model import Lasso
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 8)).astype(np.float32)
+    y = (X[:, :3] @ np.array([2.0, -1.0, 0.5]) + 0.5 * rng.normal(size=200)).astype(np.float32)
+    alpha = 0.3  # Lasso's 1/(2n) convention: Regulab's mean squared error needs 2 * alpha
+    lasso = Lasso(alpha=alpha).fit(X, y)
+    result = train(
+        LinearModel(8, task="regression", seed=0),
+        X,
+        y,
+        penalties=[L1(2 * alpha, proximal=True)],
+        optimizer="sgd",
+        lr=0.05 * (1 - momentum),  # the same long-run step for every momentum
+        momentum=momentum,
+        epochs=400,
+        batch_size=200,
+        validation_split=0,
+        standardize_target=False,
+        **QUIET,
+    )
+    coef = result.model.linears[0].weight.detach().numpy()[0]
+    np.testing.assert_allclose(coef, lasso.coef_, atol=1e-3)
+    assert ((coef == 0) == (lasso.coef_ == 0)).all() and (lasso.coef_ == 0).sum() >= 3

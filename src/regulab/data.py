@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn import datasets as sk_datasets
-from sklearn.model_selection import train_test_split
 
+from regulab._split import holdout as _split_off
 from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
 
 __all__ = [
@@ -673,25 +673,6 @@ class Splits:
             digest.update(f"{array.dtype.str}{array.shape}".encode())
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
-
-
-def _split_off(
-    indices: np.ndarray, size: float | int, y: np.ndarray, seed: int, stratify: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``indices`` into (kept, taken); ``size`` is the fraction or count taken."""
-    if stratify:
-        try:
-            kept, taken = train_test_split(
-                indices, test_size=size, random_state=seed, stratify=y[indices]
-            )
-            return np.sort(kept), np.sort(taken)
-        except ValueError:  # a class too small to stratify: fall back to a random split
-            pass
-    try:
-        kept, taken = train_test_split(indices, test_size=size, random_state=seed)
-    except ValueError as error:
-        raise DataError(f"Cannot split {len(indices)} rows: {_one_line(error)}") from error
-    return np.sort(kept), np.sort(taken)
 
 
 def split(

@@ -9,21 +9,26 @@ scikit-learn contract: ``__init__`` only stores its arguments, parameters are va
 
 Choices worth knowing:
 
-* **No scaling inside.** Features are used as given; put a ``StandardScaler`` in front
-  (``make_pipeline(StandardScaler(), RegularizedMLPClassifier())``) so penalties treat every
-  feature alike and the scaler is fitted on the training fold only. Regression targets are
-  not scaled either: wrap the regressor in ``TransformedTargetRegressor`` for large targets.
+* **Features are not scaled inside.** Features are used as given; put a ``StandardScaler``
+  in front (``make_pipeline(StandardScaler(), RegularizedMLPClassifier())``) so penalties
+  treat every feature alike and the scaler is fitted on the training fold only.
+* **Regression targets are standardized inside** with the training rows' statistics, so a
+  penalty strength means the same on every data set; predictions, ``coef_`` and the history
+  are in the target's units (see :func:`regulab.training.train_many`).
 * **Early stopping never looks outside ``fit``'s data.** Without ``X_val``/``y_val``, a
   ``validation_fraction`` of the rows given to ``fit`` is held out (stratified for
-  classifiers, seeded by ``random_state``), so nothing leaks from an outer CV fold. The best
-  epoch's weights are restored.
+  classifiers, seeded by ``random_state``; the trainer's one split rule), so nothing leaks
+  from an outer CV fold. The best epoch's weights are restored.
 * **Binary classification uses one sigmoid output**, so linear ``coef_`` has scikit-learn's
   shapes: ``(1, n_features)`` for two classes, ``(n_classes, n_features)`` otherwise,
   ``(n_features,)`` for a 1-D regression target and ``(n_targets, n_features)`` for 2-D.
 * **Scores are computed in float64** from the float32 weights, so a prediction does not
   depend on which other rows share its batch.
-* **partial_fit** trains one epoch on the data given, from the current weights, with a
-  fresh optimizer (no moment estimates are kept between calls) and without early stopping.
+* **partial_fit** trains one epoch on the data given, from the current weights, through the
+  same training step as ``fit``, keeping the optimizer's moments, the random streams and
+  the model's target scaling between calls (and from a ``fit`` before it), without early stopping:
+  ``epochs`` calls on the data given to ``fit`` end where ``fit`` ends. An estimator
+  loaded from a model file continues with a fresh optimizer (a pickle keeps the state).
 
 Examples
 --------
@@ -42,7 +47,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Sequence
 from numbers import Integral, Real
 from pathlib import Path
@@ -63,22 +67,20 @@ from sklearn.utils._param_validation import InvalidParameterError as _SkParamete
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from regulab import io
+from regulab._format import ModelFileError, register
 from regulab.errors import DataError, InvalidParameterError, did_you_mean
 from regulab.models import ACTIVATIONS, MLP, LinearModel
-from regulab.penalties import (
-    L1,
-    L2,
-    ElasticNet,
-    Penalty,
-    WeightDecay,
-    penalized_weights,
-    prox_l1_,
-    resolve,
-    sparsity,
+from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, sparsity
+from regulab.training import (
+    OPTIMIZERS,
+    EarlyStopping,
+    History,
+    Member,
+    StopReason,
+    TrainState,
+    train_many,
 )
-from regulab.training import OPTIMIZERS, EarlyStopping, History, StopReason, train
-from regulab.training import resolve_device as _resolve_device
-from regulab.training._metrics import head_kind, member_losses
 
 try:
     from sklearn.utils.validation import validate_data
@@ -98,9 +100,6 @@ __all__ = [
     "RegularizedLinearRegressor",
     "ESTIMATORS",
 ]
-
-_ADAMW_DEFAULT_DECAY = 0.01  # the trainer's default when optimizer="adamw" has no WeightDecay
-_SGD_MOMENTUM = 0.9
 
 
 # -- parameter constraints ------------------------------------------------------------------
@@ -184,36 +183,6 @@ def _scores64(model: MLP, X: np.ndarray) -> np.ndarray:
     return scores.numpy()
 
 
-def _carve_validation(
-    n_rows: int, codes: np.ndarray | None, fraction: float, seed: int, owner: str, monitor: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split row indices into (fit, validation); stratified when class codes are given."""
-    rng = np.random.default_rng(seed)
-    if codes is None:
-        n_val = min(max(1, int(round(fraction * n_rows))), n_rows - 1)
-        val = rng.permutation(n_rows)[: max(n_val, 0)]
-    else:
-        parts, spare = [], []
-        for code in np.unique(codes):
-            rows = rng.permutation(np.flatnonzero(codes == code))
-            take = min(int(round(fraction * len(rows))), len(rows) - 1)
-            parts.append(rows[:take])
-            if len(rows) - take >= 2:
-                spare.append(rows[take:])
-        val = np.concatenate(parts)
-        if len(val) == 0 and spare:
-            val = max(spare, key=len)[:1]
-    if len(val) == 0:
-        raise DataError(
-            f"{owner} early stopping on '{monitor}' needs validation rows, but "
-            f"validation_fraction={fraction:g} of {n_rows} sample(s) leaves none (every class "
-            "must keep a training row); pass X_val and y_val, or set early_stopping=False."
-        )
-    mask = np.zeros(n_rows, dtype=bool)
-    mask[val] = True
-    return np.flatnonzero(~mask), np.flatnonzero(mask)
-
-
 def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -255,6 +224,7 @@ class _RegularizedEstimator(BaseEstimator):
     model_: MLP
     n_features_in_: int
     history_: History
+    _train_state: TrainState
 
     # -- validation --------------------------------------------------------------------------
     def _validate_params(self) -> None:
@@ -350,17 +320,59 @@ class _RegularizedEstimator(BaseEstimator):
             seed=seed,
         )
 
-    def _seeds(self) -> tuple[int, int, int, int]:
-        """Seeds for initialization, training, the validation split and partial_fit."""
+    def _seeds(self) -> tuple[int, int, int]:
+        """Seeds for initialization, training (shuffling, dropout) and the validation split."""
         base = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        init, fit, split, partial = np.random.SeedSequence(base).generate_state(4)
-        return int(init), int(fit), int(split), int(partial)
+        init, fit, split = np.random.SeedSequence(base).generate_state(3)
+        return int(init), int(fit), int(split)
 
     def _feature_names(self) -> list[str] | None:
         names = getattr(self, "feature_names_in_", None)
         return None if names is None else [str(n) for n in names]
 
     # -- training ----------------------------------------------------------------------------
+    def _run(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None,
+        y_val: np.ndarray | None,
+        *,
+        epochs: int,
+        early_stopping: bool,
+    ) -> Any:
+        """Train ``model_`` in place with the trainer, from ``_train_state``; return the
+        :class:`~regulab.training.FitResult`."""
+        _, fit_seed, split_seed = self._seeds()
+        callbacks = []
+        holdout = 0.0
+        if early_stopping:
+            callbacks.append(EarlyStopping(self.monitor, patience=int(self.patience)))
+            if X_val is None and self.monitor.startswith("val_"):
+                holdout = float(self.validation_fraction)
+        state = self._train_state
+        if state.optimizer not in (None, self.optimizer):
+            state = TrainState()  # set_params changed the optimizer: fresh moments
+        (result,) = train_many(
+            [Member(self.model_, self._penalties(), callbacks, fit_seed, state)],
+            X,
+            y,
+            X_val,
+            y_val,
+            optimizer=self.optimizer,
+            lr=float(self.learning_rate),
+            epochs=epochs,
+            batch_size=int(self.batch_size),
+            validation_split=holdout,
+            split_seed=split_seed,
+            device=self.device,
+            verbose=int(self.verbose),
+            feature_names=self._feature_names(),
+            n_classes=len(self.classes_) if self._task == "classification" else None,
+        )
+        self._train_state = result.state or TrainState()
+        return result
+
     def _train(
         self,
         X: np.ndarray,
@@ -368,50 +380,17 @@ class _RegularizedEstimator(BaseEstimator):
         X_val: np.ndarray | None,
         y_val: np.ndarray | None,
         n_outputs: int,
-        codes: np.ndarray | None,
     ) -> None:
-        """Build a fresh model and train it with ``regulab.training.train``."""
-        init_seed, fit_seed, split_seed, partial_seed = self._seeds()
-        callbacks = []
-        if self.early_stopping:
-            callbacks.append(EarlyStopping(self.monitor, patience=int(self.patience)))
-            if X_val is None and self.monitor.startswith("val_"):
-                fit_rows, val_rows = _carve_validation(
-                    len(X),
-                    codes,
-                    float(self.validation_fraction),
-                    split_seed,
-                    type(self).__name__,
-                    self.monitor,
-                )
-                X_val, y_val = X[val_rows], y[val_rows]
-                X, y = X[fit_rows], y[fit_rows]
-        model = self._build_model(X.shape[1], n_outputs, init_seed)
-        result = train(
-            model,
-            X,
-            y,
-            X_val,
-            y_val,
-            penalties=self._penalties(),
-            callbacks=callbacks,
-            seed=fit_seed,
-            optimizer=self.optimizer,
-            lr=float(self.learning_rate),
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            validation_split=0.0,
-            device=self.device,
-            verbose=int(self.verbose),
-            feature_names=self._feature_names(),
+        """Build a fresh model and train it for ``epochs``."""
+        self._start(X.shape[1], n_outputs)
+        result = self._run(
+            X, y, X_val, y_val, epochs=int(self.epochs), early_stopping=bool(self.early_stopping)
         )
-        self.model_ = result.model  # type: ignore[assignment]
         self.history_ = result.history
         self.stop_reason_ = result.stop_reason
         self.stop_message_ = result.stop_message
         self.best_epoch_ = result.best_epoch
         self.n_iter_ = result.epochs_run
-        self._partial_seed = partial_seed
         self._set_model_attributes()
 
     @torch.no_grad()
@@ -423,6 +402,10 @@ class _RegularizedEstimator(BaseEstimator):
         weight = state["linears.0.weight"].detach().cpu().double().numpy()
         if self._linear:
             bias = state["linears.0.bias"].detach().cpu().double().numpy()
+            if "target_scale" in state:  # the head's scaling, folded in: the target's units
+                scale = state["target_scale"].double().numpy()
+                weight = weight * scale[:, None]
+                bias = bias * scale + state["target_mean"].double().numpy()
             self.coef_: np.ndarray = weight.copy()
             self.intercept_: np.ndarray | float = bias.copy()
             if self._task == "regression" and not getattr(self, "_y_2d", False):
@@ -433,88 +416,23 @@ class _RegularizedEstimator(BaseEstimator):
             self.feature_importances_ = norms / total if total > 0 else norms
 
     def _partial_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
-        """One epoch over ``(X, y)`` from the current weights with a fresh optimizer."""
-        model = self.model_
-        arch = model.architecture
-        kind = head_kind(arch.task, arch.sizes[-1])
-        penalties = self._penalties()
-        lr = float(self.learning_rate)
-        shuffle_seed, dropout_seed = np.random.SeedSequence(
-            [self._partial_seed, int(self.n_iter_)]
-        ).generate_state(2)
-        device = _resolve_device(self.device)
-        model.to(device)
-        weights = penalized_weights(model)
-        layers, _ = resolve(penalties, len(weights), arch.sizes[0])
-        decay_default = (
-            _ADAMW_DEFAULT_DECAY
-            if self.optimizer == "adamw" and not any(c.decay for c in layers)
-            else 0.0
-        )
-        optimizer: torch.optim.Optimizer = (
-            torch.optim.SGD(model.parameters(), lr=lr, momentum=_SGD_MOMENTUM)
-            if self.optimizer == "sgd"
-            else torch.optim.Adam(model.parameters(), lr=lr)
-        )
-        features = torch.from_numpy(_float_features(X)).to(device)
-        targets = torch.from_numpy(y).to(device)
-        order = torch.randperm(len(X), generator=torch.Generator().manual_seed(int(shuffle_seed)))
-        started, loss_sum, n_batches = time.perf_counter(), 0.0, 0
-        model.train()
-        try:
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(int(dropout_seed))
-                for start in range(0, len(X), int(self.batch_size)):
-                    index = order[start : start + int(self.batch_size)].to(device)
-                    if arch.batchnorm and len(index) < 2:
-                        continue  # batch norm needs two rows
-                    scores = model(features[index])
-                    loss = member_losses(scores.unsqueeze(0), targets[index].unsqueeze(0), kind)[0]
-                    total = loss + sum(
-                        (p(model) for p in penalties), torch.zeros((), device=device)
-                    )
-                    optimizer.zero_grad()
-                    total.backward()
-                    optimizer.step()
-                    with torch.no_grad():
-                        for (_, w), coef in zip(weights, layers):
-                            decay = coef.decay or decay_default
-                            if decay:
-                                w.mul_(1.0 - lr * decay)
-                            prox = coef.prox_l1
-                            if isinstance(prox, torch.Tensor):
-                                prox_l1_(w, prox.to(w.device) * lr)
-                            elif prox:
-                                prox_l1_(w, prox * lr)
-                    loss_sum += float(loss.detach())
-                    n_batches += 1
-        finally:
-            model.eval()
-            model.to("cpu")
+        """One epoch over ``(X, y)``: the training step of ``fit``, continued."""
+        result = self._run(_float_features(X), y, None, None, epochs=1, early_stopping=False)
         self.n_iter_ = int(self.n_iter_) + 1
-        with torch.no_grad():
-            penalty = float(sum((p(model) for p in penalties), torch.zeros(())))
         self._set_model_attributes()
-        self.history_.append(
-            {
-                "epoch": self.n_iter_,
-                "loss": loss_sum / max(n_batches, 1),
-                "penalty": penalty,
-                "sparsity": self.sparsity_.total,
-                "seconds": time.perf_counter() - started,
-            }
-        )
+        self.history_.append({**result.history[0], "epoch": self.n_iter_})
         self.stop_reason_ = StopReason.MAX_EPOCHS
         self.stop_message_ = "partial_fit trained one epoch"
         self.best_epoch_ = None
 
-    def _start_partial(self, n_features: int, n_outputs: int) -> None:
-        init_seed, _, _, partial_seed = self._seeds()
+    def _start(self, n_features: int, n_outputs: int) -> None:
+        """A fresh model, history and training state."""
+        init_seed, _, _ = self._seeds()
         self.model_ = self._build_model(n_features, n_outputs, init_seed)
         self.model_.eval()
         self.history_ = History()
         self.n_iter_ = 0
-        self._partial_seed = partial_seed
+        self._train_state = TrainState()
 
     def _raw_scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -542,9 +460,31 @@ class _RegularizedEstimator(BaseEstimator):
         >>> clf = RegularizedLinearClassifier(epochs=2, random_state=0).fit(X, y)
         >>> path = clf.save(tempfile.mkdtemp() + "/clf.safetensors")
         """
-        from regulab.io import save
+        return io.save(self, path)
 
-        return save(self, path)
+    def _file_entry(self) -> tuple[MLP, dict[str, Any]]:
+        """What a model file stores (:func:`regulab._format.register`'s protocol)."""
+        check_is_fitted(self, "model_")
+        return self.model_, {"params": self._export_params(), "state": self._export_state()}
+
+    @classmethod
+    def _from_file_entry(cls, entry: dict[str, Any], model: MLP) -> Any:
+        """Rebuild a fitted estimator from :meth:`_file_entry`'s entry and the model."""
+        estimator = cls(**cls._import_params(dict(entry["params"])))
+        estimator._validate_params()
+        estimator._import_state(entry["state"], model)
+        sizes = model.architecture.sizes
+        outputs = estimator._n_outputs()
+        if sizes[0] != estimator.n_features_in_ or sizes[-1] != outputs:
+            raise ModelFileError(
+                f"The model file is inconsistent: the model maps {sizes[0]} inputs to "
+                f"{sizes[-1]} outputs but the estimator state says "
+                f"{estimator.n_features_in_} and {outputs}."
+            )
+        return estimator
+
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
 
     def _export_state(self) -> dict[str, Any]:
         """JSON-safe fitted state (everything except the weights)."""
@@ -557,7 +497,6 @@ class _RegularizedEstimator(BaseEstimator):
             "stop_message": self.stop_message_,
             "best_epoch": self.best_epoch_,
             "n_iter": int(self.n_iter_),
-            "partial_seed": int(self._partial_seed),
         }
         return state
 
@@ -571,7 +510,7 @@ class _RegularizedEstimator(BaseEstimator):
         self.stop_message_ = str(state.get("stop_message", ""))
         self.best_epoch_ = state.get("best_epoch")
         self.n_iter_ = int(state["n_iter"])
-        self._partial_seed = int(state.get("partial_seed", 0))
+        self._train_state = TrainState()  # the optimizer's moments are not saved
 
     def _export_params(self) -> dict[str, Any]:
         params = self.get_params(deep=False)
@@ -640,7 +579,7 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
                 f"({self.classes_[0]!r})."
             )
         val_X, val_y = self._validation(X_val, y_val)
-        self._train(_float_features(X), codes, val_X, val_y, self._n_outputs(), codes)
+        self._train(_float_features(X), codes, val_X, val_y, self._n_outputs())
         return self
 
     def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -683,7 +622,7 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
                 raise DataError(
                     f"{type(self).__name__} needs at least 2 classes; 'classes' holds 1 class."
                 )
-            self._start_partial(X.shape[1], self._n_outputs())
+            self._start(X.shape[1], self._n_outputs())
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise DataError(
                 f"'classes' {np.unique(classes).tolist()} differs from the classes_ "
@@ -781,8 +720,11 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         self._y_2d = y.ndim == 2
         self.n_outputs_ = y.shape[1] if y.ndim == 2 else 1
         val_X, val_y = self._validation(X_val, y_val)
-        self._train(_float_features(X), self._targets(y), val_X, val_y, self.n_outputs_, None)
+        self._train(_float_features(X), self._targets(y), val_X, val_y, self.n_outputs_)
         return self
+
+    def _n_outputs(self) -> int:
+        return int(self.n_outputs_)
 
     def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
         if X_val is None and y_val is None:
@@ -821,7 +763,7 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         if first:
             self._y_2d = y.ndim == 2
             self.n_outputs_ = n_outputs
-            self._start_partial(X.shape[1], n_outputs)
+            self._start(X.shape[1], n_outputs)
         elif n_outputs != self.n_outputs_:
             raise DataError(
                 f"y has {n_outputs} target column(s) but the first call had {self.n_outputs_}."
@@ -857,7 +799,8 @@ _PENALTY_DOC = """\
     elastic_net : tuple (alpha, l1_ratio), optional
         Elastic net ``alpha * (l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|_2^2)``.
     weight_decay : float, default=0.0
-        Decoupled decay: ``w <- w - learning_rate * weight_decay * w`` after each step.
+        Decoupled decay: ``w <- w - learning_rate * weight_decay * w`` with each step
+        (before the update, as in AdamW).
     prox_l1 : bool, default=False
         Apply the L1 parts (``l1`` and ``elastic_net``) by soft-thresholding after each
         step, which gives exact zeros (useful with ``SelectFromModel``).
@@ -918,6 +861,13 @@ _FITTED_DOC = """\
 
 
 # -- the four public estimators -----------------------------------------------------------------
+def _store_arguments(estimator: Any, arguments: dict[str, Any]) -> None:
+    """Store each constructor argument under its own name (all ``__init__`` does)."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class _MLPParameters:
     """The constructor of the MLP estimators: it only stores its arguments (scikit-learn's
     contract; they are validated at fit time)."""
@@ -947,27 +897,7 @@ class _MLPParameters:
         device: str = "auto",
         verbose: int = 0,
     ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.batchnorm = batchnorm
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        _store_arguments(self, locals())
 
 
 class _LinearParameters:
@@ -994,25 +924,10 @@ class _LinearParameters:
         device: str = "auto",
         verbose: int = 0,
     ) -> None:
-        self.input_dropout = input_dropout
-        self.l1 = l1
-        self.l2 = l2
-        self.elastic_net = elastic_net
-        self.weight_decay = weight_decay
-        self.prox_l1 = prox_l1
-        self.early_stopping = early_stopping
-        self.monitor = monitor
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.random_state = random_state
-        self.device = device
-        self.verbose = verbose
+        _store_arguments(self, locals())
 
 
+@register
 class RegularizedMLPClassifier(_MLPParameters, _RegularizedClassifier):
     __doc__ = f"""Multi-layer perceptron classifier with Regulab's regularization.
 
@@ -1038,6 +953,7 @@ class RegularizedMLPClassifier(_MLPParameters, _RegularizedClassifier):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", True)
 
 
+@register
 class RegularizedMLPRegressor(_MLPParameters, _RegularizedRegressor):
     __doc__ = f"""Multi-layer perceptron regressor with Regulab's regularization.
 
@@ -1062,6 +978,7 @@ class RegularizedMLPRegressor(_MLPParameters, _RegularizedRegressor):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("regression", True)
 
 
+@register
 class RegularizedLinearClassifier(_LinearParameters, _RegularizedClassifier):
     __doc__ = f"""Logistic regression (binary or multinomial) with Regulab's regularization.
 
@@ -1089,6 +1006,7 @@ class RegularizedLinearClassifier(_LinearParameters, _RegularizedClassifier):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", False)
 
 
+@register
 class RegularizedLinearRegressor(_LinearParameters, _RegularizedRegressor):
     __doc__ = f"""Linear regression with Regulab's regularization (lasso, ridge, elastic net).
 
@@ -1106,8 +1024,8 @@ class RegularizedLinearRegressor(_LinearParameters, _RegularizedRegressor):
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(200, 3))
     >>> y = X @ [2.0, 0.0, -1.0] + 0.5
-    >>> reg = RegularizedLinearRegressor(learning_rate=0.05, epochs=30,
-    ...                                  random_state=0).fit(X, y)
+    >>> reg = RegularizedLinearRegressor(l1=1e-3, prox_l1=True, learning_rate=0.05,
+    ...                                  epochs=30, random_state=0).fit(X, y)
     >>> np.round(reg.coef_, 1).tolist()
     [2.0, 0.0, -1.0]
     """
@@ -1125,4 +1043,4 @@ ESTIMATORS: dict[str, type[_RegularizedEstimator]] = {
         RegularizedLinearRegressor,
     )
 }
-"""The estimator classes by name (what :func:`regulab.io.load` may rebuild)."""
+"""The estimator classes by name (each registered for :func:`regulab.io.load`)."""

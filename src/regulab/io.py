@@ -1,19 +1,25 @@
 """Safe model files: save and load estimators and models without pickle, predict on a file.
 
 One model is one standard `safetensors <https://github.com/huggingface/safetensors>`_ file
-(conventionally ``*.safetensors``):
+(conventionally ``*.safetensors``), written and checked by :mod:`regulab._format`:
 
-* the tensors are the model's ``state_dict`` (weights, biases, batch-norm statistics);
-* the header's ``__metadata__["regulab"]`` entry is a JSON document with ``format``
-  (``"regulab-model"``), ``format_version``, the Regulab version that wrote it, the model
-  class and its :meth:`~regulab.models.MLP.config`, ``weights_sha256`` (a SHA-256 of every
-  tensor's name, dtype, shape and bytes) and, for estimators, the estimator class, its
-  parameters and its fitted state (``classes_``, feature names, history, stop reason...).
+* the tensors are the model's ``state_dict`` (weights, biases, batch-norm statistics, a
+  regression head's target scaling);
+* the header holds a JSON document: ``format`` (``"regulab-model"``), ``format_version``,
+  the Regulab version that wrote it, ``kind`` (``"model"`` or ``"estimator"``), the model
+  class and its :meth:`~regulab.models.MLP.config`, for estimators the estimator class,
+  its parameters and its fitted state (``classes_``, feature names, history, stop
+  reason...), and for models saved by ``regulab train`` the ``preprocessing`` (input
+  means and scales, class names);
+* a SHA-256 covers that JSON text and every tensor: editing any byte a prediction depends
+  on, weights or metadata, makes the file refused. The checksum detects corruption, not
+  tampering: someone who can rewrite the file can rewrite the checksum too.
 
-Loading parses JSON and raw tensor bytes only: no pickle, no import of a class named by the
-file (estimators and models come from a fixed list), so a file cannot run code. A file that
-is not a model, is truncated or corrupt, was altered after saving (checksum mismatch) or
-was written by a newer format version is refused with :class:`ModelFileError`. Any
+Loading parses JSON and raw tensor bytes only: no pickle, and no import of a class named by
+the file: models come from a fixed list, estimators from the classes that registered
+themselves (:func:`regulab._format.register`), so a file cannot run code. A file that is
+not a model, is truncated or corrupt, was altered after saving (checksum mismatch) or was
+written by another format version is refused with :class:`ModelFileError`. Any
 safetensors tool can read the weights (``safetensors.torch.load_file``).
 
 Examples
@@ -28,24 +34,17 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from safetensors.torch import load as _load_tensors
-from safetensors.torch import save as _save_tensors
-from sklearn.base import BaseEstimator, is_classifier
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import is_classifier
 
-from regulab._files import atomic_write
+from regulab import _format
+from regulab._format import FORMAT, FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS, ModelFileError
 from regulab.errors import DataError, InvalidParameterError, RegulabError, did_you_mean
-from regulab.estimators import ESTIMATORS
 from regulab.models import MLP, LinearModel
 from regulab.training import predict as _predict_codes
 from regulab.training import predict_proba as _predict_model_proba
@@ -61,34 +60,8 @@ __all__ = [
     "predict_file",
 ]
 
-FORMAT = "regulab-model"
-FORMAT_VERSION = 1
-SUPPORTED_FORMAT_VERSIONS = (1,)
-_METADATA_KEY = "regulab"
-_MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 _MODEL_CLASSES = {"MLP": MLP, "LinearModel": LinearModel}
 _TABLE_TYPES = (".csv", ".parquet", ".pq")
-
-
-class ModelFileError(RegulabError, ValueError):
-    """A model file cannot be used: not a model, truncated, altered or of a newer format."""
-
-
-def _regulab_version() -> str:
-    try:
-        return version("regulab")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0"
-
-
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over each tensor's name, dtype, shape and raw bytes, in name order."""
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        tensor = tensors[name].detach().cpu().contiguous()
-        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _model_entry(model: MLP) -> dict[str, Any]:
@@ -111,6 +84,7 @@ def save(
         For a raw MLP trained on standardized columns (what ``regulab train --save``
         writes): ``feature_names``, ``mean``, ``scale`` (lists, one per feature) and
         ``classes`` (original labels by class code). :func:`predict_file` applies them.
+        The checksum covers them like the weights.
 
     Returns
     -------
@@ -124,94 +98,27 @@ def save(
     >>> save(LinearModel(3, 2, seed=0), tempfile.mkdtemp() + "/lin.safetensors").suffix
     '.safetensors'
     """
-    config: dict[str, Any] = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "regulab_version": _regulab_version(),
-    }
-    if isinstance(obj, BaseEstimator) and ESTIMATORS.get(type(obj).__name__) is type(obj):
-        check_is_fitted(obj, "model_")
-        model: MLP = obj.model_  # type: ignore[attr-defined]
-        config["kind"] = "estimator"
-        config["estimator"] = {
-            "class": type(obj).__name__,
-            "params": obj._export_params(),  # type: ignore[attr-defined]
-            "state": obj._export_state(),  # type: ignore[attr-defined]
-        }
-    elif isinstance(obj, MLP):
+    document: dict[str, Any] = {}
+    if isinstance(obj, MLP):
         model = obj
-        config["kind"] = "model"
+        document["kind"] = "model"
+    elif _format.registered(type(obj).__name__) is type(obj):
+        model, entry = obj._file_entry()  # type: ignore[attr-defined]
+        document["kind"] = "estimator"
+        document["estimator"] = {"class": type(obj).__name__, **entry}
     else:
         raise InvalidParameterError(
             "save() takes a fitted Regulab estimator or a regulab.models.MLP/LinearModel; "
             f"got {type(obj).__name__}."
         )
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    config["model"] = _model_entry(model)
+    document["model"] = _model_entry(model)
     if preprocessing is not None:
-        config["preprocessing"] = preprocessing
-    config["weights_sha256"] = _digest(tensors)
-    try:
-        text = json.dumps(config, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise ModelFileError(f"The model's metadata cannot be stored as JSON: {error}.") from None
-    payload = _save_tensors(tensors, metadata={_METADATA_KEY: text})
-    target = Path(path)
-    if not target.parent.exists():
-        raise ModelFileError(f"Cannot write '{target}': folder '{target.parent}' does not exist.")
-    return atomic_write(target, payload)
-
-
-def _read(path: str | os.PathLike[str]) -> tuple[bytes, dict[str, Any]]:
-    """Return the file's bytes and its safetensors header, refusing anything else."""
-    source = Path(path)
-    if not source.is_file():
-        raise ModelFileError(f"Model file '{source}' does not exist.")
-    raw = source.read_bytes()
-    not_model = f"'{source}' is not a Regulab model file"
-    if len(raw) < 8:
-        raise ModelFileError(f"{not_model} (only {len(raw)} bytes).")
-    size = int.from_bytes(raw[:8], "little")
-    if size > _MAX_HEADER_BYTES:
-        raise ModelFileError(f"{not_model} (no safetensors header).")
-    if 8 + size > len(raw):
-        raise ModelFileError(f"'{source}' is truncated or is not a Regulab model file.")
-    try:
-        header = json.loads(raw[8 : 8 + size].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ModelFileError(f"{not_model} (unreadable safetensors header).") from None
-    if not isinstance(header, dict):
-        raise ModelFileError(f"{not_model} (unreadable safetensors header).")
-    return raw, header
-
-
-def _config(header: dict[str, Any], source: str) -> dict[str, Any]:
-    metadata = header.get("__metadata__")
-    if not isinstance(metadata, dict) or _METADATA_KEY not in metadata:
-        raise ModelFileError(
-            f"'{source}' is a safetensors file without Regulab metadata; it was not written "
-            "by regulab.io.save."
-        )
-    try:
-        config = json.loads(metadata[_METADATA_KEY])
-    except (TypeError, ValueError):
-        raise ModelFileError(f"'{source}' has corrupt Regulab metadata (invalid JSON).") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"'{source}' is not a Regulab model file (format is not {FORMAT}).")
-    found = config.get("format_version")
-    if found not in SUPPORTED_FORMAT_VERSIONS:
-        supported = ", ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
-        newer = isinstance(found, int) and found > max(SUPPORTED_FORMAT_VERSIONS)
-        hint = " Upgrade Regulab to load it." if newer else ""
-        raise ModelFileError(
-            f"'{source}' has format version {found!r}; Regulab {_regulab_version()} reads "
-            f"format version(s) {supported}.{hint}"
-        )
-    return config
+        document["preprocessing"] = preprocessing
+    return _format.write(path, model.state_dict(), document)
 
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Return a model file's Regulab metadata (JSON) without loading the weights.
+    """Return a model file's Regulab metadata (JSON), after checking its checksum.
 
     Examples
     --------
@@ -220,8 +127,8 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     >>> read_config(path)["model"]["config"]["sizes"]
     [4, 2]
     """
-    _, header = _read(path)
-    return _config(header, str(path))
+    document, _ = _format.read(path)
+    return document
 
 
 def _build_model(entry: Any, source: str) -> MLP:
@@ -277,18 +184,8 @@ def load(path: str | os.PathLike[str]) -> Any:
     'MLP'
     """
     source = str(path)
-    raw, header = _read(path)
-    config = _config(header, source)
-    try:
-        tensors = _load_tensors(raw)
-    except Exception as error:  # the Rust reader raises its own SafetensorError
-        raise ModelFileError(f"'{source}' is truncated or corrupt ({error}).") from None
-    if _digest(tensors) != config.get("weights_sha256"):
-        raise ModelFileError(
-            f"'{source}' was altered or corrupted: its weights do not match the SHA-256 "
-            "checksum recorded when it was saved."
-        )
-    model = _build_model(config.get("model"), source)
+    document, tensors = _format.read(path)
+    model = _build_model(document.get("model"), source)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
@@ -297,40 +194,25 @@ def load(path: str | os.PathLike[str]) -> Any:
             f"'{source}' holds weights that do not fit its model description ({first})."
         ) from None
     model.eval()
-    if config.get("kind") == "model":
+    if document.get("kind") == "model":
         return model
-    if config.get("kind") != "estimator":
-        raise ModelFileError(f"'{source}' has an unknown kind {config.get('kind')!r}.")
-    return _build_estimator(config.get("estimator"), model, source)
+    if document.get("kind") != "estimator":
+        raise ModelFileError(f"'{source}' has an unknown kind {document.get('kind')!r}.")
+    return _build_estimator(document.get("estimator"), model, source)
 
 
 def _build_estimator(entry: Any, model: MLP, source: str) -> Any:
     try:
         name = entry["class"]
-        cls = ESTIMATORS.get(name)
-        if cls is None:
-            raise ModelFileError(
-                f"'{source}' names an unknown estimator {name!r}; known: {', '.join(ESTIMATORS)}."
-            )
-        estimator = cls(**cls._import_params(dict(entry["params"])))
-        estimator._validate_params()
-        estimator._import_state(entry["state"], model)
+        cls = _format.registered(name)
+        if cls is None or not hasattr(cls, "_from_file_entry"):
+            known = ", ".join(_format.registered_names())
+            raise ModelFileError(f"'{source}' names an unknown estimator {name!r}; known: {known}.")
+        return cls._from_file_entry(entry, model)
     except ModelFileError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ModelFileError(f"'{source}' has an invalid estimator state: {error}") from None
-    sizes = model.architecture.sizes
-    outputs = (
-        (1 if len(estimator.classes_) == 2 else len(estimator.classes_))
-        if is_classifier(estimator)
-        else estimator.n_outputs_
-    )
-    if sizes[0] != estimator.n_features_in_ or sizes[-1] != outputs:
-        raise ModelFileError(
-            f"'{source}' is inconsistent: the model maps {sizes[0]} inputs to {sizes[-1]} "
-            f"outputs but the estimator state says {estimator.n_features_in_} and {outputs}."
-        )
-    return estimator
 
 
 # -- predictions on a file -----------------------------------------------------------------------

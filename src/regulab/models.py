@@ -13,7 +13,10 @@ cancelled, and its shift ``beta`` plays that role.
 
 Input dropout, when set, is applied to the features before the first layer. The head
 returns raw scores: logits for classification (softmax or sigmoid live in the loss and in
-``predict_proba``), values for regression.
+``predict_proba``), values for regression. A regression model's head ends with
+``target_scale * h + target_mean`` (two buffers, one value per target; 1 and 0 until
+Regulab's trainer sets them to the training targets' statistics), so its weights live in
+standardized units while it answers in the target's units.
 
 Examples
 --------
@@ -139,6 +142,9 @@ class MLP(nn.Module):
     torch.Size([2, 3])
     """
 
+    target_mean: torch.Tensor | None
+    target_scale: torch.Tensor | None
+
     def __init__(
         self,
         sizes: str | Sequence[int],
@@ -185,6 +191,9 @@ class MLP(nn.Module):
         self.activation = ACTIVATIONS[activation]()
         self.input_drop = nn.Dropout(self.input_dropout)
         self.drops = nn.ModuleList(nn.Dropout(rate) for rate in rates)
+        regression = task == "regression"
+        self.register_buffer("target_mean", torch.zeros(layer_sizes[-1]) if regression else None)
+        self.register_buffer("target_scale", torch.ones(layer_sizes[-1]) if regression else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return raw scores (logits or regression values) for a batch ``x``."""
@@ -196,6 +205,8 @@ class MLP(nn.Module):
             if str(index) in self.norms:
                 h = self.norms[str(index)](h)
             h = self.drops[index](self.activation(h))
+        if self.target_scale is not None and self.target_mean is not None:
+            h = torch.addcmul(self.target_mean, h, self.target_scale)
         return h
 
     def config(self) -> dict:

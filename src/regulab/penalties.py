@@ -10,7 +10,7 @@ Formulas (Keras' convention for L1/L2, scikit-learn/glmnet's for elastic net):
 ``L1(l1)``           ``l1 * sum(|w|)``
 ``L2(l2)``           ``l2 * sum(w ** 2)``
 ``ElasticNet(a, r)`` ``a * (r * sum(|w|) + (1 - r) / 2 * sum(w ** 2))``
-``WeightDecay(wd)``  not a loss term: after each step ``w <- w - lr * wd * w``
+``WeightDecay(wd)``  not a loss term: with each step ``w <- w - lr * wd * w``
 ===================  ==========================================================
 
 Coupled L2 versus decoupled decay under Adam: an L2 term enters the gradient, so Adam divides
@@ -25,10 +25,12 @@ Biases and normalization parameters are excluded by default (``include_bias=True
 ``penalty.factor``: 0 leaves a feature unpenalized, 1 is normal, >1 penalizes more.
 
 ``proximal=True`` on L1 or elastic net replaces the L1 subgradient by soft-thresholding after
-each optimizer step, ``w <- sign(w) * max(|w| - lr * l1, 0)``, which produces exact zeros.
-Under Adam, Regulab's trainer takes the threshold in Adam's metric,
-``lr * l1 / (sqrt(v_hat) + eps)`` per weight (the proximal step of the preconditioned
-update), so the strength compares with the gradient's scale as the subgradient would.
+each optimizer step, ``w <- sign(w) * max(|w| - t, 0)``, which produces exact zeros. The
+threshold ``t`` is ``l1`` (gradient units) times the optimizer's step per unit of gradient
+(weight units): ``lr * (1 - mu**t) / (1 - mu)`` for SGD with momentum ``mu`` after ``t``
+steps, ``lr / (sqrt(v_hat) + eps)`` per weight for Adam, so a weight settles at zero where
+``|dL/dw| <= l1`` whatever the optimizer (:func:`regulab.training._stack.prox_threshold`).
+Decoupled decay is applied just before each optimizer step, as ``torch.optim.AdamW`` does.
 
 Examples
 --------
@@ -319,7 +321,7 @@ class ElasticNet(Penalty):
 
 
 class WeightDecay(Penalty):
-    """Decoupled weight decay (AdamW-style): ``w <- w - lr * wd * w`` after each step.
+    """Decoupled weight decay (AdamW-style): ``w <- w - lr * wd * w`` with each step.
 
     It adds nothing to the loss; the trainer applies it. With SGD it equals ``L2(wd / 2)``.
 

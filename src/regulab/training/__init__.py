@@ -17,7 +17,7 @@ True
 
 from regulab.training._callbacks import Callback, EarlyStopping, Run
 from regulab.training._evaluate import evaluate, predict, predict_proba, predict_scores
-from regulab.training._history import FitResult, History, StopReason
+from regulab.training._history import FitResult, History, StopReason, TrainState
 from regulab.training._stack import OptimizerSpec, StackedMLP
 from regulab.training._trainer import OPTIMIZERS, Member, resolve_device, train, train_many
 
@@ -28,6 +28,7 @@ __all__ = [
     "History",
     "StopReason",
     "FitResult",
+    "TrainState",
     "Member",
     "train",
     "train_many",

@@ -168,6 +168,14 @@ class EarlyStopping(Callback):
         """Raise a clear error unless the monitored metric is among ``available_metrics``
         and its direction is known (called at the start of training, and by experiments
         before any run starts)."""
+        validation = any(name.startswith("val_") for name in available_metrics)
+        if self.monitor.startswith("val_") and not validation:
+            raise InvalidParameterError(
+                f"EarlyStopping monitors '{self.monitor}', but this training has no validation "
+                "data, so no val_* metric is ever recorded. Pass X_val and y_val, or a "
+                "validation_split above 0 (train's default holds out 10% of the rows), or "
+                "monitor 'loss'."
+            )
         if self.monitor not in available_metrics:
             raise InvalidParameterError(
                 f"EarlyStopping monitors '{self.monitor}', which is never recorded. "
@@ -238,10 +246,12 @@ class EarlyStopping(Callback):
         if self.best_epoch is not None:
             restored = f"; best {self.best:.4g} at epoch {self.best_epoch}"
             if self.restore_best_weights and self.best_weights is not None:
+                run.best_epoch = self.best_epoch
                 if self.best_epoch != last_epoch:
                     run.set_weights(self.best_weights)
-                run.best_epoch = self.best_epoch
-                restored += ", restored"
+                    restored += ", restored"
+                else:
+                    restored += ", the last epoch"
         run.stop_reason = self.stop_reason
         run.stop_message = self.stop_message + restored
         self.best_weights = None  # free the copy

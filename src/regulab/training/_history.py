@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import torch
+
 from regulab.models import MLP
 from regulab.penalties import Penalty, SparsityReport
 
-__all__ = ["History", "StopReason", "FitResult"]
+__all__ = ["History", "StopReason", "FitResult", "TrainState"]
 
 
 class History(list):
@@ -56,6 +58,34 @@ class StopReason(str, Enum):
 
 
 @dataclass
+class TrainState:
+    """Where one model's training stands, so that a later call continues it exactly.
+
+    Give ``TrainState()`` as a :class:`~regulab.training.Member`'s ``state`` to start
+    fresh and get the state at the end back in :attr:`FitResult.state`; give that state to
+    the next call to continue with the same optimizer moments and random streams (what an
+    estimator's ``partial_fit`` does).
+
+    Attributes
+    ----------
+    optimizer : str or None
+        The optimizer the buffers belong to (None before the first step).
+    steps : int
+        Optimizer steps taken.
+    buffers : list of Tensor
+        Adam's two moments or SGD's momentum, flattened.
+    shuffle_rng, dropout_rng : Tensor or None
+        States of the shuffling and dropout generators (None: seeded from the seed).
+    """
+
+    optimizer: str | None = None
+    steps: int = 0
+    buffers: list[torch.Tensor] = field(default_factory=list)
+    shuffle_rng: torch.Tensor | None = None
+    dropout_rng: torch.Tensor | None = None
+
+
+@dataclass
 class FitResult:
     """Outcome of training one model.
 
@@ -78,6 +108,8 @@ class FitResult:
         Exact zeros of the final model.
     penalties : list of Penalty
     seed : int
+    state : TrainState or None
+        The state to continue from, when the member was given one.
     """
 
     model: MLP
@@ -90,6 +122,7 @@ class FitResult:
     sparsity: SparsityReport
     penalties: list[Penalty] = field(default_factory=list)
     seed: int = 0
+    state: TrainState | None = None
 
     @property
     def final_record(self) -> dict[str, Any]:

@@ -9,7 +9,14 @@ from sklearn.metrics import roc_auc_score
 
 from regulab.stats import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
-__all__ = ["member_losses", "member_metrics", "metric_names", "LOWER_IS_BETTER", "HIGHER_IS_BETTER"]
+__all__ = [
+    "member_losses",
+    "regression_losses",
+    "member_metrics",
+    "metric_names",
+    "LOWER_IS_BETTER",
+    "HIGHER_IS_BETTER",
+]
 
 
 def head_kind(task: str, n_outputs: int) -> str:
@@ -31,7 +38,13 @@ def member_losses(scores: torch.Tensor, targets: torch.Tensor, kind: str) -> tor
         return F.binary_cross_entropy_with_logits(
             scores.squeeze(-1), targets.to(scores.dtype), reduction="none"
         ).mean(1)
-    return (scores - targets.view(members, batch, -1)).pow(2).mean((1, 2))
+    return regression_losses(scores, targets).mean(1)
+
+
+def regression_losses(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per member and target column: scores (K, B, C) -> (K, C)."""
+    members, batch = scores.shape[0], scores.shape[1]
+    return (scores - targets.view(members, batch, -1)).pow(2).mean(1)
 
 
 def metric_names(kind: str) -> list[str]:

@@ -8,6 +8,11 @@ autograd nodes); proximal L1 and decoupled decay are applied after the optimizer
 
 Every member keeps its own random streams (shuffle order, dropout masks), so a member
 trained inside a stack follows exactly the path it follows alone.
+
+The arithmetic is PyTorch's: layers as ``torch.nn.Linear``, ``BatchNorm1d`` (momentum 0.1,
+eps 1e-5, unbiased running variance, ``num_batches_tracked``) and inverted ``Dropout``;
+optimizers as ``torch.optim.Adam``, ``AdamW`` (decay on weight matrices only) and ``SGD``
+with momentum. ``tests/test_reference.py`` checks each against PyTorch step by step.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import torch
 from regulab.models import ACTIVATIONS, MLP, Architecture
 from regulab.penalties import LayerCoefficients, prox_l1_
 
-__all__ = ["StackedMLP", "OptimizerSpec"]
+__all__ = ["StackedMLP", "OptimizerSpec", "prox_threshold"]
 
 _BN_EPS = 1e-5
 _BN_MOMENTUM = 0.1
@@ -61,8 +66,45 @@ def _member_entry(coefficients: LayerCoefficients, device: torch.device) -> dict
     return entry
 
 
-_FUSED_ADAM = getattr(torch, "_fused_adam_", None)
 _FEW_OUTPUTS = 16
+
+
+def prox_threshold(
+    spec: OptimizerSpec,
+    steps: int,
+    l1: float | torch.Tensor,
+    second_moment: torch.Tensor | None = None,
+) -> float | torch.Tensor:
+    """The soft-threshold of proximal L1 after optimizer step number ``steps``.
+
+    ``l1`` is in the units of the loss's gradient (loss per unit of ``|w|``), as for the
+    subgradient L1; the threshold is in weight units: ``l1`` times the distance the
+    optimizer moves a weight per unit of a gradient it has received since the start.
+
+    * SGD with momentum ``mu``: the heavy ball's buffer sums ``1 + mu + ... + mu**(t-1)``
+      copies of a constant gradient, so the step is ``lr * (1 - mu**t) / (1 - mu)``
+      (``lr`` without momentum, ``lr / (1 - mu)`` in the long run).
+    * Adam and AdamW: the step divides by ``sqrt(v_hat) + eps``, per weight, so the
+      threshold is ``lr * l1 / (sqrt(v_hat) + eps)``, with ``v_hat`` the bias-corrected
+      second moment (``second_moment`` is Adam's uncorrected buffer). A weight that never
+      received a gradient is zeroed at once.
+
+    Either way a weight settles at zero exactly where ``|dL/dw| <= l1``, the lasso's
+    optimality condition, as with the subgradient method on the same optimizer.
+
+    Examples
+    --------
+    >>> prox_threshold(OptimizerSpec("sgd", lr=0.1, momentum=0.5), 2, 1e-2)
+    0.0015000000000000002
+    """
+    if spec.name == "sgd":
+        mu = spec.momentum
+        step = spec.lr * (1.0 - mu**steps) / (1.0 - mu) if mu else spec.lr
+        return l1 * step
+    assert second_moment is not None, "Adam's threshold needs its second moment"
+    bias2_sqrt = math.sqrt(1.0 - spec.betas[1] ** steps)
+    scale = second_moment.sqrt().div_(bias2_sqrt).add_(spec.eps)
+    return scale.reciprocal_().mul_(l1 * spec.lr)
 
 
 class _StackedLinear(torch.autograd.Function):
@@ -133,7 +175,8 @@ class StackedMLP:
             param.grad = grad
         self.state = [torch.zeros_like(self.param_flat) for _ in range(self._n_state())]
         self.running: dict[int, list[torch.Tensor]] = {}
-        self.batches_tracked = [0] * members
+        self.batches_tracked = [0] * members  # at load, less the batches normalized since
+        self.norm_batches = 0  # training batches through batch norm since construction
         for k, model in enumerate(models):
             self.load_member(k, model.state_dict())
         self.steps = 0
@@ -192,6 +235,8 @@ class StackedMLP:
         ]
         self.grads = self._views(self.grad_flat)
         self.state_views = [self._views(buffer) for buffer in self.state]
+        self.decayed = [(slot, k, e["decay"]) for slot, k, e in self.penalized if "decay" in e]
+        self.proximal = [(slot, k, e["prox_l1"]) for slot, k, e in self.penalized if "prox_l1" in e]
 
     # -- members in and out -----------------------------------------------------------------
     @torch.no_grad()
@@ -210,7 +255,8 @@ class StackedMLP:
             mean, var = self.running[hidden]
             mean[k].copy_(state[f"norms.{hidden}.running_mean"].view(1, -1))
             var[k].copy_(state[f"norms.{hidden}.running_var"].view(1, -1))
-            self.batches_tracked[k] = int(state[f"norms.{hidden}.num_batches_tracked"])
+            tracked = int(state[f"norms.{hidden}.num_batches_tracked"])
+            self.batches_tracked[k] = tracked - self.norm_batches
 
     @torch.no_grad()
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
@@ -222,8 +268,30 @@ class StackedMLP:
         for hidden, (mean, var) in self.running.items():
             state[f"norms.{hidden}.running_mean"] = mean[k].reshape(-1).cpu().clone()
             state[f"norms.{hidden}.running_var"] = var[k].reshape(-1).cpu().clone()
-            state[f"norms.{hidden}.num_batches_tracked"] = torch.tensor(self.batches_tracked[k])
+            tracked = self.batches_tracked[k] + self.norm_batches
+            state[f"norms.{hidden}.num_batches_tracked"] = torch.tensor(tracked)
         return state
+
+    @torch.no_grad()
+    def optimizer_state(self, k: int) -> list[torch.Tensor]:
+        """Copies (on the CPU) of member ``k``'s optimizer buffers: Adam's two moments or
+        SGD's momentum, each flattened in slot order."""
+        return [
+            torch.cat([view[k].reshape(-1) for view in views]).cpu() for views in self.state_views
+        ]
+
+    @torch.no_grad()
+    def load_optimizer_state(self, k: int, buffers: Sequence[torch.Tensor], steps: int) -> None:
+        """Write what :meth:`optimizer_state` returned into member ``k`` and set the step
+        count (shared by the stack: members resumed together must have taken as many)."""
+        for views, flat in zip(self.state_views, buffers):
+            offset = 0
+            for view in views:
+                count = view[k].numel()
+                view[k].copy_(flat[offset : offset + count].view_as(view[k]))
+                offset += count
+        self.steps = int(steps)
+        self.step_count.fill_(float(steps))
 
     @torch.no_grad()
     def keep(self, members: Sequence[int]) -> None:
@@ -301,6 +369,8 @@ class StackedMLP:
         h = x if x.dim() == 3 else x.unsqueeze(0).expand(self.members, *x.shape)
         if train and self._drop_layers[0]:
             h = self._dropout(h, 0)
+        if train and self.running:
+            self.norm_batches += 1
         index, params = self._slot_index, self.params
         last = len(self.arch.sizes) - 2
         for layer in range(last + 1):
@@ -352,40 +422,36 @@ class StackedMLP:
         beta1, beta2 = spec.betas
         exp_avg, exp_avg_sq = self.state
         self.step_count += 1
-        if _FUSED_ADAM is not None:
-            _FUSED_ADAM(
-                [self.param_flat],
-                [self.grad_flat],
-                [exp_avg],
-                [exp_avg_sq],
-                [],
-                [self.step_count],
-                lr=spec.lr,
-                beta1=beta1,
-                beta2=beta2,
-                weight_decay=0.0,
-                eps=spec.eps,
-                amsgrad=False,
-                maximize=False,
-            )
-            return
-        exp_avg.lerp_(self.grad_flat, 1.0 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(self.grad_flat, self.grad_flat, value=1.0 - beta2)
-        denom = exp_avg_sq.sqrt().div_(math.sqrt(1.0 - beta2**self.steps)).add_(spec.eps)
-        self.param_flat.addcdiv_(exp_avg, denom, value=-spec.lr / (1.0 - beta1**self.steps))
+        # torch.optim.Adam(fused=True)'s kernel, called directly on the one flat buffer:
+        # a private API, which is why pyproject.toml requires the torch it was tested with.
+        torch._fused_adam_(
+            [self.param_flat],
+            [self.grad_flat],
+            [exp_avg],
+            [exp_avg_sq],
+            [],
+            [self.step_count],
+            lr=spec.lr,
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=0.0,
+            eps=spec.eps,
+            amsgrad=False,
+            maximize=False,
+        )
 
     @torch.no_grad()
     def optimizer_step(self) -> None:
-        """One optimizer step on the flat buffer, then decoupled decay and proximal L1.
+        """Decoupled decay, one optimizer step on the flat buffer, then proximal L1.
 
-        Adam runs as one fused kernel over all members. The proximal threshold is
-        ``lr * l1`` for SGD; for Adam it is taken in Adam's own metric,
-        ``lr * l1 / (sqrt(v_hat) + eps)`` per weight, so the L1 strength means the same
-        thing relative to the gradients whatever their scale, and a weight that receives no
-        gradient at all (a constant input pixel) is zeroed at once. Soft-thresholding is
-        ``w - clamp(w, -t, t)``: exactly zero wherever ``|w| <= t``.
+        Decay comes first, as in ``torch.optim.AdamW``; Adam runs as one fused kernel over
+        all members. The proximal threshold is :func:`prox_threshold`'s: the L1 strength
+        times the optimizer's step per unit of gradient, so a proximal L1 strength selects
+        the same weights as the same subgradient L1 would, whatever the optimizer.
         """
         spec = self.optimizer
+        for slot, k, decay in self.decayed:
+            self.params[slot][k].mul_(1.0 - spec.lr * decay)
         self.steps += 1
         adam = spec.name in ("adam", "adamw")
         if adam:
@@ -397,17 +463,9 @@ class StackedMLP:
             else:
                 momentum_buffer.mul_(spec.momentum).add_(self.grad_flat)
             self.param_flat.add_(momentum_buffer, alpha=-spec.lr)
-        bias2_sqrt = math.sqrt(1.0 - spec.betas[1] ** self.steps)
-        for slot, k, entry in self.penalized:
-            weight = self.params[slot][k]
-            if "decay" in entry:
-                weight.mul_(1.0 - spec.lr * entry["decay"])
-            if "prox_l1" in entry:
-                threshold = entry["prox_l1"] * spec.lr
-                if adam:
-                    scale = self.state_views[1][slot][k].sqrt().div_(bias2_sqrt).add_(spec.eps)
-                    threshold = scale.reciprocal_().mul_(threshold)
-                prox_l1_(weight, threshold)
+        for slot, k, l1 in self.proximal:
+            second = self.state_views[1][slot][k] if adam else None
+            prox_l1_(self.params[slot][k], prox_threshold(spec, self.steps, l1, second))
 
     @torch.no_grad()
     def penalty_values(self) -> torch.Tensor:

@@ -12,14 +12,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from regulab._split import holdout
 from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
 from regulab.models import MLP, Architecture
 from regulab.penalties import Penalty, WeightDecay, resolve, sparsity
 from regulab.training._callbacks import Callback
-from regulab.training._history import FitResult, History, StopReason
-from regulab.training._metrics import head_kind, member_losses, member_metrics, metric_names
+from regulab.training._history import FitResult, History, StopReason, TrainState
+from regulab.training._metrics import (
+    head_kind,
+    member_losses,
+    member_metrics,
+    metric_names,
+    regression_losses,
+)
 from regulab.training._progress import Progress
 from regulab.training._stack import OptimizerSpec, StackedMLP
+from regulab.training._target import TargetScaling
 
 __all__ = ["Member", "train", "train_many", "resolve_device", "OPTIMIZERS"]
 
@@ -30,6 +38,9 @@ _ADAMW_DEFAULT_DECAY = 0.01
 @dataclass
 class Member:
     """One model to train inside a stack, with its own penalties, callbacks and seed.
+
+    ``state`` continues an earlier call (see :class:`~regulab.training.TrainState`):
+    ``TrainState()`` starts fresh and asks for the final state in ``FitResult.state``.
 
     Examples
     --------
@@ -42,6 +53,7 @@ class Member:
     penalties: Sequence[Penalty] = ()
     callbacks: Sequence[Callback] = ()
     seed: int = 0
+    state: TrainState | None = None
 
 
 @dataclass
@@ -57,6 +69,7 @@ class _MemberRun:
     stop_message: str = ""
     best_epoch: int | None = None
     final_state: dict[str, Any] | None = None
+    train_state: TrainState | None = None
 
     def get_weights(self) -> dict[str, Any]:
         if self.stack is None:
@@ -130,7 +143,9 @@ def _targets(y: Any, task: str, n_rows: int, name: str, device: torch.device) ->
     return torch.from_numpy(array.astype(np.int64)).to(device)
 
 
-def _check_model_fits(arch: Architecture, X: torch.Tensor, y: torch.Tensor) -> str:
+def _check_model_fits(
+    arch: Architecture, X: torch.Tensor, y: torch.Tensor, n_classes: int | None = None
+) -> str:
     n_in, n_out = arch.sizes[0], arch.sizes[-1]
     if n_in != X.shape[1]:
         suggestion = "-".join(str(s) for s in (X.shape[1], *arch.sizes[1:]))
@@ -147,12 +162,16 @@ def _check_model_fits(arch: Architecture, X: torch.Tensor, y: torch.Tensor) -> s
             )
         return head_kind("regression", n_out)
     classes = torch.unique(y)
-    n_classes = int(classes.max()) + 1
-    if len(classes) < 2:
-        raise DataError(
-            f"The training target has a single class ({int(classes[0])}); "
-            "classification needs at least 2."
-        )
+    if n_classes is not None:  # declared classes: a batch may show only some of them
+        if int(classes.min()) < 0 or int(classes.max()) >= n_classes:
+            raise DataError(f"y holds class codes outside 0..{n_classes - 1}.")
+    else:
+        n_classes = int(classes.max()) + 1
+        if len(classes) < 2:
+            raise DataError(
+                f"The training target has a single class ({int(classes[0])}); "
+                "classification needs at least 2."
+            )
     if int(classes.min()) < 0 or (n_out != n_classes and not (n_out == 1 and n_classes == 2)):
         allowed = "1 (sigmoid) or 2" if n_classes == 2 else str(n_classes)
         raise InvalidParameterError(
@@ -168,13 +187,20 @@ def _seeds(seed: int) -> tuple[int, int]:
 
 
 def _validation_split(
-    X: torch.Tensor, y: torch.Tensor, fraction: float, seed: int
+    X: torch.Tensor, y: torch.Tensor, fraction: float, seed: int, task: str
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(X), generator=generator).to(X.device)
-    n_val = max(1, int(round(len(X) * fraction)))
-    val, fit = order[:n_val], order[n_val:]
-    return X[fit], y[fit], X[val], y[val]
+    """Hold out ``fraction`` of the rows (stratified for classification)."""
+    try:
+        fit, val = holdout(
+            np.arange(len(X)), float(fraction), y.cpu().numpy(), seed, task == "classification"
+        )
+    except DataError as error:
+        raise DataError(
+            f"{error} No validation part can be held out: pass X_val and y_val, or "
+            "validation_split=0 to train without validation."
+        ) from None
+    fit_rows, val_rows = torch.from_numpy(fit).to(X.device), torch.from_numpy(val).to(X.device)
+    return X[fit_rows], y[fit_rows], X[val_rows], y[val_rows]
 
 
 def train(
@@ -247,6 +273,8 @@ def train_many(
     verbose: int = 1,
     feature_names: Sequence[str] | None = None,
     threads: int = 1,
+    standardize_target: bool = True,
+    n_classes: int | None = None,
 ) -> list[FitResult]:
     """Train several models on the same data; models of one architecture train as one stack.
 
@@ -267,7 +295,10 @@ def train_many(
     epochs : int, default=10
     batch_size : int, default=32
     validation_split : float, default=0.1
-        Share of training rows held out when ``X_val`` is None (0 disables validation).
+        Share of training rows held out when ``X_val`` is None (0 disables validation),
+        stratified for classification (:func:`regulab.data.split`'s rule). Monitoring a
+        ``val_*`` metric needs validation rows: with ``validation_split=0`` and no
+        ``X_val``, ``EarlyStopping("val_loss")`` is refused before training starts.
     split_seed : int, default=0
         Seed of that hold-out split, shared by all members so they see the same data.
     device : str, default="auto"
@@ -281,6 +312,15 @@ def train_many(
         a second thread gains about 1.1x on a quiet 2-core machine, and multi-threaded
         kernels slow down 10-100x when other processes compete for the cores. Raise it for
         wide models on an otherwise idle machine.
+    standardize_target : bool, default=True
+        Regression only: train on targets standardized with the training rows' mean and
+        standard deviation, so that a penalty strength means the same on every data set;
+        the returned model, the losses and the metrics stay in the target's units (see
+        :mod:`regulab.training._target`).
+    n_classes : int, optional
+        Classification: the number of classes when ``y`` may not show them all (a batch of
+        a stream, as in ``partial_fit``); by default ``max(y) + 1``, and ``y`` must hold
+        at least two classes.
 
     Returns
     -------
@@ -305,6 +345,10 @@ def train_many(
     task = members[0].model.architecture.task
     X_fit = _features(X, "X", target)
     y_fit = _targets(y, task, len(X_fit), "y", target)
+    kinds = {
+        m.model.architecture: _check_model_fits(m.model.architecture, X_fit, y_fit, n_classes)
+        for m in members
+    }
     X_v: torch.Tensor | None = None
     y_v: torch.Tensor | None = None
     if X_val is not None:
@@ -312,25 +356,27 @@ def train_many(
         if y_val is None:
             raise DataError("X_val was given without y_val; pass both or neither.")
         y_v = _targets(y_val, task, len(X_v), "y_val", target)
-    elif validation_split > 0 and len(X_fit) > 1:
-        X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed)
+    elif validation_split > 0:
+        X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed, task)
     spec = OptimizerSpec(optimizer, float(lr), float(momentum))
-    groups: dict[Architecture, list[int]] = {}
+    fresh = TargetScaling.fit(y_fit) if task == "regression" and standardize_target else None
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    scalings: dict[tuple[Any, ...], TargetScaling | None] = {}
     for index, member in enumerate(members):
-        groups.setdefault(member.model.architecture, []).append(index)
+        scaling = TargetScaling.of_model(member.model) or fresh
+        steps = (member.state or TrainState()).steps
+        key = (member.model.architecture, steps, scaling.key() if scaling else None)
+        groups.setdefault(key, []).append(index)
+        scalings[key] = scaling
     results: list[FitResult | None] = [None] * len(members)
     with _torch_threads(threads):
-        for arch, indices in groups.items():
-            kind = _check_model_fits(arch, X_fit, y_fit)
-            group = [members[i] for i in indices]
+        for key, indices in groups.items():
+            arch, scaling = key[0], scalings[key]
             fitted = _train_stack(
                 arch,
-                kind,
-                group,
-                X_fit,
-                y_fit,
-                X_v,
-                y_v,
+                kinds[arch],
+                [members[i] for i in indices],
+                _Data(X_fit, y_fit, X_v, y_v, scaling),
                 spec,
                 int(epochs),
                 int(batch_size),
@@ -341,6 +387,22 @@ def train_many(
             for i, result in zip(indices, fitted):
                 results[i] = result
     return [r for r in results if r is not None]
+
+
+@dataclass
+class _Data:
+    """What a stack trains on; regression targets are standardized when ``scaling`` is set
+    (the validation targets stay in their units: scores are mapped back instead)."""
+
+    X: torch.Tensor
+    y: torch.Tensor
+    X_val: torch.Tensor | None
+    y_val: torch.Tensor | None
+    scaling: TargetScaling | None
+
+    def __post_init__(self) -> None:
+        if self.scaling is not None:
+            self.y = self.scaling.standardize(self.y)
 
 
 @contextmanager
@@ -365,10 +427,7 @@ def _train_stack(
     arch: Architecture,
     kind: str,
     members: Sequence[Member],
-    X: torch.Tensor,
-    y: torch.Tensor,
-    X_val: torch.Tensor | None,
-    y_val: torch.Tensor | None,
+    data: _Data,
     spec: OptimizerSpec,
     epochs: int,
     batch_size: int,
@@ -394,6 +453,9 @@ def _train_stack(
         device,
     )
     shufflers = [torch.Generator().manual_seed(shuffle) for shuffle, _ in seeds]
+    for k, member in enumerate(members):
+        _resume(stack, k, member, shufflers[k], spec)
+    X, y, X_val, y_val, scaling = data.X, data.y, data.X_val, data.y_val, data.scaling
     available = available_metrics(kind, X_val is not None)
     runs = [_MemberRun(available, stack, k) for k in range(len(members))]
     for member, run in zip(members, runs):
@@ -401,6 +463,8 @@ def _train_stack(
             callback.on_train_begin(run)
     active = list(range(len(members)))
     has_norm = bool(arch.batchnorm)
+    regression = kind == "regression"
+    loss_units = scaling.loss_units(device) if scaling is not None else None
     started = time.perf_counter()
     progress = Progress(epochs, len(members), verbose)
     n_rows = len(X)
@@ -409,7 +473,8 @@ def _train_stack(
         perms = [torch.randperm(n_rows, generator=shufflers[k]) for k in active]
         shared = all(torch.equal(perms[0], p) for p in perms[1:])
         order = (perms[0] if shared else torch.stack(perms)).to(device)
-        loss_sum = torch.zeros(len(active), device=device)
+        shape = (len(active), arch.sizes[-1]) if regression else (len(active),)
+        loss_sum = torch.zeros(shape, device=device)
         n_batches = 0
         for start in range(0, n_rows, batch_size):
             index = order[..., start : start + batch_size]
@@ -418,17 +483,27 @@ def _train_stack(
             xb, yb = X[index], y[index]
             if shared:
                 yb = yb.unsqueeze(0).expand(len(active), *yb.shape)
-            losses = member_losses(stack.forward(xb, train=True), yb, kind)
+            scores = stack.forward(xb, train=True)
+            if regression:  # per target column, to report the loss in the target's units
+                column_losses = regression_losses(scores, yb)
+                losses = column_losses.mean(1)
+            else:
+                losses = member_losses(scores, yb, kind)
             stack.zero_grad()
             losses.sum().backward()
             stack.add_penalty_gradients()
             stack.optimizer_step()
-            loss_sum += losses.detach()
+            loss_sum += (column_losses if regression else losses).detach()
             n_batches += 1
+        if regression:
+            loss_sum = (loss_sum if loss_units is None else loss_sum * loss_units).mean(1)
         train_loss = (loss_sum / max(n_batches, 1)).tolist()
         val = None
         if X_val is not None and y_val is not None:
-            val = member_metrics(stack.predict(X_val), y_val, kind)
+            val_scores = stack.predict(X_val)
+            if scaling is not None:
+                val_scores = scaling.unstandardize(val_scores)
+            val = member_metrics(val_scores, y_val, kind)
         penalty = stack.penalty_values().tolist()
         zero_share = stack.weight_sparsity().tolist()
         seconds = time.perf_counter() - epoch_start
@@ -450,6 +525,8 @@ def _train_stack(
                 stopped.append(k)
         progress.update(epoch, [runs[k].history[-1] for k in active], len(active) - len(stopped))
         for k in stopped:
+            if members[k].state is not None:
+                runs[k].train_state = _export(stack, runs[k].position, shufflers[k])
             _finish(runs[k], members[k], epochs)
         if stopped:
             active = [k for k in active if k not in stopped]
@@ -460,7 +537,44 @@ def _train_stack(
                 runs[k].position = position
     progress.close()
     total = time.perf_counter() - started
-    return [_result(member, run, total, feature_names) for member, run in zip(members, runs)]
+    return [
+        _result(member, run, total, feature_names, scaling) for member, run in zip(members, runs)
+    ]
+
+
+def _resume(
+    stack: StackedMLP,
+    k: int,
+    member: Member,
+    shuffler: torch.Generator,
+    spec: OptimizerSpec,
+) -> None:
+    """Put member ``k``'s optimizer and random streams where its ``state`` left them."""
+    state = member.state
+    if state is None:
+        return
+    if state.steps:
+        if state.optimizer != spec.name:
+            raise InvalidParameterError(
+                f"Cannot continue training with optimizer {spec.name!r}: the state to "
+                f"continue from belongs to {state.optimizer!r}. Start from a fresh "
+                "TrainState() to change optimizers."
+            )
+        stack.load_optimizer_state(k, state.buffers, state.steps)
+    if state.shuffle_rng is not None:
+        shuffler.set_state(state.shuffle_rng)
+    if state.dropout_rng is not None:
+        stack.generators[k].set_state(state.dropout_rng)
+
+
+def _export(stack: StackedMLP, position: int, shuffler: torch.Generator) -> TrainState:
+    return TrainState(
+        optimizer=stack.optimizer.name,
+        steps=stack.steps,
+        buffers=stack.optimizer_state(position),
+        shuffle_rng=shuffler.get_state(),
+        dropout_rng=stack.generators[position].get_state(),
+    )
 
 
 def _finish(run: _MemberRun, member: Member, epochs: int) -> None:
@@ -476,11 +590,18 @@ def _finish(run: _MemberRun, member: Member, epochs: int) -> None:
 
 
 def _result(
-    member: Member, run: _MemberRun, seconds: float, feature_names: Sequence[str] | None
+    member: Member,
+    run: _MemberRun,
+    seconds: float,
+    feature_names: Sequence[str] | None,
+    scaling: TargetScaling | None,
 ) -> FitResult:
     model = member.model
     assert run.final_state is not None and run.stop_reason is not None
-    model.load_state_dict(run.final_state)
+    buffers = {name: value for name, value in model.named_buffers() if name.startswith("target_")}
+    if scaling is not None:
+        buffers.update(scaling.buffers())
+    model.load_state_dict({**run.final_state, **buffers})
     model.eval()
     return FitResult(
         model=model,
@@ -493,4 +614,5 @@ def _result(
         sparsity=sparsity(model, feature_names),
         penalties=list(member.penalties),
         seed=member.seed,
+        state=run.train_state,
     )
