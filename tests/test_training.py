@@ -1029,3 +1029,27 @@ def test_proximal_l1_reaches_the_lasso_optimum_with_any_momentum(momentum):
     coef = result.model.linears[0].weight.detach().numpy()[0]
     np.testing.assert_allclose(coef, lasso.coef_, atol=1e-3)
     assert ((coef == 0) == (lasso.coef_ == 0)).all() and (lasso.coef_ == 0).sum() >= 3
+
+
+def test_member_metrics_equal_scikit_learns_including_classes_missing_from_the_truth():
+    from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_score
+
+    from regulab.training._metrics import member_metrics
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, size=40)  # class 3 never appears in the truth...
+    scores = torch.from_numpy(rng.normal(size=(2, 40, 4)).astype("float32"))
+    scores[:, :5, 3] = 10.0  # ...but is predicted, so it counts in the macro average
+    for k, record in enumerate(member_metrics(scores, torch.from_numpy(truth), "multiclass")):
+        pred = scores[k].numpy().argmax(1)
+        assert record["accuracy"] == pytest.approx(accuracy_score(truth, pred), abs=1e-12)
+        assert record["f1_macro"] == pytest.approx(
+            f1_score(truth, pred, average="macro", zero_division=0), abs=1e-12
+        )
+    target = rng.normal(size=30).astype("float32")
+    outputs = torch.from_numpy(rng.normal(size=(1, 30, 1)).astype("float32"))
+    (record,) = member_metrics(outputs, torch.from_numpy(target), "regression")
+    assert record["r2"] == pytest.approx(r2_score(target, outputs[0, :, 0].numpy()), rel=1e-6)
+    assert record["mae"] == pytest.approx(
+        mean_absolute_error(target, outputs[0, :, 0].numpy()), rel=1e-6
+    )

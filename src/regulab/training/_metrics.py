@@ -1,11 +1,24 @@
-"""Losses and metrics computed on stacked scores of shape (members, samples, outputs)."""
+"""Losses and metrics computed on stacked scores of shape (members, samples, outputs).
+
+The metrics are scikit-learn's own (``sklearn.metrics``), so a figure here means what it means
+there.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 
 from regulab.stats import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
@@ -56,16 +69,6 @@ def metric_names(kind: str) -> list[str]:
     return ["accuracy", "f1_macro"]
 
 
-def _f1_macro(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> float:
-    confusion = np.bincount(truth * n_classes + pred, minlength=n_classes * n_classes)
-    confusion = confusion.reshape(n_classes, n_classes)
-    tp = np.diag(confusion).astype(float)
-    denom = confusion.sum(0) + confusion.sum(1)
-    present = confusion.sum(1) > 0
-    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return float(f1[present].mean()) if present.any() else 0.0
-
-
 @torch.no_grad()
 def member_metrics(
     scores: torch.Tensor, targets: torch.Tensor, kind: str
@@ -80,23 +83,22 @@ def member_metrics(
         record = {"loss": float(losses[k])}
         member_scores = scores[k].float().cpu().numpy()
         if kind == "regression":
-            error = member_scores.reshape(len(truth), -1) - truth.reshape(len(truth), -1)
-            mse = float(np.mean(error**2))
-            variance = float(np.var(truth))
-            record.update(
-                mse=mse,
-                mae=float(np.mean(np.abs(error))),
-                r2=1.0 - mse / variance if variance > 0 else 0.0,
-            )
+            predicted = member_scores.reshape(truth.shape)
+            if not np.isfinite(predicted).all():
+                record.update(mse=math.nan, mae=math.nan, r2=math.nan)
+            else:
+                record.update(
+                    mse=float(mean_squared_error(truth, predicted)),
+                    mae=float(mean_absolute_error(truth, predicted)),
+                    r2=float(r2_score(truth, predicted)) if len(truth) > 1 else math.nan,
+                )
         else:
             if kind == "binary":
                 pred = (member_scores[:, 0] > 0).astype(np.int64)
-                n_classes = 2
             else:
                 pred = member_scores.argmax(1)
-                n_classes = member_scores.shape[1]
-            record["accuracy"] = float(np.mean(pred == truth))
-            record["f1_macro"] = _f1_macro(pred, truth.astype(np.int64), n_classes)
+            record["accuracy"] = float(accuracy_score(truth, pred))
+            record["f1_macro"] = float(f1_score(truth, pred, average="macro", zero_division=0))
             if kind == "binary":
                 finite = np.isfinite(member_scores[:, 0]).all()
                 two_classes = len(np.unique(truth)) == 2
