@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -23,7 +26,18 @@ from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
 from regulab.training import FitResult, Member, evaluate, train_many
 
-__all__ = ["RunSpec", "DataBundle", "make_tasks", "run_task", "record_from_result", "execute"]
+__all__ = [
+    "RunSpec",
+    "DataBundle",
+    "make_tasks",
+    "run_task",
+    "record_from_result",
+    "execute",
+    "exit_with_parent",
+]
+
+#: How often a worker checks that the process that started it is still alive (seconds).
+PARENT_CHECK_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -205,8 +219,37 @@ def record_from_result(
 _WORKER_DATA: DataBundle | None = None
 
 
+def exit_with_parent(interval: float = PARENT_CHECK_INTERVAL) -> threading.Thread:
+    """Make this worker process exit when its parent dies, and on SIGTERM.
+
+    A daemon thread compares ``os.getppid()`` with the parent at start every ``interval``
+    seconds: a parent killed by SIGKILL or SIGTERM cannot shut its pool down, and its
+    workers (hundreds of MB each) would otherwise live on, re-parented to PID 1. The worker
+    then ends with ``os._exit`` (no cleanup is owed to a dead parent). SIGTERM ends the
+    worker at once too, whatever it is computing.
+
+    Returns
+    -------
+    threading.Thread
+        The watching thread (already started).
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
+    thread = threading.Thread(target=watch, name="regulab-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def _init_worker(path: str) -> None:
     global _WORKER_DATA
+    exit_with_parent()
     torch.set_num_threads(1)
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}

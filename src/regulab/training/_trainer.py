@@ -94,9 +94,16 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def _features(X: Any, name: str, device: torch.device) -> torch.Tensor:
-    array = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32)
+    try:
+        array = np.asarray(
+            X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32
+        )
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{name} must hold numbers only (features as floats).") from error
     if array.ndim != 2:
         raise DataError(f"{name} must be a 2-D array (samples, features); got shape {array.shape}.")
+    if 0 in array.shape:
+        raise DataError(f"{name} is empty (shape {array.shape}); training needs rows and features.")
     bad = ~np.isfinite(array)
     if bad.any():
         columns = sorted(set(np.nonzero(bad)[1].tolist()))
@@ -111,6 +118,12 @@ def _targets(y: Any, task: str, n_rows: int, name: str, device: torch.device) ->
     array = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
     if len(array) != n_rows:
         raise DataError(f"{name} has {len(array)} rows but the features have {n_rows}.")
+    if array.dtype.kind not in "biuf":
+        raise DataError(
+            f"{name} must hold numbers (class codes 0..C-1 or regression values); got "
+            f"{array.dtype} values such as {array.flat[0]!r} (regulab.data.load encodes labels "
+            "for you)."
+        )
     if task == "regression":
         values = array.astype(np.float32)
         if not np.isfinite(values).all():
@@ -153,7 +166,12 @@ def _check_model_fits(arch: Architecture, X: torch.Tensor, y: torch.Tensor) -> s
             f"The training target has a single class ({int(classes[0])}); "
             "classification needs at least 2."
         )
-    if int(classes.min()) < 0 or (n_out != n_classes and not (n_out == 1 and n_classes == 2)):
+    if int(classes.min()) < 0:
+        raise DataError(
+            f"Class labels must be codes 0..C-1; got {int(classes.min())}. Encode the labels "
+            "first (regulab.data.load does it for files)."
+        )
+    if n_out != n_classes and not (n_out == 1 and n_classes == 2):
         allowed = "1 (sigmoid) or 2" if n_classes == 2 else str(n_classes)
         raise InvalidParameterError(
             f"The model's output size is {n_out} but the data has {n_classes} classes; "
