@@ -691,8 +691,7 @@ def diagnose_run(
                 "too_short",
                 f"The history has {len(records)} epoch(s): too short to judge overfitting, "
                 f"underfitting or instability (at least {_MIN_EPOCHS_TO_JUDGE} are needed).",
-                f"Train for {_MIN_EPOCHS_TO_JUDGE} or more epochs and diagnose the whole "
-                "history.",
+                f"Train for {_MIN_EPOCHS_TO_JUDGE} or more epochs and diagnose the whole history.",
             )
         )
     elif not findings:

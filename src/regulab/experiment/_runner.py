@@ -219,21 +219,21 @@ def record_from_result(
 _WORKER_DATA: DataBundle | None = None
 
 
-def exit_with_parent(interval: float = PARENT_CHECK_INTERVAL) -> threading.Thread:
+def exit_with_parent(parent: int, interval: float = PARENT_CHECK_INTERVAL) -> threading.Thread:
     """Make this worker process exit when its parent dies, and on SIGTERM.
 
-    A daemon thread compares ``os.getppid()`` with the parent at start every ``interval``
-    seconds: a parent killed by SIGKILL or SIGTERM cannot shut its pool down, and its
-    workers (hundreds of MB each) would otherwise live on, re-parented to PID 1. The worker
-    then ends with ``os._exit`` (no cleanup is owed to a dead parent). SIGTERM ends the
-    worker at once too, whatever it is computing.
+    A daemon thread compares ``os.getppid()`` with ``parent`` (the PID of the process that
+    started the worker, taken there: a worker still importing when its parent died already
+    has another parent) every ``interval`` seconds. A parent killed by SIGKILL or SIGTERM
+    cannot shut its pool down, and its workers (hundreds of MB each) would otherwise live on,
+    re-parented to PID 1. The worker then ends with ``os._exit`` (no cleanup is owed to a
+    dead parent). SIGTERM ends the worker at once too, whatever it is computing.
 
     Returns
     -------
     threading.Thread
         The watching thread (already started).
     """
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -247,9 +247,9 @@ def exit_with_parent(interval: float = PARENT_CHECK_INTERVAL) -> threading.Threa
     return thread
 
 
-def _init_worker(path: str) -> None:
+def _init_worker(path: str, parent: int) -> None:
     global _WORKER_DATA
-    exit_with_parent()
+    exit_with_parent(parent)
     torch.set_num_threads(1)
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
@@ -297,7 +297,7 @@ def execute(
         path = _save_bundle(data, folder)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_init_worker, initargs=(path,)
+            jobs, mp_context=context, initializer=_init_worker, initargs=(path, os.getpid())
         ) as pool:
             futures = [pool.submit(_run_in_worker, list(task), library_version) for task in tasks]
             for future in as_completed(futures):

@@ -103,8 +103,13 @@ def store_file(path: str | os.PathLike[str]) -> Path:
             f"Got {path!r} instead."
         )
     target = Path(path).expanduser()
-    if target.is_dir():
-        target = target / DEFAULT_STORE_NAME
+    try:
+        if target.is_dir():
+            target = target / DEFAULT_STORE_NAME
+    except OSError as error:  # e.g. a folder on the way that this user may not enter
+        raise StoreError(
+            f"Cannot reach the results store '{target}': {error.strerror or error}."
+        ) from error
     return target
 
 

@@ -95,9 +95,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 def _features(X: Any, name: str, device: torch.device) -> torch.Tensor:
     try:
-        array = np.asarray(
-            X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32
-        )
+        array = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32)
     except (TypeError, ValueError) as error:
         raise DataError(f"{name} must hold numbers only (features as floats).") from error
     if array.ndim != 2:
