@@ -179,7 +179,9 @@ def test_unreadable_file_message(tmp_path):
 def test_target_required_for_tables(tmp_path, frame):
     path = tmp_path / "animals.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(InvalidParameterError, match="needs target="):
+    with pytest.raises(
+        InvalidParameterError, match="needs the name of its target column: --target COLUMN"
+    ):
         load(str(path))
 
 

@@ -261,7 +261,10 @@ def load(
     if suffix == ".npz":
         return _load_npz(path, task)
     if target is None:
-        raise InvalidParameterError(f"Loading '{path}' needs target=<name of the target column>.")
+        raise InvalidParameterError(
+            f"Loading '{path}' needs the name of its target column: --target COLUMN "
+            "(Python: target='COLUMN')."
+        )
     try:
         if suffix == ".csv":
             header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
@@ -442,7 +445,7 @@ def _encode_target(
         if not numeric:
             raise DataError(
                 f"The target '{name}' is not numeric (e.g. {target.iloc[0]!r}); regression "
-                "needs numbers, use task='classification' instead."
+                "needs numbers; use --task classification (Python: task='classification')."
             )
         values = target.to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32)
         missing = int((~np.isfinite(values)).sum())
@@ -625,7 +628,7 @@ def _download(name: str, folder: Path) -> None:
             part.unlink(missing_ok=True)
     raise DataError(
         f"Could not download MNIST file {name}: {'; '.join(failures)}. Put the file in "
-        f"'{folder}' yourself or pass mnist_dir=."
+        f"'{folder}' yourself or give its folder (--mnist-dir DIR; Python: mnist_dir=)."
     )
 
 
