@@ -106,6 +106,11 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["Refusing to write --report", "--store file"],
     ),
+    "report --figures is a file": (
+        ["report", "--store", "{runs}", "-o", "{tmp}/r.html", "--figures", "{iris}"],
+        2,
+        ["--figures", "is a file"],
+    ),
     "compare --figures without --report": (
         [*COMPARE, *STORE, "--figures", "{tmp}/figs"],
         2,
@@ -144,6 +149,7 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
     "train --elastic-net inf:0.5": ([*TRAIN, "--elastic-net", "inf:0.5"], 2, ["'alpha'"]),
     "compare l1=inf": ([*COMPARE, *STORE, "--techniques", "l1=inf"], 2, ["'l1'", "finite"]),
     "compare --lr inf": ([*COMPARE, *STORE, "--lr", "inf"], 2, ["'lr'", "finite"]),
+    "train --device mps": ([*TRAIN, "--device", "mps"], 2, ["'device'", "'mps'"]),
     # -- absurd sizes (item 8) ----------------------------------------------------------------
     "train huge layer": (
         ["train", "--data", "iris", "--model", "4-99999999999-3"],

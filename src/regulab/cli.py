@@ -291,9 +291,14 @@ def _check_output(
 
 
 def _check_figures(figures: str | None, report_path: str | None) -> None:
-    """``--figures`` writes the report's figures: refuse it without ``--report``."""
-    if figures is not None and report_path is None:
+    """``--figures`` writes the report's figures into a folder: refuse it without
+    ``--report``, or when it names a file."""
+    if figures is None:
+        return
+    if report_path is None:
         raise RegulabError("--figures writes the report's figures as PNG; add --report FILE.")
+    if Path(figures).expanduser().exists() and not Path(figures).expanduser().is_dir():
+        raise RegulabError(f"--figures '{figures}' is a file; give a folder for the PNG files.")
 
 
 def _comparison_table(rows: list[dict[str, Any]], metric: str, title: str) -> Table:

@@ -82,12 +82,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    message = f"The 'device' parameter must be 'auto', 'cpu' or 'cuda[:N]'. Got {device!r} instead."
     try:
         resolved = torch.device(device)
     except RuntimeError as error:
-        raise InvalidParameterError(
-            f"The 'device' parameter must be 'auto', 'cpu' or 'cuda[:N]'. Got {device!r} instead."
-        ) from error
+        raise InvalidParameterError(message) from error
+    if resolved.type not in ("cpu", "cuda"):  # e.g. 'mps': torch fails later, deep inside
+        raise InvalidParameterError(message)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InvalidParameterError(f"Device {device!r} was requested but CUDA is not available.")
     return resolved
