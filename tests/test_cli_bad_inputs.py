@@ -9,27 +9,17 @@ not appear). Add a row for every new flag. Files the rows refer to are made once
 
 from __future__ import annotations
 
-import io
 import sqlite3
-from contextlib import closing, redirect_stderr, redirect_stdout
+from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
+from _cli import invoke
 from sklearn.datasets import load_iris
 
-from regulab.cli import main
 from regulab.io import save
 from regulab.models import LinearModel
-
-
-def invoke(*args: Any) -> tuple[int, str, str]:
-    """Run ``regulab ARGS`` in-process: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(arg) for arg in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

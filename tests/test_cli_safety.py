@@ -9,7 +9,6 @@ read-only.
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import os
@@ -20,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing, redirect_stderr, redirect_stdout
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+from _cli import invoke
 from sklearn.datasets import load_iris
 
 from regulab import train
@@ -43,14 +43,6 @@ ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
-
-
-def invoke(*args: Any) -> tuple[int, str, str]:
-    """Run ``regulab ARGS`` in-process: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(arg) for arg in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 def strict_json(path: Path) -> Any:
