@@ -131,10 +131,11 @@ def test_advise_prints_markup_literally_after_writing(markup_csv: Path, tmp_path
     code, out, err = invoke(
         "advise", "--data", markup_csv, "--target", "target", "--interpretable", "--budget",
         "3s", "--seeds", "2", "--quiet", "--json", tmp_path / "a.json", "--report",
-        tmp_path / "a.html",
+        tmp_path / "a.html", "--important-features", "[red]r[/red]",
     )  # fmt: skip
     assert code == 0, err
     assert "Recommendation:" in out
+    assert "Important feature [red]r[/red]: " in out
     assert strict_json(tmp_path / "a.json")["schema_version"] >= 1
     assert (tmp_path / "a.html").exists()
 
