@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import tempfile
 import threading
 import time
@@ -220,19 +219,26 @@ _WORKER_DATA: DataBundle | None = None
 
 
 def exit_with_parent(parent: int, interval: float = PARENT_CHECK_INTERVAL) -> threading.Thread:
-    """Make this worker process exit when its parent dies, and on SIGTERM.
+    """Make this worker process exit when its parent dies.
 
     A daemon thread compares ``os.getppid()`` with ``parent`` (the PID of the process that
     started the worker, taken there: a worker still importing when its parent died already
     has another parent) every ``interval`` seconds. A parent killed by SIGKILL or SIGTERM
     cannot shut its pool down, and its workers (hundreds of MB each) would otherwise live on,
     re-parented to PID 1. The worker then ends with ``os._exit`` (no cleanup is owed to a
-    dead parent). SIGTERM ends the worker at once too, whatever it is computing.
+    dead parent).
 
     Returns
     -------
     threading.Thread
         The watching thread (already started).
+
+    Examples
+    --------
+    In a worker's initializer, with the PID its parent passed along:
+
+    >>> exit_with_parent(parent_pid)  # doctest: +SKIP
+    <Thread(regulab-parent-watch, started daemon ...)>
     """
 
     def watch() -> None:
@@ -240,8 +246,6 @@ def exit_with_parent(parent: int, interval: float = PARENT_CHECK_INTERVAL) -> th
             time.sleep(interval)
         os._exit(1)
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
     thread = threading.Thread(target=watch, name="regulab-parent-watch", daemon=True)
     thread.start()
     return thread
