@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +143,9 @@ def test_npz_numeric_and_string_targets(tmp_path):
     np.savez(tmp_path / "numbers.npz", X=X, y=np.array([0, 1, 0, 1, 2, 2]))
     np.savez(tmp_path / "words.npz", X=X, y=np.array(["b", "a", "b", "a", "b", "a"]))
     numbers = load(str(tmp_path / "numbers.npz"))
-    assert numbers.task == "regression" and numbers.feature_names == ["x0", "x1"]
-    assert load(str(tmp_path / "numbers.npz"), task="classification").n_classes == 3
+    assert numbers.task == "classification" and numbers.feature_names == ["x0", "x1"]
+    assert numbers.n_classes == 3
+    assert load(str(tmp_path / "numbers.npz"), task="regression").task == "regression"
     words = load(str(tmp_path / "words.npz"))
     assert words.task == "classification" and words.classes == ["a", "b"]
     np.testing.assert_array_equal(words.y, [1, 0, 1, 0, 1, 0])
@@ -177,7 +179,9 @@ def test_unreadable_file_message(tmp_path):
 def test_target_required_for_tables(tmp_path, frame):
     path = tmp_path / "animals.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(InvalidParameterError, match="needs target="):
+    with pytest.raises(
+        InvalidParameterError, match="needs the name of its target column: --target COLUMN"
+    ):
         load(str(path))
 
 
@@ -572,3 +576,73 @@ def test_mnist_download_uses_fetch_for_each_mirror(fake_mnist, tmp_path, monkeyp
 def test_mnist_without_download_reports_the_cache(tmp_path):
     with pytest.raises(DataError, match="MNIST is not in the cache .*download=False"):
         load_mnist(cache_dir=tmp_path, download=False)
+
+
+# ---------------------------------------------------------------------------- task inference
+TARGET_KINDS = {
+    "bool": ([True, False] * 10, "classification", 2),
+    "0/1 ints": ([0, 1] * 10, "classification", 2),
+    "0-9 ints": (list(range(10)) * 2, "classification", 10),
+    "floats": (list(np.linspace(0.05, 3.3, 20)), "regression", 0),
+    "strings": (["cat", "dog", "ant", "dog"] * 5, "classification", 3),
+    "float column, three whole values": ([1.0, 2.0, 3.0, 2.0] * 5, "classification", 3),
+    "float column, three fractional values": ([0.5, 1.5, 2.25, 1.5] * 5, "regression", 0),
+    "many distinct ints": (list(range(40)), "regression", 0),
+}
+
+
+@pytest.mark.parametrize("kind", list(TARGET_KINDS))
+def test_task_is_inferred_from_the_target(kind, tmp_path, caplog):
+    values, task, n_classes = TARGET_KINDS[kind]
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"a": np.arange(len(values), dtype=float), "y": values}).to_csv(path, index=False)
+    with caplog.at_level("INFO", logger="regulab"):
+        dataset = load(str(path), target="y")
+    assert (dataset.task, dataset.n_classes) == (task, n_classes)
+    other = "regression" if task == "classification" else "classification"
+    assert f"treated as {task}. To change it, pass --task {other}" in caplog.text
+    if kind not in ("bool", "strings"):  # labels that are not numbers stay classes
+        assert load(str(path), target="y", task=other).task == other
+
+
+def test_the_task_given_is_not_announced(tmp_path, caplog):
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]}).to_csv(path, index=False)
+    with caplog.at_level("INFO", logger="regulab"):
+        assert load(str(path), target="y", task="regression").task == "regression"
+    assert caplog.text == ""
+
+
+# ---------------------------------------------------------------------------- refused files
+def test_duplicate_column_names_are_refused(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("a,y,b,y\n1,0,2,0\n2,1,3,1\n3,0,4,0\n")
+    with pytest.raises(DataError, match=r"names these columns more than once: 'y'"):
+        load(str(path), target="y")
+
+
+def test_a_value_beyond_float32_is_named_not_called_infinite(tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text("a,y\n1,0\n1e308,1\n3,0\n4,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warnings on the way
+        with pytest.raises(DataError, match=r"'a' has 1 row beyond the 32-bit float.*1e\+308"):
+            load(str(path), target="y")
+
+
+def test_empty_source_folder_and_builtin_target_are_refused(tmp_path):
+    with pytest.raises(InvalidParameterError, match="data source is empty"):
+        load("")
+    with pytest.raises(DataError, match="is a folder"):
+        load(str(tmp_path))
+    with pytest.raises(InvalidParameterError, match="'iris' has its own target"):
+        load("iris", target="species")
+
+
+def test_too_few_rows_to_split_says_so():
+    X = np.arange(4, dtype=np.float32).reshape(2, 2)
+    dataset = Dataset(X, np.array([0.5, 1.5], dtype=np.float32), "regression", ["a", "b"], "t")
+    with pytest.raises(DataError, match="The data has 2 rows: too few for a training"):
+        split(dataset)
+    with pytest.raises(InvalidParameterError, match="'seed' parameter of split"):
+        split(load("iris"), seed=-1)

@@ -330,3 +330,20 @@ def test_killed_writer(tmp_path: Path) -> None:
         assert stored == [make_record(i) for i in range(len(stored))]  # whole rows only
         assert store.add(make_record(5000), "after") is True
         assert store.has(make_record(5000).run_key)
+
+
+def test_read_only_store_reads_and_never_writes(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite"
+    with ResultsStore(path) as store:
+        store.add(make_record(0), "e")
+    before = path.read_bytes()
+    with ResultsStore(path, read_only=True) as store:
+        assert [r.config_name for r in store.records()] == ["l2"]
+        with pytest.raises(StoreError, match="opened read-only"):
+            store.add(make_record(1), "e")
+    assert path.read_bytes() == before
+    with pytest.raises(StoreError, match="No results store at .*Check the path"):
+        ResultsStore(tmp_path / "none.sqlite", read_only=True)
+    (tmp_path / "notes.sqlite").write_text("not a database")
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        ResultsStore(tmp_path / "notes.sqlite", read_only=True)

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Column, Table
 
 from regulab.errors import InvalidParameterError
@@ -184,18 +182,19 @@ def _only_with(option: str, condition: str, got: str) -> InvalidParameterError:
 
 
 def _outputs(options: dict[str, Any]) -> tuple[str | None, str | None, str | None, bool]:
-    """Pop ``--report``, ``--figures``, ``--json`` and ``--quiet``; check them before any work."""
-    from regulab.cli import _check_output
+    """Pop ``--report``, ``--figures``, ``--json`` and ``--quiet``; check them before any work.
+
+    No output may replace the data file or the store.
+    """
+    from regulab.cli import _check_figures, _check_outputs, _file_input, _store_input
 
     report_path, json_path = options.pop("report_path"), options.pop("json_path")
     figures = options.pop("figures", None)
-    if figures and not report_path:
-        raise InvalidParameterError(
-            f"The '--figures' option writes the report's figures, so it needs --report. "
-            f"Got --figures {figures} without --report."
-        )
-    for path in (report_path, json_path):
-        _check_output(path)
+    _check_figures(figures, report_path)
+    _check_outputs(
+        {"--report": report_path, "--json": json_path},
+        {"--data": _file_input(options["data"]), "--store": _store_input(options.get("store"))},
+    )
     return report_path, figures, json_path, options.pop("quiet")
 
 
@@ -228,11 +227,13 @@ def _print_table(title: str, rows: Sequence[Row]) -> None:
     """Rows of plain strings as a Rich table; user strings are never read as markup."""
     if not rows:
         return
-    columns = [Column(escape(key), overflow="fold") for key in rows[0]]
-    table = Table(*columns, title=escape(title))
+    from regulab.cli import _console
+
+    columns = [Column(key, overflow="fold") for key in rows[0]]
+    table = Table(*columns, title=title)
     for row in rows:
-        table.add_row(*(escape(value) for value in row.values()))
-    Console().print(table)
+        table.add_row(*row.values())
+    _console().print(table)
 
 
 @dataclass

@@ -1,7 +1,14 @@
 """The ``regulab`` command line: thin commands over the public Python API.
 
 Each command parses its options, calls one public function, prints, and returns an exit
-code. A user mistake becomes one line on stderr and exit code 2, never a traceback.
+code. The error boundary is :func:`main`: a user mistake (a :class:`~regulab.errors.RegulabError`
+or a click usage error) becomes one line on stderr and exit code 2; anything else is a bug and
+shows its traceback (exit code 1).
+
+Commands share a few helpers: :func:`_data_options` (the data flags), :func:`_store_session`
+(a results store checked before any work), :func:`_check_outputs` (output files checked before
+any work, never an input), :func:`write_json` (standard JSON, ``null`` for NaN) and
+:func:`_console` (user strings printed literally, no Rich markup).
 
 Examples
 --------
@@ -11,9 +18,10 @@ Examples
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,11 +29,10 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Column, Table
 
 from regulab import __version__
-from regulab._files import atomic_write
+from regulab._files import atomic_write, check_output_paths, dumps_json
 from regulab.config import (
     RunSummary,
     TrainConfig,
@@ -40,14 +47,54 @@ from regulab.errors import RegulabError
 __all__ = ["main", "write_json"]
 
 EXIT_USAGE = 2
+EXIT_BUG = 1
+
+#: The most epochs a command accepts: far beyond any useful run (early stopping and the time
+#: budget end real runs sooner), small enough that a typo such as 1e20 is caught at once.
+MAX_EPOCHS = 100_000
+EPOCHS = click.IntRange(max=MAX_EPOCHS)  # the lower bound is the trainer's ('epochs' >= 1)
+SEED = click.IntRange(min=0)
 
 
 def write_json(path: str | os.PathLike[str], payload: Any) -> None:
-    """Write JSON atomically (temporary file + rename) so a crash never leaves half a file."""
+    """Write standard JSON atomically (temporary file + rename): a crash never leaves half a
+    file, and NaN or infinite numbers are written as ``null``."""
     target = Path(path)
     if not target.parent.exists():
         raise RegulabError(f"Cannot write '{target}': folder '{target.parent}' does not exist.")
-    atomic_write(target, json.dumps(payload, indent=2).encode())
+    try:
+        atomic_write(target, dumps_json(payload).encode())
+    except OSError as error:
+        raise RegulabError(f"Cannot write '{target}': {error.strerror or error}.") from error
+
+
+def _console() -> Console:
+    """A console that prints every string literally: a column named ``[bold]`` stays as is."""
+    return Console(markup=False)
+
+
+def _file_input(path: str | None) -> str | None:
+    """``path`` if it names an existing file (an input an output must not replace)."""
+    return path if path and Path(path).expanduser().is_file() else None
+
+
+def _check_outputs(
+    outputs: dict[str, str | None], inputs: dict[str, str | None] | None = None
+) -> None:
+    """Check every output file before any work starts (see
+    :func:`regulab._files.check_output_paths`): its folder exists and is writable, it is not a
+    folder, and it is neither an input (``--data``, ``--model``, the store) nor another output.
+    """
+    check_output_paths(outputs, {k: v for k, v in (inputs or {}).items() if v})
+
+
+def _store_input(path: str | None) -> str | None:
+    """The store file ``--store`` names (a folder means the default file in it)."""
+    if path is None:
+        return None
+    from regulab.experiment._store import store_file
+
+    return str(store_file(path))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,7 +109,7 @@ def datasets_command() -> None:
     table = Table("name", "description")
     for name, description in list_datasets():
         table.add_row(name, description)
-    Console().print(table)
+    _console().print(table)
 
 
 def _summary_table(summary: RunSummary) -> Table:
@@ -118,9 +165,9 @@ def _summary_table(summary: RunSummary) -> Table:
 @click.option("--early-stopping", default=None, help="MONITOR:PATIENCE, e.g. val_loss:3.")
 @click.option("--optimizer", default="adam", show_default=True, help="adam, adamw or sgd.")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--epochs", type=EPOCHS, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--json", "json_path", default=None, help="Write the results as JSON here.")
 @click.option(
@@ -134,16 +181,16 @@ def train_command(**options: Any) -> None:
     """Train one model with the chosen regularization and report test metrics."""
     json_path, save_path = options.pop("json_path"), options.pop("save_path")
     quiet = options.pop("quiet")
-    for path in (json_path, save_path):
-        _check_output(path)
+    _check_outputs(
+        {"--json": json_path, "--save": save_path}, {"--data": _file_input(options["data"])}
+    )
     options["dropout"] = parse_rates(options["dropout"])
-    if options["elastic_net"]:
+    if options["elastic_net"] is not None:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])
-    if options["early_stopping"]:
+    if options["early_stopping"] is not None:
         options["early_stopping"] = parse_early_stopping(options["early_stopping"])
     config = TrainConfig(**options, verbose=0 if quiet else 1)
     summary = run(config)
-    Console().print(_summary_table(summary))
     if json_path:
         write_json(json_path, summary.to_json())
     if save_path:
@@ -162,6 +209,8 @@ def train_command(**options: Any) -> None:
                 else None,
             },
         )
+    _console().print(_summary_table(summary))
+    if save_path:
         click.echo(f"Model saved to {save_path}")
 
 
@@ -174,7 +223,7 @@ def predict_command(model_path: str, data_path: str, output: str, target: str | 
     """Predict every row of a CSV/Parquet file with a saved model."""
     from regulab.io import predict_file
 
-    _check_output(output)
+    _check_outputs({"-o/--output": output}, {"--model": model_path, "--data": data_path})
     written = predict_file(model_path, data_path, output, target=target)
     click.echo(f"{len(written)} predictions written to {output}")
 
@@ -234,9 +283,22 @@ def _store_session(path: str | None) -> Iterator[Any]:
         store.close()
 
 
-def _check_output(path: str | None) -> None:
-    if path and not Path(path).resolve().parent.exists():
-        raise RegulabError(f"Cannot write '{path}': its folder does not exist.")
+def _check_output(
+    path: str | None, label: str = "output", inputs: dict[str, str | None] | None = None
+) -> None:
+    """Check one output file before any work (see :func:`_check_outputs`)."""
+    _check_outputs({label: path}, inputs)
+
+
+def _check_figures(figures: str | None, report_path: str | None) -> None:
+    """``--figures`` writes the report's figures into a folder: refuse it without
+    ``--report``, or when it names a file."""
+    if figures is None:
+        return
+    if report_path is None:
+        raise RegulabError("--figures writes the report's figures as PNG; add --report FILE.")
+    if Path(figures).expanduser().exists() and not Path(figures).expanduser().is_dir():
+        raise RegulabError(f"--figures '{figures}' is a file; give a folder for the PNG files.")
 
 
 def _number(value: Any, spec: str) -> str:
@@ -268,7 +330,7 @@ def _comparison_table(
             f" ± {half:.4f}" if half is not None and half == half else ""
         )
         table.add_row(
-            escape(row["config"]),
+            row["config"],
             "diverged" if row.get("diverged") else chosen_on,
             _number(row.get(f"{test_metric}_mean"), ".4f"),
             _number(row["gap_mean"], "+.3f"),
@@ -289,7 +351,7 @@ def _comparison_table(
     "(e.g. none,l1=3e-4,dropout=0.5/0.3+early_stopping=val_loss:5).",
 )
 @click.option("--seeds", type=int, default=5, show_default=True)
-@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--epochs", type=EPOCHS, default=20, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")
@@ -312,12 +374,17 @@ def compare_command(**options: Any) -> None:
 
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
-    for path in (report_path, json_path):
-        _check_output(path)
+    _check_figures(figures, report_path)
+    _check_outputs(
+        {"--report": report_path, "--json": json_path},
+        {"--data": _file_input(options["data"]), "--store": _store_input(options["store"])},
+    )
     jobs = options.pop("jobs")
     if jobs is None:
         jobs = os.cpu_count() or 1
-    techniques = options.pop("techniques") or DEFAULT_TECHNIQUES
+    techniques = options.pop("techniques")
+    if techniques is None:
+        techniques = DEFAULT_TECHNIQUES
     with _store_session(options.pop("store")) as store:
         result = compare(
             options.pop("data"),
@@ -327,18 +394,6 @@ def compare_command(**options: Any) -> None:
             verbose=0 if quiet else 1,
             **options,
         )
-    Console().print(
-        _comparison_table(
-            result.rows,
-            result.metric,
-            result.test_metric,
-            escape(f"{result.data['name']}: comparison"),
-        )
-    )
-    for note in result.notes:
-        click.echo(note)
-    if result.resumed:
-        click.echo(f"{result.resumed} run(s) reused from the store.")
     if json_path:
         write_json(json_path, result.to_json())
     if report_path:
@@ -353,6 +408,16 @@ def compare_command(**options: Any) -> None:
             table=result.rows,
             dataset=result.data["name"],
         )
+    _console().print(
+        _comparison_table(
+            result.rows, result.metric, result.test_metric, f"{result.data['name']}: comparison"
+        )
+    )
+    for note in result.notes:
+        click.echo(note)
+    if result.resumed:
+        click.echo(f"{result.resumed} run(s) reused from the store.")
+    if report_path:
         click.echo(f"Report written to {report_path}")
 
 
@@ -371,7 +436,7 @@ def runs_list(store: str, experiment: str | None) -> None:
     """One line per stored run."""
     from regulab.experiment._store import ResultsStore
 
-    with ResultsStore(store, create=False) as opened:
+    with ResultsStore(store, create=False, read_only=True) as opened:
         rows = opened.list_runs(experiment)
     table = Table("id", "experiment", "group", "config", "seed", "metric", "epochs", "seconds")
     for row in rows:
@@ -386,7 +451,7 @@ def runs_list(store: str, experiment: str | None) -> None:
             str(row["epochs"]),
             f"{row['seconds']:.2f}",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @runs_group.command("show")
@@ -396,9 +461,9 @@ def runs_show(store: str, run_id: int) -> None:
     """Everything stored for one run, as JSON."""
     from regulab.experiment._store import ResultsStore
 
-    with ResultsStore(store, create=False) as opened:
+    with ResultsStore(store, create=False, read_only=True) as opened:
         record = opened.get(run_id)
-    click.echo(json.dumps(record.to_dict(), indent=2))
+    click.echo(dumps_json(record.to_dict()))
 
 
 @runs_group.command("export")
@@ -409,8 +474,8 @@ def runs_export(store: str, csv_path: str, experiment: str | None) -> None:
     """All runs as one CSV row each."""
     from regulab.experiment._store import ResultsStore
 
-    _check_output(csv_path)
-    with ResultsStore(store, create=False) as opened:
+    _check_outputs({"--csv": csv_path}, {"--store": _store_input(store)})
+    with ResultsStore(store, create=False, read_only=True) as opened:
         written = opened.export_csv(csv_path, experiment)
     click.echo(f"Exported to {written}")
 
@@ -425,8 +490,9 @@ def report_command(store: str, output: str, experiment: str | None, figures: str
     from regulab.experiment._store import ResultsStore
     from regulab.report import write_report
 
-    _check_output(output)
-    with ResultsStore(store, create=False) as opened:
+    _check_figures(figures, output)
+    _check_outputs({"-o/--output": output}, {"--store": _store_input(store)})
+    with ResultsStore(store, create=False, read_only=True) as opened:
         records = opened.records(experiment)
     if not records:
         raise RegulabError(
@@ -439,7 +505,7 @@ def report_command(store: str, output: str, experiment: str | None, figures: str
 
 @cli.command("diagnose")
 @_data_options
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "json_path", default=None, help="Write the findings as JSON here.")
 def diagnose_command(
     data: str,
@@ -454,16 +520,16 @@ def diagnose_command(
     from regulab.data import load
     from regulab.diagnose import diagnose_data
 
-    _check_output(json_path)
+    _check_outputs({"--json": json_path}, {"--data": _file_input(data)})
     dataset = load(data, target=target, task=task, mnist_dir=mnist_dir, seed=seed)
     findings = diagnose_data(dataset, model=model, seed=seed)
-    for reading in findings.readings():
-        click.echo(f"- {reading}")
     if json_path:
         write_json(
             json_path,
             {"schema_version": 1, "data": dataset.name, "diagnostics": findings.to_dict()},
         )
+    for reading in findings.readings():
+        click.echo(f"- {reading}")
 
 
 @cli.command("diagnose-run")
@@ -473,12 +539,12 @@ def diagnose_run_command(history: str, json_path: str | None) -> None:
     """Read a training history CSV (epoch, loss, val_loss[, ...]) and say what went wrong."""
     from regulab.diagnose import diagnose_run
 
-    _check_output(json_path)
+    _check_outputs({"--json": json_path}, {"HISTORY": history})
     result = diagnose_run(history)
-    for finding in result.findings:
-        click.echo(f"[{finding.kind}] {finding.reading}\n    → {finding.action}")
     if json_path:
         write_json(json_path, result.to_dict())
+    for finding in result.findings:
+        click.echo(f"[{finding.kind}] {finding.reading}\n    → {finding.action}")
 
 
 @cli.command("advise")
@@ -489,7 +555,7 @@ def diagnose_run_command(history: str, json_path: str | None) -> None:
 )
 @click.option("--budget", default="5m", show_default=True, help="Time budget: 90s, 5m, 1h.")
 @click.option("--seeds", type=int, default=3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")
 @click.option("--store", default=None, help="SQLite results store to save and reuse runs.")
 @click.option("--report", "report_path", default=None, help="Write an HTML report here.")
@@ -503,8 +569,11 @@ def advise_command(**options: Any) -> None:
 
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
-    for path in (report_path, json_path):
-        _check_output(path)
+    _check_figures(figures, report_path)
+    _check_outputs(
+        {"--report": report_path, "--json": json_path},
+        {"--data": _file_input(options["data"]), "--store": _store_input(options["store"])},
+    )
     parse_budget(options["budget"])
     important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
     with _store_session(options.pop("store")) as store:
@@ -515,39 +584,74 @@ def advise_command(**options: Any) -> None:
             verbose=0 if quiet else 1,
             **options,
         )
-    print_advice(advice, Console())
     if json_path:
         write_json(json_path, advice.to_json())
     if report_path:
         write_advice_report(advice, report_path, figures_dir=figures)
+    print_advice(advice, Console())
+    if report_path:
         click.echo(f"Report written to {report_path}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (2 for user mistakes).
+class _EchoHandler(logging.Handler):
+    """Prints Regulab's notes (``logging.INFO`` on the ``regulab`` logger) to stdout, such as
+    the task inferred from a target column."""
 
-    Set ``REGULAB_DEBUG=1`` to see the full traceback of an error instead of one line.
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage())
+
+
+@contextmanager
+def _notes_printed() -> Iterator[None]:
+    logger = logging.getLogger("regulab")
+    handler, level = _EchoHandler(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit code.
+
+    The error boundary of every command: a :class:`~regulab.errors.RegulabError` (Regulab's
+    own verdict on the user's input) or a click usage error is one line on stderr and exit
+    code 2. Any other exception is a bug: its traceback goes to stderr and the exit code is 1.
+    Set ``REGULAB_DEBUG=1`` to see the traceback of a user error too.
     """
     try:
-        cli.main(
-            args=list(argv) if argv is not None else None,
-            prog_name="regulab",
-            standalone_mode=False,
-        )
+        with _notes_printed():
+            cli.main(
+                args=list(argv) if argv is not None else None,
+                prog_name="regulab",
+                standalone_mode=False,
+            )
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.UsageError as error:
         click.echo(f"regulab: error: {error.format_message()}", err=True)
         return EXIT_USAGE
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         click.echo("regulab: interrupted", err=True)
         return 130
-    except (RegulabError, ValueError, OSError) as error:
+    except (RegulabError, click.ClickException) as error:
         if os.environ.get("REGULAB_DEBUG"):
             raise
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        text = error.format_message() if isinstance(error, click.ClickException) else str(error)
+        message = text.splitlines()[0] if text else type(error).__name__
         click.echo(f"regulab: error: {message}", err=True)
         return EXIT_USAGE
+    except Exception:  # a bug, not a user mistake: show where it happened
+        traceback.print_exc()
+        click.echo(
+            "regulab: internal error (a bug in Regulab, not in your input); please report it "
+            "with the traceback above.",
+            err=True,
+        )
+        return EXIT_BUG
     return 0
 
 

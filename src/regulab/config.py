@@ -39,15 +39,17 @@ SCHEMA_VERSION = 1
 
 
 def parse_rates(text: str) -> tuple[float, ...]:
-    """Parse ``"0.5,0.3"`` into dropout rates.
+    """Parse ``"0.5,0.3"`` into dropout rates; an empty text means no dropout.
 
     Examples
     --------
     >>> parse_rates("0.5,0.3")
     (0.5, 0.3)
     """
+    if not text.strip():
+        return ()
     try:
-        return tuple(float(part) for part in text.split(",") if part.strip())
+        return tuple(float(part) for part in text.split(","))
     except ValueError as error:
         raise InvalidParameterError(
             f"Dropout rates must be numbers separated by commas, e.g. '0.5,0.3'. Got {text!r}."
@@ -79,20 +81,25 @@ def parse_elastic_net(text: str) -> tuple[float, float]:
 def parse_early_stopping(text: str) -> tuple[str, int]:
     """Parse ``"MONITOR:PATIENCE"`` such as ``"val_loss:3"`` (a bare monitor means patience 3).
 
+    Both parts must be written when the colon is: ``":3"`` and ``"val_loss:"`` are refused.
+
     Examples
     --------
     >>> parse_early_stopping("val_accuracy:5")
     ('val_accuracy', 5)
     """
-    monitor, _, patience = text.partition(":")
+    monitor, colon, patience = (part.strip() for part in text.partition(":"))
     try:
-        value = int(patience) if patience else 3
+        if not monitor or (colon and not patience):
+            raise ValueError
+        value = int(patience) if colon else 3
     except ValueError as error:
         raise InvalidParameterError(
-            f"Early stopping takes the form MONITOR:PATIENCE, e.g. 'val_loss:3'. Got {text!r}."
+            "Early stopping takes the form MONITOR:PATIENCE or MONITOR, e.g. 'val_loss:3'. "
+            f"Got {text!r}."
         ) from error
     check_range("patience", value, low=0, integer=True, owner="EarlyStopping")
-    return monitor or "val_loss", value
+    return monitor, value
 
 
 @dataclass

@@ -5,9 +5,12 @@
 :func:`split` cuts it into train/validation/test parts and standardizes every part with the
 training part's mean and standard deviation only.
 
-Target rule for files: a numeric target means regression, anything else (strings, categories,
-booleans) means classification; ``task=`` overrides it. Class labels become codes ``0..C-1``
-and ``Dataset.classes[code]`` gives the original label (sorted order).
+Target rule for files (as scikit-learn's ``type_of_target``): strings, categories and
+booleans are class labels; integers, or floats that are all whole numbers, with at most
+:data:`MAX_INFERRED_CLASSES` distinct values are class labels too (0/1, 0-9); any other numeric
+target is a regression target. The inferred task is logged on the ``regulab`` logger (the CLI
+prints it) with how to override it: ``task=`` (``--task``). Class labels become codes
+``0..C-1`` and ``Dataset.classes[code]`` gives the original label (sorted order).
 
 Examples
 --------
@@ -25,6 +28,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import logging
+import math
 import os
 import shutil
 import tempfile
@@ -49,9 +54,17 @@ __all__ = [
     "load_mnist",
     "make_synthetic",
     "split",
+    "infer_task",
+    "MAX_INFERRED_CLASSES",
 ]
 
 TASKS = ("classification", "regression")
+
+#: A whole-number target with at most this many distinct values is read as class labels.
+MAX_INFERRED_CLASSES = 20
+
+_LOG = logging.getLogger(__name__)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 BUILTIN_DATASETS: dict[str, str] = {
     "digits": "8x8 images of handwritten digits, 1797 samples, 64 features, 10 classes",
@@ -211,9 +224,19 @@ def load(
     """
     if task is not None:
         _check_choice("task", task, TASKS, "load")
+    if isinstance(source, str) and not source.strip():
+        raise InvalidParameterError(
+            f"The data source is empty; give a built-in dataset ({', '.join(BUILTIN_DATASETS)}) "
+            f"or the path of a {', '.join(_FILE_TYPES)} file."
+        )
     if isinstance(source, str):
         builtin = source.lower().replace("-", "_")
         if builtin in BUILTIN_DATASETS:
+            if target is not None:
+                raise InvalidParameterError(
+                    f"The built-in dataset '{builtin}' has its own target; a target column "
+                    f"('{target}') is only for CSV and Parquet files."
+                )
             return _load_builtin(builtin, task, mnist_dir, cache_dir, download, seed)
     path = Path(source)
     if isinstance(source, str) and not path.suffix and not path.exists() and os.sep not in source:
@@ -221,6 +244,11 @@ def load(
             f"Unknown dataset '{source}'. Built-in datasets: {', '.join(BUILTIN_DATASETS)}; "
             f"or give the path of a {', '.join(_FILE_TYPES)} file."
             f"{did_you_mean(builtin, BUILTIN_DATASETS)}"
+        )
+    if path.is_dir():
+        raise DataError(
+            f"'{path}' is a folder; give a {', '.join(_FILE_TYPES)} file (MNIST's folder of IDX "
+            "files is the mnist dataset with its own folder option)."
         )
     if not path.is_file():
         raise DataError(f"File '{path}' does not exist.")
@@ -233,12 +261,32 @@ def load(
     if suffix == ".npz":
         return _load_npz(path, task)
     if target is None:
-        raise InvalidParameterError(f"Loading '{path}' needs target=<name of the target column>.")
+        raise InvalidParameterError(
+            f"Loading '{path}' needs the name of its target column: --target COLUMN "
+            "(Python: target='COLUMN')."
+        )
     try:
-        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        if suffix == ".csv":
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+            frame = pd.read_csv(path)
+        else:
+            frame = pd.read_parquet(path)
+            header = list(frame.columns)
     except (OSError, ValueError) as error:
         raise DataError(f"Cannot read '{path}': {_one_line(error)}") from error
+    _check_unique_columns([str(name) for name in header], path)
     return _dataset_from_frame(frame, target, task, path)
+
+
+def _check_unique_columns(names: list[str], path: Path) -> None:
+    """Refuse a header that names a column twice (pandas would rename one to ``y.1`` and a
+    copy of the target could become a feature)."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(
+            f"'{path.name}' names these columns more than once: "
+            f"{', '.join(repr(name) for name in repeated)}; give every column its own name."
+        )
 
 
 def _load_builtin(
@@ -305,7 +353,7 @@ def _dataset_from_frame(frame: pd.DataFrame, target: str, task: str | None, path
 
 def _feature_matrix(features: pd.DataFrame) -> np.ndarray:
     """Convert the feature columns to float32, naming any non-numeric or non-finite column."""
-    matrix = np.empty(features.shape, dtype=np.float32)
+    matrix = np.empty(features.shape, dtype=np.float64)
     for position, column in enumerate(features.columns):
         series = features[column]
         if not (is_numeric_dtype(series) or is_bool_dtype(series)):
@@ -319,8 +367,23 @@ def _feature_matrix(features: pd.DataFrame) -> np.ndarray:
                 )
             series = converted
         matrix[:, position] = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    _check_finite(matrix, list(features.columns))
-    return matrix
+    names = list(features.columns)
+    _check_finite(matrix, names)
+    _check_float32_range(matrix, names)
+    return matrix.astype(np.float32)
+
+
+def _check_float32_range(X: np.ndarray, names: list[str]) -> None:
+    """Refuse finite values that 32-bit floats (the models' precision) cannot hold."""
+    too_large = np.abs(X) > _FLOAT32_MAX
+    if too_large.any():
+        column = int(np.flatnonzero(too_large.any(axis=0))[0])
+        example = float(X[too_large[:, column], column][0])
+        raise DataError(
+            f"Feature column '{names[column]}' has {_rows(int(too_large[:, column].sum()))} "
+            f"beyond the 32-bit float range (|x| > {_FLOAT32_MAX:.3g}), e.g. {example:g}; "
+            "rescale the column (e.g. to other units or a logarithm) first."
+        )
 
 
 def _check_finite(X: np.ndarray, names: list[str]) -> None:
@@ -340,16 +403,49 @@ def _check_finite(X: np.ndarray, names: list[str]) -> None:
         )
 
 
+def infer_task(target: pd.Series) -> tuple[str, str]:
+    """The task a target column implies, and why (as scikit-learn's ``type_of_target``).
+
+    Strings, categories and booleans are class labels. Numbers that are all whole (ints, or
+    floats such as 1.0, 2.0) with at most :data:`MAX_INFERRED_CLASSES` distinct values are
+    class labels too; other numbers are a regression target.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> infer_task(pd.Series([0, 1, 1, 0]))[0], infer_task(pd.Series([0.5, 1.2, 3.3]))[0]
+    ('classification', 'regression')
+    """
+    values = target.dropna()
+    distinct = int(values.nunique())
+    if is_bool_dtype(target) or not is_numeric_dtype(target):
+        return "classification", f"{distinct} distinct non-numeric labels"
+    numbers = values.to_numpy(dtype=np.float64)
+    finite = numbers[np.isfinite(numbers)]
+    whole = bool(np.all(finite == np.round(finite)))
+    if whole and distinct <= MAX_INFERRED_CLASSES:
+        return "classification", f"{distinct} distinct whole numbers"
+    if whole:
+        return "regression", f"{distinct} distinct whole numbers (more than {MAX_INFERRED_CLASSES})"
+    return "regression", "numbers that are not all whole"
+
+
 def _encode_target(
     target: pd.Series, name: str, task: str | None
 ) -> tuple[np.ndarray, str, list | None]:
     numeric = is_numeric_dtype(target) and not is_bool_dtype(target)
-    task = task or ("regression" if numeric else "classification")
+    if task is None:
+        task, why = infer_task(target)
+        other = "regression" if task == "classification" else "classification"
+        _LOG.info(
+            f"Target '{name}' has {why}: treated as {task}. To change it, pass "
+            f"--task {other} (Python: task='{other}')."
+        )
     if task == "regression":
         if not numeric:
             raise DataError(
                 f"The target '{name}' is not numeric (e.g. {target.iloc[0]!r}); regression "
-                "needs numbers, use task='classification' instead."
+                "needs numbers; use --task classification (Python: task='classification')."
             )
         values = target.to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32)
         missing = int((~np.isfinite(values)).sum())
@@ -391,9 +487,11 @@ def _load_npz(path: Path, task: str | None) -> Dataset:
         )
     if not (np.issubdtype(X_raw.dtype, np.number) or X_raw.dtype == bool):
         raise DataError(f"Array 'X' of '{path.name}' is not numeric (dtype {X_raw.dtype}).")
-    X = X_raw.astype(np.float32)
-    names = [f"x{j}" for j in range(X.shape[1])]
-    _check_finite(X, names)
+    X64 = X_raw.astype(np.float64)
+    names = [f"x{j}" for j in range(X64.shape[1])]
+    _check_finite(X64, names)
+    _check_float32_range(X64, names)
+    X = X64.astype(np.float32)
     y, task, classes = _encode_target(pd.Series(y_raw), "y", task)
     return Dataset(X, y, task, names, path.stem, classes)
 
@@ -530,7 +628,7 @@ def _download(name: str, folder: Path) -> None:
             part.unlink(missing_ok=True)
     raise DataError(
         f"Could not download MNIST file {name}: {'; '.join(failures)}. Put the file in "
-        f"'{folder}' yourself or pass mnist_dir=."
+        f"'{folder}' yourself or give its folder (--mnist-dir DIR; Python: mnist_dir=)."
     )
 
 
@@ -675,6 +773,21 @@ class Splits:
         return digest.hexdigest()
 
 
+def _check_enough_rows(dataset: Dataset, val_size: float, test_size: float) -> None:
+    """Refuse data too small for one training, one validation and one test row."""
+    n = dataset.n_samples
+    n_test = 0 if dataset.X_test is not None else math.ceil(test_size * n)
+    n_val = math.ceil(val_size * n) if dataset.X_test is not None else 0
+    if dataset.X_test is None:
+        n_val = math.ceil(val_size / (1 - test_size) * (n - n_test))
+    if min(n - n_test - n_val, n_val) < 1 or (dataset.X_test is None and n_test < 1):
+        raise DataError(
+            f"The data has {_rows(n)}: too few for a training, a validation and a test part "
+            f"of at least one row each (validation {val_size:.0%}, test {test_size:.0%} of the "
+            "rows). Use more data."
+        )
+
+
 def split(
     dataset: Dataset,
     *,
@@ -711,11 +824,13 @@ def split(
         check_range(name, size, low=0, high=1, low_open=True, high_open=True, owner="split")
     if max_train is not None:
         check_range("max_train", max_train, low=1, owner="split", integer=True)
+    check_range("seed", seed, low=0, owner="split", integer=True)
     if dataset.X_test is None and val_size + test_size >= 1:
         raise InvalidParameterError(
             f"val_size + test_size must be below 1 to leave training rows; got {val_size} + "
             f"{test_size}."
         )
+    _check_enough_rows(dataset, val_size, test_size)
     stratify = dataset.task == "classification"
     indices = np.arange(dataset.n_samples)
     if dataset.X_test is not None and dataset.y_test is not None:

@@ -37,7 +37,7 @@ from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from regulab.data import Dataset
-from regulab.errors import DataError
+from regulab.errors import DataError, InvalidParameterError
 from regulab.models import parse_sizes
 
 __all__ = [
@@ -58,6 +58,8 @@ _OUTLIER_COMPONENTS = 30
 _OUTLIER_QUANTILE = 0.999
 _NOISY_LABELS = 0.2
 _CORRELATION_ROWS = 2000
+_MIN_EPOCHS_TO_JUDGE = 3
+_CLIP_PERCENT = 1.0  # label noise: features clipped to their 1st-99th percentiles
 
 
 @dataclass(frozen=True)
@@ -288,10 +290,26 @@ def _outliers(X: np.ndarray, seed: int, sampled: bool) -> Finding:
     )
 
 
+def _robust_scale(X: np.ndarray) -> np.ndarray:
+    """Each column clipped to its 1st-99th percentiles, then centred and scaled: one extreme
+    value (a cell of 1e20) can no longer dominate a linear model fitted on it.
+
+    Examples
+    --------
+    >>> column = np.r_[np.linspace(-1.0, 1.0, 199), 1e20][:, None]
+    >>> float(np.abs(_robust_scale(column)).max()) < 2
+    True
+    """
+    low, high = np.percentile(X, [_CLIP_PERCENT, 100 - _CLIP_PERCENT], axis=0)
+    clipped = np.clip(X, low, high)
+    spread = clipped.std(axis=0)
+    return (clipped - clipped.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+
+
 def _label_noise(X: np.ndarray, y: np.ndarray, task: str, seed: int, sampled: bool) -> Finding:
-    features = X
+    features = _robust_scale(X)
     if X.shape[1] > 50:
-        features = PCA(50, random_state=seed).fit_transform(X)
+        features = PCA(50, random_state=seed).fit_transform(features)
     if task == "classification":
         counts = np.bincount(y)
         folds = int(min(5, counts[counts > 0].min()))
@@ -333,6 +351,23 @@ def _class_balance(y: np.ndarray) -> Finding:
     )
     reading += " → imbalanced: watch F1 rather than accuracy." if ratio > 3 else "."
     return Finding("class_balance", ratio, reading, {"shares": shares.round(4).tolist()})
+
+
+def _check_model_fits(sizes: Sequence[int], p: int, outputs: int, task: str) -> None:
+    """Refuse a model that does not fit the data, in the words training uses."""
+    if sizes[0] != p:
+        suggestion = "-".join(str(s) for s in (p, *sizes[1:]))
+        raise InvalidParameterError(
+            f"The model's input size is {sizes[0]} but the data has {p} features; "
+            f"use a spec starting with {p}, e.g. '{suggestion}'."
+        )
+    allowed = {outputs} | ({1} if task == "classification" and outputs == 2 else set())
+    if sizes[-1] not in allowed:
+        what = f"{outputs} classes" if task == "classification" else "a single target column"
+        raise InvalidParameterError(
+            f"The model's output size is {sizes[-1]} but the data has {what}; the output size "
+            f"must be {' or '.join(map(str, sorted(allowed)))}."
+        )
 
 
 def diagnose_data(
@@ -386,6 +421,7 @@ def _diagnose(
     Xs, ys = X[rows].astype(np.float64), y[rows]
     outputs = dataset.n_classes if dataset.task == "classification" else 1
     sizes = parse_sizes(model) if model else (p, 128, 64, outputs)
+    _check_model_fits(sizes, p, outputs, dataset.task)
     n_train = max(1, int(n * train_share))
     parameters = count_parameters(sizes)
     per_sample = parameters / n_train
@@ -468,6 +504,14 @@ def read_history(source: str | Path | Sequence[Mapping[str, Any]]) -> list[dict[
     if "epoch" not in frame.columns:
         frame["epoch"] = np.arange(1, len(frame) + 1)
     numeric = frame.apply(pd.to_numeric, errors="coerce")
+    not_numbers = numeric.isna() & frame.notna()
+    if not_numbers.any().any():
+        column = str(not_numbers.any().idxmax())
+        row = int(np.flatnonzero(not_numbers[column])[0])
+        raise DataError(
+            f"The history's column '{column}' has a value that is not a number: "
+            f"{frame[column].iloc[row]!r} in data row {row + 1}."
+        )
     merged = numeric.groupby("epoch", sort=True).agg(
         lambda column: column.dropna().iloc[-1] if column.notna().any() else np.nan
     )
@@ -485,7 +529,7 @@ def read_history(source: str | Path | Sequence[Mapping[str, Any]]) -> list[dict[
 class RunFinding:
     """A pattern found in a training history, with the number behind it and the action."""
 
-    kind: str  # overfitting, underfitting, instability, still_improving, healthy
+    kind: str  # overfitting, underfitting, instability, still_improving, healthy, too_short
     reading: str
     action: str
     epoch: int | None = None
@@ -641,7 +685,16 @@ def diagnose_run(
                     value=drop,
                 )
             )
-    if not findings:
+    if not findings and len(records) < _MIN_EPOCHS_TO_JUDGE:
+        findings.append(
+            RunFinding(
+                "too_short",
+                f"The history has {len(records)} epoch(s): too short to judge overfitting, "
+                f"underfitting or instability (at least {_MIN_EPOCHS_TO_JUDGE} are needed).",
+                f"Train for {_MIN_EPOCHS_TO_JUDGE} or more epochs and diagnose the whole history.",
+            )
+        )
+    elif not findings:
         findings.append(
             RunFinding(
                 "healthy",

@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
 __all__ = [
@@ -60,7 +61,8 @@ def check_range(
     """Return ``value`` if it lies in the interval, else raise :class:`InvalidParameterError`.
 
     The message follows one template: ``The 'dropout' parameter of MLP must be a float in the
-    range [0, 1). Got 1.5 instead.``
+    range [0, 1). Got 1.5 instead.`` Infinite values and NaN are always refused: an open end
+    written ``inf`` means "any finite value".
     """
     kind = "an int" if integer else "a float"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
@@ -69,7 +71,8 @@ def check_range(
             f"The '{name}' parameter of {owner} must be {kind} in the range "
             f"{_interval(low, high, low_open, high_open)}. Got {value!r} instead."
         )
-    bad = value != value  # NaN
+    infinite = isinstance(value, float) and math.isinf(value)
+    bad = infinite or value != value  # NaN and infinities: every range here is finite
     if low is not None:
         bad = bad or value < low or (low_open and value == low)
     if high is not None:
@@ -78,6 +81,7 @@ def check_range(
         raise InvalidParameterError(
             f"The '{name}' parameter of {owner} must be {kind} in the range "
             f"{_interval(low, high, low_open, high_open)}. Got {value!r} instead."
+            + (" Only finite values are allowed." if infinite else "")
         )
     return value
 

@@ -227,9 +227,12 @@ def _read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"got '{suffix or source.name}'."
         )
     try:
-        return pd.read_csv(source) if suffix == ".csv" else pd.read_parquet(source)
+        frame = pd.read_csv(source) if suffix == ".csv" else pd.read_parquet(source)
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise DataError(f"Cannot read '{source}': {error}") from None
+    if frame.empty:
+        raise DataError(f"Data file '{source}' has no rows to predict (only a header).")
+    return frame
 
 
 def _feature_frame(model: Any, frame: pd.DataFrame, target: str | None, source: str) -> Any:

@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,7 +73,25 @@ def parse_sizes(sizes: str | Sequence[int]) -> tuple[int, ...]:
         raise InvalidParameterError(
             f"The model spec {values} needs at least an input and an output size, all >= 1."
         )
+    _check_memory(values)
     return values
+
+
+def _check_memory(sizes: tuple[int, ...]) -> None:
+    """Refuse layer sizes whose training state could never fit in this machine's memory."""
+    parameters = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    needed = 16 * parameters  # float32 weights, gradients and two Adam moments
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        available = 1 << 40
+    if needed > available:
+        raise InvalidParameterError(
+            f"The model {'-'.join(map(str, sizes))} has {parameters:.3g} parameters; training "
+            f"it needs about {needed / 1e9:.3g} GB of memory (weights, gradients and optimizer "
+            f"state as 32-bit floats) but this machine has {available / 1e9:.3g} GB. Use "
+            "smaller layers."
+        )
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,13 @@ class Penalty:
         feature_factors: Sequence[float] | None = None,
         include_bias: bool = False,
     ) -> None:
-        self.per_layer = {int(k): float(v) for k, v in (per_layer or {}).items()}
+        try:
+            self.per_layer = {int(k): float(v) for k, v in (per_layer or {}).items()}
+        except (TypeError, ValueError, AttributeError) as error:
+            raise InvalidParameterError(
+                f"The 'per_layer' parameter of {type(self).__name__} must map layer indices "
+                f"(ints, 0 = first weight matrix) to strengths. Got {per_layer!r} instead."
+            ) from error
         for index, strength in self.per_layer.items():
             check_range(f"per_layer[{index}]", strength, low=0.0, owner=type(self).__name__)
         self.feature_factors = (

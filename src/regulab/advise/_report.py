@@ -6,6 +6,7 @@ import html
 import os
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Column, Table
 
 from regulab.advise._advisor import Advice
@@ -32,7 +33,7 @@ def print_advice(advice: Advice, console: Console) -> None:
     console.print(_gain_sentence(advice))
     console.print("[bold]Why:[/bold]")
     for reason in advice.reasons:
-        console.print(f"  - {reason.sentence}")
+        console.print(f"  - {escape(reason.sentence)}")
     metric = next(k for k in advice.evidence[0] if k.startswith("test_") and k.endswith("_mean"))
     table = Table(
         Column("config", overflow="fold"),
@@ -50,7 +51,7 @@ def print_advice(advice: Advice, console: Console) -> None:
             else ("best" if row["best"] else ("tied" if row["tied"] else ""))
         )
         table.add_row(
-            row["config"],
+            escape(row["config"]),
             f"{row['val_loss_mean']:.4f} ± {row['val_loss_ci']:.4f}",
             f"{row[metric]:.4f}",
             f"{row['epochs_mean']:.1f}",
@@ -59,16 +60,16 @@ def print_advice(advice: Advice, console: Console) -> None:
         )
     console.print(table)
     for note in advice.notes:
-        console.print(f"  [dim]{note}[/dim]")
+        console.print(f"  [dim]{escape(note)}[/dim]")
     if advice.selected_features:
         shown = ", ".join(advice.selected_features[:20])
         more = len(advice.selected_features) - 20
         console.print(
-            f"Kept features ({len(advice.selected_features)}): {shown}"
+            f"Kept features ({len(advice.selected_features)}): {escape(shown)}"
             + (f" … and {more} more" if more > 0 else "")
         )
     for name, survived in advice.important_features.items():
-        console.print(f"Important feature {name}: {'kept' if survived else 'dropped'}")
+        console.print(f"Important feature {escape(name)}: {'kept' if survived else 'dropped'}")
     console.print("[bold]Regulab code:[/bold]")
     console.print(advice.code["regulab"], markup=False, highlight=False)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -33,7 +35,11 @@ __all__ = [
     "fresh_models",
     "record_from_result",
     "execute",
+    "exit_with_parent",
 ]
+
+#: How often a worker checks that the process that started it is still alive (seconds).
+PARENT_CHECK_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -230,8 +236,42 @@ def record_from_result(
 _WORKER_DATA: DataBundle | None = None
 
 
-def _init_worker(path: str) -> None:
+def exit_with_parent(parent: int, interval: float = PARENT_CHECK_INTERVAL) -> threading.Thread:
+    """Make this worker process exit when its parent dies.
+
+    A daemon thread compares ``os.getppid()`` with ``parent`` (the PID of the process that
+    started the worker, taken there: a worker still importing when its parent died already
+    has another parent) every ``interval`` seconds. A parent killed by SIGKILL or SIGTERM
+    cannot shut its pool down, and its workers (hundreds of MB each) would otherwise live on,
+    re-parented to PID 1. The worker then ends with ``os._exit`` (no cleanup is owed to a
+    dead parent).
+
+    Returns
+    -------
+    threading.Thread
+        The watching thread (already started).
+
+    Examples
+    --------
+    In a worker's initializer, with the PID its parent passed along:
+
+    >>> exit_with_parent(parent_pid)  # doctest: +SKIP
+    <Thread(regulab-parent-watch, started daemon ...)>
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="regulab-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _init_worker(path: str, parent: int) -> None:
     global _WORKER_DATA
+    exit_with_parent(parent)
     torch.set_num_threads(1)
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
@@ -279,7 +319,7 @@ def execute(
         path = _save_bundle(data, folder)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_init_worker, initargs=(path,)
+            jobs, mp_context=context, initializer=_init_worker, initargs=(path, os.getpid())
         ) as pool:
             futures = [pool.submit(_run_in_worker, list(task), library_version) for task in tasks]
             for future in as_completed(futures):

@@ -43,6 +43,7 @@ __all__ = [
     "ResultsStore",
     "StoreError",
     "check_writable",
+    "store_file",
     "STORE_SCHEMA_VERSION",
     "DEFAULT_STORE_NAME",
 ]
@@ -94,7 +95,7 @@ def _library_version() -> str:
         return "0.0.0"
 
 
-def _store_file(path: str | os.PathLike[str]) -> Path:
+def store_file(path: str | os.PathLike[str]) -> Path:
     """The store file for ``path``: ``path`` itself, or the default name inside a folder."""
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidParameterError(
@@ -102,8 +103,13 @@ def _store_file(path: str | os.PathLike[str]) -> Path:
             f"Got {path!r} instead."
         )
     target = Path(path).expanduser()
-    if target.is_dir():
-        target = target / DEFAULT_STORE_NAME
+    try:
+        if target.is_dir():
+            target = target / DEFAULT_STORE_NAME
+    except OSError as error:  # e.g. a folder on the way that this user may not enter
+        raise StoreError(
+            f"Cannot reach the results store '{target}': {error.strerror or error}."
+        ) from error
     return target
 
 
@@ -135,7 +141,7 @@ def check_writable(path: str | os.PathLike[str] = DEFAULT_STORE_NAME) -> Path:
     ...
     regulab.experiment._store.StoreError: Cannot write the results store '...': ...
     """
-    target = _store_file(path)
+    target = store_file(path)
     folder = target.parent
     where = f"Cannot write the results store '{target}'"
     fix = "Create the folder or choose another store path (--store)."
@@ -160,10 +166,7 @@ def check_writable(path: str | os.PathLike[str] = DEFAULT_STORE_NAME) -> Path:
     return target
 
 
-def _inspect_file(target: Path) -> None:
-    """Refuse an existing non-empty file that is not a store of this schema; never write."""
-    if not target.is_file() or target.stat().st_size == 0:
-        return
+def _check_magic(target: Path) -> None:
     with open(target, "rb") as stream:
         header = stream.read(len(_SQLITE_MAGIC))
     if header != _SQLITE_MAGIC:
@@ -171,7 +174,25 @@ def _inspect_file(target: Path) -> None:
             f"'{target}' is not a Regulab results store (it is not an SQLite database). "
             f"Regulab never overwrites other files; use a new --store path."
         )
-    conn = sqlite3.connect(target, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+
+
+def _connect_read_only(target: Path) -> sqlite3.Connection:
+    """A connection that never writes: ``mode=ro``, or ``immutable=1`` in a folder this user
+    cannot write (a store in WAL mode needs its ``-shm`` file, which ``mode=ro`` would have to
+    create there)."""
+    writable = os.access(target.parent, os.W_OK | os.X_OK)
+    uri = f"{target.resolve().as_uri()}?{'mode=ro' if writable else 'immutable=1'}"
+    return sqlite3.connect(
+        uri, uri=True, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+
+
+def _inspect_file(target: Path) -> None:
+    """Refuse an existing non-empty file that is not a store of this schema; never write."""
+    if not target.is_file() or target.stat().st_size == 0:
+        return
+    _check_magic(target)
+    conn = _connect_read_only(target)
     try:
         _check_schema(conn, target)
     finally:
@@ -263,6 +284,10 @@ class ResultsStore:
     create : bool, default=True
         Create the store when the file does not exist (or is empty). With ``False`` a missing
         store raises :class:`StoreError`.
+    read_only : bool, default=False
+        Open an existing store for reading only (SQLite ``mode=ro``), so a store in a
+        read-only folder or on a read-only medium can be listed, exported and reported;
+        :meth:`add` then raises :class:`StoreError`. Implies ``create=False``.
 
     Raises
     ------
@@ -288,20 +313,37 @@ class ResultsStore:
     True
     """
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_STORE_NAME, *, create: bool = True):
-        target = _store_file(path)
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_STORE_NAME,
+        *,
+        create: bool = True,
+        read_only: bool = False,
+    ):
+        target = store_file(path)
         self._path = target
         self._lock = threading.RLock()
+        self._read_only = read_only
+        create = create and not read_only
         exists = target.exists()
         if not exists and not create:
             raise StoreError(
-                f"No results store at '{target}'. Check the path, or pass create=True to "
-                f"start a new store."
+                f"No results store at '{target}'. Check the path; running a comparison with "
+                f"this store path creates one."
             )
-        check_writable(target)  # also refuses foreign files before SQLite touches them
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            target, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+        if read_only:
+            if not target.is_file() or not os.access(target, os.R_OK):
+                raise StoreError(
+                    f"Cannot read the results store '{target}': it is not a file readable by "
+                    f"this user. Fix its permissions or choose another store path (--store)."
+                )
+            _check_magic(target)
+            self._conn: sqlite3.Connection | None = _connect_read_only(target)
+        else:
+            check_writable(target)  # also refuses foreign files before SQLite touches them
+            self._conn = sqlite3.connect(
+                target, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
         try:
             self._setup(create)
         except BaseException:
@@ -315,8 +357,8 @@ class ResultsStore:
         if not _check_schema(conn, self._path):
             if not create:
                 raise StoreError(
-                    f"'{self._path}' holds no Regulab results store yet. Check the path, or "
-                    f"pass create=True to start a new store."
+                    f"'{self._path}' holds no Regulab results store yet. Check the path; "
+                    f"running a comparison with this store path creates one."
                 )
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
@@ -334,7 +376,8 @@ class ResultsStore:
                             ("created_at", _now()),
                         ],
                     )
-        self._enable_wal(conn)
+        if not self._read_only:
+            self._enable_wal(conn)
 
     @staticmethod
     def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -425,6 +468,8 @@ class ResultsStore:
         >>> store.add(record, "compare-digits")  # doctest: +SKIP
         False
         """
+        if self._read_only:
+            raise StoreError(f"The results store '{self._path}' was opened read-only.")
         if not isinstance(record, RunRecord):
             raise InvalidParameterError(
                 f"The 'record' parameter of ResultsStore.add must be a RunRecord. "
@@ -551,7 +596,7 @@ class ResultsStore:
                 raise StoreError(f"No run with id {id}: the store '{self._path}' is empty.")
             raise StoreError(
                 f"No run with id {id} in '{self._path}'. Valid ids range from {low} to "
-                f"{high} ({count} runs); see list_runs() or `regulab runs`."
+                f"{high} ({count} runs); `regulab runs list` shows them."
             )
         return RunRecord.from_dict(json.loads(row[0]))
 

@@ -18,6 +18,11 @@ technique            default                   strength form
 ``early_stopping``   ``val_loss:5``            ``early_stopping=val_accuracy:3``
 ===================  ========================  ===========================================
 
+A technique appears at most once in a configuration; ``none`` stands alone; ``linear`` (no
+hidden layer) cannot take ``dropout`` or ``batchnorm`` (use ``input_dropout``). Two
+configurations that come to the same settings (``dropout+l2`` and ``l2+dropout``, ``l1`` and
+``l1=1e-3``) are refused as a list naming one run twice.
+
 L1 and elastic net run as proximal steps in comparisons, so their sparsity is real (exact
 zeros) rather than the near-zeros a subgradient leaves. Under Adam a weight stays at zero
 while its running mean gradient is below ``l1``; first-layer gradients of a mean loss are
@@ -113,6 +118,24 @@ def _parts(config_name: str) -> list[tuple[str, str | None]]:
         if sep and TECHNIQUES[name][1] is None:
             raise InvalidParameterError(f"The technique '{name}' takes no strength; got '{piece}'.")
         parts.append((name, strength.strip() if sep else None))
+    names = [name for name, _ in parts]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InvalidParameterError(
+            f"The configuration '{config_name}' names {', '.join(repeated)} more than once; "
+            "give each technique once, with one strength."
+        )
+    if "none" in names and len(names) > 1:
+        raise InvalidParameterError(
+            f"The configuration '{config_name}' combines 'none' (no regularization) with other "
+            "techniques; write the techniques alone."
+        )
+    hidden_only = [name for name in ("dropout", "batchnorm") if name in names]
+    if "linear" in names and hidden_only:
+        raise InvalidParameterError(
+            f"The configuration '{config_name}' asks for {' and '.join(hidden_only)} on a "
+            "linear model, which has no hidden layer; use input_dropout for a linear model."
+        )
     return parts
 
 
@@ -139,7 +162,21 @@ def parse_techniques(techniques: str | Sequence[str]) -> list[str]:
     duplicates = sorted({n for n in normalized if normalized.count(n) > 1})
     if duplicates:
         raise InvalidParameterError(f"Configurations listed twice: {', '.join(duplicates)}.")
+    settings: dict[str, str] = {}
+    for name in normalized:
+        same = settings.setdefault(_settings(name), name)
+        if same != name:
+            raise InvalidParameterError(
+                f"Configurations '{same}' and '{name}' are the same settings and would train "
+                "twice; list it once."
+            )
     return normalized
+
+
+def _settings(config_name: str) -> str:
+    """The changes a configuration makes, in a canonical text form."""
+    changes = apply_techniques(TrainConfig(), config_name).to_dict()
+    return repr(sorted(changes.items()))
 
 
 def apply_techniques(base: TrainConfig, config_name: str) -> TrainConfig:

@@ -95,21 +95,27 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    message = f"The 'device' parameter must be 'auto', 'cpu' or 'cuda[:N]'. Got {device!r} instead."
     try:
         resolved = torch.device(device)
     except RuntimeError as error:
-        raise InvalidParameterError(
-            f"The 'device' parameter must be 'auto', 'cpu' or 'cuda[:N]'. Got {device!r} instead."
-        ) from error
+        raise InvalidParameterError(message) from error
+    if resolved.type not in ("cpu", "cuda"):  # e.g. 'mps': torch fails later, deep inside
+        raise InvalidParameterError(message)
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InvalidParameterError(f"Device {device!r} was requested but CUDA is not available.")
     return resolved
 
 
 def _features(X: Any, name: str, device: torch.device) -> torch.Tensor:
-    array = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32)
+    try:
+        array = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{name} must hold numbers only (features as floats).") from error
     if array.ndim != 2:
         raise DataError(f"{name} must be a 2-D array (samples, features); got shape {array.shape}.")
+    if 0 in array.shape:
+        raise DataError(f"{name} is empty (shape {array.shape}); training needs rows and features.")
     bad = ~np.isfinite(array)
     if bad.any():
         columns = sorted(set(np.nonzero(bad)[1].tolist()))
@@ -124,6 +130,12 @@ def _targets(y: Any, task: str, n_rows: int, name: str, device: torch.device) ->
     array = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)
     if len(array) != n_rows:
         raise DataError(f"{name} has {len(array)} rows but the features have {n_rows}.")
+    if array.dtype.kind not in "biuf":
+        raise DataError(
+            f"{name} must hold numbers (class codes 0..C-1 or regression values); got "
+            f"{array.dtype} values such as {array.flat[0]!r} (regulab.data.load encodes labels "
+            "for you)."
+        )
     if task == "regression":
         values = array.astype(np.float32)
         if not np.isfinite(values).all():
@@ -162,8 +174,13 @@ def _check_model_fits(
             )
         return head_kind("regression", n_out)
     classes = torch.unique(y)
+    if int(classes.min()) < 0:
+        raise DataError(
+            f"Class labels must be codes 0..C-1; got {int(classes.min())}. Encode the labels "
+            "first (regulab.data.load does it for files)."
+        )
     if n_classes is not None:  # declared classes: a batch may show only some of them
-        if int(classes.min()) < 0 or int(classes.max()) >= n_classes:
+        if int(classes.max()) >= n_classes:
             raise DataError(f"y holds class codes outside 0..{n_classes - 1}.")
     else:
         n_classes = int(classes.max()) + 1
@@ -172,7 +189,7 @@ def _check_model_fits(
                 f"The training target has a single class ({int(classes[0])}); "
                 "classification needs at least 2."
             )
-    if int(classes.min()) < 0 or (n_out != n_classes and not (n_out == 1 and n_classes == 2)):
+    if n_out != n_classes and not (n_out == 1 and n_classes == 2):
         allowed = "1 (sigmoid) or 2" if n_classes == 2 else str(n_classes)
         raise InvalidParameterError(
             f"The model's output size is {n_out} but the data has {n_classes} classes; "
