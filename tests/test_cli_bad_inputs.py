@@ -131,6 +131,21 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["Refusing to write --json", "HISTORY file"],
     ),
+    "path --json onto --data": (
+        ["path", "--data", "{iris}", "--target", "target", "--json", "{iris}"],
+        2,
+        ["Refusing to write --json", "--data file"],
+    ),
+    "curve --report onto --store": (
+        ["curve", "--kind", "dropout", "--data", "iris", "--store", "{runs}", "--report", "{runs}"],
+        2,
+        ["Refusing to write --report", "--store file"],
+    ),
+    "tune --json onto --store": (
+        ["tune", "--data", "iris", "--store", "{runs}", "--json", "{runs}"],
+        2,
+        ["Refusing to write --json", "--store file"],
+    ),
     # -- infinite strengths and rates (item 7) -----------------------------------------------
     "train --l1 inf": ([*TRAIN, "--l1", "inf"], 2, ["'l1'", "Got inf", "finite"]),
     "train --l2 inf": ([*TRAIN, "--l2", "inf"], 2, ["'l2'", "finite"]),
