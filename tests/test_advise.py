@@ -76,7 +76,12 @@ def _profile(
         "correlation",
         largest_r,
         "correlation",
-        {"n_groups": groups, "features_in_groups": in_groups, "condition_number": condition},
+        {
+            "n_groups": groups,
+            "features_in_groups": in_groups,
+            "condition_number": condition,
+            "ill_conditioned": condition is None or condition > 1e3,
+        },
     )
     profile["outliers"] = Finding("outliers", outliers, "outliers")
     profile["label_noise"] = Finding("label_noise", label_noise, "label noise")
@@ -91,8 +96,8 @@ RULES = [
         {},
         "irrelevant_features",
         ("l1", "elastic_net"),
-        "150 of 200 features look irrelevant (mutual information at or below a permutation "
-        "null) → L1 or elastic net zeroes them.",
+        "150 of 200 features look irrelevant (no signal alone or together) → L1 or elastic net "
+        "zeroes them.",
     ),
     (
         "correlated-groups",

@@ -61,14 +61,14 @@ def reasons_from(
                 "irrelevant_features",
                 ("l1", "elastic_net"),
                 min(1.0, share + 0.2),
-                f"{int(irrelevant.value)} of {n_features} features look irrelevant (mutual "
-                "information at or below a permutation null) → L1 or elastic net zeroes them.",
+                f"{int(irrelevant.value)} of {n_features} features look irrelevant (no signal "
+                "alone or together) → L1 or elastic net zeroes them.",
             )
         )
     correlation = diagnostics["correlation"]
     groups = int(correlation.details.get("n_groups", 0))
     condition = correlation.details.get("condition_number")
-    ill_conditioned = condition is None or condition > 1e3
+    ill_conditioned = bool(correlation.details.get("ill_conditioned", False))
     if groups or ill_conditioned:
         covered = correlation.details.get("features_in_groups", 0)
         why = (
