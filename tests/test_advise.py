@@ -5,6 +5,7 @@ whose truth is known."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import json
 import math
@@ -518,7 +519,7 @@ def test_snippets_of_a_linear_answer_ignore_the_compared_mlp_sizes():
 
 def _mean(advice: Advice, config: str, metric: str) -> float:
     values = [r.metrics[metric] for r in advice.records if r.config_name == config]
-    assert len(values) == advice.data["seeds"]
+    assert values
     return float(np.mean(values))
 
 
@@ -560,7 +561,7 @@ def test_correlated_groups_without_strength_tuning_are_not_answered_with_pure_l1
     """On a busy machine the budget may leave no time to tune strengths; then the candidates
     alone decide, and pure L1 (the sparsest) ties with the best: the rules must break it."""
     advisor = importlib.import_module("regulab.advise._advisor")
-    monkeypatch.setattr(advisor, "_strength_variants", lambda name: [])
+    monkeypatch.setattr(advisor, "_strength_variants", lambda name, wide=False: [])
     data = make_synthetic(
         600, n_informative=8, n_groups=2, correlation=0.95, n_irrelevant=20, seed=0
     )
@@ -751,24 +752,194 @@ def test_to_json_contract(interpretable_advice):
         "budget_seconds",
         "epochs",
         "seeds",
+        "selection",
+        "target",
+        "refit_model",
+        "source",
     }
+    assert payload["data"]["selection"]["method"] == "cv"  # 300 rows: cross-validated
     assert all(
         set(row) == {"config", "val_loss", "test_accuracy", "preferred", "tied"}
         for row in payload["ranked"]
     )
     assert [row["preferred"] for row in payload["ranked"]].count(True) == 1
-    assert payload["schema_version"] == ADVICE_SCHEMA_VERSION == 1
+    assert payload["schema_version"] == ADVICE_SCHEMA_VERSION == 2
     assert payload["task"] == "classification"
-    assert set(payload["recommendation"]) == {"config", "techniques", "params", "code"}
+    assert set(payload["recommendation"]) == {
+        "config",
+        "techniques",
+        "model",
+        "sizes",
+        "estimator",
+        "params",
+        "refit_epochs",
+        "train_command",
+        "code",
+    }
     assert set(payload["recommendation"]["code"]) == {"regulab", "pytorch", "keras"}
     assert payload["recommendation"]["config"] == advice.recommendation
     assert payload["recommendation"]["techniques"] == advice.techniques
-    assert payload["recommendation"]["params"]["epochs"] == advice.data["epochs"]
+    assert payload["recommendation"]["params"]["epochs"] == advice.refit_epochs
     assert set(payload["diagnostics"]) >= {"irrelevant_features", "correlation", "label_noise"}
     assert [row["config"] for row in payload["ranked"]][0] == advice.recommendation
     assert {row["config"] for row in payload["evidence"]} == {
         row["config"] for row in payload["ranked"]
     }
     assert payload["expected_gain"]["metric"] == "test_accuracy"
-    assert len(payload["expected_gain"]["per_seed"]) == 2
+    folds = {r.seed for r in advice.records if r.config_name == advice.recommendation}
+    assert len(payload["expected_gain"]["per_seed"]) == len(folds) >= 5
     assert payload["selected_features"] == advice.selected_features
+
+
+# -- selection: one standard error over folds, finite only, never the test part ----------------
+
+from regulab.advise._refit import estimator_spec, train_command  # noqa: E402
+from regulab.advise._select import one_se_choice  # noqa: E402
+from regulab.estimators import ESTIMATORS, RegularizedLinearClassifier  # noqa: E402
+
+
+def _by_name(name: str) -> tuple[int]:
+    return (len(name),)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # a diverged baseline (NaN on one fold) is never best, tied or chosen
+        (
+            {"none": {0: float("nan"), 1: 0.1}, "l2": {0: 0.5, 1: 0.6}},
+            ("l2", [], "l2"),
+        ),
+        ({"none": {0: float("inf"), 1: 0.1}, "l2": {0: 0.5, 1: 0.6}}, ("l2", [], "l2")),
+        # within one SE of the best (SE over the best's folds: 0.05): the simpler wins
+        (
+            {"dropout+l2": {0: 0.40, 1: 0.50}, "l2": {0: 0.48, 1: 0.48}, "none": {0: 0.9, 1: 1}},
+            ("dropout+l2", ["l2"], "l2"),
+        ),
+        # beyond one SE: the best stays
+        (
+            {"dropout+l2": {0: 0.40, 1: 0.42}, "l2": {0: 0.48, 1: 0.48}},
+            ("dropout+l2", [], "dropout+l2"),
+        ),
+    ],
+    ids=["nan-baseline", "inf-baseline", "tie-to-simpler", "clear-winner"],
+)
+def test_one_se_choice(values, expected):
+    assert one_se_choice(values, _by_name) == expected
+
+
+def test_one_se_choice_refuses_when_everything_diverged():
+    with pytest.raises(DataError) as error:
+        one_se_choice({"none": {0: float("nan")}}, _by_name)
+    assert str(error.value).startswith("Every candidate diverged (non-finite validation loss)")
+
+
+def _fixed_advice(monkeypatch, permute_test: bool) -> Advice:
+    """An advice whose epochs do not depend on the machine's speed."""
+    advisor = importlib.import_module("regulab.advise._advisor")
+    monkeypatch.setattr(advisor, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
+    monkeypatch.setattr(advisor, "_MAX_EPOCHS_SMALL", 4)
+    monkeypatch.setattr(advisor, "_CV_MAX_REPEATS", 1)
+    original = advisor.prepare_data
+
+    def prepare(*args, **kwargs):
+        dataset, bundle = original(*args, **kwargs)
+        if permute_test:
+            order = np.random.default_rng(1).permutation(len(bundle.y_test))
+            bundle = dataclasses.replace(bundle, y_test=bundle.y_test[order])
+        return dataset, bundle
+
+    monkeypatch.setattr(advisor, "prepare_data", prepare)
+    data = make_synthetic(150, n_informative=3, n_irrelevant=5, seed=0)
+    return advise(data, model="8-16-2", budget="1h", seeds=2, verbose=0)
+
+
+def test_permuting_the_test_labels_leaves_the_advice_unchanged(monkeypatch):
+    """Issue 9: the pick is made on validation folds; the test part is only reported."""
+    plain = _fixed_advice(monkeypatch, permute_test=False)
+    permuted = _fixed_advice(monkeypatch, permute_test=True)
+    assert plain.data["selection"]["method"] == "cv"
+    assert permuted.recommendation == plain.recommendation
+    assert permuted.candidates == plain.candidates
+    assert [r.code for r in permuted.reasons] == [r.code for r in plain.reasons]
+    assert permuted.diagnostics.to_dict() == plain.diagnostics.to_dict()
+    for a, b in zip(plain.ranked, permuted.ranked):
+        assert (a["config"], a["preferred"], a["tied"]) == (b["config"], b["preferred"], b["tied"])
+        assert a["val_loss"] == pytest.approx(b["val_loss"])
+    assert (
+        permuted.to_json()["recommendation"]["params"]
+        == (plain.to_json()["recommendation"]["params"])
+    )
+    assert [r.metrics["test_accuracy"] for r in permuted.records] != [
+        r.metrics["test_accuracy"] for r in plain.records
+    ]
+
+
+CONFIGS = [
+    # (config, layer sizes, cross-validated)
+    (TrainConfig(dropout=(0.5,), l2=1e-3, epochs=3), [4, 128, 64, 3], False),
+    (TrainConfig(dropout=(0.5, 0.3), batchnorm=True, epochs=3), [4, 16, 8, 3], False),
+    (
+        TrainConfig(model="4-8-3", early_stopping=("val_loss", 3), epochs=30),
+        [4, 8, 3],
+        True,
+    ),
+    (
+        TrainConfig(model="linear", l1=1e-2, prox_l1=True, lr=1e-2, epochs=3),
+        [4, 3],
+        True,
+    ),
+    (
+        TrainConfig(elastic_net=(1e-3, 0.5), prox_l1=True, early_stopping=("val_loss", 2)),
+        [4, 128, 64, 3],
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "sizes", "cross_validated"), CONFIGS)
+def test_recommendation_params_build_the_estimator_and_the_train_command(
+    config, sizes, cross_validated, tmp_path
+):
+    from regulab.cli import main
+
+    name, params = estimator_spec(config, sizes, "classification", 2, cross_validated)
+    assert json.loads(json.dumps(params)) == params  # the JSON form builds it too
+    X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    y = np.arange(60) % 3
+    estimator = ESTIMATORS[name](**{**params, "epochs": 1}).fit(X, y)
+    assert estimator.predict(X).shape == (60,)
+    if cross_validated and config.early_stopping:
+        assert params["epochs"] == 2 and "early_stopping" not in params
+    data = {"name": "iris", "task": "classification", "target": None, "source": "iris"}
+    words = train_command(config, sizes, data, 2, cross_validated).split()
+    assert words[:2] == ["regulab", "train"]
+    words[words.index("--epochs") + 1] = "1"
+    assert main([*words[1:], "--quiet", "--json", str(tmp_path / "run.json")]) == 0
+
+
+def test_from_advice_builds_the_recommended_estimator_or_names_the_right_class():
+    payload = {
+        "recommendation": {
+            "estimator": "RegularizedLinearClassifier",
+            "params": {"l1": 0.01, "prox_l1": True, "elastic_net": None, "epochs": 2},
+        }
+    }
+    estimator = RegularizedLinearClassifier.from_advice(payload)
+    assert (estimator.l1, estimator.prox_l1, estimator.epochs) == (0.01, True, 2)
+    from regulab.estimators import RegularizedMLPClassifier
+
+    with pytest.raises(InvalidParameterError) as error:
+        RegularizedMLPClassifier.from_advice(payload)
+    assert str(error.value) == (
+        "The advice recommends a RegularizedLinearClassifier, not a RegularizedMLPClassifier; "
+        "use RegularizedLinearClassifier.from_advice(advice) or advice.estimator()."
+    )
+
+
+def test_refit_trains_the_recommendation_behind_the_advisors_scaling(interpretable_advice):
+    advice, _ = interpretable_advice
+    data = make_synthetic(300, n_informative=3, n_irrelevant=12, seed=0)
+    model = advice.refit(data.X * 100 + 5, data.y)  # any units: the pipeline scales them
+    assert type(model[-1]).__name__ == advice.to_json()["recommendation"]["estimator"]
+    assert (model.predict(data.X * 100 + 5) == data.y).mean() > 0.7

@@ -297,7 +297,8 @@ def compare_command(**options: Any) -> None:
 
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
-    for path in (report_path, json_path):
+    save_path = options.pop("save_path")
+    for path in (report_path, json_path, save_path):
         _check_output(path)
     jobs = options.pop("jobs")
     if jobs is None:
@@ -475,6 +476,12 @@ def diagnose_run_command(history: str, json_path: str | None) -> None:
 @click.option("--report", "report_path", default=None, help="Write an HTML report here.")
 @click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
 @click.option("--json", "json_path", default=None, help="Write the advice as JSON here.")
+@click.option(
+    "--save",
+    "save_path",
+    default=None,
+    help="Refit the recommendation on every row and save it for `regulab predict`.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def advise_command(**options: Any) -> None:
     """Diagnose the data, recommend regularization with reasons, and prove it."""
@@ -483,13 +490,15 @@ def advise_command(**options: Any) -> None:
 
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
-    for path in (report_path, json_path):
+    save_path = options.pop("save_path")
+    for path in (report_path, json_path, save_path):
         _check_output(path)
     parse_budget(options["budget"])
     important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
     with _store_session(options.pop("store")) as store:
+        data = options.pop("data")
         advice = advise(
-            options.pop("data"),
+            data,
             important_features=important,
             store=store,
             verbose=0 if quiet else 1,
@@ -501,6 +510,19 @@ def advise_command(**options: Any) -> None:
     if report_path:
         write_advice_report(advice, report_path, figures_dir=figures)
         click.echo(f"Report written to {report_path}")
+    if save_path:
+        from regulab.advise._refit import save_refit
+        from regulab.data import load
+
+        dataset = load(
+            data,
+            target=options["target"],
+            task=options["task"],
+            mnist_dir=options["mnist_dir"],
+            seed=options["seed"],
+        )
+        save_refit(advice.estimator(), dataset, save_path)
+        click.echo(f"Recommended model refit on all {dataset.n_samples} rows, saved to {save_path}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,13 +9,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from regulab import __version__
 from regulab.advise._code import code_snippets
-from regulab.advise._rules import Reason, candidate_configs, reasons_from
+from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
+from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
+from regulab.advise._select import by_fold, one_se_choice, summary_rows
 from regulab.config import TrainConfig
 from regulab.data import Dataset
-from regulab.diagnose import DataDiagnostics, diagnose_data
+from regulab.diagnose import DataDiagnostics, count_parameters, diagnose_data
 from regulab.errors import InvalidParameterError, did_you_mean
 from regulab.experiment import (
     RunRecord,
@@ -26,14 +29,23 @@ from regulab.experiment import (
     prepare_data,
     run_specs,
     run_task,
-    summarize,
 )
 from regulab.experiment._runner import DataBundle
 
 __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
 
-ADVICE_SCHEMA_VERSION = 1
+ADVICE_SCHEMA_VERSION = 2
 _SELECTION_METRIC = "val_loss"
+# Cross-validated selection below this many non-test rows. A single 10% validation part of
+# 5,000 rows has 500 rows, where the standard error of an accuracy near 90% is 1.3 points:
+# already larger than the gaps between sensible regularizers. Five folds validate on every
+# row (SE / sqrt(5)) at about 4x the training cost, which small data can afford; above the
+# threshold one split is precise enough and the cost is not.
+_CV_ROWS = 5000
+_CV_FOLDS = 5
+_CV_MAX_REPEATS = 4  # repeated k-fold: at most 20 folds per contender
+_CV_SCREEN_SHARE = 0.4
+_LINEAR_LR = 1e-2  # of the budget left, for the first pass over all candidates
 _COMPARE_SHARE = 0.55  # of the time left, when strength tuning follows
 _FINAL_SHARE = 0.85  # of the time left, for the last phase (nothing follows it)
 _MAX_EPOCHS = 40  # for large data; small data may use up to _MAX_EPOCHS_SMALL
@@ -91,9 +103,18 @@ class Advice:
         With an L1 or elastic-net answer (or ``interpretable``): the input features the
         recommended model relies on (see :func:`selected_features`).
     notes : list of str
-        Ties, overruled rules, sampling, budget.
+        Ties, overruled rules, sampling, budget, why the search stopped.
     code : dict
         ``regulab``, ``pytorch`` and ``keras`` snippets.
+    refit_epochs : int
+        Epochs for a refit on every row (the folds' median early-stopping epoch under
+        cross-validation).
+
+    Examples
+    --------
+    >>> advice = advise("iris", budget="20s", verbose=0)  # doctest: +SKIP
+    >>> model = advice.refit(X, y)  # doctest: +SKIP
+    >>> model.predict(X_new)  # doctest: +SKIP
     """
 
     data: dict[str, Any]
@@ -112,11 +133,44 @@ class Advice:
     records: list[RunRecord] = field(repr=False, default_factory=list)
     seconds: float = 0.0
     image_shape: tuple[int, int] | None = None
+    refit_epochs: int | None = None
 
     @property
     def techniques(self) -> list[str]:
         """The recommendation's techniques with their strengths."""
         return _described(self.config)
+
+    @property
+    def cross_validated(self) -> bool:
+        """Whether the choice was made by cross-validation (small data)."""
+        return bool(self.data.get("selection", {}).get("method") == "cv")
+
+    def estimator_spec(self) -> tuple[str, dict[str, Any]]:
+        """The estimator class name and its keyword arguments (``recommendation.params``)."""
+        return estimator_spec(
+            self.config,
+            list(self.data["refit_model"]),
+            self.data["task"],
+            self.refit_epochs or self.config.epochs,
+            self.cross_validated,
+        )
+
+    def estimator(self) -> Any:
+        """The recommended model as an unfitted Regulab scikit-learn estimator.
+
+        It expects features scaled as the advisor trained (standardized columns, or pixels
+        in [0, 1]); :meth:`refit` adds that scaling.
+        """
+        from regulab.estimators import ESTIMATORS
+
+        name, params = self.estimator_spec()
+        return ESTIMATORS[name](**params)
+
+    def refit(self, X: Any, y: Any) -> Any:
+        """Fit the recommendation on ``(X, y)`` (all your training rows) behind the scaling
+        the advisor used; returns the fitted scikit-learn pipeline."""
+        image = self.image_shape is not None
+        return refit_pipeline(self.estimator(), image).fit(X, y)
 
     def to_json(self) -> dict[str, Any]:
         """The versioned ``--json`` contract (see docs/json-schemas.md)."""
@@ -129,7 +183,18 @@ class Advice:
             "recommendation": {
                 "config": self.recommendation,
                 "techniques": self.techniques,
-                "params": _params(self.config),
+                "model": "linear" if self.config.model == "linear" else "mlp",
+                "sizes": list(self.data["refit_model"]),
+                "estimator": self.estimator_spec()[0],
+                "params": self.estimator_spec()[1],
+                "refit_epochs": self.refit_epochs or self.config.epochs,
+                "train_command": train_command(
+                    self.config,
+                    list(self.data["refit_model"]),
+                    self.data,
+                    self.refit_epochs or self.config.epochs,
+                    self.cross_validated,
+                ),
                 "code": self.code,
             },
             "ranked": self.ranked,
@@ -140,30 +205,6 @@ class Advice:
             "notes": self.notes,
             "seconds": self.seconds,
         }
-
-
-def _params(config: TrainConfig) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for key in ("l1", "l2", "weight_decay", "input_dropout"):
-        if getattr(config, key):
-            params[key] = getattr(config, key)
-    if config.elastic_net:
-        params["elastic_net"] = {"alpha": config.elastic_net[0], "l1_ratio": config.elastic_net[1]}
-    if config.dropout:
-        params["dropout"] = list(config.dropout)
-    if config.batchnorm:
-        params["batchnorm"] = True
-    if config.early_stopping:
-        params["early_stopping"] = {
-            "monitor": config.early_stopping[0],
-            "patience": config.early_stopping[1],
-        }
-    if config.prox_l1:
-        params["proximal_l1"] = True
-    if config.model == "linear":
-        params["model"] = "linear"
-    params["epochs"] = config.epochs
-    return params
 
 
 def _described(config: TrainConfig) -> list[str]:
@@ -193,21 +234,40 @@ def _described(config: TrainConfig) -> list[str]:
     return parts or ["none"]
 
 
-def _strength_variants(name: str) -> list[str]:
-    """Neighbouring strengths of the tunable techniques in ``name`` (one at a time)."""
+_GRIDS = {
+    "l1": (1e-4, 3e-4, 3e-3, 1e-2),
+    "l2": (1e-4, 3e-4, 3e-3, 1e-2),
+    "weight_decay": (1e-3, 3e-3, 3e-2, 1e-1),
+}
+_WIDE_GRIDS = {"l1": (1e-4, 3e-4, 3e-3, 1e-2, 3e-2), "l2": (1e-4, 3e-4, 3e-3, 1e-2, 3e-2, 1e-1)}
+
+
+def _strength_variants(name: str, wide: bool = False) -> list[str]:
+    """Neighbouring strengths of the tunable techniques in ``name`` (one at a time).
+
+    ``wide`` uses wider L1/L2 grids (a linear model on small data may need a penalty 100x
+    the default: glmnet's path spans 1e-4 of lambda_max) and halves/doubles a hidden width.
+
+    Examples
+    --------
+    >>> _strength_variants("hidden=16+early_stopping", wide=True)
+    ['hidden=8+early_stopping', 'hidden=32+early_stopping']
+    """
     parts = name.split("+")
     variants = []
     for index, part in enumerate(parts):
         technique = part.split("=")[0]
         options: list[str] = []
-        if technique in ("l1", "l2"):
-            options = [f"{technique}={s:g}" for s in (1e-4, 3e-4, 3e-3, 1e-2)]
-        elif technique == "weight_decay":
-            options = [f"weight_decay={s:g}" for s in (1e-3, 3e-3, 3e-2, 1e-1)]
+        grid = {**_GRIDS, **(_WIDE_GRIDS if wide else {})}
+        if technique in grid:
+            options = [f"{technique}={s:g}" for s in grid[technique]]
         elif technique == "elastic_net":
             options = [f"elastic_net={a:g}:{r:g}" for a in (3e-4, 3e-3, 1e-2) for r in (0.2, 0.8)]
         elif technique == "dropout":
             options = [f"dropout={r:g}" for r in (0.2, 0.3)]
+        elif technique == "hidden" and wide:
+            width = int(part.split("=")[1])
+            options = [f"hidden={w}" for w in (width // 2, width * 2) if 4 <= w <= 256]
         for option in options:
             variants.append("+".join(parts[:index] + [option] + parts[index + 1 :]))
     return variants
@@ -285,6 +345,10 @@ def selected_features(
     return [name for index, name in enumerate(names) if index in keep]
 
 
+Fold = tuple[DataBundle, tuple[int, ...]]
+"""A training/validation split of the non-test rows and the seeds trained on it."""
+
+
 @dataclass
 class _Runner:
     """How the advisor's runs are executed and stored."""
@@ -293,61 +357,143 @@ class _Runner:
     experiment: str
     jobs: int
     verbose: int
-    seed: int
-    seeds: int
 
     def __call__(
-        self, bundle: DataBundle, configs: dict[str, TrainConfig], names: Sequence[str]
+        self, folds: Sequence[Fold], configs: dict[str, TrainConfig], names: Sequence[str]
     ) -> list[RunRecord]:
-        specs = [
-            RunSpec(name, configs[name], s)
-            for name in names
-            for s in range(self.seed, self.seed + self.seeds)
-        ]
-        records, _ = run_specs(
-            specs,
-            bundle,
-            store=self.store,
-            experiment=self.experiment,
-            jobs=self.jobs,
-            verbose=self.verbose,
-        )
+        records: list[RunRecord] = []
+        for bundle, seeds in folds:
+            specs = [RunSpec(name, configs[name], s) for name in names for s in seeds]
+            done, _ = run_specs(
+                specs,
+                bundle,
+                store=self.store,
+                experiment=self.experiment,
+                jobs=self.jobs,
+                verbose=self.verbose,
+            )
+            records += done
         return records
 
 
+def _parts(name: str) -> list[str]:
+    return [part for part in name.split("+") if part and part != "none"]
+
+
+def _technique_total(name: str) -> int:
+    """Techniques in a config name; ``hidden=W`` (a smaller network) counts as one."""
+    return len(_parts(name))
+
+
+def _build(base: TrainConfig, name: str, shape: tuple[int, int]) -> TrainConfig:
+    """The config of ``name``: Regulab's techniques plus ``hidden=W`` (one hidden layer)."""
+    hidden = [part for part in _parts(name) if part.startswith("hidden=")]
+    rest = [part for part in _parts(name) if not part.startswith("hidden=")]
+    config = apply_techniques(base, "+".join(rest) or "none")
+    if hidden:
+        width = int(hidden[0].split("=")[1])
+        config = replace(config, model=f"{shape[0]}-{width}-{shape[1]}")
+    if config.model == "linear":  # convex, few weights: a larger step converges in budget
+        config = replace(config, lr=_LINEAR_LR)
+    return config
+
+
+def _parameters(config: TrainConfig, shape: tuple[int, int]) -> int:
+    sizes = config.build_model(shape[0], shape[1], "classification").architecture.sizes
+    return count_parameters(list(sizes))
+
+
+def _strength(config: TrainConfig) -> float:
+    alpha = config.elastic_net[0] if config.elastic_net else 0.0
+    return config.l1 + config.l2 + alpha + config.weight_decay
+
+
+def _simplicity(
+    records: Sequence[RunRecord], configs: dict[str, TrainConfig], shape: tuple[int, int]
+) -> Any:
+    """Order of preference among tied configs: fewer parameters (a linear model, then a
+    smaller network), sparser, fewer techniques, a stronger penalty (glmnet's
+    ``lambda.1se``), faster."""
+    sparsity: dict[str, list[float]] = {}
+    seconds: dict[str, list[float]] = {}
+    for record in records:
+        sparsity.setdefault(record.config_name, []).append(record.sparsity["total"])
+        seconds.setdefault(record.config_name, []).append(record.seconds)
+
+    def key(name: str) -> tuple[Any, ...]:
+        return (
+            _parameters(configs[name], shape),
+            -round(float(np.mean(sparsity.get(name, [0.0]))), 2),
+            _technique_total(name),
+            -_strength(configs[name]),
+            float(np.mean(seconds.get(name, [0.0]))),
+        )
+
+    return key
+
+
+def _cv_folds(bundle: DataBundle, repeat: int, seed: int) -> list[Fold]:
+    """Stratified (classification) k-fold splits of the training and validation rows; the
+    test part is kept aside, for the report only. Each fold trains one seed: its index."""
+    X = np.concatenate([bundle.X_train, bundle.X_val])
+    y = np.concatenate([bundle.y_train, bundle.y_val])
+    counts = np.bincount(y) if bundle.task == "classification" else np.array([len(y)])
+    folds = int(min(_CV_FOLDS, max(2, counts[counts > 0].min())))
+    splitter: StratifiedKFold | KFold = (
+        StratifiedKFold(folds, shuffle=True, random_state=seed + repeat)
+        if bundle.task == "classification" and counts[counts > 0].min() >= folds
+        else KFold(folds, shuffle=True, random_state=seed + repeat)
+    )
+    result: list[Fold] = []
+    for index, (train, val) in enumerate(splitter.split(X, y)):
+        fold_id = repeat * _CV_FOLDS + index
+        part = replace(
+            bundle,
+            X_train=X[train],
+            y_train=y[train],
+            X_val=X[val],
+            y_val=y[val],
+            fingerprint=f"{bundle.fingerprint}:cv{fold_id}",
+        )
+        result.append((part, (seed + fold_id,)))
+    return result
+
+
 def _search(
-    bundle: DataBundle,
+    folds: Sequence[Fold],
     candidates: Sequence[str],
     base: TrainConfig,
     run: _Runner,
     deadline: float,
     notes: list[str],
     *,
+    shape: tuple[int, int],
     configs: dict[str, TrainConfig] | None = None,
     tune: bool = True,
+    share: float | None = None,
+    wide: bool = False,
 ) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
-    """Train the candidates side by side, then (``tune``) the strengths of the two leaders.
+    """Train the candidates side by side on every fold, then (``tune``) the strengths of the
+    two leaders by validation loss.
 
-    Epochs are set so that the candidates take about :data:`_COMPARE_SHARE` of the time left
-    before ``deadline`` (:data:`_FINAL_SHARE` without tuning, as nothing follows then); the
-    configs actually trained are returned with their records.
+    Epochs are set so that the candidates take about ``share`` of the time left before
+    ``deadline`` (default :data:`_COMPARE_SHARE`, :data:`_FINAL_SHARE` without tuning); the
+    configs actually trained are returned with their records. ``wide`` searches strengths
+    over a wider grid (cross-validated small data, where linear models need strong penalties).
     """
     known = dict(configs or {})
 
     def configured(name: str, epochs: int, patience: int) -> TrainConfig:
-        source = known.get(name) or apply_techniques(base, name)
+        source = known.get(name) or _build(base, name, shape)
         return _with_patience(replace(source, epochs=epochs), patience)
 
     probe = {name: configured(name, 1, 5) for name in candidates}
-    specs = [
-        RunSpec(name, probe[name], s)
-        for name in candidates
-        for s in range(run.seed, run.seed + run.seeds)
-    ]
-    epoch_seconds = _estimate_epoch_seconds(bundle, specs)
+    first, seeds = folds[0]
+    specs = [RunSpec(name, probe[name], s) for name in candidates for s in seeds]
+    epoch_seconds = _estimate_epoch_seconds(first, specs) * len(folds)
     remaining = deadline - time.perf_counter()
-    cap = _MAX_EPOCHS_SMALL if len(bundle.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
-    share = _COMPARE_SHARE if tune else _FINAL_SHARE
+    cap = _MAX_EPOCHS_SMALL if len(first.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
+    share = share if share is not None else (_COMPARE_SHARE if tune else _FINAL_SHARE)
     epochs = int(min(cap, max(2, share * remaining / max(epoch_seconds, 1e-3))))
     if epochs * epoch_seconds > remaining:
         notes.append(
@@ -358,13 +504,17 @@ def _search(
     # still saves most of its time. On MNIST, patience 10 instead of 5 gave +0.12 pt.
     patience = max(3, min(10, epochs // 3))
     trained = {name: configured(name, epochs, patience) for name in candidates}
-    records = run(bundle, trained, candidates)
+    records = run(folds, trained, candidates)
     if not tune:
         return records, trained, epochs
-    rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False)
-    leaders = [row["config"] for row in rows if row["config"] != "none"][:_TUNED_LEADERS]
+    means = {
+        name: float(np.mean(list(values.values())))
+        for name, values in by_fold(records, _SELECTION_METRIC).items()
+        if name != "none" and all(np.isfinite(list(values.values())))
+    }
+    leaders = sorted(means, key=lambda name: means[name])[:_TUNED_LEADERS]
     for leader in leaders:
-        variants = [v for v in _strength_variants(leader) if v not in trained]
+        variants = [v for v in _strength_variants(leader, wide) if v not in trained]
         if not variants:
             continue
         remaining = deadline - time.perf_counter()
@@ -376,9 +526,60 @@ def _search(
             )
             break
         trained.update({name: configured(name, epochs, patience) for name in variants})
-        records += run(bundle, trained, variants)
+        records += run(folds, trained, variants)
         notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
     return records, trained, epochs
+
+
+def _repeat_folds(
+    bundle: DataBundle,
+    records: list[RunRecord],
+    configs: dict[str, TrainConfig],
+    run: _Runner,
+    deadline: float,
+    seed: int,
+    simplicity: Any,
+) -> tuple[list[RunRecord], int, str]:
+    """Repeated k-fold: new fold splits for the best config and its ties while they are
+    within noise of each other and the budget allows; returns the records, the repeats
+    done and a sentence on why it stopped."""
+    repeats = 1
+    while True:
+        best, tied, _ = one_se_choice(by_fold(records, _SELECTION_METRIC), simplicity)
+        if not tied:
+            return (
+                records,
+                repeats,
+                (
+                    f"Stopped after {repeats} x {_CV_FOLDS}-fold cross-validation: {best} is more "
+                    "than one standard error ahead of every other candidate, so more folds would "
+                    "not change the answer."
+                ),
+            )
+        if repeats >= 1 + _CV_MAX_REPEATS:
+            return (
+                records,
+                repeats,
+                (
+                    f"Stopped after {repeats} x {_CV_FOLDS}-fold cross-validation (the most the "
+                    f"advisor runs); {best} and {', '.join(tied)} stay within one standard error."
+                ),
+            )
+        contenders = [best, *tied]
+        per_run = [r.seconds for r in records if r.config_name in contenders]
+        cost = float(np.sum(per_run)) / repeats * 1.2
+        if cost > deadline - time.perf_counter():
+            return (
+                records,
+                repeats,
+                (
+                    f"Stopped after {repeats} x {_CV_FOLDS}-fold cross-validation: the budget is "
+                    f"spent; {best} and {', '.join(tied)} are within one standard error."
+                ),
+            )
+        folds = _cv_folds(bundle, repeats, seed)
+        records = records + run(folds, configs, contenders)
+        repeats += 1
 
 
 def _subsample(bundle: DataBundle, rows: int, seed: int) -> DataBundle:
@@ -392,13 +593,28 @@ def _subsample(bundle: DataBundle, rows: int, seed: int) -> DataBundle:
     )
 
 
-def _finalists(records: Sequence[RunRecord]) -> list[str]:
-    """The baseline plus the best configs by validation loss (best and preferred)."""
-    rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
-    ordered = [row["config"] for row in rows if row["config"] != "none"]
-    preferred = next(row["config"] for row in rows if row["preferred"])
-    chosen = list(dict.fromkeys([preferred, *ordered]))[:_FINALISTS]
-    return ["none", *[c for c in chosen if c != "none"]]
+def _finalists(records: Sequence[RunRecord], simplicity: Any) -> list[str]:
+    """The baseline plus the best configs by validation loss (the chosen one first)."""
+    values = by_fold(records, _SELECTION_METRIC)
+    best, tied, chosen = one_se_choice(values, simplicity)
+    finite = [n for n, v in values.items() if all(np.isfinite(list(v.values())))]
+    ordered = sorted(finite, key=lambda n: float(np.mean(list(values[n].values()))))
+    picked = [n for n in dict.fromkeys([chosen, *ordered]) if n != "none"][:_FINALISTS]
+    return ["none", *picked]
+
+
+def _training_rows(dataset: Dataset, bundle: DataBundle) -> Dataset:
+    """The non-test rows (training and validation parts) as a data set: what the
+    diagnostics may see when they steer a choice."""
+    return Dataset(
+        np.concatenate([bundle.X_train, bundle.X_val]),
+        np.concatenate([bundle.y_train, bundle.y_val]),
+        dataset.task,
+        list(dataset.feature_names),
+        dataset.name,
+        classes=dataset.classes,
+        image_shape=dataset.image_shape,
+    )
 
 
 def advise(
@@ -467,8 +683,16 @@ def advise(
             f"({dataset.n_features} features, e.g. {', '.join(dataset.feature_names[:5])})."
             + did_you_mean(unknown[0], dataset.feature_names)
         )
-    diagnostics = diagnose_data(dataset, model=model, seed=seed)
     n_train = len(bundle.X_train)
+    pool = len(bundle.X_train) + len(bundle.X_val)
+    cross_validate = pool <= _CV_ROWS
+    # The diagnostics steer the candidates: they see the training and validation rows only.
+    diagnostics = diagnose_data(
+        _training_rows(dataset, bundle),
+        model=model,
+        train_share=(1 - 1 / _CV_FOLDS) if cross_validate else n_train / pool,
+        seed=seed,
+    )
     reasons = reasons_from(
         diagnostics,
         n_train=n_train,
@@ -477,10 +701,19 @@ def advise(
         budget_seconds=budget_seconds,
     )
     base = TrainConfig(data=dataset.name, model=model, verbose=0, seed=seed)
-    sizes = list(
-        base.build_model(dataset.n_features, bundle.n_outputs, dataset.task).architecture.sizes
-    )
+    shape = (dataset.n_features, bundle.n_outputs)
+    sizes = list(base.build_model(*shape, dataset.task).architecture.sizes)
     candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
+    if cross_validate:
+        extra, capacity = capacity_candidates(
+            diagnostics,
+            reasons,
+            n_train=int(pool * (1 - 1 / _CV_FOLDS)),
+            n_outputs=bundle.n_outputs,
+            early_stopping=any(c.endswith("early_stopping") for c in candidates),
+        )
+        candidates = list(dict.fromkeys([*candidates, *extra]))
+        reasons = reasons + ([capacity] if capacity else [])
     if important_features:
         factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
         base = replace(base, feature_factors=factors)
@@ -489,32 +722,64 @@ def advise(
         notes.append("Diagnostics used a sample of the rows (said per finding).")
 
     deadline = started + budget_seconds
-    run = _Runner(store, f"advise-{dataset.name}", jobs, verbose, seed, seeds)
-    screening = n_train > _SCREEN_ROWS
-    if screening:
+    run = _Runner(store, f"advise-{dataset.name}", jobs, verbose)
+    seed_list = tuple(range(seed, seed + seeds))
+    single: list[Fold] = [(bundle, seed_list)]
+    selection: dict[str, Any] = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
+    if cross_validate:
+        folds = _cv_folds(bundle, 0, seed)
+        records, configs, epochs = _search(
+            folds,
+            candidates,
+            base,
+            run,
+            deadline,
+            notes,
+            shape=shape,
+            share=_CV_SCREEN_SHARE,
+            wide=True,
+        )
+        simplicity = _simplicity(records, configs, shape)
+        records, repeats, stop_note = _repeat_folds(
+            bundle, records, configs, run, deadline, seed, simplicity
+        )
+        notes.append(stop_note)
+        selection = {"method": "cv", "folds": len(folds), "repeats": repeats, "seeds": 1}
+    elif n_train > _SCREEN_ROWS:
         base = replace(base, batch_size=_LARGE_DATA_BATCH)
         screen = _subsample(bundle, _SCREEN_ROWS, seed)
         screen_end = started + _SCREEN_SHARE * budget_seconds
-        screened, configs, _ = _search(screen, candidates, base, run, screen_end, notes)
-        finalists = _finalists(screened)
+        screened, configs, _ = _search(
+            [(screen, seed_list)], candidates, base, run, screen_end, notes, shape=shape
+        )
+        finalists = _finalists(screened, _simplicity(screened, configs, shape))
         notes.append(
             f"Screened {len({r.config_name for r in screened})} configs on {_SCREEN_ROWS} of the "
             f"{n_train} training rows; the finalists {', '.join(finalists)} then trained on "
             "all rows (the evidence below)."
         )
         records, configs, epochs = _search(
-            bundle, finalists, base, run, deadline, notes, configs=configs, tune=False
+            single, finalists, base, run, deadline, notes, shape=shape, configs=configs, tune=False
         )
     else:
-        records, configs, epochs = _search(bundle, candidates, base, run, deadline, notes)
+        records, configs, epochs = _search(
+            single, candidates, base, run, deadline, notes, shape=shape
+        )
 
-    rows, tie_notes = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
-    tie_notes += _spare_avoided(rows, reasons)
+    simplicity = _simplicity(records, configs, shape)
+    best, tied, chosen = one_se_choice(by_fold(records, _SELECTION_METRIC), simplicity)
+    rows = summary_rows(records, _SELECTION_METRIC, best, tied, chosen, _technique_total)
+    best_mean = next(row for row in rows if row["best"])[f"{_SELECTION_METRIC}_mean"]
+    notes.append(f"Best {_SELECTION_METRIC}: {best} ({best_mean:.4f}).")
+    if tied:
+        notes.append(f"Tied with the best (within one standard error): {', '.join(tied)}.")
+    notes += _spare_avoided(rows, reasons)
+    chosen = next(row["config"] for row in rows if row["preferred"])
+    diverged = [row["config"] for row in rows if row["diverged"]]
+    if diverged:
+        notes.append(f"Diverged (non-finite validation loss, never chosen): {', '.join(diverged)}.")
     test_metric = "test_accuracy" if dataset.task == "classification" else "test_r2"
     evidence = _evidence(rows, records, test_metric)
-    chosen = next(row["config"] for row in rows if row["preferred"])
-    best = next(row["config"] for row in rows if row["best"])
-    notes += tie_notes
     if chosen != best:
         notes.append(
             f"{best} had the best validation loss, but {chosen} is within one "
@@ -522,6 +787,7 @@ def advise(
         )
     notes += _overruled(reasons, scores, rows, chosen)
     config = replace(configs[chosen], verbose=1)
+    refit_epochs = _refit_epochs(records, chosen, config, cross_validate)
     masses = [r.weights["input_mass"] for r in records if r.config_name == chosen]
     selected = selected_features(masses, dataset.feature_names)
     important = {name: name in selected for name in important_features}
@@ -531,12 +797,12 @@ def advise(
     ranked = [
         {
             "config": row["config"],
-            "val_loss": row[f"{_SELECTION_METRIC}_mean"],
-            test_metric: _mean_of(records, row["config"], test_metric),
+            "val_loss": _finite(row[f"{_SELECTION_METRIC}_mean"]),
+            test_metric: _finite(_mean_of(records, row["config"], test_metric)),
             "preferred": row["preferred"],
             "tied": row["tied"] or row["best"],
         }
-        for row in sorted(rows, key=lambda r: (not r["preferred"], r[f"{_SELECTION_METRIC}_mean"]))
+        for row in sorted(rows, key=lambda r: (not r["preferred"], r["diverged"]))
     ]
     gain = _paired_gain(records, chosen, test_metric)
     info = {
@@ -551,7 +817,12 @@ def advise(
         "budget_seconds": budget_seconds,
         "epochs": epochs,
         "seeds": seeds,
+        "selection": selection,
+        "target": target,
     }
+    refit_sizes = list(config.build_model(*shape, dataset.task).architecture.sizes)
+    info["refit_model"] = refit_sizes
+    info["source"] = data if isinstance(data, str) else None
     return Advice(
         data=info,
         diagnostics=diagnostics,
@@ -565,11 +836,28 @@ def advise(
         selected_features=selected,
         important_features=important,
         notes=notes,
-        code=code_snippets(config, sizes, dataset.task),
+        code=code_snippets(config, refit_sizes, dataset.task),
         records=records,
         seconds=time.perf_counter() - started,
         image_shape=dataset.image_shape,
+        refit_epochs=refit_epochs,
     )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _refit_epochs(
+    records: Sequence[RunRecord], chosen: str, config: TrainConfig, cross_validated: bool
+) -> int:
+    """Epochs for a refit on every row: with early stopping under cross-validation, the
+    median epoch the folds stopped at (no validation part is left to stop on); else the
+    configured epochs."""
+    if not (cross_validated and config.early_stopping):
+        return config.epochs
+    stops = [r.best_epoch or r.epochs_run for r in records if r.config_name == chosen]
+    return max(1, int(round(float(np.median(stops)))))
 
 
 def _techniques_of(config: str) -> set[str]:
