@@ -43,6 +43,11 @@ _SELECTION_METRIC = "val_loss"
 # threshold one split is precise enough and the cost is not.
 _CV_ROWS = 5000
 _CV_FOLDS = 5
+_CV_FEW_FOLDS = 3  # when 5 folds would leave fewer than _MIN_CV_EPOCHS epochs
+# Fewer epochs leave the 128-64 network undertrained at lr 1e-3 and batch 32 (under ~500
+# Adam steps on a few hundred rows), which biases the comparison towards small models more
+# than the extra noise of 3 folds does.
+_MIN_CV_EPOCHS = 30
 _CV_MAX_REPEATS = 4  # repeated k-fold: at most 20 folds per contender
 _CV_SCREEN_SHARE = 0.4
 _LINEAR_LR = 1e-2  # of the budget left, for the first pass over all candidates
@@ -432,13 +437,13 @@ def _simplicity(
     return key
 
 
-def _cv_folds(bundle: DataBundle, repeat: int, seed: int) -> list[Fold]:
+def _cv_folds(bundle: DataBundle, repeat: int, seed: int, k: int = _CV_FOLDS) -> list[Fold]:
     """Stratified (classification) k-fold splits of the training and validation rows; the
     test part is kept aside, for the report only. Each fold trains one seed: its index."""
     X = np.concatenate([bundle.X_train, bundle.X_val])
     y = np.concatenate([bundle.y_train, bundle.y_val])
     counts = np.bincount(y) if bundle.task == "classification" else np.array([len(y)])
-    folds = int(min(_CV_FOLDS, max(2, counts[counts > 0].min())))
+    folds = int(min(k, max(2, counts[counts > 0].min())))
     splitter: StratifiedKFold | KFold = (
         StratifiedKFold(folds, shuffle=True, random_state=seed + repeat)
         if bundle.task == "classification" and counts[counts > 0].min() >= folds
@@ -446,7 +451,7 @@ def _cv_folds(bundle: DataBundle, repeat: int, seed: int) -> list[Fold]:
     )
     result: list[Fold] = []
     for index, (train, val) in enumerate(splitter.split(X, y)):
-        fold_id = repeat * _CV_FOLDS + index
+        fold_id = repeat * k + index
         part = replace(
             bundle,
             X_train=X[train],
@@ -472,6 +477,7 @@ def _search(
     tune: bool = True,
     share: float | None = None,
     wide: bool = False,
+    fewer_folds: Sequence[Fold] = (),
 ) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
     """Train the candidates side by side on every fold, then (``tune``) the strengths of the
     two leaders by validation loss.
@@ -480,6 +486,7 @@ def _search(
     ``deadline`` (default :data:`_COMPARE_SHARE`, :data:`_FINAL_SHARE` without tuning); the
     configs actually trained are returned with their records. ``wide`` searches strengths
     over a wider grid (cross-validated small data, where linear models need strong penalties).
+    ``fewer_folds`` replace ``folds`` when these would leave under :data:`_MIN_CV_EPOCHS`.
     """
     known = dict(configs or {})
 
@@ -490,11 +497,19 @@ def _search(
     probe = {name: configured(name, 1, 5) for name in candidates}
     first, seeds = folds[0]
     specs = [RunSpec(name, probe[name], s) for name in candidates for s in seeds]
-    epoch_seconds = _estimate_epoch_seconds(first, specs) * len(folds)
+    per_fold = _estimate_epoch_seconds(first, specs)
     remaining = deadline - time.perf_counter()
     cap = _MAX_EPOCHS_SMALL if len(first.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
     share = share if share is not None else (_COMPARE_SHARE if tune else _FINAL_SHARE)
-    epochs = int(min(cap, max(2, share * remaining / max(epoch_seconds, 1e-3))))
+    epochs = int(min(cap, max(2, share * remaining / max(per_fold * len(folds), 1e-3))))
+    if fewer_folds and epochs < min(cap, _MIN_CV_EPOCHS):
+        notes.append(
+            f"{len(folds)} folds would leave {epochs} epochs in the budget: cross-validating "
+            f"with {len(fewer_folds)} folds instead."
+        )
+        folds = fewer_folds
+        epochs = int(min(cap, max(2, share * remaining / max(per_fold * len(folds), 1e-3))))
+    epoch_seconds = per_fold * len(folds)
     if epochs * epoch_seconds > remaining:
         notes.append(
             f"The budget is tight: {epochs} epochs take about "
@@ -538,6 +553,7 @@ def _repeat_folds(
     run: _Runner,
     deadline: float,
     seed: int,
+    k: int,
     simplicity: Any,
 ) -> tuple[list[RunRecord], int, str]:
     """Repeated k-fold: new fold splits for the best config and its ties while they are
@@ -551,7 +567,7 @@ def _repeat_folds(
                 records,
                 repeats,
                 (
-                    f"Stopped after {repeats} x {_CV_FOLDS}-fold cross-validation: {best} is more "
+                    f"Stopped after {repeats} x {k}-fold cross-validation: {best} is more "
                     "than one standard error ahead of every other candidate, so more folds would "
                     "not change the answer."
                 ),
@@ -561,7 +577,7 @@ def _repeat_folds(
                 records,
                 repeats,
                 (
-                    f"Stopped after {repeats} x {_CV_FOLDS}-fold cross-validation (the most the "
+                    f"Stopped after {repeats} x {k}-fold cross-validation (the most the "
                     f"advisor runs); {best} and {', '.join(tied)} stay within one standard error."
                 ),
             )
@@ -573,11 +589,11 @@ def _repeat_folds(
                 records,
                 repeats,
                 (
-                    f"Stopped after {repeats} x {_CV_FOLDS}-fold cross-validation: the budget is "
+                    f"Stopped after {repeats} x {k}-fold cross-validation: the budget is "
                     f"spent; {best} and {', '.join(tied)} are within one standard error."
                 ),
             )
-        folds = _cv_folds(bundle, repeats, seed)
+        folds = _cv_folds(bundle, repeats, seed, k)
         records = records + run(folds, configs, contenders)
         repeats += 1
 
@@ -601,6 +617,26 @@ def _finalists(records: Sequence[RunRecord], simplicity: Any) -> list[str]:
     ordered = sorted(finite, key=lambda n: float(np.mean(list(values[n].values()))))
     picked = [n for n in dict.fromkeys([chosen, *ordered]) if n != "none"][:_FINALISTS]
     return ["none", *picked]
+
+
+def _standardized_targets(bundle: DataBundle) -> DataBundle:
+    """TEMPORARY (until the trainer standardizes regression targets, issue 8 item 4):
+    regression targets scaled by the training part's mean and spread, so that penalty
+    strengths mean the same on every data set. R^2 is unchanged; losses are in units of
+    the target's standard deviation. Remove at merge."""
+    if bundle.task != "regression":
+        return bundle
+    mean, spread = float(bundle.y_train.mean()), float(bundle.y_train.std()) or 1.0
+
+    def scaled(y: np.ndarray) -> np.ndarray:
+        return ((y - mean) / spread).astype(y.dtype)
+
+    return replace(
+        bundle,
+        y_train=scaled(bundle.y_train),
+        y_val=scaled(bundle.y_val),
+        y_test=scaled(bundle.y_test),
+    )
 
 
 def _training_rows(dataset: Dataset, bundle: DataBundle) -> Dataset:
@@ -683,6 +719,7 @@ def advise(
             f"({dataset.n_features} features, e.g. {', '.join(dataset.feature_names[:5])})."
             + did_you_mean(unknown[0], dataset.feature_names)
         )
+    bundle = _standardized_targets(bundle)
     n_train = len(bundle.X_train)
     pool = len(bundle.X_train) + len(bundle.X_val)
     cross_validate = pool <= _CV_ROWS
@@ -727,9 +764,8 @@ def advise(
     single: list[Fold] = [(bundle, seed_list)]
     selection: dict[str, Any] = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
     if cross_validate:
-        folds = _cv_folds(bundle, 0, seed)
         records, configs, epochs = _search(
-            folds,
+            _cv_folds(bundle, 0, seed),
             candidates,
             base,
             run,
@@ -738,13 +774,15 @@ def advise(
             shape=shape,
             share=_CV_SCREEN_SHARE,
             wide=True,
+            fewer_folds=_cv_folds(bundle, 0, seed, _CV_FEW_FOLDS),
         )
+        k = len({r.seed for r in records if r.config_name == "none"})
         simplicity = _simplicity(records, configs, shape)
         records, repeats, stop_note = _repeat_folds(
-            bundle, records, configs, run, deadline, seed, simplicity
+            bundle, records, configs, run, deadline, seed, k, simplicity
         )
         notes.append(stop_note)
-        selection = {"method": "cv", "folds": len(folds), "repeats": repeats, "seeds": 1}
+        selection = {"method": "cv", "folds": k, "repeats": repeats, "seeds": 1}
     elif n_train > _SCREEN_ROWS:
         base = replace(base, batch_size=_LARGE_DATA_BATCH)
         screen = _subsample(bundle, _SCREEN_ROWS, seed)

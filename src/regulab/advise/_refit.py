@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.base import BaseEstimator, TransformerMixin, is_regressor
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from regulab.config import TrainConfig
@@ -121,10 +122,13 @@ class PixelScaler(TransformerMixin, BaseEstimator):
         return (np.asarray(X, dtype=np.float64) / self.scale_).astype(np.float32)
 
 
-def refit_pipeline(estimator: Any, image: bool) -> Pipeline:
+def refit_pipeline(estimator: Any, image: bool) -> Any:
     """The estimator behind the scaling the advisor used (standardized columns, or pixels
-    scaled to [0, 1] for images)."""
-    return make_pipeline(PixelScaler() if image else StandardScaler(), estimator)
+    scaled to [0, 1] for images; standardized regression targets)."""
+    pipeline = make_pipeline(PixelScaler() if image else StandardScaler(), estimator)
+    if is_regressor(estimator):  # TEMPORARY with _standardized_targets: the advisor's units
+        return TransformedTargetRegressor(pipeline, transformer=StandardScaler())
+    return pipeline
 
 
 def save_refit(estimator: Any, dataset: Dataset, path: str | os.PathLike[str]) -> Path:

@@ -226,8 +226,8 @@ def hidden_width(n_train: int, n_features: int, n_outputs: int) -> int:
 
     Examples
     --------
-    >>> hidden_width(400, 30, 2), hidden_width(100_000, 20, 2)
-    (8, 64)
+    >>> hidden_width(400, 30, 2), hidden_width(100, 30, 2), hidden_width(100_000, 20, 2)
+    (16, 8, 64)
     """
     width = n_train / max(n_features + n_outputs + 2, 1)
     return int(min(64, max(8, 2 ** round(np.log2(max(width, 1.0))))))
@@ -245,9 +245,10 @@ def capacity_candidates(
 
     A linear model (L2, plus L1 when irrelevant features or interpretability were found,
     elastic net when correlated groups were, each at strengths 1e-3, 1e-2 and 1e-1)
-    whenever rows per feature are below :data:`_FEW_ROWS_PER_FEATURE` or the network has more than one parameter per training
-    row; a one-hidden-layer network (:func:`hidden_width`) in the same cases. Whether they
-    stay is for the cross-validated evidence to say.
+    whenever rows per feature are below :data:`_FEW_ROWS_PER_FEATURE` or the network has
+    more than one parameter per training row; a one-hidden-layer network
+    (:func:`hidden_width`) in the same cases. Whether they stay is for the cross-validated
+    evidence to say.
     """
     n_features = int(diagnostics["features"].value)
     per_feature = n_train / max(n_features, 1)
