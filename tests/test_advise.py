@@ -963,3 +963,89 @@ def test_advise_save_refits_on_every_row_for_predict(tmp_path, capsys):
                  "-o", str(output)]) == 0  # fmt: skip
     predicted = pd.read_csv(output)["prediction"].to_numpy()
     assert (predicted == np.asarray(iris.classes)[iris.y]).mean() > 0.8
+
+
+# -- the search: capacity candidates, folds, the Optuna strength search --------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from regulab.advise._rules import capacity_candidates  # noqa: E402
+from regulab.advise._strengths import strength_search  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("features", "per_sample", "n_train", "expected"),
+    [
+        (100, 0.5, 480, ["linear+l2=0.001", "linear+l2=0.01", "linear+l2=0.1", "hidden=8"]),
+        (20, 3.0, 4000, ["linear+l2=0.001", "linear+l2=0.01", "linear+l2=0.1", "hidden=64"]),
+        (20, 0.5, 4000, []),  # 200 rows per feature, under one parameter per row
+    ],
+    ids=["few-rows-per-feature", "high-capacity", "neither"],
+)
+def test_capacity_candidates_follow_rows_per_feature_and_parameters_per_sample(
+    features, per_sample, n_train, expected
+):
+    profile = _profile(features=features, per_sample=per_sample)
+    found, reason = capacity_candidates(
+        profile, [], n_train=n_train, n_outputs=2, early_stopping=False
+    )
+    assert found == expected
+    assert (reason is None) == (not expected)
+    if reason:
+        assert reason.code == "capacity"
+        assert f"{n_train / features:.1f} training rows per feature" in reason.sentence
+
+
+def test_capacity_candidates_add_l1_and_elastic_net_linear_models_when_the_rules_ask():
+    profile = _profile(features=100, per_sample=0.5)
+    reasons = [Reason("irrelevant_features", ("l1",), 0.9, "x"), Reason("correlated_features",
+               ("l2",), 0.7, "y")]  # fmt: skip
+    found, _ = capacity_candidates(profile, reasons, n_train=480, n_outputs=2, early_stopping=True)
+    assert "linear+l1=0.01" in found and "linear+elastic_net=0.01:0.5" in found
+    assert found[-1].endswith("+early_stopping")
+
+
+def test_cv_folds_partition_the_non_test_rows():
+    advisor = importlib.import_module("regulab.advise._advisor")
+    from regulab.experiment import prepare_data
+
+    _, bundle = prepare_data(make_synthetic(200, n_informative=3, n_irrelevant=3, seed=0))
+    folds = advisor._cv_folds(bundle, 1, seed=0, k=5)
+    pool = len(bundle.X_train) + len(bundle.X_val)
+    assert len(folds) == 5
+    assert sum(len(part.X_val) for part, _ in folds) == pool
+    assert all(len(part.X_train) + len(part.X_val) == pool for part, _ in folds)
+    assert [seeds for _, seeds in folds] == [(5,), (6,), (7,), (8,), (9,)]  # repeat 1
+    assert all(part.X_test is bundle.X_test for part, _ in folds)
+    assert len({part.fingerprint for part, _ in folds}) == 5
+
+
+def _scripted_fold_losses(fold, names):
+    """Validation loss of an L2 strength: lowest at 1e-3, a little noise per fold."""
+    return [
+        SimpleNamespace(
+            config_name=name,
+            metrics={"val_loss": (math.log10(float(name.split("=")[1])) + 3) ** 2 + 0.01 * fold},
+        )
+        for name in names
+    ]
+
+
+def test_strength_search_prunes_on_fold_losses_and_stops_when_converged():
+    records, note = strength_search(
+        "l2=0.001", [0, 1, 2], _scripted_fold_losses, (0.01, 0.001), math.inf, 0, {"l2=0.001"}
+    )
+    assert "stopped because converged: 2 batches found nothing better" in note
+    finished = {r.config_name for r in records}
+    assert all(sum(r.config_name == name for r in records) == 3 for name in finished)
+    assert "l2=0.001" not in finished
+    pruned = int(re.search(r"(\d+) pruned", note).group(1))
+    assert f"{len(finished)} finished, {pruned} pruned" in note
+
+
+def test_strength_search_stops_at_the_deadline():
+    records, note = strength_search(
+        "l2=0.001", [0, 1], _scripted_fold_losses, (0.5, 0.1), 0.0, 0, set()
+    )
+    assert records == []
+    assert note.endswith("stopped because the budget is spent.")

@@ -713,11 +713,20 @@ def advise(
 ) -> Advice:
     """Diagnose the data, turn the guide's rules into candidates, and test them.
 
-    The candidates (and an unregularized baseline) train side by side with the same seeds;
-    then the strengths of the best candidate are tuned, all within ``budget``. The answer
-    is the config with the best validation loss; configs within one standard error of it
-    go to the simpler/sparser one. When the evidence contradicts the rules, the notes say
-    so.
+    The diagnostics see the training and validation rows only. The candidates (and an
+    unregularized baseline) train side by side; then the strengths of the leaders are
+    tuned, all within ``budget``. The answer is the config with the best validation loss,
+    or the simplest within one standard error of it; a diverged config never wins. The
+    internal test part is only reported. When the evidence contradicts the rules, the notes
+    say so.
+
+    Small data (at most :data:`_CV_ROWS` training + validation rows) is cross-validated:
+    stratified 5-fold (3 when 5 would leave under :data:`_MIN_CV_EPOCHS` epochs), one seed
+    per fold; linear models and a one-hidden-layer network join the candidates when rows
+    per feature are few or the network is large for the data; a grid then an Optuna search
+    refine the leaders' strengths; new fold splits are added while the best and its ties
+    are within noise. Each step stops when the budget is spent or more work cannot change
+    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds.
 
     Parameters
     ----------
@@ -731,7 +740,7 @@ def advise(
     budget : str or float, default="5m"
         Wall-clock budget for the whole call.
     seeds : int, default=3
-        Seeds per config (>= 2 for standard errors).
+        Seeds per config on the single split of large data (>= 2 for standard errors).
 
     Returns
     -------
