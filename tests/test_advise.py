@@ -790,7 +790,7 @@ def test_to_json_contract(interpretable_advice):
     }
     assert payload["expected_gain"]["metric"] == "test_accuracy"
     folds = {r.seed for r in advice.records if r.config_name == advice.recommendation}
-    assert len(payload["expected_gain"]["per_seed"]) == len(folds) >= 5
+    assert len(payload["expected_gain"]["per_seed"]) == len(folds) >= 3
     assert payload["selected_features"] == advice.selected_features
 
 

@@ -297,8 +297,7 @@ def compare_command(**options: Any) -> None:
 
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
-    save_path = options.pop("save_path")
-    for path in (report_path, json_path, save_path):
+    for path in (report_path, json_path):
         _check_output(path)
     jobs = options.pop("jobs")
     if jobs is None:

@@ -32,6 +32,7 @@ from regulab.experiment import (
     run_task,
 )
 from regulab.experiment._runner import DataBundle
+from regulab.models import parse_sizes
 
 __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
 
@@ -218,6 +219,9 @@ def _described(config: TrainConfig) -> list[str]:
     parts = []
     if config.model == "linear":
         parts.append("linear_model")
+    elif config.model:
+        hidden = parse_sizes(config.model)[1:-1]
+        parts.append(f"mlp(hidden={'-'.join(map(str, hidden))})")
     if config.l1:
         parts.append(f"l1(l1={config.l1:.3g}{', proximal' if config.prox_l1 else ''})")
     if config.l2:
