@@ -376,6 +376,9 @@ def test_bad_budget(budget, shown):
         ([[1.0, 0.4, 0.1, 0.1]], {"gap": 2.0}, ["a", "b"]),
         ([[1.0, 0.4, 0.3, 0.2]], {"gap": 3.0}, ["a", "b", "c", "d"]),
         ([[0.0, 0.0, 0.0, 0.0]], {}, []),
+        # inputs under 1% of the largest are never kept, and their ratios never cut
+        ([[1.0, 0.9, 0.005, 0.00001]], {}, ["a", "b"]),
+        ([[1.0, 0.3, 0.2, 0.009]], {}, ["a"]),
         ([], {}, []),
     ],
 )
@@ -790,7 +793,8 @@ def test_to_json_contract(interpretable_advice):
     }
     assert payload["expected_gain"]["metric"] == "test_accuracy"
     folds = {r.seed for r in advice.records if r.config_name == advice.recommendation}
-    assert len(payload["expected_gain"]["per_seed"]) == len(folds) >= 3
+    baseline = {r.seed for r in advice.records if r.config_name == "none"}
+    assert len(payload["expected_gain"]["per_seed"]) == len(folds & baseline) >= 3
     assert payload["selected_features"] == advice.selected_features
 
 
@@ -837,9 +841,11 @@ def test_one_se_choice_refuses_when_everything_diverged():
     assert str(error.value).startswith("Every candidate diverged (non-finite validation loss)")
 
 
-def _fixed_advice(monkeypatch, permute_test: bool) -> Advice:
+def _fixed_advice(monkeypatch, permute_test: bool, cross_validate: bool) -> Advice:
     """An advice whose epochs do not depend on the machine's speed."""
     advisor = importlib.import_module("regulab.advise._advisor")
+    if not cross_validate:
+        monkeypatch.setattr(advisor, "_CV_ROWS", 0)
     monkeypatch.setattr(advisor, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
     monkeypatch.setattr(advisor, "_MAX_EPOCHS_SMALL", 4)
     monkeypatch.setattr(advisor, "_CV_MAX_REPEATS", 1)
@@ -857,11 +863,13 @@ def _fixed_advice(monkeypatch, permute_test: bool) -> Advice:
     return advise(data, model="8-16-2", budget="1h", seeds=2, verbose=0)
 
 
-def test_permuting_the_test_labels_leaves_the_advice_unchanged(monkeypatch):
-    """Issue 9: the pick is made on validation folds; the test part is only reported."""
-    plain = _fixed_advice(monkeypatch, permute_test=False)
-    permuted = _fixed_advice(monkeypatch, permute_test=True)
-    assert plain.data["selection"]["method"] == "cv"
+@pytest.mark.parametrize("method", ["cv", "holdout"])
+def test_permuting_the_test_labels_leaves_the_advice_unchanged(monkeypatch, method):
+    """Issue 9: the pick is made on validation folds (or the validation part of one split);
+    the test part is only reported."""
+    plain = _fixed_advice(monkeypatch, permute_test=False, cross_validate=method == "cv")
+    permuted = _fixed_advice(monkeypatch, permute_test=True, cross_validate=method == "cv")
+    assert plain.data["selection"]["method"] == method
     assert permuted.recommendation == plain.recommendation
     assert permuted.candidates == plain.candidates
     assert [r.code for r in permuted.reasons] == [r.code for r in plain.reasons]

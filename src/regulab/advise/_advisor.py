@@ -65,6 +65,7 @@ _SCREEN_SHARE = 0.45
 _FINALISTS = 2
 _LARGE_DATA_BATCH = 128
 _SELECTION_GAP = 2.0
+_MASS_FLOOR = 0.01
 
 
 def parse_budget(budget: str | float | int) -> float:
@@ -331,10 +332,12 @@ def selected_features(
 ) -> list[str]:
     """Features an L1 model relies on: those before the largest drop in weight mass.
 
-    Each seed's per-input first-layer weight mass is scaled by its maximum and averaged
-    over seeds; inputs are sorted by it and cut at the largest ratio between neighbours,
-    provided that ratio is at least ``gap`` (else every input with non-zero mass is kept).
-    Exact zeros are never selected.
+    Each seed's (or fold's) per-input first-layer weight mass is scaled by its maximum and
+    averaged; inputs are sorted by it and cut at the largest ratio between neighbours,
+    provided that ratio is at least ``gap`` (else every input above the floor is kept).
+    Inputs below :data:`_MASS_FLOOR` of the largest mass (what a finite number of shrinking
+    steps leaves of a dropped input, and exact zeros) are never selected, and their tiny
+    ratios never decide the cut.
 
     Examples
     --------
@@ -345,7 +348,7 @@ def selected_features(
         return []
     scaled = np.array([np.asarray(m, float) / max(float(np.max(m)), 1e-12) for m in masses])
     mass = scaled.mean(axis=0)
-    order = [i for i in np.argsort(-mass) if mass[i] > 0]
+    order = [i for i in np.argsort(-mass) if mass[i] > 0 and mass[i] >= _MASS_FLOOR * mass.max()]
     cut = len(order)
     if len(order) > 1:
         ratios = [mass[order[k]] / mass[order[k + 1]] for k in range(len(order) - 1)]
