@@ -563,8 +563,8 @@ def test_correlated_groups_are_not_answered_with_pure_l1():
 def test_correlated_groups_without_strength_tuning_are_not_answered_with_pure_l1(monkeypatch):
     """On a busy machine the budget may leave no time to tune strengths; then the candidates
     alone decide, and pure L1 (the sparsest) ties with the best: the rules must break it."""
-    advisor = importlib.import_module("regulab.advise._advisor")
-    monkeypatch.setattr(advisor, "_strength_variants", lambda name, wide=False: [])
+    searching = importlib.import_module("regulab.advise._search")
+    monkeypatch.setattr(searching, "_strength_variants", lambda name, wide=False: [])
     data = make_synthetic(
         600, n_informative=8, n_groups=2, correlation=0.95, n_irrelevant=20, seed=0
     )
@@ -846,9 +846,10 @@ def _fixed_advice(monkeypatch, permute_test: bool, cross_validate: bool) -> Advi
     advisor = importlib.import_module("regulab.advise._advisor")
     if not cross_validate:
         monkeypatch.setattr(advisor, "_CV_ROWS", 0)
-    monkeypatch.setattr(advisor, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
-    monkeypatch.setattr(advisor, "_MAX_EPOCHS_SMALL", 4)
-    monkeypatch.setattr(advisor, "_CV_MAX_REPEATS", 1)
+    searching = importlib.import_module("regulab.advise._search")
+    monkeypatch.setattr(searching, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
+    monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 4)
+    monkeypatch.setattr(searching, "_CV_MAX_REPEATS", 1)
     original = advisor.prepare_data
 
     def prepare(*args, **kwargs):
@@ -1014,11 +1015,11 @@ def test_capacity_candidates_add_l1_and_elastic_net_linear_models_when_the_rules
 
 
 def test_cv_folds_partition_the_non_test_rows():
-    advisor = importlib.import_module("regulab.advise._advisor")
+    from regulab.advise._search import cv_folds
     from regulab.experiment import prepare_data
 
     _, bundle = prepare_data(make_synthetic(200, n_informative=3, n_irrelevant=3, seed=0))
-    folds = advisor._cv_folds(bundle, 1, seed=0, k=5)
+    folds = cv_folds(bundle, 1, seed=0, k=5)
     pool = len(bundle.X_train) + len(bundle.X_val)
     assert len(folds) == 5
     assert sum(len(part.X_val) for part, _ in folds) == pool

@@ -9,27 +9,37 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
 
-from regulab import __version__
 from regulab.advise._code import code_snippets
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
+from regulab.advise._search import (
+    CV_FEW_FOLDS,
+    CV_FOLDS,
+    SELECTION_METRIC,
+    Fold,
+    Runner,
+    build_config,
+    cv_folds,
+    fine_search,
+    patience_for,
+    pick_finalists,
+    repeat_folds,
+    search,
+    simplicity_key,
+    subsample,
+    technique_total,
+    with_patience,
+)
 from regulab.advise._select import by_fold, one_se_choice, summary_rows
-from regulab.advise._strengths import search_space, strength_search
 from regulab.config import TrainConfig
 from regulab.data import Dataset
-from regulab.diagnose import DataDiagnostics, count_parameters, diagnose_data
+from regulab.diagnose import DataDiagnostics, diagnose_data
 from regulab.errors import InvalidParameterError, did_you_mean
 from regulab.experiment import (
     RunRecord,
-    RunSpec,
-    apply_techniques,
-    make_tasks,
     mean_ci,
     prepare_data,
-    run_specs,
-    run_task,
 )
 from regulab.experiment._runner import DataBundle
 from regulab.models import parse_sizes
@@ -37,32 +47,16 @@ from regulab.models import parse_sizes
 __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
 
 ADVICE_SCHEMA_VERSION = 2
-_SELECTION_METRIC = "val_loss"
 # Cross-validated selection below this many non-test rows. A single 10% validation part of
 # 5,000 rows has 500 rows, where the standard error of an accuracy near 90% is 1.3 points:
 # already larger than the gaps between sensible regularizers. Five folds validate on every
 # row (SE / sqrt(5)) at about 4x the training cost, which small data can afford; above the
 # threshold one split is precise enough and the cost is not.
 _CV_ROWS = 5000
-_CV_FOLDS = 5
-_CV_FEW_FOLDS = 3  # when 5 folds would leave fewer than _MIN_CV_EPOCHS epochs
-# Fewer epochs leave the 128-64 network undertrained at lr 1e-3 and batch 32 (under ~500
-# Adam steps on a few hundred rows), which biases the comparison towards small models more
-# than the extra noise of 3 folds does.
-_MIN_CV_EPOCHS = 30
-_CV_MAX_REPEATS = 4  # repeated k-fold: at most 20 folds per contender
 _CV_SCREEN_SHARE = 0.4  # of the budget left, for the first pass over all candidates
-_LINEAR_LR = 1e-2  # linear candidates: convex, few weights, a larger step converges in budget
 _FINE_SHARE = 0.5  # of the time left after the screen, for the Optuna strength search
-_COMPARE_SHARE = 0.55  # of the time left, when strength tuning follows
-_FINAL_SHARE = 0.85  # of the time left, for the last phase (nothing follows it)
-_MAX_EPOCHS = 40  # for large data; small data may use up to _MAX_EPOCHS_SMALL
-_MAX_EPOCHS_SMALL = 150
-_SMALL_DATA_ROWS = 5000
-_TUNED_LEADERS = 2
 _SCREEN_ROWS = 20_000  # larger training sets are screened on a subsample first
 _SCREEN_SHARE = 0.45
-_FINALISTS = 2
 _LARGE_DATA_BATCH = 128
 _SELECTION_GAP = 2.0
 _MASS_FLOOR = 0.01
@@ -246,71 +240,6 @@ def _described(config: TrainConfig) -> list[str]:
     return parts or ["none"]
 
 
-_GRIDS = {
-    "l1": (1e-4, 3e-4, 3e-3, 1e-2),
-    "l2": (1e-4, 3e-4, 3e-3, 1e-2),
-    "weight_decay": (1e-3, 3e-3, 3e-2, 1e-1),
-}
-_WIDE_GRIDS = {"l1": (1e-4, 3e-4, 3e-3, 1e-2, 3e-2), "l2": (1e-4, 3e-4, 3e-3, 1e-2, 3e-2, 1e-1)}
-
-
-def _strength_variants(name: str, wide: bool = False) -> list[str]:
-    """Neighbouring strengths of the tunable techniques in ``name`` (one at a time).
-
-    ``wide`` uses wider L1/L2 grids (a linear model on small data may need a penalty 100x
-    the default: glmnet's path spans 1e-4 of lambda_max) and halves/doubles a hidden width.
-
-    Examples
-    --------
-    >>> _strength_variants("hidden=16+early_stopping", wide=True)
-    ['hidden=8+early_stopping', 'hidden=32+early_stopping']
-    """
-    parts = name.split("+")
-    variants = []
-    for index, part in enumerate(parts):
-        technique = part.split("=")[0]
-        options: list[str] = []
-        grid = {**_GRIDS, **(_WIDE_GRIDS if wide else {})}
-        if technique in grid:
-            options = [f"{technique}={s:g}" for s in grid[technique]]
-        elif technique == "elastic_net":
-            options = [f"elastic_net={a:g}:{r:g}" for a in (3e-4, 3e-3, 1e-2) for r in (0.2, 0.8)]
-        elif technique == "dropout":
-            options = [f"dropout={r:g}" for r in (0.2, 0.3)]
-        elif technique == "hidden" and wide:
-            width = int(part.split("=")[1])
-            options = [f"hidden={w}" for w in (width // 2, width * 2) if 4 <= w <= 256]
-        for option in options:
-            variants.append("+".join(parts[:index] + [option] + parts[index + 1 :]))
-    return variants
-
-
-def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> float:
-    """Seconds for one epoch of all ``specs`` (stacked as the real run will be).
-
-    Trains one epoch of the real stacks on a slice of the training rows and reads the
-    epoch time each stack recorded (set-up and scoring excluded), scaled by the row count.
-    """
-    order = np.random.default_rng(0).permutation(len(bundle.X_train))
-    rows = order[: min(len(order), 1000)]
-    probe = replace(
-        bundle,
-        X_train=bundle.X_train[rows],
-        y_train=bundle.y_train[rows],
-        X_val=bundle.X_val[:200],
-        y_val=bundle.y_val[:200],
-        X_test=bundle.X_test[:10],
-        y_test=bundle.y_test[:10],
-    )
-    one_epoch = [replace(spec, config=replace(spec.config, epochs=1)) for spec in specs]
-    run_task(one_epoch[:1], probe, __version__)  # warm-up: first calls pay one-off costs
-    seconds = sum(
-        run_task(task, probe, __version__)[0].history[0]["seconds"]
-        for task in make_tasks(one_epoch)
-    )
-    return seconds * len(bundle.X_train) / len(rows)
-
-
 def _paired_gain(records: Sequence[RunRecord], chosen: str, metric: str) -> dict[str, Any]:
     chosen_runs = {r.seed: r.metrics[metric] for r in records if r.config_name == chosen}
     baseline = {r.seed: r.metrics[metric] for r in records if r.config_name == "none"}
@@ -357,314 +286,6 @@ def selected_features(
             cut = k + 1
     keep = set(order[:cut])
     return [name for index, name in enumerate(names) if index in keep]
-
-
-Fold = tuple[DataBundle, tuple[int, ...]]
-"""A training/validation split of the non-test rows and the seeds trained on it."""
-
-
-@dataclass
-class _Runner:
-    """How the advisor's runs are executed and stored."""
-
-    store: Any
-    experiment: str
-    jobs: int
-    verbose: int
-
-    def __call__(
-        self, folds: Sequence[Fold], configs: dict[str, TrainConfig], names: Sequence[str]
-    ) -> list[RunRecord]:
-        records: list[RunRecord] = []
-        for bundle, seeds in folds:
-            specs = [RunSpec(name, configs[name], s) for name in names for s in seeds]
-            done, _ = run_specs(
-                specs,
-                bundle,
-                store=self.store,
-                experiment=self.experiment,
-                jobs=self.jobs,
-                verbose=self.verbose,
-            )
-            records += done
-        return records
-
-
-def _parts(name: str) -> list[str]:
-    return [part for part in name.split("+") if part and part != "none"]
-
-
-def _technique_total(name: str) -> int:
-    """Techniques in a config name; ``hidden=W`` (a smaller network) counts as one."""
-    return len(_parts(name))
-
-
-def _build(base: TrainConfig, name: str, shape: tuple[int, int]) -> TrainConfig:
-    """The config of ``name``: Regulab's techniques plus ``hidden=W`` (one hidden layer)."""
-    hidden = [part for part in _parts(name) if part.startswith("hidden=")]
-    rest = [part for part in _parts(name) if not part.startswith("hidden=")]
-    config = apply_techniques(base, "+".join(rest) or "none")
-    if hidden:
-        width = int(hidden[0].split("=")[1])
-        config = replace(config, model=f"{shape[0]}-{width}-{shape[1]}")
-    if config.model == "linear":
-        config = replace(config, lr=_LINEAR_LR)
-    return config
-
-
-def _parameters(config: TrainConfig, shape: tuple[int, int]) -> int:
-    sizes = config.build_model(shape[0], shape[1], "classification").architecture.sizes
-    return count_parameters(list(sizes))
-
-
-def _strength(config: TrainConfig) -> float:
-    alpha = config.elastic_net[0] if config.elastic_net else 0.0
-    return config.l1 + config.l2 + alpha + config.weight_decay
-
-
-def _simplicity(
-    records: Sequence[RunRecord], configs: dict[str, TrainConfig], shape: tuple[int, int]
-) -> Any:
-    """Order of preference among tied configs: fewer parameters (a linear model, then a
-    smaller network), sparser, fewer techniques, a stronger penalty (glmnet's
-    ``lambda.1se``), faster."""
-    sparsity: dict[str, list[float]] = {}
-    seconds: dict[str, list[float]] = {}
-    for record in records:
-        sparsity.setdefault(record.config_name, []).append(record.sparsity["total"])
-        seconds.setdefault(record.config_name, []).append(record.seconds)
-
-    def key(name: str) -> tuple[Any, ...]:
-        return (
-            _parameters(configs[name], shape),
-            -round(float(np.mean(sparsity.get(name, [0.0]))), 2),
-            _technique_total(name),
-            -_strength(configs[name]),
-            float(np.mean(seconds.get(name, [0.0]))),
-        )
-
-    return key
-
-
-def _cv_folds(bundle: DataBundle, repeat: int, seed: int, k: int = _CV_FOLDS) -> list[Fold]:
-    """Stratified (classification) k-fold splits of the training and validation rows; the
-    test part is kept aside, for the report only. Each fold trains one seed: its index."""
-    X = np.concatenate([bundle.X_train, bundle.X_val])
-    y = np.concatenate([bundle.y_train, bundle.y_val])
-    counts = np.bincount(y) if bundle.task == "classification" else np.array([len(y)])
-    folds = int(min(k, max(2, counts[counts > 0].min())))
-    splitter: StratifiedKFold | KFold = (
-        StratifiedKFold(folds, shuffle=True, random_state=seed + repeat)
-        if bundle.task == "classification" and counts[counts > 0].min() >= folds
-        else KFold(folds, shuffle=True, random_state=seed + repeat)
-    )
-    result: list[Fold] = []
-    for index, (train, val) in enumerate(splitter.split(X, y)):
-        fold_id = repeat * k + index
-        part = replace(
-            bundle,
-            X_train=X[train],
-            y_train=y[train],
-            X_val=X[val],
-            y_val=y[val],
-            fingerprint=f"{bundle.fingerprint}:cv{fold_id}",
-        )
-        result.append((part, (seed + fold_id,)))
-    return result
-
-
-def _search(
-    folds: Sequence[Fold],
-    candidates: Sequence[str],
-    base: TrainConfig,
-    run: _Runner,
-    deadline: float,
-    notes: list[str],
-    *,
-    shape: tuple[int, int],
-    configs: dict[str, TrainConfig] | None = None,
-    tune: bool = True,
-    share: float | None = None,
-    wide: bool = False,
-    fewer_folds: Sequence[Fold] = (),
-) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
-    """Train the candidates side by side on every fold, then (``tune``) the strengths of the
-    two leaders by validation loss.
-
-    Epochs are set so that the candidates take about ``share`` of the time left before
-    ``deadline`` (default :data:`_COMPARE_SHARE`, :data:`_FINAL_SHARE` without tuning); the
-    configs actually trained are returned with their records. ``wide`` searches strengths
-    over a wider grid (cross-validated small data, where linear models need strong penalties).
-    ``fewer_folds`` replace ``folds`` when these would leave under :data:`_MIN_CV_EPOCHS`.
-    """
-    known = dict(configs or {})
-
-    def configured(name: str, epochs: int, patience: int) -> TrainConfig:
-        source = known.get(name) or _build(base, name, shape)
-        return _with_patience(replace(source, epochs=epochs), patience)
-
-    probe = {name: configured(name, 1, 5) for name in candidates}
-    first, seeds = folds[0]
-    specs = [RunSpec(name, probe[name], s) for name in candidates for s in seeds]
-    per_fold = _estimate_epoch_seconds(first, specs)
-    remaining = deadline - time.perf_counter()
-    cap = _MAX_EPOCHS_SMALL if len(first.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
-    share = share if share is not None else (_COMPARE_SHARE if tune else _FINAL_SHARE)
-    epochs = int(min(cap, max(2, share * remaining / max(per_fold * len(folds), 1e-3))))
-    if fewer_folds and epochs < min(cap, _MIN_CV_EPOCHS):
-        notes.append(
-            f"{len(folds)} folds would leave {epochs} epochs in the budget: cross-validating "
-            f"with {len(fewer_folds)} folds instead."
-        )
-        folds = fewer_folds
-        epochs = int(min(cap, max(2, share * remaining / max(per_fold * len(folds), 1e-3))))
-    epoch_seconds = per_fold * len(folds)
-    if epochs * epoch_seconds > remaining:
-        notes.append(
-            f"The budget is tight: {epochs} epochs take about "
-            f"{epochs * epoch_seconds:.0f} s, more than the {remaining:.0f} s left."
-        )
-    patience = _patience(epochs)
-    trained = {name: configured(name, epochs, patience) for name in candidates}
-    records = run(folds, trained, candidates)
-    if not tune:
-        return records, trained, epochs
-    means = {
-        name: float(np.mean(list(values.values())))
-        for name, values in by_fold(records, _SELECTION_METRIC).items()
-        if name != "none" and all(np.isfinite(list(values.values())))
-    }
-    leaders = sorted(means, key=lambda name: means[name])[:_TUNED_LEADERS]
-    for leader in leaders:
-        variants = [v for v in _strength_variants(leader, wide) if v not in trained]
-        if not variants:
-            continue
-        remaining = deadline - time.perf_counter()
-        cost = epoch_seconds * epochs * len(variants) / len(candidates)
-        if cost > 0.9 * remaining:
-            notes.append(
-                f"No time left to tune the strengths of {leader} "
-                f"(needs about {cost:.0f} s, {max(remaining, 0):.0f} s left)."
-            )
-            break
-        trained.update({name: configured(name, epochs, patience) for name in variants})
-        records += run(folds, trained, variants)
-        notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
-    return records, trained, epochs
-
-
-def _patience(epochs: int) -> int:
-    """A third of the epochs (3 to 10): enough to ride out noisy epochs, and a stopped run
-    still saves most of its time. On MNIST, patience 10 instead of 5 gave +0.12 pt."""
-    return max(3, min(10, epochs // 3))
-
-
-def _fine_search(
-    records: list[RunRecord],
-    configs: dict[str, TrainConfig],
-    folds: Sequence[Fold],
-    make: Any,
-    run: _Runner,
-    deadline: float,
-    seed: int,
-    simplicity: Any,
-) -> tuple[list[RunRecord], str]:
-    """Optuna on the strengths of the best regularized config, on the same folds, until
-    ``deadline`` or convergence; ``make(name)`` builds a config. Returns every record and
-    the note."""
-    values = by_fold(records, _SELECTION_METRIC)
-    finite = {
-        n: v for n, v in values.items() if n != "none" and np.isfinite(list(v.values())).all()
-    }
-    if not finite:
-        return records, "No regularized config finished, so no strength search."
-    leader = min(finite, key=lambda n: (float(np.mean(list(finite[n].values()))), simplicity(n)))
-    if not search_space(leader):
-        return records, f"The leader {leader} has no strength to search."
-    best, _, _ = one_se_choice(values, simplicity)
-    mean, _, se = mean_ci(list(values[best].values()))
-
-    def train(fold: Fold, names: Sequence[str]) -> list[RunRecord]:
-        configs.update({name: make(name) for name in names})
-        return run([fold], configs, names)
-
-    found, note = strength_search(
-        leader, folds, train, (mean, se), deadline, seed, known=set(configs)
-    )
-    return records + found, note
-
-
-def _repeat_folds(
-    bundle: DataBundle,
-    records: list[RunRecord],
-    configs: dict[str, TrainConfig],
-    run: _Runner,
-    deadline: float,
-    seed: int,
-    k: int,
-    simplicity: Any,
-) -> tuple[list[RunRecord], int, str]:
-    """Repeated k-fold: new fold splits for the best config and its ties while they are
-    within noise of each other and the budget allows; returns the records, the repeats
-    done and a sentence on why it stopped."""
-    repeats = 1
-    while True:
-        best, tied, _ = one_se_choice(by_fold(records, _SELECTION_METRIC), simplicity)
-        if not tied:
-            return (
-                records,
-                repeats,
-                (
-                    f"Stopped after {repeats} x {k}-fold cross-validation: {best} is more "
-                    "than one standard error ahead of every other candidate, so more folds would "
-                    "not change the answer."
-                ),
-            )
-        if repeats >= 1 + _CV_MAX_REPEATS:
-            return (
-                records,
-                repeats,
-                (
-                    f"Stopped after {repeats} x {k}-fold cross-validation (the most the "
-                    f"advisor runs); {best} and {', '.join(tied)} stay within one standard error."
-                ),
-            )
-        contenders = [best, *tied]
-        per_run = [r.seconds for r in records if r.config_name in contenders]
-        cost = float(np.sum(per_run)) / repeats * 1.2
-        if cost > deadline - time.perf_counter():
-            return (
-                records,
-                repeats,
-                (
-                    f"Stopped after {repeats} x {k}-fold cross-validation: the budget is "
-                    f"spent; {best} and {', '.join(tied)} are within one standard error."
-                ),
-            )
-        folds = _cv_folds(bundle, repeats, seed, k)
-        records = records + run(folds, configs, contenders)
-        repeats += 1
-
-
-def _subsample(bundle: DataBundle, rows: int, seed: int) -> DataBundle:
-    """A bundle whose training part is a random subset of ``rows`` rows."""
-    keep = np.sort(np.random.default_rng(seed).permutation(len(bundle.X_train))[:rows])
-    return replace(
-        bundle,
-        X_train=bundle.X_train[keep],
-        y_train=bundle.y_train[keep],
-        fingerprint=f"{bundle.fingerprint}:rows{rows}",
-    )
-
-
-def _finalists(records: Sequence[RunRecord], simplicity: Any) -> list[str]:
-    """The baseline plus the best configs by validation loss (the chosen one first)."""
-    values = by_fold(records, _SELECTION_METRIC)
-    best, tied, chosen = one_se_choice(values, simplicity)
-    finite = [n for n, v in values.items() if all(np.isfinite(list(v.values())))]
-    ordered = sorted(finite, key=lambda n: float(np.mean(list(values[n].values()))))
-    picked = [n for n in dict.fromkeys([chosen, *ordered]) if n != "none"][:_FINALISTS]
-    return ["none", *picked]
 
 
 def _standardized_targets(bundle: DataBundle) -> DataBundle:
@@ -784,7 +405,7 @@ def advise(
     diagnostics = diagnose_data(
         _training_rows(dataset, bundle),
         model=model,
-        train_share=(1 - 1 / _CV_FOLDS) if cross_validate else n_train / pool,
+        train_share=(1 - 1 / CV_FOLDS) if cross_validate else n_train / pool,
         seed=seed,
     )
     reasons = reasons_from(
@@ -802,7 +423,7 @@ def advise(
         extra, capacity = capacity_candidates(
             diagnostics,
             reasons,
-            n_train=int(pool * (1 - 1 / _CV_FOLDS)),
+            n_train=int(pool * (1 - 1 / CV_FOLDS)),
             n_outputs=bundle.n_outputs,
             early_stopping=any(c.endswith("early_stopping") for c in candidates),
         )
@@ -816,13 +437,13 @@ def advise(
         notes.append("Diagnostics used a sample of the rows (said per finding).")
 
     deadline = started + budget_seconds
-    run = _Runner(store, f"advise-{dataset.name}", jobs, verbose)
+    run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
     seed_list = tuple(range(seed, seed + seeds))
     single: list[Fold] = [(bundle, seed_list)]
     selection: dict[str, Any] = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
     if cross_validate:
-        records, configs, epochs = _search(
-            _cv_folds(bundle, 0, seed),
+        records, configs, epochs = search(
+            cv_folds(bundle, 0, seed),
             candidates,
             base,
             run,
@@ -831,21 +452,21 @@ def advise(
             shape=shape,
             share=_CV_SCREEN_SHARE,
             wide=True,
-            fewer_folds=_cv_folds(bundle, 0, seed, _CV_FEW_FOLDS),
+            fewer_folds=cv_folds(bundle, 0, seed, CV_FEW_FOLDS),
         )
         k = len({r.seed for r in records if r.config_name == "none"})
-        simplicity = _simplicity(records, configs, shape)
+        simplicity = simplicity_key(records, configs, shape)
         epochs_of = next(iter(configs.values())).epochs
 
         def make(name: str) -> TrainConfig:
-            config = replace(_build(base, name, shape), epochs=epochs_of)
-            return _with_patience(config, _patience(epochs_of))
+            config = replace(build_config(base, name, shape), epochs=epochs_of)
+            return with_patience(config, patience_for(epochs_of))
 
         now = time.perf_counter()
-        records, search_note = _fine_search(
+        records, search_note = fine_search(
             records,
             configs,
-            _cv_folds(bundle, 0, seed, k),
+            cv_folds(bundle, 0, seed, k),
             make,
             run,
             now + _FINE_SHARE * (deadline - now),
@@ -853,38 +474,38 @@ def advise(
             simplicity,
         )
         notes.append(search_note)
-        simplicity = _simplicity(records, configs, shape)
-        records, repeats, stop_note = _repeat_folds(
+        simplicity = simplicity_key(records, configs, shape)
+        records, repeats, stop_note = repeat_folds(
             bundle, records, configs, run, deadline, seed, k, simplicity
         )
         notes.append(stop_note)
         selection = {"method": "cv", "folds": k, "repeats": repeats, "seeds": 1}
     elif n_train > _SCREEN_ROWS:
         base = replace(base, batch_size=_LARGE_DATA_BATCH)
-        screen = _subsample(bundle, _SCREEN_ROWS, seed)
+        screen = subsample(bundle, _SCREEN_ROWS, seed)
         screen_end = started + _SCREEN_SHARE * budget_seconds
-        screened, configs, _ = _search(
+        screened, configs, _ = search(
             [(screen, seed_list)], candidates, base, run, screen_end, notes, shape=shape
         )
-        finalists = _finalists(screened, _simplicity(screened, configs, shape))
+        finalists = pick_finalists(screened, simplicity_key(screened, configs, shape))
         notes.append(
             f"Screened {len({r.config_name for r in screened})} configs on {_SCREEN_ROWS} of the "
             f"{n_train} training rows; the finalists {', '.join(finalists)} then trained on "
             "all rows (the evidence below)."
         )
-        records, configs, epochs = _search(
+        records, configs, epochs = search(
             single, finalists, base, run, deadline, notes, shape=shape, configs=configs, tune=False
         )
     else:
-        records, configs, epochs = _search(
+        records, configs, epochs = search(
             single, candidates, base, run, deadline, notes, shape=shape
         )
 
-    simplicity = _simplicity(records, configs, shape)
-    best, tied, chosen = one_se_choice(by_fold(records, _SELECTION_METRIC), simplicity)
-    rows = summary_rows(records, _SELECTION_METRIC, best, tied, chosen, _technique_total)
-    best_mean = next(row for row in rows if row["best"])[f"{_SELECTION_METRIC}_mean"]
-    notes.append(f"Best {_SELECTION_METRIC}: {best} ({best_mean:.4f}).")
+    simplicity = simplicity_key(records, configs, shape)
+    best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
+    rows = summary_rows(records, SELECTION_METRIC, best, tied, chosen, technique_total)
+    best_mean = next(row for row in rows if row["best"])[f"{SELECTION_METRIC}_mean"]
+    notes.append(f"Best {SELECTION_METRIC}: {best} ({best_mean:.4f}).")
     if tied:
         notes.append(f"Tied with the best (within one standard error): {', '.join(tied)}.")
     notes += _spare_avoided(rows, reasons)
@@ -911,7 +532,7 @@ def advise(
     ranked = [
         {
             "config": row["config"],
-            "val_loss": _finite(row[f"{_SELECTION_METRIC}_mean"]),
+            "val_loss": _finite(row[f"{SELECTION_METRIC}_mean"]),
             test_metric: _finite(_mean_of(records, row["config"], test_metric)),
             "preferred": row["preferred"],
             "tied": row["tied"] or row["best"],
@@ -1009,12 +630,6 @@ def _spare_avoided(rows: list[dict[str, Any]], reasons: Sequence[Reason]) -> lis
     ]
 
 
-def _with_patience(config: TrainConfig, patience: int) -> TrainConfig:
-    if config.early_stopping is None:
-        return config
-    return replace(config, early_stopping=(config.early_stopping[0], patience))
-
-
 def _mean_of(records: Sequence[RunRecord], config: str, metric: str) -> float:
     return float(np.mean([r.metrics[metric] for r in records if r.config_name == config]))
 
@@ -1045,10 +660,10 @@ def _overruled(
     tested = [c for c in by_config if favourite in {p.split("=")[0] for p in c.split("+")}]
     if not tested:
         return []
-    best_tested = min(tested, key=lambda c: by_config[c][f"{_SELECTION_METRIC}_mean"])
+    best_tested = min(tested, key=lambda c: by_config[c][f"{SELECTION_METRIC}_mean"])
     return [
         f"The rules favoured {favourite} (score {scores[favourite]:.2f}), but the evidence "
         f"overrules them: {chosen} reached validation loss "
-        f"{by_config[chosen][f'{_SELECTION_METRIC}_mean']:.4f} against "
-        f"{by_config[best_tested][f'{_SELECTION_METRIC}_mean']:.4f} for {best_tested}."
+        f"{by_config[chosen][f'{SELECTION_METRIC}_mean']:.4f} against "
+        f"{by_config[best_tested][f'{SELECTION_METRIC}_mean']:.4f} for {best_tested}."
     ]
