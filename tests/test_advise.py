@@ -5,6 +5,7 @@ whose truth is known."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import json
 import math
@@ -76,7 +77,12 @@ def _profile(
         "correlation",
         largest_r,
         "correlation",
-        {"n_groups": groups, "features_in_groups": in_groups, "condition_number": condition},
+        {
+            "n_groups": groups,
+            "features_in_groups": in_groups,
+            "condition_number": condition,
+            "ill_conditioned": condition is None or condition > 1e3,
+        },
     )
     profile["outliers"] = Finding("outliers", outliers, "outliers")
     profile["label_noise"] = Finding("label_noise", label_noise, "label noise")
@@ -91,8 +97,8 @@ RULES = [
         {},
         "irrelevant_features",
         ("l1", "elastic_net"),
-        "150 of 200 features look irrelevant (mutual information at or below a permutation "
-        "null) → L1 or elastic net zeroes them.",
+        "150 of 200 features look irrelevant (no signal alone or together) → L1 or elastic net "
+        "zeroes them.",
     ),
     (
         "correlated-groups",
@@ -370,6 +376,9 @@ def test_bad_budget(budget, shown):
         ([[1.0, 0.4, 0.1, 0.1]], {"gap": 2.0}, ["a", "b"]),
         ([[1.0, 0.4, 0.3, 0.2]], {"gap": 3.0}, ["a", "b", "c", "d"]),
         ([[0.0, 0.0, 0.0, 0.0]], {}, []),
+        # inputs under 1% of the largest are never kept, and their ratios never cut
+        ([[1.0, 0.9, 0.005, 0.00001]], {}, ["a", "b"]),
+        ([[1.0, 0.3, 0.2, 0.009]], {}, ["a"]),
         ([], {}, []),
     ],
 )
@@ -513,7 +522,7 @@ def test_snippets_of_a_linear_answer_ignore_the_compared_mlp_sizes():
 
 def _mean(advice: Advice, config: str, metric: str) -> float:
     values = [r.metrics[metric] for r in advice.records if r.config_name == config]
-    assert len(values) == advice.data["seeds"]
+    assert values
     return float(np.mean(values))
 
 
@@ -554,8 +563,8 @@ def test_correlated_groups_are_not_answered_with_pure_l1():
 def test_correlated_groups_without_strength_tuning_are_not_answered_with_pure_l1(monkeypatch):
     """On a busy machine the budget may leave no time to tune strengths; then the candidates
     alone decide, and pure L1 (the sparsest) ties with the best: the rules must break it."""
-    advisor = importlib.import_module("regulab.advise._advisor")
-    monkeypatch.setattr(advisor, "_strength_variants", lambda name: [])
+    searching = importlib.import_module("regulab.advise._search")
+    monkeypatch.setattr(searching, "_strength_variants", lambda name, wide=False: [])
     data = make_synthetic(
         600, n_informative=8, n_groups=2, correlation=0.95, n_irrelevant=20, seed=0
     )
@@ -582,11 +591,14 @@ def test_about_100_training_samples_beats_no_regularization():
     )
 
 
-def test_noisy_labels_get_early_stopping_that_beats_training_to_the_end():
+def test_noisy_labels_get_an_answer_that_beats_training_to_the_end():
+    """30% flipped labels: early stopping, or a smaller (linear) model, beats the network
+    trained to the last epoch."""
     data = make_synthetic(1500, n_informative=6, n_irrelevant=10, label_noise=0.3, seed=0)
     advice = advise(data, budget=ACCEPTANCE_BUDGET, seeds=3, verbose=0)
     evidence = _evidence(advice)
-    assert advice.config.early_stopping is not None, evidence
+    config = advice.config
+    assert config.early_stopping is not None or config.model == "linear", evidence
     baseline = [r for r in advice.records if r.config_name == "none"]
     assert all(r.config["early_stopping"] is None for r in baseline)
     assert all(r.epochs_run == advice.data["epochs"] for r in baseline)
@@ -746,24 +758,303 @@ def test_to_json_contract(interpretable_advice):
         "budget_seconds",
         "epochs",
         "seeds",
+        "selection",
+        "target",
+        "refit_model",
+        "source",
     }
+    assert payload["data"]["selection"]["method"] == "cv"  # 300 rows: cross-validated
     assert all(
         set(row) == {"config", "val_loss", "test_accuracy", "preferred", "tied"}
         for row in payload["ranked"]
     )
     assert [row["preferred"] for row in payload["ranked"]].count(True) == 1
-    assert payload["schema_version"] == ADVICE_SCHEMA_VERSION == 1
+    assert payload["schema_version"] == ADVICE_SCHEMA_VERSION == 2
     assert payload["task"] == "classification"
-    assert set(payload["recommendation"]) == {"config", "techniques", "params", "code"}
+    assert set(payload["recommendation"]) == {
+        "config",
+        "techniques",
+        "model",
+        "sizes",
+        "estimator",
+        "params",
+        "refit_epochs",
+        "train_command",
+        "code",
+    }
     assert set(payload["recommendation"]["code"]) == {"regulab", "pytorch", "keras"}
     assert payload["recommendation"]["config"] == advice.recommendation
     assert payload["recommendation"]["techniques"] == advice.techniques
-    assert payload["recommendation"]["params"]["epochs"] == advice.data["epochs"]
+    assert payload["recommendation"]["params"]["epochs"] == advice.refit_epochs
     assert set(payload["diagnostics"]) >= {"irrelevant_features", "correlation", "label_noise"}
     assert [row["config"] for row in payload["ranked"]][0] == advice.recommendation
     assert {row["config"] for row in payload["evidence"]} == {
         row["config"] for row in payload["ranked"]
     }
     assert payload["expected_gain"]["metric"] == "test_accuracy"
-    assert len(payload["expected_gain"]["per_seed"]) == 2
+    folds = {r.seed for r in advice.records if r.config_name == advice.recommendation}
+    baseline = {r.seed for r in advice.records if r.config_name == "none"}
+    assert len(payload["expected_gain"]["per_seed"]) == len(folds & baseline) >= 3
     assert payload["selected_features"] == advice.selected_features
+
+
+# -- selection: one standard error over folds, finite only, never the test part ----------------
+
+from regulab.advise._refit import estimator_spec, train_command  # noqa: E402
+from regulab.advise._select import one_se_choice  # noqa: E402
+from regulab.estimators import ESTIMATORS, RegularizedLinearClassifier  # noqa: E402
+
+
+def _by_name(name: str) -> tuple[int]:
+    return (len(name),)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # a diverged baseline (NaN on one fold) is never best, tied or chosen
+        (
+            {"none": {0: float("nan"), 1: 0.1}, "l2": {0: 0.5, 1: 0.6}},
+            ("l2", [], "l2"),
+        ),
+        ({"none": {0: float("inf"), 1: 0.1}, "l2": {0: 0.5, 1: 0.6}}, ("l2", [], "l2")),
+        # within one SE of the best (SE over the best's folds: 0.05): the simpler wins
+        (
+            {"dropout+l2": {0: 0.40, 1: 0.50}, "l2": {0: 0.48, 1: 0.48}, "none": {0: 0.9, 1: 1}},
+            ("dropout+l2", ["l2"], "l2"),
+        ),
+        # beyond one SE: the best stays
+        (
+            {"dropout+l2": {0: 0.40, 1: 0.42}, "l2": {0: 0.48, 1: 0.48}},
+            ("dropout+l2", [], "dropout+l2"),
+        ),
+    ],
+    ids=["nan-baseline", "inf-baseline", "tie-to-simpler", "clear-winner"],
+)
+def test_one_se_choice(values, expected):
+    assert one_se_choice(values, _by_name) == expected
+
+
+def test_one_se_choice_refuses_when_everything_diverged():
+    with pytest.raises(DataError) as error:
+        one_se_choice({"none": {0: float("nan")}}, _by_name)
+    assert str(error.value).startswith("Every candidate diverged (non-finite validation loss)")
+
+
+def _fixed_advice(monkeypatch, permute_test: bool, cross_validate: bool) -> Advice:
+    """An advice whose epochs do not depend on the machine's speed."""
+    advisor = importlib.import_module("regulab.advise._advisor")
+    if not cross_validate:
+        monkeypatch.setattr(advisor, "_CV_ROWS", 0)
+    searching = importlib.import_module("regulab.advise._search")
+    monkeypatch.setattr(searching, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
+    monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 4)
+    monkeypatch.setattr(searching, "_CV_MAX_REPEATS", 1)
+    original = advisor.prepare_data
+
+    def prepare(*args, **kwargs):
+        dataset, bundle = original(*args, **kwargs)
+        if permute_test:
+            order = np.random.default_rng(1).permutation(len(bundle.y_test))
+            bundle = dataclasses.replace(bundle, y_test=bundle.y_test[order])
+        return dataset, bundle
+
+    monkeypatch.setattr(advisor, "prepare_data", prepare)
+    data = make_synthetic(150, n_informative=3, n_irrelevant=5, seed=0)
+    return advise(data, model="8-16-2", budget="1h", seeds=2, verbose=0)
+
+
+@pytest.mark.parametrize("method", ["cv", "holdout"])
+def test_permuting_the_test_labels_leaves_the_advice_unchanged(monkeypatch, method):
+    """Issue 9: the pick is made on validation folds (or the validation part of one split);
+    the test part is only reported."""
+    plain = _fixed_advice(monkeypatch, permute_test=False, cross_validate=method == "cv")
+    permuted = _fixed_advice(monkeypatch, permute_test=True, cross_validate=method == "cv")
+    assert plain.data["selection"]["method"] == method
+    assert permuted.recommendation == plain.recommendation
+    assert permuted.candidates == plain.candidates
+    assert [r.code for r in permuted.reasons] == [r.code for r in plain.reasons]
+    assert permuted.diagnostics.to_dict() == plain.diagnostics.to_dict()
+    for a, b in zip(plain.ranked, permuted.ranked):
+        assert (a["config"], a["preferred"], a["tied"]) == (b["config"], b["preferred"], b["tied"])
+        assert a["val_loss"] == pytest.approx(b["val_loss"])
+    assert (
+        permuted.to_json()["recommendation"]["params"]
+        == (plain.to_json()["recommendation"]["params"])
+    )
+    assert [r.metrics["test_accuracy"] for r in permuted.records] != [
+        r.metrics["test_accuracy"] for r in plain.records
+    ]
+
+
+CONFIGS = [
+    # (config, layer sizes, cross-validated)
+    (TrainConfig(dropout=(0.5,), l2=1e-3, epochs=3), [4, 128, 64, 3], False),
+    (TrainConfig(dropout=(0.5, 0.3), batchnorm=True, epochs=3), [4, 16, 8, 3], False),
+    (
+        TrainConfig(model="4-8-3", early_stopping=("val_loss", 3), epochs=30),
+        [4, 8, 3],
+        True,
+    ),
+    (
+        TrainConfig(model="linear", l1=1e-2, prox_l1=True, lr=1e-2, epochs=3),
+        [4, 3],
+        True,
+    ),
+    (
+        TrainConfig(elastic_net=(1e-3, 0.5), prox_l1=True, early_stopping=("val_loss", 2)),
+        [4, 128, 64, 3],
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "sizes", "cross_validated"), CONFIGS)
+def test_recommendation_params_build_the_estimator_and_the_train_command(
+    config, sizes, cross_validated, tmp_path
+):
+    from regulab.cli import main
+
+    name, params = estimator_spec(config, sizes, "classification", 2, cross_validated)
+    assert json.loads(json.dumps(params)) == params  # the JSON form builds it too
+    X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    y = np.arange(60) % 3
+    estimator = ESTIMATORS[name](**{**params, "epochs": 1}).fit(X, y)
+    assert estimator.predict(X).shape == (60,)
+    if cross_validated and config.early_stopping:
+        assert params["epochs"] == 2 and "early_stopping" not in params
+    data = {"name": "iris", "task": "classification", "target": None, "source": "iris"}
+    words = train_command(config, sizes, data, 2, cross_validated).split()
+    assert words[:2] == ["regulab", "train"]
+    words[words.index("--epochs") + 1] = "1"
+    assert main([*words[1:], "--quiet", "--json", str(tmp_path / "run.json")]) == 0
+
+
+def test_from_advice_builds_the_recommended_estimator_or_names_the_right_class():
+    payload = {
+        "recommendation": {
+            "estimator": "RegularizedLinearClassifier",
+            "params": {"l1": 0.01, "prox_l1": True, "elastic_net": None, "epochs": 2},
+        }
+    }
+    estimator = RegularizedLinearClassifier.from_advice(payload)
+    assert (estimator.l1, estimator.prox_l1, estimator.epochs) == (0.01, True, 2)
+    from regulab.estimators import RegularizedMLPClassifier
+
+    with pytest.raises(InvalidParameterError) as error:
+        RegularizedMLPClassifier.from_advice(payload)
+    assert str(error.value) == (
+        "The advice recommends a RegularizedLinearClassifier, not a RegularizedMLPClassifier; "
+        "use RegularizedLinearClassifier.from_advice(advice) or advice.estimator()."
+    )
+
+
+def test_refit_trains_the_recommendation_behind_the_advisors_scaling(interpretable_advice):
+    advice, _ = interpretable_advice
+    data = make_synthetic(300, n_informative=3, n_irrelevant=12, seed=0)
+    model = advice.refit(data.X * 100 + 5, data.y)  # any units: the pipeline scales them
+    assert type(model[-1]).__name__ == advice.to_json()["recommendation"]["estimator"]
+    assert (model.predict(data.X * 100 + 5) == data.y).mean() > 0.7
+
+
+def test_advise_save_refits_on_every_row_for_predict(tmp_path, capsys):
+    from regulab.cli import main
+    from regulab.data import load
+
+    model_path, output = tmp_path / "model.safetensors", tmp_path / "pred.csv"
+    assert main(["advise", "--data", "iris", "--budget", "8s", "--seeds", "2", "--quiet",
+                 "--save", str(model_path)]) == 0  # fmt: skip
+    assert "Recommended model refit on all 150 rows, saved to" in capsys.readouterr().out
+    iris = load("iris")
+    frame = pd.DataFrame(iris.X, columns=iris.feature_names)
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    assert main(["predict", "--model", str(model_path), "--data", str(tmp_path / "iris.csv"),
+                 "-o", str(output)]) == 0  # fmt: skip
+    predicted = pd.read_csv(output)["prediction"].to_numpy()
+    assert (predicted == np.asarray(iris.classes)[iris.y]).mean() > 0.8
+
+
+# -- the search: capacity candidates, folds, the Optuna strength search --------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from regulab.advise._rules import capacity_candidates  # noqa: E402
+from regulab.advise._strengths import strength_search  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("features", "per_sample", "n_train", "expected"),
+    [
+        (100, 0.5, 480, ["linear+l2=0.001", "linear+l2=0.01", "linear+l2=0.1", "hidden=8"]),
+        (20, 3.0, 4000, ["linear+l2=0.001", "linear+l2=0.01", "linear+l2=0.1", "hidden=64"]),
+        (20, 0.5, 4000, []),  # 200 rows per feature, under one parameter per row
+    ],
+    ids=["few-rows-per-feature", "high-capacity", "neither"],
+)
+def test_capacity_candidates_follow_rows_per_feature_and_parameters_per_sample(
+    features, per_sample, n_train, expected
+):
+    profile = _profile(features=features, per_sample=per_sample)
+    found, reason = capacity_candidates(
+        profile, [], n_train=n_train, n_outputs=2, early_stopping=False
+    )
+    assert found == expected
+    assert (reason is None) == (not expected)
+    if reason:
+        assert reason.code == "capacity"
+        assert f"{n_train / features:.1f} training rows per feature" in reason.sentence
+
+
+def test_capacity_candidates_add_l1_and_elastic_net_linear_models_when_the_rules_ask():
+    profile = _profile(features=100, per_sample=0.5)
+    reasons = [Reason("irrelevant_features", ("l1",), 0.9, "x"), Reason("correlated_features",
+               ("l2",), 0.7, "y")]  # fmt: skip
+    found, _ = capacity_candidates(profile, reasons, n_train=480, n_outputs=2, early_stopping=True)
+    assert "linear+l1=0.01" in found and "linear+elastic_net=0.01:0.5" in found
+    assert found[-1].endswith("+early_stopping")
+
+
+def test_cv_folds_partition_the_non_test_rows():
+    from regulab.advise._search import cv_folds
+    from regulab.experiment import prepare_data
+
+    _, bundle = prepare_data(make_synthetic(200, n_informative=3, n_irrelevant=3, seed=0))
+    folds = cv_folds(bundle, 1, seed=0, k=5)
+    pool = len(bundle.X_train) + len(bundle.X_val)
+    assert len(folds) == 5
+    assert sum(len(part.X_val) for part, _ in folds) == pool
+    assert all(len(part.X_train) + len(part.X_val) == pool for part, _ in folds)
+    assert [seeds for _, seeds in folds] == [(5,), (6,), (7,), (8,), (9,)]  # repeat 1
+    assert all(part.X_test is bundle.X_test for part, _ in folds)
+    assert len({part.fingerprint for part, _ in folds}) == 5
+
+
+def _scripted_fold_losses(fold, names):
+    """Validation loss of an L2 strength: lowest at 1e-3, a little noise per fold."""
+    return [
+        SimpleNamespace(
+            config_name=name,
+            metrics={"val_loss": (math.log10(float(name.split("=")[1])) + 3) ** 2 + 0.01 * fold},
+        )
+        for name in names
+    ]
+
+
+def test_strength_search_prunes_on_fold_losses_and_stops_when_converged():
+    records, note = strength_search(
+        "l2=0.001", [0, 1, 2], _scripted_fold_losses, (0.01, 0.001), math.inf, 0, {"l2=0.001"}
+    )
+    assert "stopped because converged: 2 batches found nothing better" in note
+    finished = {r.config_name for r in records}
+    assert all(sum(r.config_name == name for r in records) == 3 for name in finished)
+    assert "l2=0.001" not in finished
+    pruned = int(re.search(r"(\d+) pruned", note).group(1))
+    assert f"{len(finished)} finished, {pruned} pruned" in note
+
+
+def test_strength_search_stops_at_the_deadline():
+    records, note = strength_search(
+        "l2=0.001", [0, 1], _scripted_fold_losses, (0.5, 0.1), 0.0, 0, set()
+    )
+    assert records == []
+    assert note.endswith("stopped because the budget is spent.")

@@ -243,7 +243,10 @@ BAD_INPUTS = {
         ["'--l1-ratio'", "--penalty elastic_net", "--penalty l1"],
     ),
     "path jobs on a warm path": ([*PATH, "--jobs", "2"], ["'--jobs'", "--no-warm-start"]),
-    "path figures without report": ([*PATH, "--figures", "{tmp}/f"], ["--figures", "add --report FILE"]),
+    "path figures without report": (
+        [*PATH, "--figures", "{tmp}/f"],
+        ["--figures", "add --report FILE"],
+    ),
     "path json folder missing": ([*PATH, "--json", "{tmp}/no/p.json"], ["no/p.json"]),
     "curve kind missing": (["curve", *TINY], ["'--kind'"]),
     "curve kind unknown": (["curve", "--kind", "l1", *TINY], ["'--kind'", "'l1'"]),

@@ -561,6 +561,12 @@ def diagnose_run_command(history: str, json_path: str | None) -> None:
 @click.option("--report", "report_path", default=None, help="Write an HTML report here.")
 @click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
 @click.option("--json", "json_path", default=None, help="Write the advice as JSON here.")
+@click.option(
+    "--save",
+    "save_path",
+    default=None,
+    help="Refit the recommendation on every row and save it for `regulab predict`.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def advise_command(**options: Any) -> None:
     """Diagnose the data, recommend regularization with reasons, and prove it."""
@@ -569,16 +575,18 @@ def advise_command(**options: Any) -> None:
 
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
+    save_path = options.pop("save_path")
     _check_figures(figures, report_path)
     _check_outputs(
-        {"--report": report_path, "--json": json_path},
+        {"--report": report_path, "--json": json_path, "--save": save_path},
         {"--data": _file_input(options["data"]), "--store": _store_input(options["store"])},
     )
     parse_budget(options["budget"])
     important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
     with _store_session(options.pop("store")) as store:
+        data = options.pop("data")
         advice = advise(
-            options.pop("data"),
+            data,
             important_features=important,
             store=store,
             verbose=0 if quiet else 1,
@@ -588,9 +596,28 @@ def advise_command(**options: Any) -> None:
         write_json(json_path, advice.to_json())
     if report_path:
         write_advice_report(advice, report_path, figures_dir=figures)
+    refit_rows = _save_refit(advice, data, options, save_path) if save_path else None
     print_advice(advice, Console())
     if report_path:
         click.echo(f"Report written to {report_path}")
+    if save_path:
+        click.echo(f"Recommended model refit on all {refit_rows} rows, saved to {save_path}")
+
+
+def _save_refit(advice: Any, data: str, options: dict[str, Any], save_path: str) -> int:
+    """Refit the recommended model on every row of ``data`` and save it; return the rows."""
+    from regulab.advise._refit import save_refit
+    from regulab.data import load
+
+    dataset = load(
+        data,
+        target=options["target"],
+        task=options["task"],
+        mnist_dir=options["mnist_dir"],
+        seed=options["seed"],
+    )
+    save_refit(advice.estimator(), dataset, save_path)
+    return dataset.n_samples
 
 
 class _EchoHandler(logging.Handler):

@@ -31,8 +31,8 @@ import pandas as pd
 from scipy import stats
 from scipy.sparse.csgraph import connected_components
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, MultiTaskLasso, Ridge
+from sklearn.feature_selection import f_classif, f_regression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
@@ -52,7 +52,10 @@ __all__ = [
 ]
 
 _MI_BINS = 8
-_MI_PERMUTATIONS = 10
+_RELEVANCE_FDR = 0.05  # Benjamini-Hochberg level at which a feature counts as relevant
+_JOINT_ROWS = 2000  # rows for the joint check of the candidate irrelevant features
+_JOINT_PERMUTATIONS = 19  # null draws: a 5% chance of seeing joint signal in pure noise
+_RIDGE_ALPHAS = np.logspace(-4, 1, 6)  # relative to the largest squared singular value
 _CORRELATED = 0.9
 _OUTLIER_COMPONENTS = 30
 _OUTLIER_QUANTILE = 0.999
@@ -140,6 +143,84 @@ def _mutual_information(binned: np.ndarray, labels: np.ndarray, n_labels: int) -
     return terms.sum((1, 2))
 
 
+def _univariate_p_values(
+    X: np.ndarray, y: np.ndarray, task: str, binned: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature p-values: the smaller of a linear test and a G-test on the mutual
+    information (Bonferroni over the two), plus the mutual information itself (nats).
+
+    The linear test is ANOVA's F (classification) or Pearson's correlation (regression); the
+    G-test reads ``2 n MI`` against chi-square with ``(bins - 1)(labels - 1)`` degrees of
+    freedom, which also sees non-monotone dependence.
+    """
+    n_labels = int(labels.max()) + 1
+    observed = _mutual_information(binned, labels, n_labels)
+    bins_used = np.array([len(np.unique(column)) for column in binned.T])
+    label_count = len(np.unique(labels))
+    freedom = np.maximum((bins_used - 1) * (label_count - 1), 1)
+    p_mi = np.where(bins_used > 1, stats.chi2.sf(2 * len(labels) * observed, freedom), 1.0)
+    varying = X.std(0) > 0
+    p_linear = np.ones(X.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        test = f_classif if task == "classification" else f_regression
+        if varying.any():
+            p_linear[varying] = np.nan_to_num(test(X[:, varying], y)[1], nan=1.0)
+    return np.minimum(1.0, 2 * np.minimum(p_mi, p_linear)), observed
+
+
+def _benjamini_hochberg(p_values: np.ndarray, q: float) -> np.ndarray:
+    """Discoveries at false discovery rate ``q`` (Benjamini-Hochberg step-up)."""
+    m = len(p_values)
+    order = np.argsort(p_values)
+    below = p_values[order] <= q * np.arange(1, m + 1) / m
+    found = np.zeros(m, dtype=bool)
+    if below.any():
+        found[order[: int(np.flatnonzero(below).max()) + 1]] = True
+    return found
+
+
+def _loo_r2(U: np.ndarray, s: np.ndarray, Y: np.ndarray) -> float:
+    """Best leave-one-out R^2 of ridge regressions of ``Y`` (centred) on the data whose thin
+    SVD is ``U, s``, over a grid of strengths (the generalized cross-validation shortcut)."""
+    best = -np.inf
+    total = float((Y**2).sum()) or 1.0
+    projected = U.T @ Y
+    leverage_base = 1.0 / len(Y)
+    for alpha in _RIDGE_ALPHAS * float(s[0] ** 2 if len(s) else 1.0):
+        shrink = s**2 / (s**2 + alpha)
+        fitted = U @ (shrink[:, None] * projected)
+        leverage = (U**2) @ shrink + leverage_base
+        residual = (Y - fitted) / np.maximum(1 - leverage, 1e-6)[:, None]
+        best = max(best, 1 - float((residual**2).sum()) / total)
+    return best
+
+
+def _joint_signal(
+    X: np.ndarray, y: np.ndarray, task: str, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Leave-one-out R^2 of a ridge on ``X`` and the largest of the same on permuted targets.
+
+    Features that each look irrelevant may still carry signal together (many weak effects at
+    a small sample size); this is the check that sees it.
+    """
+    rows = _sample(len(X), _JOINT_ROWS, rng)
+    Xs = X[rows]
+    Xs = Xs[:, Xs.std(0) > 0]
+    if task == "classification":
+        Y = np.eye(int(y.max()) + 1)[y[rows]]
+    else:
+        Y = (y[rows] - y[rows].mean()).reshape(-1, 1) / (y[rows].std() or 1.0)
+    Y = Y - Y.mean(0)
+    if Xs.shape[1] == 0:
+        return 0.0, 0.0
+    Xs = (Xs - Xs.mean(0)) / Xs.std(0)
+    U, s, _ = np.linalg.svd(Xs, full_matrices=False)
+    observed = _loo_r2(U, s, Y)
+    null = max(_loo_r2(U, s, Y[rng.permutation(len(Y))]) for _ in range(_JOINT_PERMUTATIONS))
+    return observed, null
+
+
 def _irrelevant(
     X: np.ndarray,
     y: np.ndarray,
@@ -148,28 +229,37 @@ def _irrelevant(
     rng: np.random.Generator,
     sampled: bool,
 ) -> Finding:
+    """Features without detectable signal, called only where the sample size can tell.
+
+    A feature is a candidate when neither test finds signal at a false discovery rate of
+    :data:`_RELEVANCE_FDR` (so at most that share of the features called relevant are
+    noise); the candidates are called irrelevant only when a ridge on all of them together
+    predicts no better than on permuted targets. Otherwise many weak effects hide among
+    them and the finding says it cannot tell at this sample size.
+    """
     labels = y if task == "classification" else _quantile_bins(y.reshape(-1, 1), _MI_BINS)[:, 0]
-    n_labels = int(labels.max()) + 1
     binned = _quantile_bins(X, _MI_BINS)
-    observed = _mutual_information(binned, labels, n_labels)
-    null = np.stack(
-        [
-            _mutual_information(binned, rng.permutation(labels), n_labels)
-            for _ in range(_MI_PERMUTATIONS)
-        ]
-    )
-    threshold = null.max(0)
-    no_signal = observed <= threshold
-    stable = _l1_selection_frequency(X, y, task, rng)
-    irrelevant = no_signal & (stable < 0.5)
+    p_values, observed = _univariate_p_values(X, y, task, binned, labels)
+    candidates = ~_benjamini_hochberg(p_values, _RELEVANCE_FDR)
+    joint, null = _joint_signal(X[:, candidates], y, task, rng) if candidates.any() else (0, 0)
+    undetermined = bool(candidates.any() and joint > null)
+    irrelevant = candidates & (not undetermined)
     count = int(irrelevant.sum())
     listed = [names[int(i)] for i in np.flatnonzero(irrelevant)]
-    reading = (
-        f"{count} of {X.shape[1]} features look irrelevant (mutual information with the "
-        f"target at or below a {_MI_PERMUTATIONS}-permutation null, and kept by L1 in under "
-        "half of the bootstrap fits)"
+    tests = (
+        "no signal in a linear or a mutual-information test at a "
+        f"{_RELEVANCE_FDR:.0%} false discovery rate"
     )
-    reading += " → L1 or elastic net can drop them." if count > 0.2 * X.shape[1] else "."
+    if undetermined:
+        reading = (
+            f"Cannot tell at this size: {int(candidates.sum())} of {X.shape[1]} features show "
+            f"{tests}, but together they predict the target (ridge leave-one-out R² "
+            f"{joint:.3f} against {null:.3f} at most on permuted targets): many weak effects, "
+            "too few rows to call any of them irrelevant."
+        )
+    else:
+        reading = f"{count} of {X.shape[1]} features look irrelevant ({tests}, alone or together)"
+        reading += " → L1 or elastic net can drop them." if count > 0.2 * X.shape[1] else "."
     return Finding(
         "irrelevant_features",
         float(count),
@@ -177,47 +267,29 @@ def _irrelevant(
         {
             "features": listed,
             "share": count / X.shape[1],
+            "undetermined": undetermined,
+            "candidates": int(candidates.sum()),
+            "joint_r2": round(float(joint), 5),
+            "joint_null_r2": round(float(null), 5),
             "mutual_information": observed.round(5).tolist(),
-            "l1_selection_frequency": stable.round(3).tolist(),
+            "p_values": p_values.round(6).tolist(),
         },
         sampled,
     )
 
 
-def _l1_selection_frequency(
-    X: np.ndarray, y: np.ndarray, task: str, rng: np.random.Generator, rounds: int = 3
-) -> np.ndarray:
-    """Share of bootstrap lasso fits (half-samples) in which each feature is kept.
-
-    Classification fits a multi-task lasso on the one-hot labels (a feature is kept when
-    any class uses it); the strength is a tenth of the smallest one that drops every
-    feature, glmnet's ``lambda_max``, so the rule adapts to the data's scale.
-    """
-    n = len(X)
-    size = min(n // 2 if n >= 40 else n, 1500)
-    counts = np.zeros(X.shape[1])
-    for _ in range(rounds):
-        rows = rng.choice(n, size, replace=False)
-        Xs = X[rows]
-        spread = Xs.std(0)
-        Xs = (Xs - Xs.mean(0)) / np.where(spread > 0, spread, 1.0)
-        if task == "classification":
-            Y = np.eye(int(y.max()) + 1)[y[rows]]
-        else:
-            Y = y[rows].reshape(-1, 1).astype(np.float64)
-        Y = Y - Y.mean(0)
-        alpha_max = float(np.sqrt(((Xs.T @ Y) ** 2).sum(1)).max()) / size
-        if alpha_max <= 0:
-            continue
-        model = MultiTaskLasso(alpha=0.1 * alpha_max, max_iter=500, tol=1e-3)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            coef = np.atleast_2d(model.fit(Xs, Y).coef_)
-        counts += (np.abs(coef) > 1e-10).any(axis=0)
-    return counts / rounds
-
-
 def _correlation(X: np.ndarray, names: Sequence[str], sampled: bool) -> Finding:
+    """Groups of strongly correlated features and the design's conditioning, called only
+    where the sample size supports them.
+
+    A pair joins a group when the lower end of its 95% Fisher-z interval of ``|r|`` is
+    above :data:`_CORRELATED` (at 50 rows an observed 0.93 is not enough). The condition
+    number counts as ill-conditioned when above 1e3 and far (10x) above what independent
+    features give at this shape (the Marchenko-Pastur edge ``(1 + sqrt(p/n)) / (1 -
+    sqrt(p/n))``); with no more rows than features it is infinite whatever the correlations,
+    so no call is made from it.
+    """
+    n, p = X.shape
     varying = X.std(0) > 0
     Z = X[:, varying]
     Z = (Z - Z.mean(0)) / Z.std(0)
@@ -228,18 +300,25 @@ def _correlation(X: np.ndarray, names: Sequence[str], sampled: bool) -> Finding:
     singular = np.linalg.svd(Z / math.sqrt(len(Z)), compute_uv=False)
     condition = float(singular[0] / singular[-1]) if singular[-1] > 1e-12 else float("inf")
     vif = np.diag(np.linalg.pinv(corr))
-    strong = off > _CORRELATED
+    spread = 1.96 / math.sqrt(max(n - 3, 1))
+    lower = np.tanh(np.maximum(np.arctanh(np.minimum(off, 1 - 1e-12)) - spread, 0.0))
+    strong = lower > _CORRELATED
     n_groups, label = connected_components(strong, directed=False)
     kept_names = [n for n, keep in zip(names, varying) if keep]
     groups = [[kept_names[i] for i in np.flatnonzero(label == g)] for g in range(n_groups)]
     groups = [g for g in groups if len(g) > 1]
     in_groups = sum(len(g) for g in groups)
+    ratio = Z.shape[1] / n
+    independent = (1 + math.sqrt(ratio)) / (1 - math.sqrt(ratio)) if ratio < 1 else float("inf")
+    ill_conditioned = bool(ratio < 1 and condition > max(1e3, 10 * independent))
     reading = (
         f"Largest |r| between two features is {largest:.2f}; {len(groups)} group(s) of "
-        f"features with |r| > {_CORRELATED} cover {in_groups} features; condition number "
-        f"{condition:.3g}"
+        f"features with |r| > {_CORRELATED} (95% sure at {n} rows) cover {in_groups} features; "
+        f"condition number {condition:.3g}"
     )
-    if groups or condition > 1e3:
+    if ratio >= 1:
+        reading += " (no more rows than features: cannot tell conditioning at this size)"
+    if groups or ill_conditioned:
         reading += " → correlated features: L2 or elastic net (pure L1 picks one per group)."
     else:
         reading += "."
@@ -249,6 +328,8 @@ def _correlation(X: np.ndarray, names: Sequence[str], sampled: bool) -> Finding:
         reading,
         {
             "condition_number": _json_number(condition),
+            "independent_condition_number": _json_number(independent),
+            "ill_conditioned": ill_conditioned,
             "groups": groups[:50],
             "n_groups": len(groups),
             "features_in_groups": in_groups,

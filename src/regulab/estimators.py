@@ -226,6 +226,26 @@ class _RegularizedEstimator(BaseEstimator):
     history_: History
     _train_state: TrainState
 
+    @classmethod
+    def from_advice(cls, advice: Any) -> Any:
+        """The estimator :func:`regulab.advise.advise` recommends, unfitted.
+
+        ``advice`` is an :class:`~regulab.advise.Advice` or its ``to_json()`` dict; its
+        ``recommendation.estimator`` must name this class. Features must be scaled as the
+        advisor trained (``advice.refit(X, y)`` adds the scaling).
+        """
+        payload = advice.to_json() if hasattr(advice, "to_json") else advice
+        name = payload["recommendation"]["estimator"]
+        if name != cls.__name__:
+            raise InvalidParameterError(
+                f"The advice recommends a {name}, not a {cls.__name__}; use "
+                f"{name}.from_advice(advice) or advice.estimator()."
+            )
+        params = dict(payload["recommendation"]["params"])
+        if params.get("elastic_net") is not None:
+            params["elastic_net"] = tuple(params["elastic_net"])
+        return cls(**params)
+
     # -- validation --------------------------------------------------------------------------
     def _validate_params(self) -> None:
         """Check every parameter against ``_parameter_constraints`` (scikit-learn template).

@@ -10,41 +10,56 @@ from typing import Any
 
 import numpy as np
 
-from regulab import __version__
 from regulab.advise._code import code_snippets
-from regulab.advise._rules import Reason, candidate_configs, reasons_from
+from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
+from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
+from regulab.advise._search import (
+    CV_FEW_FOLDS,
+    CV_FOLDS,
+    SELECTION_METRIC,
+    Fold,
+    Runner,
+    build_config,
+    cv_folds,
+    fine_search,
+    patience_for,
+    pick_finalists,
+    repeat_folds,
+    search,
+    simplicity_key,
+    subsample,
+    technique_total,
+    with_patience,
+)
+from regulab.advise._select import by_fold, one_se_choice, summary_rows
 from regulab.config import TrainConfig
 from regulab.data import Dataset
 from regulab.diagnose import DataDiagnostics, diagnose_data
 from regulab.errors import InvalidParameterError, did_you_mean
 from regulab.experiment import (
     RunRecord,
-    RunSpec,
-    apply_techniques,
-    make_tasks,
     mean_ci,
     prepare_data,
-    run_specs,
-    run_task,
-    summarize,
 )
 from regulab.experiment._runner import DataBundle
+from regulab.models import parse_sizes
 
 __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
 
-ADVICE_SCHEMA_VERSION = 1
-_SELECTION_METRIC = "val_loss"
-_COMPARE_SHARE = 0.55  # of the time left, when strength tuning follows
-_FINAL_SHARE = 0.85  # of the time left, for the last phase (nothing follows it)
-_MAX_EPOCHS = 40  # for large data; small data may use up to _MAX_EPOCHS_SMALL
-_MAX_EPOCHS_SMALL = 150
-_SMALL_DATA_ROWS = 5000
-_TUNED_LEADERS = 2
+ADVICE_SCHEMA_VERSION = 2
+# Cross-validated selection below this many non-test rows. A single 10% validation part of
+# 5,000 rows has 500 rows, where the standard error of an accuracy near 90% is 1.3 points:
+# already larger than the gaps between sensible regularizers. Five folds validate on every
+# row (SE / sqrt(5)) at about 4x the training cost, which small data can afford; above the
+# threshold one split is precise enough and the cost is not.
+_CV_ROWS = 5000
+_CV_SCREEN_SHARE = 0.4  # of the budget left, for the first pass over all candidates
+_FINE_SHARE = 0.5  # of the time left after the screen, for the Optuna strength search
 _SCREEN_ROWS = 20_000  # larger training sets are screened on a subsample first
 _SCREEN_SHARE = 0.45
-_FINALISTS = 2
 _LARGE_DATA_BATCH = 128
 _SELECTION_GAP = 2.0
+_MASS_FLOOR = 0.01
 
 
 def parse_budget(budget: str | float | int) -> float:
@@ -91,9 +106,18 @@ class Advice:
         With an L1 or elastic-net answer (or ``interpretable``): the input features the
         recommended model relies on (see :func:`selected_features`).
     notes : list of str
-        Ties, overruled rules, sampling, budget.
+        Ties, overruled rules, sampling, budget, why the search stopped.
     code : dict
         ``regulab``, ``pytorch`` and ``keras`` snippets.
+    refit_epochs : int
+        Epochs for a refit on every row (the folds' median early-stopping epoch under
+        cross-validation).
+
+    Examples
+    --------
+    >>> advice = advise("iris", budget="20s", verbose=0)  # doctest: +SKIP
+    >>> model = advice.refit(X, y)  # doctest: +SKIP
+    >>> model.predict(X_new)  # doctest: +SKIP
     """
 
     data: dict[str, Any]
@@ -112,11 +136,44 @@ class Advice:
     records: list[RunRecord] = field(repr=False, default_factory=list)
     seconds: float = 0.0
     image_shape: tuple[int, int] | None = None
+    refit_epochs: int | None = None
 
     @property
     def techniques(self) -> list[str]:
         """The recommendation's techniques with their strengths."""
         return _described(self.config)
+
+    @property
+    def cross_validated(self) -> bool:
+        """Whether the choice was made by cross-validation (small data)."""
+        return bool(self.data.get("selection", {}).get("method") == "cv")
+
+    def estimator_spec(self) -> tuple[str, dict[str, Any]]:
+        """The estimator class name and its keyword arguments (``recommendation.params``)."""
+        return estimator_spec(
+            self.config,
+            list(self.data["refit_model"]),
+            self.data["task"],
+            self.refit_epochs or self.config.epochs,
+            self.cross_validated,
+        )
+
+    def estimator(self) -> Any:
+        """The recommended model as an unfitted Regulab scikit-learn estimator.
+
+        It expects features scaled as the advisor trained (standardized columns, or pixels
+        in [0, 1]); :meth:`refit` adds that scaling.
+        """
+        from regulab.estimators import ESTIMATORS
+
+        name, params = self.estimator_spec()
+        return ESTIMATORS[name](**params)
+
+    def refit(self, X: Any, y: Any) -> Any:
+        """Fit the recommendation on ``(X, y)`` (all your training rows) behind the scaling
+        the advisor used; returns the fitted scikit-learn pipeline."""
+        image = self.image_shape is not None
+        return refit_pipeline(self.estimator(), image).fit(X, y)
 
     def to_json(self) -> dict[str, Any]:
         """The versioned ``--json`` contract (see docs/json-schemas.md)."""
@@ -129,7 +186,18 @@ class Advice:
             "recommendation": {
                 "config": self.recommendation,
                 "techniques": self.techniques,
-                "params": _params(self.config),
+                "model": "linear" if self.config.model == "linear" else "mlp",
+                "sizes": list(self.data["refit_model"]),
+                "estimator": self.estimator_spec()[0],
+                "params": self.estimator_spec()[1],
+                "refit_epochs": self.refit_epochs or self.config.epochs,
+                "train_command": train_command(
+                    self.config,
+                    list(self.data["refit_model"]),
+                    self.data,
+                    self.refit_epochs or self.config.epochs,
+                    self.cross_validated,
+                ),
                 "code": self.code,
             },
             "ranked": self.ranked,
@@ -142,34 +210,13 @@ class Advice:
         }
 
 
-def _params(config: TrainConfig) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for key in ("l1", "l2", "weight_decay", "input_dropout"):
-        if getattr(config, key):
-            params[key] = getattr(config, key)
-    if config.elastic_net:
-        params["elastic_net"] = {"alpha": config.elastic_net[0], "l1_ratio": config.elastic_net[1]}
-    if config.dropout:
-        params["dropout"] = list(config.dropout)
-    if config.batchnorm:
-        params["batchnorm"] = True
-    if config.early_stopping:
-        params["early_stopping"] = {
-            "monitor": config.early_stopping[0],
-            "patience": config.early_stopping[1],
-        }
-    if config.prox_l1:
-        params["proximal_l1"] = True
-    if config.model == "linear":
-        params["model"] = "linear"
-    params["epochs"] = config.epochs
-    return params
-
-
 def _described(config: TrainConfig) -> list[str]:
     parts = []
     if config.model == "linear":
         parts.append("linear_model")
+    elif config.model:
+        hidden = parse_sizes(config.model)[1:-1]
+        parts.append(f"mlp(hidden={'-'.join(map(str, hidden))})")
     if config.l1:
         parts.append(f"l1(l1={config.l1:.3g}{', proximal' if config.prox_l1 else ''})")
     if config.l2:
@@ -193,52 +240,6 @@ def _described(config: TrainConfig) -> list[str]:
     return parts or ["none"]
 
 
-def _strength_variants(name: str) -> list[str]:
-    """Neighbouring strengths of the tunable techniques in ``name`` (one at a time)."""
-    parts = name.split("+")
-    variants = []
-    for index, part in enumerate(parts):
-        technique = part.split("=")[0]
-        options: list[str] = []
-        if technique in ("l1", "l2"):
-            options = [f"{technique}={s:g}" for s in (1e-4, 3e-4, 3e-3, 1e-2)]
-        elif technique == "weight_decay":
-            options = [f"weight_decay={s:g}" for s in (1e-3, 3e-3, 3e-2, 1e-1)]
-        elif technique == "elastic_net":
-            options = [f"elastic_net={a:g}:{r:g}" for a in (3e-4, 3e-3, 1e-2) for r in (0.2, 0.8)]
-        elif technique == "dropout":
-            options = [f"dropout={r:g}" for r in (0.2, 0.3)]
-        for option in options:
-            variants.append("+".join(parts[:index] + [option] + parts[index + 1 :]))
-    return variants
-
-
-def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> float:
-    """Seconds for one epoch of all ``specs`` (stacked as the real run will be).
-
-    Trains one epoch of the real stacks on a slice of the training rows and reads the
-    epoch time each stack recorded (set-up and scoring excluded), scaled by the row count.
-    """
-    order = np.random.default_rng(0).permutation(len(bundle.X_train))
-    rows = order[: min(len(order), 1000)]
-    probe = replace(
-        bundle,
-        X_train=bundle.X_train[rows],
-        y_train=bundle.y_train[rows],
-        X_val=bundle.X_val[:200],
-        y_val=bundle.y_val[:200],
-        X_test=bundle.X_test[:10],
-        y_test=bundle.y_test[:10],
-    )
-    one_epoch = [replace(spec, config=replace(spec.config, epochs=1)) for spec in specs]
-    run_task(one_epoch[:1], probe, __version__)  # warm-up: first calls pay one-off costs
-    seconds = sum(
-        run_task(task, probe, __version__)[0].history[0]["seconds"]
-        for task in make_tasks(one_epoch)
-    )
-    return seconds * len(bundle.X_train) / len(rows)
-
-
 def _paired_gain(records: Sequence[RunRecord], chosen: str, metric: str) -> dict[str, Any]:
     chosen_runs = {r.seed: r.metrics[metric] for r in records if r.config_name == chosen}
     baseline = {r.seed: r.metrics[metric] for r in records if r.config_name == "none"}
@@ -260,10 +261,12 @@ def selected_features(
 ) -> list[str]:
     """Features an L1 model relies on: those before the largest drop in weight mass.
 
-    Each seed's per-input first-layer weight mass is scaled by its maximum and averaged
-    over seeds; inputs are sorted by it and cut at the largest ratio between neighbours,
-    provided that ratio is at least ``gap`` (else every input with non-zero mass is kept).
-    Exact zeros are never selected.
+    Each seed's (or fold's) per-input first-layer weight mass is scaled by its maximum and
+    averaged; inputs are sorted by it and cut at the largest ratio between neighbours,
+    provided that ratio is at least ``gap`` (else every input above the floor is kept).
+    Inputs below :data:`_MASS_FLOOR` of the largest mass (what a finite number of shrinking
+    steps leaves of a dropped input, and exact zeros) are never selected, and their tiny
+    ratios never decide the cut.
 
     Examples
     --------
@@ -274,7 +277,7 @@ def selected_features(
         return []
     scaled = np.array([np.asarray(m, float) / max(float(np.max(m)), 1e-12) for m in masses])
     mass = scaled.mean(axis=0)
-    order = [i for i in np.argsort(-mass) if mass[i] > 0]
+    order = [i for i in np.argsort(-mass) if mass[i] > 0 and mass[i] >= _MASS_FLOOR * mass.max()]
     cut = len(order)
     if len(order) > 1:
         ratios = [mass[order[k]] / mass[order[k + 1]] for k in range(len(order) - 1)]
@@ -285,120 +288,18 @@ def selected_features(
     return [name for index, name in enumerate(names) if index in keep]
 
 
-@dataclass
-class _Runner:
-    """How the advisor's runs are executed and stored."""
-
-    store: Any
-    experiment: str
-    jobs: int
-    verbose: int
-    seed: int
-    seeds: int
-
-    def __call__(
-        self, bundle: DataBundle, configs: dict[str, TrainConfig], names: Sequence[str]
-    ) -> list[RunRecord]:
-        specs = [
-            RunSpec(name, configs[name], s)
-            for name in names
-            for s in range(self.seed, self.seed + self.seeds)
-        ]
-        records, _ = run_specs(
-            specs,
-            bundle,
-            store=self.store,
-            experiment=self.experiment,
-            jobs=self.jobs,
-            verbose=self.verbose,
-        )
-        return records
-
-
-def _search(
-    bundle: DataBundle,
-    candidates: Sequence[str],
-    base: TrainConfig,
-    run: _Runner,
-    deadline: float,
-    notes: list[str],
-    *,
-    configs: dict[str, TrainConfig] | None = None,
-    tune: bool = True,
-) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
-    """Train the candidates side by side, then (``tune``) the strengths of the two leaders.
-
-    Epochs are set so that the candidates take about :data:`_COMPARE_SHARE` of the time left
-    before ``deadline`` (:data:`_FINAL_SHARE` without tuning, as nothing follows then); the
-    configs actually trained are returned with their records.
-    """
-    known = dict(configs or {})
-
-    def configured(name: str, epochs: int, patience: int) -> TrainConfig:
-        source = known.get(name) or apply_techniques(base, name)
-        return _with_patience(replace(source, epochs=epochs), patience)
-
-    probe = {name: configured(name, 1, 5) for name in candidates}
-    specs = [
-        RunSpec(name, probe[name], s)
-        for name in candidates
-        for s in range(run.seed, run.seed + run.seeds)
-    ]
-    epoch_seconds = _estimate_epoch_seconds(bundle, specs)
-    remaining = deadline - time.perf_counter()
-    cap = _MAX_EPOCHS_SMALL if len(bundle.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
-    share = _COMPARE_SHARE if tune else _FINAL_SHARE
-    epochs = int(min(cap, max(2, share * remaining / max(epoch_seconds, 1e-3))))
-    if epochs * epoch_seconds > remaining:
-        notes.append(
-            f"The budget is tight: {epochs} epochs take about "
-            f"{epochs * epoch_seconds:.0f} s, more than the {remaining:.0f} s left."
-        )
-    # A third of the epochs (3 to 10): enough to ride out noisy epochs, and a stopped run
-    # still saves most of its time. On MNIST, patience 10 instead of 5 gave +0.12 pt.
-    patience = max(3, min(10, epochs // 3))
-    trained = {name: configured(name, epochs, patience) for name in candidates}
-    records = run(bundle, trained, candidates)
-    if not tune:
-        return records, trained, epochs
-    rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False)
-    leaders = [row["config"] for row in rows if row["config"] != "none"][:_TUNED_LEADERS]
-    for leader in leaders:
-        variants = [v for v in _strength_variants(leader) if v not in trained]
-        if not variants:
-            continue
-        remaining = deadline - time.perf_counter()
-        cost = epoch_seconds * epochs * len(variants) / len(candidates)
-        if cost > 0.9 * remaining:
-            notes.append(
-                f"No time left to tune the strengths of {leader} "
-                f"(needs about {cost:.0f} s, {max(remaining, 0):.0f} s left)."
-            )
-            break
-        trained.update({name: configured(name, epochs, patience) for name in variants})
-        records += run(bundle, trained, variants)
-        notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
-    return records, trained, epochs
-
-
-def _subsample(bundle: DataBundle, rows: int, seed: int) -> DataBundle:
-    """A bundle whose training part is a random subset of ``rows`` rows."""
-    keep = np.sort(np.random.default_rng(seed).permutation(len(bundle.X_train))[:rows])
-    return replace(
-        bundle,
-        X_train=bundle.X_train[keep],
-        y_train=bundle.y_train[keep],
-        fingerprint=f"{bundle.fingerprint}:rows{rows}",
+def _training_rows(dataset: Dataset, bundle: DataBundle) -> Dataset:
+    """The non-test rows (training and validation parts) as a data set: what the
+    diagnostics may see when they steer a choice."""
+    return Dataset(
+        np.concatenate([bundle.X_train, bundle.X_val]),
+        np.concatenate([bundle.y_train, bundle.y_val]),
+        dataset.task,
+        list(dataset.feature_names),
+        dataset.name,
+        classes=dataset.classes,
+        image_shape=dataset.image_shape,
     )
-
-
-def _finalists(records: Sequence[RunRecord]) -> list[str]:
-    """The baseline plus the best configs by validation loss (best and preferred)."""
-    rows, _ = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
-    ordered = [row["config"] for row in rows if row["config"] != "none"]
-    preferred = next(row["config"] for row in rows if row["preferred"])
-    chosen = list(dict.fromkeys([preferred, *ordered]))[:_FINALISTS]
-    return ["none", *[c for c in chosen if c != "none"]]
 
 
 def advise(
@@ -420,11 +321,20 @@ def advise(
 ) -> Advice:
     """Diagnose the data, turn the guide's rules into candidates, and test them.
 
-    The candidates (and an unregularized baseline) train side by side with the same seeds;
-    then the strengths of the best candidate are tuned, all within ``budget``. The answer
-    is the config with the best validation loss; configs within one standard error of it
-    go to the simpler/sparser one. When the evidence contradicts the rules, the notes say
-    so.
+    The diagnostics see the training and validation rows only. The candidates (and an
+    unregularized baseline) train side by side; then the strengths of the leaders are
+    tuned, all within ``budget``. The answer is the config with the best validation loss,
+    or the simplest within one standard error of it; a diverged config never wins. The
+    internal test part is only reported. When the evidence contradicts the rules, the notes
+    say so.
+
+    Small data (at most :data:`_CV_ROWS` training + validation rows) is cross-validated:
+    stratified 5-fold (3 when 5 would leave under :data:`_MIN_CV_EPOCHS` epochs), one seed
+    per fold; linear models and a one-hidden-layer network join the candidates when rows
+    per feature are few or the network is large for the data; a grid then an Optuna search
+    refine the leaders' strengths; new fold splits are added while the best and its ties
+    are within noise. Each step stops when the budget is spent or more work cannot change
+    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds.
 
     Parameters
     ----------
@@ -438,7 +348,7 @@ def advise(
     budget : str or float, default="5m"
         Wall-clock budget for the whole call.
     seeds : int, default=3
-        Seeds per config (>= 2 for standard errors).
+        Seeds per config on the single split of large data (>= 2 for standard errors).
 
     Returns
     -------
@@ -467,8 +377,16 @@ def advise(
             f"({dataset.n_features} features, e.g. {', '.join(dataset.feature_names[:5])})."
             + did_you_mean(unknown[0], dataset.feature_names)
         )
-    diagnostics = diagnose_data(dataset, model=model, seed=seed)
     n_train = len(bundle.X_train)
+    pool = len(bundle.X_train) + len(bundle.X_val)
+    cross_validate = pool <= _CV_ROWS
+    # The diagnostics steer the candidates: they see the training and validation rows only.
+    diagnostics = diagnose_data(
+        _training_rows(dataset, bundle),
+        model=model,
+        train_share=(1 - 1 / CV_FOLDS) if cross_validate else n_train / pool,
+        seed=seed,
+    )
     reasons = reasons_from(
         diagnostics,
         n_train=n_train,
@@ -477,10 +395,19 @@ def advise(
         budget_seconds=budget_seconds,
     )
     base = TrainConfig(data=dataset.name, model=model, verbose=0, seed=seed)
-    sizes = list(
-        base.build_model(dataset.n_features, bundle.n_outputs, dataset.task).architecture.sizes
-    )
+    shape = (dataset.n_features, bundle.n_outputs)
+    sizes = list(base.build_model(*shape, dataset.task).architecture.sizes)
     candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
+    if cross_validate:
+        extra, capacity = capacity_candidates(
+            diagnostics,
+            reasons,
+            n_train=int(pool * (1 - 1 / CV_FOLDS)),
+            n_outputs=bundle.n_outputs,
+            early_stopping=any(c.endswith("early_stopping") for c in candidates),
+        )
+        candidates = list(dict.fromkeys([*candidates, *extra]))
+        reasons = reasons + ([capacity] if capacity else [])
     if important_features:
         factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
         base = replace(base, feature_factors=factors)
@@ -489,32 +416,84 @@ def advise(
         notes.append("Diagnostics used a sample of the rows (said per finding).")
 
     deadline = started + budget_seconds
-    run = _Runner(store, f"advise-{dataset.name}", jobs, verbose, seed, seeds)
-    screening = n_train > _SCREEN_ROWS
-    if screening:
+    run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
+    seed_list = tuple(range(seed, seed + seeds))
+    single: list[Fold] = [(bundle, seed_list)]
+    selection: dict[str, Any] = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
+    if cross_validate:
+        records, configs, epochs = search(
+            cv_folds(bundle, 0, seed),
+            candidates,
+            base,
+            run,
+            deadline,
+            notes,
+            shape=shape,
+            share=_CV_SCREEN_SHARE,
+            wide=True,
+            fewer_folds=cv_folds(bundle, 0, seed, CV_FEW_FOLDS),
+        )
+        k = len({r.seed for r in records if r.config_name == "none"})
+        simplicity = simplicity_key(records, configs, shape)
+        epochs_of = next(iter(configs.values())).epochs
+
+        def make(name: str) -> TrainConfig:
+            config = replace(build_config(base, name, shape), epochs=epochs_of)
+            return with_patience(config, patience_for(epochs_of))
+
+        now = time.perf_counter()
+        records, search_note = fine_search(
+            records,
+            configs,
+            cv_folds(bundle, 0, seed, k),
+            make,
+            run,
+            now + _FINE_SHARE * (deadline - now),
+            seed,
+            simplicity,
+        )
+        notes.append(search_note)
+        simplicity = simplicity_key(records, configs, shape)
+        records, repeats, stop_note = repeat_folds(
+            bundle, records, configs, run, deadline, seed, k, simplicity
+        )
+        notes.append(stop_note)
+        selection = {"method": "cv", "folds": k, "repeats": repeats, "seeds": 1}
+    elif n_train > _SCREEN_ROWS:
         base = replace(base, batch_size=_LARGE_DATA_BATCH)
-        screen = _subsample(bundle, _SCREEN_ROWS, seed)
+        screen = subsample(bundle, _SCREEN_ROWS, seed)
         screen_end = started + _SCREEN_SHARE * budget_seconds
-        screened, configs, _ = _search(screen, candidates, base, run, screen_end, notes)
-        finalists = _finalists(screened)
+        screened, configs, _ = search(
+            [(screen, seed_list)], candidates, base, run, screen_end, notes, shape=shape
+        )
+        finalists = pick_finalists(screened, simplicity_key(screened, configs, shape))
         notes.append(
             f"Screened {len({r.config_name for r in screened})} configs on {_SCREEN_ROWS} of the "
             f"{n_train} training rows; the finalists {', '.join(finalists)} then trained on "
             "all rows (the evidence below)."
         )
-        records, configs, epochs = _search(
-            bundle, finalists, base, run, deadline, notes, configs=configs, tune=False
+        records, configs, epochs = search(
+            single, finalists, base, run, deadline, notes, shape=shape, configs=configs, tune=False
         )
     else:
-        records, configs, epochs = _search(bundle, candidates, base, run, deadline, notes)
+        records, configs, epochs = search(
+            single, candidates, base, run, deadline, notes, shape=shape
+        )
 
-    rows, tie_notes = summarize(records, _SELECTION_METRIC, higher_is_better=False, tie_rule="se")
-    tie_notes += _spare_avoided(rows, reasons)
+    simplicity = simplicity_key(records, configs, shape)
+    best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
+    rows = summary_rows(records, SELECTION_METRIC, best, tied, chosen, technique_total)
+    best_mean = next(row for row in rows if row["best"])[f"{SELECTION_METRIC}_mean"]
+    notes.append(f"Best {SELECTION_METRIC}: {best} ({best_mean:.4f}).")
+    if tied:
+        notes.append(f"Tied with the best (within one standard error): {', '.join(tied)}.")
+    notes += _spare_avoided(rows, reasons)
+    chosen = next(row["config"] for row in rows if row["preferred"])
+    diverged = [row["config"] for row in rows if row["diverged"]]
+    if diverged:
+        notes.append(f"Diverged (non-finite validation loss, never chosen): {', '.join(diverged)}.")
     test_metric = "test_accuracy" if dataset.task == "classification" else "test_r2"
     evidence = _evidence(rows, records, test_metric)
-    chosen = next(row["config"] for row in rows if row["preferred"])
-    best = next(row["config"] for row in rows if row["best"])
-    notes += tie_notes
     if chosen != best:
         notes.append(
             f"{best} had the best validation loss, but {chosen} is within one "
@@ -522,6 +501,7 @@ def advise(
         )
     notes += _overruled(reasons, scores, rows, chosen)
     config = replace(configs[chosen], verbose=1)
+    refit_epochs = _refit_epochs(records, chosen, config, cross_validate)
     masses = [r.weights["input_mass"] for r in records if r.config_name == chosen]
     selected = selected_features(masses, dataset.feature_names)
     important = {name: name in selected for name in important_features}
@@ -531,12 +511,12 @@ def advise(
     ranked = [
         {
             "config": row["config"],
-            "val_loss": row[f"{_SELECTION_METRIC}_mean"],
-            test_metric: _mean_of(records, row["config"], test_metric),
+            "val_loss": _finite(row[f"{SELECTION_METRIC}_mean"]),
+            test_metric: _finite(_mean_of(records, row["config"], test_metric)),
             "preferred": row["preferred"],
             "tied": row["tied"] or row["best"],
         }
-        for row in sorted(rows, key=lambda r: (not r["preferred"], r[f"{_SELECTION_METRIC}_mean"]))
+        for row in sorted(rows, key=lambda r: (not r["preferred"], r["diverged"]))
     ]
     gain = _paired_gain(records, chosen, test_metric)
     info = {
@@ -551,7 +531,12 @@ def advise(
         "budget_seconds": budget_seconds,
         "epochs": epochs,
         "seeds": seeds,
+        "selection": selection,
+        "target": target,
     }
+    refit_sizes = list(config.build_model(*shape, dataset.task).architecture.sizes)
+    info["refit_model"] = refit_sizes
+    info["source"] = data if isinstance(data, str) else None
     return Advice(
         data=info,
         diagnostics=diagnostics,
@@ -565,11 +550,28 @@ def advise(
         selected_features=selected,
         important_features=important,
         notes=notes,
-        code=code_snippets(config, sizes, dataset.task),
+        code=code_snippets(config, refit_sizes, dataset.task),
         records=records,
         seconds=time.perf_counter() - started,
         image_shape=dataset.image_shape,
+        refit_epochs=refit_epochs,
     )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _refit_epochs(
+    records: Sequence[RunRecord], chosen: str, config: TrainConfig, cross_validated: bool
+) -> int:
+    """Epochs for a refit on every row: with early stopping under cross-validation, the
+    median epoch the folds stopped at (no validation part is left to stop on); else the
+    configured epochs."""
+    if not (cross_validated and config.early_stopping):
+        return config.epochs
+    stops = [r.best_epoch or r.epochs_run for r in records if r.config_name == chosen]
+    return max(1, int(round(float(np.median(stops)))))
 
 
 def _techniques_of(config: str) -> set[str]:
@@ -607,12 +609,6 @@ def _spare_avoided(rows: list[dict[str, Any]], reasons: Sequence[Reason]) -> lis
     ]
 
 
-def _with_patience(config: TrainConfig, patience: int) -> TrainConfig:
-    if config.early_stopping is None:
-        return config
-    return replace(config, early_stopping=(config.early_stopping[0], patience))
-
-
 def _mean_of(records: Sequence[RunRecord], config: str, metric: str) -> float:
     return float(np.mean([r.metrics[metric] for r in records if r.config_name == config]))
 
@@ -643,10 +639,10 @@ def _overruled(
     tested = [c for c in by_config if favourite in {p.split("=")[0] for p in c.split("+")}]
     if not tested:
         return []
-    best_tested = min(tested, key=lambda c: by_config[c][f"{_SELECTION_METRIC}_mean"])
+    best_tested = min(tested, key=lambda c: by_config[c][f"{SELECTION_METRIC}_mean"])
     return [
         f"The rules favoured {favourite} (score {scores[favourite]:.2f}), but the evidence "
         f"overrules them: {chosen} reached validation loss "
-        f"{by_config[chosen][f'{_SELECTION_METRIC}_mean']:.4f} against "
-        f"{by_config[best_tested][f'{_SELECTION_METRIC}_mean']:.4f} for {best_tested}."
+        f"{by_config[chosen][f'{SELECTION_METRIC}_mean']:.4f} against "
+        f"{by_config[best_tested][f'{SELECTION_METRIC}_mean']:.4f} for {best_tested}."
     ]

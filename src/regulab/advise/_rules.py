@@ -6,15 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from regulab.diagnose import DataDiagnostics
 
-__all__ = ["Reason", "reasons_from", "candidate_configs"]
+__all__ = ["Reason", "reasons_from", "candidate_configs", "capacity_candidates"]
 
 _SMALL_DATA = 1000
 _IRRELEVANT_SHARE = 0.2
 _NOISY_LABELS = 0.2
 _OUTLIERS = 0.02
 _HIGH_CAPACITY = 1.0
+_LINEAR_GRID = (1e-3, 1e-2, 1e-1)
+_FEW_ROWS_PER_FEATURE = 50  # below this, a linear model is a serious candidate
 
 
 @dataclass(frozen=True)
@@ -61,14 +65,14 @@ def reasons_from(
                 "irrelevant_features",
                 ("l1", "elastic_net"),
                 min(1.0, share + 0.2),
-                f"{int(irrelevant.value)} of {n_features} features look irrelevant (mutual "
-                "information at or below a permutation null) → L1 or elastic net zeroes them.",
+                f"{int(irrelevant.value)} of {n_features} features look irrelevant (no signal "
+                "alone or together) → L1 or elastic net zeroes them.",
             )
         )
     correlation = diagnostics["correlation"]
     groups = int(correlation.details.get("n_groups", 0))
     condition = correlation.details.get("condition_number")
-    ill_conditioned = condition is None or condition > 1e3
+    ill_conditioned = bool(correlation.details.get("ill_conditioned", False))
     if groups or ill_conditioned:
         covered = correlation.details.get("features_in_groups", 0)
         why = (
@@ -214,3 +218,59 @@ def candidate_configs(
         combos.append(f"batchnorm+dropout=0.2{stop}")
     singles = list(dict.fromkeys(singles))[:limit]
     return ["none", *singles, *combos], scores
+
+
+def hidden_width(n_train: int, n_features: int, n_outputs: int) -> int:
+    """Width of the one-hidden-layer candidate: about one parameter per training row,
+    as a power of two in [8, 64].
+
+    Examples
+    --------
+    >>> hidden_width(400, 30, 2), hidden_width(100, 30, 2), hidden_width(100_000, 20, 2)
+    (16, 8, 64)
+    """
+    width = n_train / max(n_features + n_outputs + 2, 1)
+    return int(min(64, max(8, 2 ** round(np.log2(max(width, 1.0))))))
+
+
+def capacity_candidates(
+    diagnostics: DataDiagnostics,
+    reasons: Sequence[Reason],
+    *,
+    n_train: int,
+    n_outputs: int,
+    early_stopping: bool,
+) -> tuple[list[str], Reason | None]:
+    """Smaller models to test beside the rules' candidates, and the reason naming why.
+
+    A linear model (L2, plus L1 when irrelevant features or interpretability were found,
+    elastic net when correlated groups were, each at strengths 1e-3, 1e-2 and 1e-1)
+    whenever rows per feature are below :data:`_FEW_ROWS_PER_FEATURE` or the network has
+    more than one parameter per training row; a one-hidden-layer network
+    (:func:`hidden_width`) in the same cases. Whether they stay is for the cross-validated
+    evidence to say.
+    """
+    n_features = int(diagnostics["features"].value)
+    per_feature = n_train / max(n_features, 1)
+    per_sample = float(diagnostics["parameters_per_sample"].value)
+    if per_feature >= _FEW_ROWS_PER_FEATURE and per_sample <= _HIGH_CAPACITY:
+        return [], None
+    codes = {reason.code for reason in reasons}
+    # A linear model's best strength spans decades (l2 = 1 / (2 C n) for scikit-learn's C),
+    # and linear candidates are cheap (one stack), so each comes as a short grid.
+    linear = [f"linear+l2={s:g}" for s in _LINEAR_GRID]
+    if codes & {"irrelevant_features", "interpretable", "domain_knowledge"}:
+        linear += [f"linear+l1={s:g}" for s in _LINEAR_GRID]
+    if codes & {"correlated_features", "irrelevant_and_correlated"}:
+        linear += [f"linear+elastic_net={s:g}:0.5" for s in _LINEAR_GRID]
+    width = hidden_width(n_train, n_features, n_outputs)
+    small = f"hidden={width}" + ("+early_stopping" if early_stopping else "")
+    reason = Reason(
+        "capacity",
+        ("linear", "hidden"),
+        0.6,
+        f"{per_feature:.1f} training rows per feature and {per_sample:.1f} network parameters "
+        f"per row → smaller models are candidates too: a linear model and one hidden layer of "
+        f"{width}.",
+    )
+    return [*linear, small], reason
