@@ -51,7 +51,7 @@ def one_se_choice(
             "Every candidate diverged (non-finite validation loss); check the data for huge "
             "values or lower the learning rate."
         )
-    return choice.best, choice.tied, choice.preferred
+    return str(choice.best), [str(name) for name in choice.tied], str(choice.preferred)
 
 
 def summary_rows(
