@@ -33,7 +33,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -763,7 +763,7 @@ def _warm_path(
                     fresh = _fresh_models(specs, bundle)
                     models = [f if r else m for m, f, r in zip(models, fresh, restarted)]
                 results = _train_specs(specs, models, bundle)
-            models = [r.model for r in results]
+            models = [cast(MLP, r.model) for r in results]
             point = [
                 record_from_result(
                     spec, result, bundle, __version__, key=key, seconds=result.seconds / len(specs)

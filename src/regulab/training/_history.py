@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from regulab.models import MLP
+from torch import nn
+
 from regulab.penalties import Penalty, SparsityReport
 
 __all__ = ["History", "StopReason", "FitResult"]
@@ -61,7 +62,7 @@ class FitResult:
 
     Attributes
     ----------
-    model : MLP
+    model : torch.nn.Module
         The trained model (best weights restored when early stopping asked for it).
     history : History
         Per-epoch records.
@@ -80,7 +81,7 @@ class FitResult:
     seed : int
     """
 
-    model: MLP
+    model: nn.Module
     history: History
     stop_reason: StopReason
     stop_message: str

@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
 from regulab.models import MLP, Architecture
@@ -38,7 +39,7 @@ class Member:
     >>> member = Member(MLP("4-8-3", seed=0), penalties=[L2(1e-3)], seed=0)
     """
 
-    model: MLP
+    model: nn.Module
     penalties: Sequence[Penalty] = ()
     callbacks: Sequence[Callback] = ()
     seed: int = 0
@@ -131,14 +132,20 @@ def _targets(y: Any, task: str, n_rows: int, name: str, device: torch.device) ->
 
 
 def _check_model_fits(arch: Architecture, X: torch.Tensor, y: torch.Tensor) -> str:
-    n_in, n_out = arch.sizes[0], arch.sizes[-1]
+    n_in = arch.sizes[0]
     if n_in != X.shape[1]:
         suggestion = "-".join(str(s) for s in (X.shape[1], *arch.sizes[1:]))
         raise InvalidParameterError(
             f"The model's input size is {n_in} but the data has {X.shape[1]} features; "
             f"use a spec starting with {X.shape[1]}, e.g. '{suggestion}'."
         )
-    if arch.task == "regression":
+    return check_outputs(arch.task, arch.sizes[-1], y)
+
+
+def check_outputs(task: str, n_out: int, y: torch.Tensor) -> str:
+    """The head kind of a model with ``n_out`` outputs, or a clear error when the outputs
+    do not fit the task and the targets ``y``."""
+    if task == "regression":
         expected = 1 if y.dim() == 1 else y.shape[1]
         if n_out != expected:
             raise InvalidParameterError(
@@ -178,9 +185,9 @@ def _validation_split(
 
 
 def train(
-    model: MLP,
+    model: nn.Module,
     X: Any,
-    y: Any,
+    y: Any = None,
     X_val: Any = None,
     y_val: Any = None,
     *,
@@ -193,10 +200,14 @@ def train(
 
     Parameters
     ----------
-    model : MLP or LinearModel
-        Trained in place; its current weights are the starting point.
-    X, y : array-like or tensor
-        Training data: float features (n, p); integer class codes or float targets.
+    model : torch.nn.Module
+        Trained in place; its current weights are the starting point. Regulab's ``MLP`` and
+        ``LinearModel`` take the stacked fast path; any other module, whose forward maps a
+        batch of inputs to one row of scores per sample, trains with ``torch.optim``.
+    X, y : array-like, tensor, or a torch Dataset and None
+        Training data: float inputs (n, ...) of any shape for a custom module, (n, p) for
+        an ``MLP``; integer class codes or float targets. ``X`` may be a
+        ``torch.utils.data.Dataset`` of ``(input, target)`` pairs, with ``y`` None.
     X_val, y_val : array-like, optional
         Validation data. When absent, ``validation_split`` of the training rows is held out.
     penalties : sequence of Penalty
@@ -207,7 +218,7 @@ def train(
         Seeds the shuffling and the dropout masks.
     **options
         ``optimizer`` (adam, adamw, sgd), ``lr``, ``momentum``, ``epochs``, ``batch_size``,
-        ``validation_split``, ``device``, ``verbose``, ``feature_names``: see
+        ``validation_split``, ``device``, ``verbose``, ``feature_names``, ``task``: see
         :func:`train_many`.
 
     Returns
@@ -232,7 +243,7 @@ def train(
 def train_many(
     members: Sequence[Member],
     X: Any,
-    y: Any,
+    y: Any = None,
     X_val: Any = None,
     y_val: Any = None,
     *,
@@ -247,12 +258,18 @@ def train_many(
     verbose: int = 1,
     feature_names: Sequence[str] | None = None,
     threads: int = 1,
+    task: str | None = None,
 ) -> list[FitResult]:
     """Train several models on the same data; models of one architecture train as one stack.
 
     Each member keeps its own penalties, dropout rates, seed and callbacks, and ends exactly
     where it would have ended trained alone (within float rounding). A member that stops
     early leaves the stack, so the others speed up.
+
+    Any ``torch.nn.Module`` trains here too: when a member is not an ``MLP``, every member
+    trains in turn with ``torch.optim`` (see :mod:`regulab.training._generic`); inputs may
+    then have any shape, or ``X`` may be a ``torch.utils.data.Dataset`` of
+    ``(input, target)`` pairs with ``y`` None.
 
     Parameters
     ----------
@@ -281,6 +298,9 @@ def train_many(
         a second thread gains about 1.1x on a quiet 2-core machine, and multi-threaded
         kernels slow down 10-100x when other processes compete for the cores. Raise it for
         wide models on an otherwise idle machine.
+    task : {"classification", "regression"}, optional
+        For modules other than Regulab's :class:`~regulab.models.MLP` (which carries its
+        task): inferred from ``y`` when None, integer targets meaning classification.
 
     Returns
     -------
@@ -302,7 +322,30 @@ def train_many(
         "validation_split", validation_split, low=0.0, high=1.0, high_open=True, owner="train"
     )
     target = torch.device(resolve_device(device))
-    task = members[0].model.architecture.task
+    spec = OptimizerSpec(optimizer, float(lr), float(momentum))
+    generic = isinstance(X, torch.utils.data.Dataset)
+    if generic or not all(isinstance(member.model, MLP) for member in members):
+        from regulab.training._generic import train_modules
+
+        with _torch_threads(threads):
+            return train_modules(
+                members,
+                X,
+                y,
+                X_val,
+                y_val,
+                task=task,
+                spec=spec,
+                epochs=int(epochs),
+                batch_size=int(batch_size),
+                validation_split=validation_split,
+                split_seed=split_seed,
+                device=target,
+                verbose=verbose,
+                feature_names=feature_names,
+            )
+    models = [cast(MLP, member.model) for member in members]
+    task = models[0].architecture.task
     X_fit = _features(X, "X", target)
     y_fit = _targets(y, task, len(X_fit), "y", target)
     X_v: torch.Tensor | None = None
@@ -314,10 +357,9 @@ def train_many(
         y_v = _targets(y_val, task, len(X_v), "y_val", target)
     elif validation_split > 0 and len(X_fit) > 1:
         X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed)
-    spec = OptimizerSpec(optimizer, float(lr), float(momentum))
     groups: dict[Architecture, list[int]] = {}
-    for index, member in enumerate(members):
-        groups.setdefault(member.model.architecture, []).append(index)
+    for index, model in enumerate(models):
+        groups.setdefault(model.architecture, []).append(index)
     results: list[FitResult | None] = [None] * len(members)
     with _torch_threads(threads):
         for arch, indices in groups.items():
@@ -387,7 +429,7 @@ def _train_stack(
     seeds = [_seeds(member.seed) for member in members]
     stack = StackedMLP(
         arch,
-        [m.model for m in members],
+        [cast(MLP, m.model) for m in members],
         coefficients,
         [dropout for _, dropout in seeds],
         spec,
