@@ -12,8 +12,10 @@ import numpy as np
 
 from regulab import __version__
 from regulab.advise._code import code_snippets
+from regulab.advise._modules import module_candidates, module_code
 from regulab.advise._rules import Reason, candidate_configs, reasons_from
 from regulab.config import TrainConfig
+from regulab.custom import ModelFactory, factory_reference, is_custom
 from regulab.data import Dataset
 from regulab.diagnose import DataDiagnostics, diagnose_data
 from regulab.errors import InvalidParameterError, did_you_mean
@@ -407,7 +409,7 @@ def advise(
     target: str | None = None,
     task: str | None = None,
     mnist_dir: str | None = None,
-    model: str | None = None,
+    model: str | ModelFactory | None = None,
     interpretable: bool = False,
     important_features: Sequence[str] = (),
     budget: str | float = "5m",
@@ -429,8 +431,10 @@ def advise(
     Parameters
     ----------
     data : str or Dataset, default="digits"
-    model : str, optional
-        Layer sizes; default ``inputs-128-64-outputs``.
+    model : str or callable, optional
+        Layer sizes (default ``inputs-128-64-outputs``), ``"cnn"``, an import path
+        ``"package.module:factory"`` or the factory itself (see :mod:`regulab.custom`).
+        For such models the candidates follow their layer types and parameter count.
     interpretable : bool, default=False
         Favour sparse and linear answers and list the kept features.
     important_features : sequence of str
@@ -452,6 +456,8 @@ def advise(
     """
     started = time.perf_counter()
     budget_seconds = parse_budget(budget)
+    if model is not None and not isinstance(model, str):
+        model = factory_reference(model)
     if seeds < 2:
         raise InvalidParameterError(
             f"The 'seeds' parameter of advise must be an int in the range [2, inf). Got {seeds} "
@@ -467,7 +473,8 @@ def advise(
             f"({dataset.n_features} features, e.g. {', '.join(dataset.feature_names[:5])})."
             + did_you_mean(unknown[0], dataset.feature_names)
         )
-    diagnostics = diagnose_data(dataset, model=model, seed=seed)
+    custom = is_custom(model)
+    diagnostics = diagnose_data(dataset, model=None if custom else model, seed=seed)
     n_train = len(bundle.X_train)
     reasons = reasons_from(
         diagnostics,
@@ -477,14 +484,28 @@ def advise(
         budget_seconds=budget_seconds,
     )
     base = TrainConfig(data=dataset.name, model=model, verbose=0, seed=seed)
-    sizes = list(
-        base.build_model(dataset.n_features, bundle.n_outputs, dataset.task).architecture.sizes
-    )
-    candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
+    notes: list[str] = []
+    if custom:  # a CNN or the user's own module: rules from its layers and size
+        found = module_candidates(
+            base,
+            reasons,
+            n_features=dataset.n_features,
+            n_outputs=bundle.n_outputs,
+            task=dataset.task,
+            image_shape=dataset.image_shape,
+            n_train=n_train,
+        )
+        reasons, candidates, scores = found.reasons, found.candidates, found.scores
+        notes += found.notes
+        sizes: list[int] = []
+    else:
+        sizes = list(
+            base.build_model(dataset.n_features, bundle.n_outputs, dataset.task).architecture.sizes
+        )
+        candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
     if important_features:
         factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
         base = replace(base, feature_factors=factors)
-    notes: list[str] = []
     if diagnostics["irrelevant_features"].sampled:
         notes.append("Diagnostics used a sample of the rows (said per finding).")
 
@@ -546,7 +567,7 @@ def advise(
         "n_val": len(bundle.X_val),
         "n_test": len(bundle.X_test),
         "n_features": dataset.n_features,
-        "model": "-".join(map(str, sizes)),
+        "model": found.description if custom else "-".join(map(str, sizes)),
         "fingerprint": bundle.fingerprint,
         "budget_seconds": budget_seconds,
         "epochs": epochs,
@@ -565,10 +586,12 @@ def advise(
         selected_features=selected,
         important_features=important,
         notes=notes,
-        code=code_snippets(config, sizes, dataset.task),
+        code=module_code(config, dataset.task)
+        if custom
+        else code_snippets(config, sizes, dataset.task),
         records=records,
         seconds=time.perf_counter() - started,
-        image_shape=dataset.image_shape,
+        image_shape=None if custom else dataset.image_shape,
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from regulab.config import TrainConfig
+from regulab.custom import image_shape_of
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
 from regulab.training import FitResult, Member, evaluate, train_many
@@ -137,7 +138,9 @@ def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) ->
     members = []
     for spec in task:
         config = replace(spec.config, seed=spec.seed)
-        model = config.build_model(data.X_train.shape[1], data.n_outputs, data.task)
+        model = config.build(
+            data.X_train.shape[1], data.n_outputs, data.task, image_shape_of(data.feature_names)
+        )
         members.append(Member(model, config.penalties(), config.callbacks(), spec.seed))
     results = train_many(
         members,
@@ -152,6 +155,7 @@ def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) ->
         device=first.device,
         verbose=0,
         feature_names=list(data.feature_names),
+        task=data.task,
     )
     seconds = [result.seconds / len(task) for result in results]
     return [
