@@ -509,3 +509,27 @@ def test_cli_refuses_bad_models_and_writes_nothing(
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
     assert not store.exists()
+
+
+def test_advised_cnn_code_runs_and_builds_the_same_network() -> None:
+    from regulab.advise._modules import module_code
+
+    config = TrainConfig(
+        model="cnn", dropout=(0.1, 0.2, 0.5), batchnorm=True, l2=1e-4, l1=1e-4, prox_l1=True,
+        early_stopping=("val_loss", 2), epochs=1,
+    )  # fmt: skip
+    code = module_code(config, "classification", n_features=64, n_outputs=10, image_shape=(8, 8))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 64)).astype(np.float32)
+    y = rng.integers(0, 10, size=40)
+    arrays = dict(X_train=X, y_train=y, X_val=X, y_val=y, X_test=X, y_test=y)
+    tensors = {k: torch.as_tensor(v) for k, v in arrays.items()}
+    regulab_ns: dict[str, Any] = dict(arrays)
+    with redirect_stdout(io.StringIO()):
+        exec(code["regulab"], regulab_ns)
+    torch_ns: dict[str, Any] = dict(tensors)
+    exec(code["pytorch"], torch_ns)
+    shapes = [tuple(v.shape) for v in regulab_ns["model"].state_dict().values()]
+    assert [tuple(v.shape) for v in torch_ns["model"].state_dict().values()] == shapes
+    assert "layers.SpatialDropout2D(0.1)" in code["keras"]
+    assert "layers.Reshape((8, 8, 1))" in code["keras"]

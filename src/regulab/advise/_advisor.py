@@ -586,7 +586,13 @@ def advise(
         selected_features=selected,
         important_features=important,
         notes=notes,
-        code=module_code(config, dataset.task)
+        code=module_code(
+            config,
+            dataset.task,
+            n_features=dataset.n_features,
+            n_outputs=bundle.n_outputs,
+            image_shape=dataset.image_shape,
+        )
         if custom
         else code_snippets(config, sizes, dataset.task),
         records=records,
