@@ -533,3 +533,32 @@ def test_advised_cnn_code_runs_and_builds_the_same_network() -> None:
     assert [tuple(v.shape) for v in torch_ns["model"].state_dict().values()] == shapes
     assert "layers.SpatialDropout2D(0.1)" in code["keras"]
     assert "layers.Reshape((8, 8, 1))" in code["keras"]
+
+
+def test_a_factory_workers_cannot_import_needs_jobs_1() -> None:
+    def local_net(n_features: int, n_outputs: int) -> nn.Module:
+        return nn.Linear(n_features, n_outputs)
+
+    with pytest.raises(InvalidParameterError, match="cannot be imported by name .* use jobs=1"):
+        compare("iris", "none", model=local_net, seeds=1, epochs=1, jobs=2, verbose=0)
+    result = compare("iris", "none,l2", model=local_net, seeds=1, epochs=1, verbose=0)
+    assert result.data["model"].endswith("local_net")
+
+
+def test_cli_train_refuses_to_save_a_custom_model(tmp_path: Path) -> None:
+    target = tmp_path / "model.safetensors"
+    code, out, err = _cli("train", "--data", "digits", "--model", "cnn", "--save", target)
+    assert code == 2
+    assert err.startswith("regulab: error: --save writes Regulab's MLP models only;")
+    assert not target.exists()
+
+
+def test_validation_data_as_a_torch_dataset() -> None:
+    X, y = _images()
+    X_val, y_val = _images(40, seed=1)
+    val = torch.utils.data.TensorDataset(torch.from_numpy(X_val), torch.from_numpy(y_val))
+    with_arrays = train(_conv_net(), X, y, X_val, y_val, epochs=1, verbose=0)
+    with_dataset = train(_conv_net(), X, y, val, epochs=1, verbose=0)
+    assert with_dataset.history[-1]["val_loss"] == pytest.approx(
+        with_arrays.history[-1]["val_loss"], rel=1e-6
+    )
