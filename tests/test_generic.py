@@ -562,3 +562,21 @@ def test_validation_data_as_a_torch_dataset() -> None:
     assert with_dataset.history[-1]["val_loss"] == pytest.approx(
         with_arrays.history[-1]["val_loss"], rel=1e-6
     )
+
+
+def test_a_forward_that_loses_the_batch_axis_is_refused() -> None:
+    class Flat(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(36, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.linear(x.reshape(len(x), -1)).reshape(-1)
+
+    X, y = _images()
+    with pytest.raises(InvalidParameterError) as error:
+        train(Flat(), X, y, verbose=0)
+    assert str(error.value) == (
+        "The model returned scores of shape (6,) for 2 samples; its forward must keep the "
+        "samples on the first axis."
+    )

@@ -334,14 +334,5 @@ def compare(
         "fingerprint": bundle.fingerprint,
         "model": configs[names[0]].model or f"{dataset.n_features}-128-64-{bundle.n_outputs}",
     }
-    return Comparison(
-        rows,
-        notes,
-        records,
-        metric,
-        higher,
-        info,
-        experiment,
-        reused,
-        None if is_custom(base.model) else dataset.image_shape,  # pixel maps: first dense layer
-    )
+    image_shape = None if is_custom(base.model) else dataset.image_shape  # for pixel maps
+    return Comparison(rows, notes, records, metric, higher, info, experiment, reused, image_shape)

@@ -248,11 +248,19 @@ def module_scores(model: nn.Module, X: torch.Tensor, chunk: int = _CHUNK) -> tor
     """Eval-mode scores ``(n, outputs)`` in chunks of rows (the mode is restored after)."""
     was_training = model.training
     model.eval()
-    parts = [
-        model(X[i : i + chunk]).reshape(len(X[i : i + chunk]), -1) for i in range(0, len(X), chunk)
-    ]
+    parts = [_rows(model(X[i : i + chunk]), len(X[i : i + chunk])) for i in range(0, len(X), chunk)]
     model.train(was_training)
     return torch.cat(parts)
+
+
+def _rows(scores: torch.Tensor, n: int) -> torch.Tensor:
+    """Scores as ``(n, outputs)``; a forward that loses the batch axis is an error."""
+    if scores.ndim == 0 or scores.shape[0] != n:
+        raise InvalidParameterError(
+            f"The model returned scores of shape {tuple(scores.shape)} for {n} samples; its "
+            "forward must keep the samples on the first axis."
+        )
+    return scores.reshape(n, -1)
 
 
 def _output_size(model: nn.Module, X: torch.Tensor) -> int:
@@ -260,6 +268,8 @@ def _output_size(model: nn.Module, X: torch.Tensor) -> int:
     probe = X[:2]
     try:
         scores = module_scores(model, probe)
+    except InvalidParameterError:
+        raise
     except Exception as error:  # the user's forward: any failure is a misfit with the data
         raise InvalidParameterError(
             f"The model cannot take inputs of shape {tuple(probe.shape[1:])} per sample: "
@@ -393,7 +403,7 @@ def _train_one(
                 if has_norm and len(index) < 2:
                     continue  # batch norm needs two samples; PyTorch raises on one
                 xb, yb = X[index], y[index]
-                scores = model(xb).reshape(len(xb), -1)
+                scores = model(xb).reshape(len(xb), -1)  # checked by _output_size
                 loss = member_losses(scores.unsqueeze(0), yb.unsqueeze(0), kind)[0]
                 optimizer.zero_grad(set_to_none=False)
                 loss.backward()
