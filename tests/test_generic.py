@@ -580,3 +580,14 @@ def test_a_forward_that_loses_the_batch_axis_is_refused() -> None:
         "The model returned scores of shape (6,) for 2 samples; its forward must keep the "
         "samples on the first axis."
     )
+
+
+def test_runs_of_a_custom_model_are_separate_tasks() -> None:
+    """They train one by one anyway; as separate tasks they spread over workers, and a
+    task's epoch time is the time of its one run (the advisor's budget relies on it)."""
+    from regulab.experiment import RunSpec, make_tasks
+
+    specs = [RunSpec(name, TrainConfig(model="cnn"), seed) for name in "ab" for seed in (0, 1)]
+    assert [len(task) for task in make_tasks(specs)] == [1, 1, 1, 1]
+    mlp = [RunSpec(name, TrainConfig(), seed) for name in "ab" for seed in (0, 1)]
+    assert [len(task) for task in make_tasks(mlp)] == [4]

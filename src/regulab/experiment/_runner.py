@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from regulab.config import TrainConfig
-from regulab.custom import image_shape_of
+from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
 from regulab.training import FitResult, Member, evaluate, train_many
@@ -83,6 +83,8 @@ class RunSpec:
 
 def _stack_key(spec: RunSpec) -> tuple[Any, ...]:
     c = spec.config
+    if is_custom(c.model):  # trains on its own (torch.optim): one task per run
+        return ("custom", spec.key(""))
     return (c.model, c.activation, c.batchnorm, c.optimizer, c.lr, c.epochs, c.batch_size, c.device)
 
 
