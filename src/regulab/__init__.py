@@ -14,7 +14,7 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 
 from regulab.errors import DataError, InvalidParameterError, RegulabError
-from regulab.models import MLP, Architecture, LinearModel
+from regulab.models import CNN, MLP, Architecture, LinearModel
 from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, describe, sparsity
 from regulab.training import (
     Callback,
@@ -53,6 +53,7 @@ __all__ = [
     "DataError",
     "MLP",
     "LinearModel",
+    "CNN",
     "Architecture",
     "Penalty",
     "L1",

@@ -41,6 +41,7 @@ from regulab.config import (
     parse_rates,
     run,
 )
+from regulab.custom import is_custom, resolve_factory
 from regulab.data import list_datasets
 from regulab.errors import RegulabError
 
@@ -112,6 +113,15 @@ def datasets_command() -> None:
     _console().print(table)
 
 
+def _resolve_model(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check ``--model`` before any work: an import path ``module:factory`` must resolve
+    (the current folder is importable)."""
+    if is_custom(value):
+        assert value is not None
+        resolve_factory(value)
+    return value
+
+
 def _summary_table(summary: RunSummary) -> Table:
     result = summary.result
     table = Table("", "value", title=f"{summary.dataset.name}: test results")
@@ -145,7 +155,9 @@ def _summary_table(summary: RunSummary) -> Table:
 @click.option(
     "--model",
     default=None,
-    help="Layer sizes like 64-128-64-10, or 'linear'. Default: inputs-128-64-outputs.",
+    callback=_resolve_model,
+    help="Layer sizes like 64-128-64-10, 'linear', 'cnn', or your own factory as "
+    "package.module:function. Default: inputs-128-64-outputs.",
 )
 @click.option("--activation", default="relu", show_default=True)
 @click.option("--dropout", default="", help="Rates after hidden layers, e.g. 0.5,0.3.")
@@ -184,6 +196,11 @@ def train_command(**options: Any) -> None:
     _check_outputs(
         {"--json": json_path, "--save": save_path}, {"--data": _file_input(options["data"])}
     )
+    if save_path and is_custom(options["model"]):
+        raise RegulabError(
+            f"--save writes Regulab's MLP models only; save the weights of the {options['model']}"
+            " model from Python with torch.save(result.model.state_dict(), path)."
+        )
     options["dropout"] = parse_rates(options["dropout"])
     if options["elastic_net"] is not None:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])
@@ -248,7 +265,9 @@ def _data_options(function: Any) -> Any:
         click.option(
             "--model",
             default=None,
-            help="Layer sizes like 64-128-64-10. Default: inputs-128-64-outputs.",
+            callback=_resolve_model,
+            help="Layer sizes like 64-128-64-10, 'cnn', or your own factory as "
+            "package.module:function. Default: inputs-128-64-outputs.",
         ),
     ]
     for option in reversed(options):

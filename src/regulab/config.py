@@ -19,6 +19,10 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from torch import nn
+
+from regulab.custom import build_model as build_custom
+from regulab.custom import is_custom
 from regulab.data import Dataset, Splits, load, split
 from regulab.errors import InvalidParameterError, check_range
 from regulab.models import MLP, LinearModel, parse_sizes
@@ -117,8 +121,9 @@ class TrainConfig:
     mnist_dir : str, optional
         Folder holding MNIST's four IDX files.
     model : str, optional
-        Layer sizes ``"64-128-64-10"``; ``"linear"`` for a linear model; None for
-        ``inputs-128-64-outputs``.
+        Layer sizes ``"64-128-64-10"``; ``"linear"`` for a linear model; ``"cnn"`` for
+        :class:`regulab.models.CNN`; an import path ``"package.module:factory"`` for your
+        own model (:mod:`regulab.custom`); None for ``inputs-128-64-outputs``.
     activation, dropout, input_dropout, batchnorm
         Model options (see :class:`regulab.models.MLP`).
     l1, l2, weight_decay : float
@@ -178,6 +183,31 @@ class TrainConfig:
             return []
         monitor, patience = self.early_stopping
         return [EarlyStopping(monitor, patience=patience)]
+
+    def build(
+        self,
+        n_features: int,
+        n_outputs: int,
+        task: str,
+        image_shape: tuple[int, int] | None = None,
+    ) -> nn.Module:
+        """Any model this config names: :meth:`build_model`'s MLP, or ``"cnn"`` and import
+        paths ``"module:factory"`` through :func:`regulab.custom.build_model`, with samples of
+        shape ``(1, *image_shape)`` on image data."""
+        if not is_custom(self.model):
+            return self.build_model(n_features, n_outputs, task)
+        assert self.model is not None
+        return build_custom(
+            self.model,
+            input_shape=(1, *image_shape) if image_shape else (n_features,),
+            n_outputs=n_outputs,
+            task=task,
+            dropout=self.dropout,
+            input_dropout=self.input_dropout,
+            batchnorm=self.batchnorm,
+            activation=self.activation,
+            seed=self.seed,
+        )
 
     def build_model(self, n_features: int, n_outputs: int, task: str) -> MLP:
         """The model for data with ``n_features`` inputs and ``n_outputs`` outputs."""
@@ -283,7 +313,7 @@ def run(config: TrainConfig) -> RunSummary:
     )
     splits = split(dataset, val_size=config.val_size, test_size=config.test_size, seed=config.seed)
     n_outputs = dataset.n_classes if dataset.task == "classification" else 1
-    model = config.build_model(dataset.n_features, n_outputs, dataset.task)
+    model = config.build(dataset.n_features, n_outputs, dataset.task, dataset.image_shape)
     result = train(
         model,
         splits.X_train,
@@ -300,6 +330,7 @@ def run(config: TrainConfig) -> RunSummary:
         device=config.device,
         verbose=config.verbose,
         feature_names=dataset.feature_names,
+        task=dataset.task,
     )
     test_metrics = evaluate(result.model, splits.X_test, splits.y_test)
     return RunSummary(config, dataset, splits, result, test_metrics, time.perf_counter() - started)

@@ -22,7 +22,8 @@ decay (AdamW, Loshchilov & Hutter 2019) shrinks every weight by the same fractio
 Biases and normalization parameters are excluded by default (``include_bias=True`` opts in).
 ``per_layer`` overrides the strength of chosen layers (index = order of weight matrices), and
 ``feature_factors`` scales the first layer's penalty per input feature like glmnet's
-``penalty.factor``: 0 leaves a feature unpenalized, 1 is normal, >1 penalizes more.
+``penalty.factor``: 0 leaves a feature unpenalized, 1 is normal, >1 penalizes more (on a
+convolution, per input channel).
 
 ``proximal=True`` on L1 or elastic net replaces the L1 subgradient by soft-thresholding after
 each optimizer step, ``w <- sign(w) * max(|w| - t, 0)``, which produces exact zeros. The
@@ -180,7 +181,8 @@ class Penalty:
                 f"{len(self.feature_factors)} values but the first layer has {n_inputs} inputs."
             )
         factors = torch.tensor(self.feature_factors, dtype=weight.dtype, device=weight.device)
-        return factors.view(1, -1)  # nn.Linear stores (out, in): inputs are columns
+        # nn.Linear stores (out, in), nn.Conv* (out, in, *kernel): inputs are axis 1
+        return factors.view(1, -1, *([1] * (weight.ndim - 2)))
 
     def get_config(self) -> dict[str, Any]:
         """Return JSON-safe constructor arguments; ``from_config`` rebuilds the penalty."""

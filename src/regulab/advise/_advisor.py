@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from regulab.advise._code import code_snippets
+from regulab.advise._modules import module_candidates, module_code
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
 from regulab.advise._search import (
@@ -33,6 +34,7 @@ from regulab.advise._search import (
 )
 from regulab.advise._select import by_fold, one_se_choice, summary_rows
 from regulab.config import TrainConfig
+from regulab.custom import ModelFactory, factory_reference, is_custom
 from regulab.data import Dataset
 from regulab.diagnose import DataDiagnostics, diagnose_data
 from regulab.errors import InvalidParameterError, did_you_mean
@@ -308,7 +310,7 @@ def advise(
     target: str | None = None,
     task: str | None = None,
     mnist_dir: str | None = None,
-    model: str | None = None,
+    model: str | ModelFactory | None = None,
     interpretable: bool = False,
     important_features: Sequence[str] = (),
     budget: str | float = "5m",
@@ -339,8 +341,10 @@ def advise(
     Parameters
     ----------
     data : str or Dataset, default="digits"
-    model : str, optional
-        Layer sizes; default ``inputs-128-64-outputs``.
+    model : str or callable, optional
+        Layer sizes (default ``inputs-128-64-outputs``), ``"cnn"``, an import path
+        ``"package.module:factory"`` or the factory itself (see :mod:`regulab.custom`).
+        For such models the candidates follow their layer types and parameter count.
     interpretable : bool, default=False
         Favour sparse and linear answers and list the kept features.
     important_features : sequence of str
@@ -362,6 +366,8 @@ def advise(
     """
     started = time.perf_counter()
     budget_seconds = parse_budget(budget)
+    if model is not None and not isinstance(model, str):
+        model = factory_reference(model)
     if seeds < 2:
         raise InvalidParameterError(
             f"The 'seeds' parameter of advise must be an int in the range [2, inf). Got {seeds} "
@@ -377,13 +383,14 @@ def advise(
             f"({dataset.n_features} features, e.g. {', '.join(dataset.feature_names[:5])})."
             + did_you_mean(unknown[0], dataset.feature_names)
         )
+    custom = is_custom(model)
     n_train = len(bundle.X_train)
     pool = len(bundle.X_train) + len(bundle.X_val)
     cross_validate = pool <= _CV_ROWS
     # The diagnostics steer the candidates: they see the training and validation rows only.
     diagnostics = diagnose_data(
         _training_rows(dataset, bundle),
-        model=model,
+        model=None if custom else model,
         train_share=(1 - 1 / CV_FOLDS) if cross_validate else n_train / pool,
         seed=seed,
     )
@@ -395,10 +402,25 @@ def advise(
         budget_seconds=budget_seconds,
     )
     base = TrainConfig(data=dataset.name, model=model, verbose=0, seed=seed)
+    notes: list[str] = []
     shape = (dataset.n_features, bundle.n_outputs)
-    sizes = list(base.build_model(*shape, dataset.task).architecture.sizes)
-    candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
-    if cross_validate:
+    if custom:  # a CNN or the user's own module: rules from its layers and size
+        found = module_candidates(
+            base,
+            reasons,
+            n_features=dataset.n_features,
+            n_outputs=bundle.n_outputs,
+            task=dataset.task,
+            image_shape=dataset.image_shape,
+            n_train=n_train,
+        )
+        reasons, candidates, scores = found.reasons, found.candidates, found.scores
+        notes += found.notes
+        sizes: list[int] = []
+    else:
+        sizes = list(base.build_model(*shape, dataset.task).architecture.sizes)
+        candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
+    if cross_validate and not custom:
         extra, capacity = capacity_candidates(
             diagnostics,
             reasons,
@@ -411,7 +433,6 @@ def advise(
     if important_features:
         factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
         base = replace(base, feature_factors=factors)
-    notes: list[str] = []
     if diagnostics["irrelevant_features"].sampled:
         notes.append("Diagnostics used a sample of the rows (said per finding).")
 
@@ -526,7 +547,7 @@ def advise(
         "n_val": len(bundle.X_val),
         "n_test": len(bundle.X_test),
         "n_features": dataset.n_features,
-        "model": "-".join(map(str, sizes)),
+        "model": found.description if custom else "-".join(map(str, sizes)),
         "fingerprint": bundle.fingerprint,
         "budget_seconds": budget_seconds,
         "epochs": epochs,
@@ -550,10 +571,18 @@ def advise(
         selected_features=selected,
         important_features=important,
         notes=notes,
-        code=code_snippets(config, refit_sizes, dataset.task),
+        code=module_code(
+            config,
+            dataset.task,
+            n_features=dataset.n_features,
+            n_outputs=bundle.n_outputs,
+            image_shape=dataset.image_shape,
+        )
+        if custom
+        else code_snippets(config, refit_sizes, dataset.task),
         records=records,
         seconds=time.perf_counter() - started,
-        image_shape=dataset.image_shape,
+        image_shape=None if custom else dataset.image_shape,
         refit_epochs=refit_epochs,
     )
 

@@ -77,14 +77,18 @@ def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
     return f"import regulab\nfrom regulab import {', '.join(used)}\n\n{body}"
 
 
-def _pytorch(config: TrainConfig, sizes: list[int], task: str) -> str:
+def _pytorch(
+    config: TrainConfig, sizes: list[int], task: str, model_layers: list[str] | None = None
+) -> str:
+    """The plain loop on the MLP of ``sizes``, or on ``model_layers`` (``nn.Sequential``
+    items) when given."""
     loss_fn = "F.cross_entropy" if task == "classification" else "F.mse_loss"
     target = "" if task == "classification" else ".view(-1, 1)"
     rates = _rates(config, len(sizes) - 2) if config.model != "linear" else []
-    layers = []
-    if config.input_dropout:
+    layers = list(model_layers or [])
+    if model_layers is None and config.input_dropout:
         layers.append(f"nn.Dropout({config.input_dropout:g})")
-    for index, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for index, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]) if model_layers is None else []):
         hidden = index < len(sizes) - 2
         no_bias = ", bias=False" if hidden and config.batchnorm else ""  # batch norm shifts
         layers.append(f"nn.Linear({a}, {b}{no_bias})")
@@ -146,7 +150,11 @@ def _pytorch(config: TrainConfig, sizes: list[int], task: str) -> str:
     return "\n".join(lines)
 
 
-def _keras(config: TrainConfig, sizes: list[int], task: str) -> str:
+def _keras(
+    config: TrainConfig, sizes: list[int], task: str, model_layers: list[str] | None = None
+) -> str:
+    """The Keras model of ``sizes``, or of ``model_layers`` (indented ``Sequential`` items
+    ending in the hidden part; the head is added) when given."""
     classify = task == "classification"
     head = ', activation="softmax"' if classify else ""
     loss = "sparse_categorical_crossentropy" if classify else "mse"
@@ -156,11 +164,11 @@ def _keras(config: TrainConfig, sizes: list[int], task: str) -> str:
     regularizer = (
         f", kernel_regularizer=regularizers.L1L2(l1={l1:g}, l2={l2:g})" if l1 or l2 else ""
     )
-    layers = [f"    keras.Input(shape=({sizes[0]},)),"]
-    if config.input_dropout:
+    layers = [f"    keras.Input(shape=({sizes[0]},)),", *(model_layers or [])]
+    if model_layers is None and config.input_dropout:
         layers.append(f"    layers.Dropout({config.input_dropout:g}),")
     no_bias = ", use_bias=False" if config.batchnorm else ""  # batch norm's beta shifts
-    for index, width in enumerate(sizes[1:-1]):
+    for index, width in enumerate(sizes[1:-1] if model_layers is None else []):
         layers.append(f"    layers.Dense({width}{no_bias}{regularizer}),")
         if config.batchnorm:  # PyTorch's (and Regulab's) running-statistics momentum and eps
             layers.append("    layers.BatchNormalization(momentum=0.9, epsilon=1e-5),")

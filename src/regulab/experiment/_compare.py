@@ -14,15 +14,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from regulab import __version__
 from regulab.config import TrainConfig
+from regulab.custom import ModelFactory, custom_note, factory_reference, importable, is_custom
 from regulab.data import Dataset, load, split
-from regulab.errors import check_range
+from regulab.errors import InvalidParameterError, check_range
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks, stacking_note
 from regulab.experiment._summary import summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
 from regulab.stats import check_tie_rule, main_metric, selection_metric
 from regulab.training._callbacks import EarlyStopping
-from regulab.training._trainer import _check_model_fits, available_metrics
+from regulab.training._generic import check_fits
+from regulab.training._trainer import available_metrics
 
 __all__ = [
     "Comparison",
@@ -265,7 +267,7 @@ def compare(
     data: str | Dataset = "digits",
     techniques: str | Sequence[str] = DEFAULT_TECHNIQUES,
     *,
-    model: str | None = None,
+    model: str | ModelFactory | None = None,
     seeds: int = 5,
     epochs: int = 20,
     batch_size: int = 32,
@@ -296,8 +298,11 @@ def compare(
     techniques : str or sequence of str
         Comma-separated configs, techniques joined by ``+``, strengths after ``=``
         (``"none,l1=3e-4,dropout=0.5/0.3+early_stopping=val_loss:5"``).
-    model : str, optional
-        Layer sizes; default ``inputs-128-64-outputs``.
+    model : str or callable, optional
+        Layer sizes (default ``inputs-128-64-outputs``), ``"cnn"``, an import path
+        ``"package.module:factory"`` or the factory itself: a callable returning a
+        ``torch.nn.Module`` (see :mod:`regulab.custom`). Such models train one config after
+        the other with ``torch.optim``; techniques they cannot take are refused up front.
     seeds : int, default=5
         Seeds 0..seeds-1 for every config (>= 1).
     epochs, batch_size, lr, optimizer
@@ -336,6 +341,14 @@ def compare(
     check_range("lr", lr, low=0.0, low_open=True, owner="compare")
     check_tie_rule(tie_rule, margin, owner="compare")
     names = parse_techniques(techniques)
+    if model is not None and not isinstance(model, str):
+        model = factory_reference(model)
+        if not importable(model) and (jobs > 1 or scheduler or workers):
+            raise InvalidParameterError(
+                f"The model factory {model} cannot be imported by name (it is defined in "
+                "__main__ or inside a function), so worker processes cannot build it; use "
+                "jobs=1 or move it to a module."
+            )
     dataset, bundle, base = prepare_experiment(
         data,
         target=target,
@@ -351,10 +364,12 @@ def compare(
         device=device,
     )
     configs = {name: apply_techniques(base, name) for name in names}
-    X_probe, y_probe = torch.as_tensor(bundle.X_train[:1]), torch.as_tensor(bundle.y_train)
+    X_probe, y_probe = torch.as_tensor(bundle.X_train[:2]), torch.as_tensor(bundle.y_train)
     for config in configs.values():  # fail fast, before any worker starts
-        built = config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
-        kind = _check_model_fits(built.architecture, X_probe, y_probe)
+        built = config.build(
+            bundle.X_train.shape[1], bundle.n_outputs, bundle.task, dataset.image_shape
+        )
+        kind = check_fits(built, X_probe, y_probe, bundle.task)
         for callback in config.callbacks():
             if isinstance(callback, EarlyStopping):
                 callback.check_monitor(available_metrics(kind, has_validation=True))
@@ -375,7 +390,7 @@ def compare(
     rows, notes = summarize(
         records, metric, higher, test_metric=test_metric, tie_rule=tie_rule, margin=margin
     )
-    stacking = stacking_note(configs)
+    stacking = custom_note(base.model) or stacking_note(configs)
     if stacking:
         notes.append(stacking)
     info = data_info(dataset, bundle, configs[names[0]])
@@ -388,7 +403,7 @@ def compare(
         info,
         experiment,
         reused,
-        dataset.image_shape,
+        None if is_custom(base.model) else dataset.image_shape,  # for pixel maps
         test_metric,
         tie_rule,
         margin,

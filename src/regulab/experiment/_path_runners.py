@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from torch import nn
+
 from regulab import __version__
 from regulab.experiment._compare import run_specs
 from regulab.experiment._records import RunRecord
@@ -22,7 +24,6 @@ from regulab.experiment._runner import (
     train_stack,
 )
 from regulab.experiment._sweep import progress
-from regulab.models import MLP
 from regulab.penalties import penalized_weights
 from regulab.training import FitResult
 
@@ -66,7 +67,7 @@ def warm_path(
     if found is not None:
         return [[found[k] for k in point] for point in keys], sum(len(p) for p in keys)
     records: list[RecordList] = []
-    models: list[MLP] = []
+    models: list[nn.Module] = []
     with progress(verbose, "path") as bars:
         bar = bars.add_task("", total=sum(len(s) for s in all_specs))
         for index, specs in enumerate(all_specs):
@@ -96,7 +97,7 @@ def warm_path(
     return records, 0
 
 
-def trapped(model: MLP) -> bool:
+def trapped(model: nn.Module) -> bool:
     """True when two or more weight matrices are entirely zero.
 
     The forward signal is then cut at the first of them (later activations are constant) and

@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from regulab.config import TrainConfig
+from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
-from regulab.models import MLP
 from regulab.training import FitResult, Member, evaluate, train_many
 
 __all__ = [
@@ -98,6 +99,8 @@ class RunSpec:
 
 def _stack_key(spec: RunSpec) -> tuple[Any, ...]:
     c = spec.config
+    if is_custom(c.model):  # trains on its own (torch.optim): one task per run
+        return ("custom", spec.key(""))
     return (c.model, c.activation, c.batchnorm, c.optimizer, c.lr, c.epochs, c.batch_size, c.device)
 
 
@@ -148,7 +151,7 @@ def make_tasks(
 
 
 def train_stack(
-    specs: Sequence[RunSpec], models: Sequence[MLP], data: DataBundle
+    specs: Sequence[RunSpec], models: Sequence[nn.Module], data: DataBundle
 ) -> list[FitResult]:
     """Train ``models`` (their current weights are the start) as one stack, one per spec."""
     first = specs[0].config
@@ -169,14 +172,17 @@ def train_stack(
         device=first.device,
         verbose=0,
         feature_names=list(data.feature_names),
+        task=data.task,
     )
 
 
-def fresh_models(specs: Sequence[RunSpec], data: DataBundle) -> list[MLP]:
-    """The untrained model of every spec: its config built with its seed."""
+def fresh_models(specs: Sequence[RunSpec], data: DataBundle) -> list[nn.Module]:
+    """The untrained model of every spec: its config built with its seed (Regulab's MLP, the
+    CNN or a user's own module)."""
+    image_shape = image_shape_of(data.feature_names)
     return [
-        replace(spec.config, seed=spec.seed).build_model(
-            data.X_train.shape[1], data.n_outputs, data.task
+        replace(spec.config, seed=spec.seed).build(
+            data.X_train.shape[1], data.n_outputs, data.task, image_shape
         )
         for spec in specs
     ]

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from regulab.models import MLP
+from regulab.training._generic import infer_task, module_inputs, module_scores
 from regulab.training._metrics import head_kind, member_metrics
 from regulab.training._trainer import _features, _targets
 
@@ -25,6 +26,8 @@ def predict_scores(model: nn.Module, X: Any, chunk: int = 8192) -> torch.Tensor:
     torch.Size([4, 2])
     """
     device = next(model.parameters()).device
+    if not isinstance(model, MLP):  # any module: inputs of any shape
+        return module_scores(model, module_inputs(X, "X", device), chunk).cpu()
     features = _features(X, "X", device)
     was_training = model.training
     model.eval()
@@ -33,7 +36,13 @@ def predict_scores(model: nn.Module, X: Any, chunk: int = 8192) -> torch.Tensor:
     return scores.cpu()
 
 
-def predict_proba(model: MLP, X: Any) -> np.ndarray:
+def _task(model: nn.Module, task: str | None) -> str:
+    if isinstance(model, MLP):
+        return model.architecture.task
+    return task or "classification"
+
+
+def predict_proba(model: nn.Module, X: Any) -> np.ndarray:
     """Class probabilities (n, classes) of a classification model."""
     scores = predict_scores(model, X)
     if scores.shape[1] == 1:
@@ -42,26 +51,33 @@ def predict_proba(model: MLP, X: Any) -> np.ndarray:
     return torch.softmax(scores, dim=1).numpy()
 
 
-def predict(model: MLP, X: Any) -> np.ndarray:
-    """Class codes for classification, values for regression."""
+def predict(model: nn.Module, X: Any, *, task: str | None = None) -> np.ndarray:
+    """Class codes for classification, values for regression.
+
+    ``task`` is needed only for a regression module other than Regulab's ``MLP``
+    (which carries its task); other modules default to classification.
+    """
     scores = predict_scores(model, X)
-    if model.architecture.task == "regression":
+    if _task(model, task) == "regression":
         return scores.squeeze(1).numpy() if scores.shape[1] == 1 else scores.numpy()
     if scores.shape[1] == 1:
         return (scores[:, 0] > 0).long().numpy()
     return scores.argmax(1).numpy()
 
 
-def evaluate(model: MLP, X: Any, y: Any) -> dict[str, float]:
+def evaluate(model: nn.Module, X: Any, y: Any, *, task: str | None = None) -> dict[str, float]:
     """Loss and metrics on a data set (accuracy, F1 macro, ROC AUC, or MSE/MAE/R^2).
+
+    For a module other than Regulab's ``MLP``, ``task`` defaults to what ``y`` suggests
+    (integer targets: classification).
 
     Examples
     --------
     >>> sorted(evaluate(MLP("3-2", seed=0), np.zeros((4, 3), "float32"), [0, 1, 0, 1]))
     ['accuracy', 'f1_macro', 'loss']
     """
-    arch = model.architecture
     scores = predict_scores(model, X)
-    targets = _targets(y, arch.task, len(scores), "y", torch.device("cpu"))
-    kind = head_kind(arch.task, arch.sizes[-1])
+    task = _task(model, task or infer_task(np.asarray(y)))
+    targets = _targets(y, task, len(scores), "y", torch.device("cpu"))
+    kind = head_kind(task, scores.shape[1])
     return member_metrics(scores.unsqueeze(0), targets, kind)[0]

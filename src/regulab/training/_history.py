@@ -8,8 +8,8 @@ from enum import Enum
 from typing import Any
 
 import torch
+from torch import nn
 
-from regulab.models import MLP
 from regulab.penalties import Penalty, SparsityReport
 
 __all__ = ["History", "StopReason", "FitResult", "TrainState"]
@@ -91,7 +91,7 @@ class FitResult:
 
     Attributes
     ----------
-    model : MLP
+    model : torch.nn.Module
         The trained model (best weights restored when early stopping asked for it).
     history : History
         Per-epoch records.
@@ -112,7 +112,7 @@ class FitResult:
         The state to continue from, when the member was given one.
     """
 
-    model: MLP
+    model: nn.Module
     history: History
     stop_reason: StopReason
     stop_message: str

@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from torch import nn
 
 from regulab._split import holdout
 from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
@@ -49,7 +50,7 @@ class Member:
     >>> member = Member(MLP("4-8-3", seed=0), penalties=[L2(1e-3)], seed=0)
     """
 
-    model: MLP
+    model: nn.Module
     penalties: Sequence[Penalty] = ()
     callbacks: Sequence[Callback] = ()
     seed: int = 0
@@ -158,14 +159,20 @@ def _targets(y: Any, task: str, n_rows: int, name: str, device: torch.device) ->
 def _check_model_fits(
     arch: Architecture, X: torch.Tensor, y: torch.Tensor, n_classes: int | None = None
 ) -> str:
-    n_in, n_out = arch.sizes[0], arch.sizes[-1]
+    n_in = arch.sizes[0]
     if n_in != X.shape[1]:
         suggestion = "-".join(str(s) for s in (X.shape[1], *arch.sizes[1:]))
         raise InvalidParameterError(
             f"The model's input size is {n_in} but the data has {X.shape[1]} features; "
             f"use a spec starting with {X.shape[1]}, e.g. '{suggestion}'."
         )
-    if arch.task == "regression":
+    return check_outputs(arch.task, arch.sizes[-1], y, n_classes)
+
+
+def check_outputs(task: str, n_out: int, y: torch.Tensor, n_classes: int | None = None) -> str:
+    """The head kind of a model with ``n_out`` outputs, or a clear error when the outputs
+    do not fit the task and the targets ``y`` (of ``n_classes`` classes when given)."""
+    if task == "regression":
         expected = 1 if y.dim() == 1 else y.shape[1]
         if n_out != expected:
             raise InvalidParameterError(
@@ -221,9 +228,9 @@ def _validation_split(
 
 
 def train(
-    model: MLP,
+    model: nn.Module,
     X: Any,
-    y: Any,
+    y: Any = None,
     X_val: Any = None,
     y_val: Any = None,
     *,
@@ -236,10 +243,14 @@ def train(
 
     Parameters
     ----------
-    model : MLP or LinearModel
-        Trained in place; its current weights are the starting point.
-    X, y : array-like or tensor
-        Training data: float features (n, p); integer class codes or float targets.
+    model : torch.nn.Module
+        Trained in place; its current weights are the starting point. Regulab's ``MLP`` and
+        ``LinearModel`` take the stacked fast path; any other module, whose forward maps a
+        batch of inputs to one row of scores per sample, trains with ``torch.optim``.
+    X, y : array-like, tensor, or a torch Dataset and None
+        Training data: float inputs (n, ...) of any shape for a custom module, (n, p) for
+        an ``MLP``; integer class codes or float targets. ``X`` may be a
+        ``torch.utils.data.Dataset`` of ``(input, target)`` pairs, with ``y`` None.
     X_val, y_val : array-like, optional
         Validation data. When absent, ``validation_split`` of the training rows is held out.
     penalties : sequence of Penalty
@@ -250,7 +261,7 @@ def train(
         Seeds the shuffling and the dropout masks.
     **options
         ``optimizer`` (adam, adamw, sgd), ``lr``, ``momentum``, ``epochs``, ``batch_size``,
-        ``validation_split``, ``device``, ``verbose``, ``feature_names``: see
+        ``validation_split``, ``device``, ``verbose``, ``feature_names``, ``task``: see
         :func:`train_many`.
 
     Returns
@@ -275,7 +286,7 @@ def train(
 def train_many(
     members: Sequence[Member],
     X: Any,
-    y: Any,
+    y: Any = None,
     X_val: Any = None,
     y_val: Any = None,
     *,
@@ -292,12 +303,18 @@ def train_many(
     threads: int = 1,
     standardize_target: bool = True,
     n_classes: int | None = None,
+    task: str | None = None,
 ) -> list[FitResult]:
     """Train several models on the same data; models of one architecture train as one stack.
 
     Each member keeps its own penalties, dropout rates, seed and callbacks, and ends exactly
     where it would have ended trained alone (within float rounding). A member that stops
     early leaves the stack, so the others speed up.
+
+    Any ``torch.nn.Module`` trains here too: when a member is not an ``MLP``, every member
+    trains in turn with ``torch.optim`` (see :mod:`regulab.training._generic`); inputs may
+    then have any shape, or ``X`` may be a ``torch.utils.data.Dataset`` of
+    ``(input, target)`` pairs with ``y`` None.
 
     Parameters
     ----------
@@ -338,6 +355,9 @@ def train_many(
         Classification: the number of classes when ``y`` may not show them all (a batch of
         a stream, as in ``partial_fit``); by default ``max(y) + 1``, and ``y`` must hold
         at least two classes.
+    task : {"classification", "regression"}, optional
+        For modules other than Regulab's :class:`~regulab.models.MLP` (which carries its
+        task): inferred from ``y`` when None, integer targets meaning classification.
 
     Returns
     -------
@@ -359,12 +379,35 @@ def train_many(
         "validation_split", validation_split, low=0.0, high=1.0, high_open=True, owner="train"
     )
     target = torch.device(resolve_device(device))
-    task = members[0].model.architecture.task
+    spec = OptimizerSpec(optimizer, float(lr), float(momentum))
+    generic = isinstance(X, torch.utils.data.Dataset)
+    if generic or not all(isinstance(member.model, MLP) for member in members):
+        from regulab.training._generic import train_modules
+
+        with _torch_threads(threads):
+            return train_modules(
+                members,
+                X,
+                y,
+                X_val,
+                y_val,
+                task=task,
+                spec=spec,
+                epochs=int(epochs),
+                batch_size=int(batch_size),
+                validation_split=validation_split,
+                split_seed=split_seed,
+                device=target,
+                verbose=verbose,
+                feature_names=feature_names,
+            )
+    models = [cast(MLP, member.model) for member in members]
+    task = models[0].architecture.task
     X_fit = _features(X, "X", target)
     y_fit = _targets(y, task, len(X_fit), "y", target)
     kinds = {
-        m.model.architecture: _check_model_fits(m.model.architecture, X_fit, y_fit, n_classes)
-        for m in members
+        model.architecture: _check_model_fits(model.architecture, X_fit, y_fit, n_classes)
+        for model in models
     }
     X_v: torch.Tensor | None = None
     y_v: torch.Tensor | None = None
@@ -375,14 +418,13 @@ def train_many(
         y_v = _targets(y_val, task, len(X_v), "y_val", target)
     elif validation_split > 0:
         X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed, task)
-    spec = OptimizerSpec(optimizer, float(lr), float(momentum))
     fresh = TargetScaling.fit(y_fit) if task == "regression" and standardize_target else None
     groups: dict[tuple[Any, ...], list[int]] = {}
     scalings: dict[tuple[Any, ...], TargetScaling | None] = {}
-    for index, member in enumerate(members):
-        scaling = TargetScaling.of_model(member.model) or fresh
+    for index, (member, model) in enumerate(zip(members, models)):
+        scaling = TargetScaling.of_model(model) or fresh
         steps = (member.state or TrainState()).steps
-        key = (member.model.architecture, steps, scaling.key() if scaling else None)
+        key = (model.architecture, steps, scaling.key() if scaling else None)
         groups.setdefault(key, []).append(index)
         scalings[key] = scaling
     results: list[FitResult | None] = [None] * len(members)
@@ -463,7 +505,7 @@ def _train_stack(
     seeds = [_seeds(member.seed) for member in members]
     stack = StackedMLP(
         arch,
-        [m.model for m in members],
+        [cast(MLP, m.model) for m in members],
         coefficients,
         [dropout for _, dropout in seeds],
         spec,

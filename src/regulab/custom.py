@@ -1,0 +1,341 @@
+"""Models other than the MLP: the built-in CNN and a user's own model factory.
+
+A *model factory* is any callable that returns a ``torch.nn.Module``, named by an import
+path ``"package.module:function"`` (as uvicorn and Lightning's CLI do) or passed as the
+callable itself. Regulab calls it with the keyword arguments its signature accepts:
+
+==================  ===============================================================
+``input_shape``     one sample's shape: ``(1, H, W)`` for image data, ``(features,)``
+``n_features``      inputs per sample, flattened
+``n_outputs``       classes (1 for binary or regression)
+``task``            ``"classification"`` or ``"regression"``
+``seed``            the run's seed (weights are seeded anyway)
+``dropout``         the ``dropout`` technique's rate, or its tuple of rates
+``input_dropout``   the ``input_dropout`` technique's rate
+``batchnorm``       ``True`` when the ``batchnorm`` technique is on
+==================  ===============================================================
+
+Penalties and early stopping apply to any module. Dropout and batch norm are architecture:
+when the factory has no ``dropout`` argument, the rate is set on the module's own
+``nn.Dropout*`` layers; a module without any, or a factory without ``batchnorm`` (or
+``input_dropout``), cannot take the technique and says so in one sentence.
+
+On image data (MNIST, digits: feature names ``px_ROW_COL``) the model receives samples of
+shape ``(1, H, W)``; flat rows are reshaped on the way in.
+
+Examples
+--------
+>>> from torch import nn
+>>> def make_net(n_features, n_outputs, dropout=0.0):
+...     return nn.Sequential(nn.Linear(n_features, 8), nn.ReLU(), nn.Dropout(dropout),
+...                          nn.Linear(8, n_outputs))
+>>> model = build_model(make_net, input_shape=(4,), n_outputs=3, task="classification",
+...                     dropout=(0.5,), seed=0)
+>>> model[2].p
+0.5
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from regulab.errors import InvalidParameterError, did_you_mean
+from regulab.models import CNN
+
+__all__ = [
+    "ModelFactory",
+    "is_custom",
+    "resolve_factory",
+    "factory_reference",
+    "build_model",
+    "image_shape_of",
+    "describe_module",
+    "custom_note",
+    "importable",
+]
+
+ModelFactory = Callable[..., nn.Module]
+_REGISTERED: dict[str, ModelFactory] = {}
+_PIXEL = re.compile(r"px_(\d+)_(\d+)")
+_TECHNIQUE_ARGUMENTS = ("dropout", "input_dropout", "batchnorm", "activation")
+
+
+def is_custom(model: str | None) -> bool:
+    """True for ``"cnn"`` and for import paths ``"module:factory"``.
+
+    Examples
+    --------
+    >>> is_custom("cnn"), is_custom("pkg.nets:make"), is_custom("64-32-10"), is_custom(None)
+    (True, True, False, False)
+    """
+    return model is not None and (model == "cnn" or ":" in model)
+
+
+def factory_reference(factory: ModelFactory) -> str:
+    """The ``"module:qualname"`` that names ``factory`` in configs and stores.
+
+    A factory that cannot be imported by that name (defined in ``__main__`` or inside a
+    function) is remembered in this process, so it still works here, though not in
+    worker processes.
+    """
+    if not callable(factory):
+        raise InvalidParameterError(
+            f"The 'model' parameter must be layer sizes, 'cnn', an import path "
+            f"'module:factory' or a callable returning a torch.nn.Module. Got {factory!r}."
+        )
+    reference = f"{factory.__module__}:{factory.__qualname__}"
+    try:
+        importable = _import(reference) is factory
+    except InvalidParameterError:
+        importable = False
+    if not importable:
+        _REGISTERED[reference] = factory
+    return reference
+
+
+def importable(reference: str) -> bool:
+    """False for a factory only this process knows (see :func:`factory_reference`)."""
+    return reference not in _REGISTERED
+
+
+def resolve_factory(reference: str) -> ModelFactory:
+    """The callable named by ``"package.module:function"`` (``"cnn"``: the built-in CNN).
+
+    The current folder is importable, as in ``python -m``.
+
+    Examples
+    --------
+    >>> resolve_factory("regulab.models:CNN").__name__
+    'CNN'
+    """
+    if reference == "cnn":
+        return CNN
+    if reference in _REGISTERED:
+        return _REGISTERED[reference]
+    return _import(reference)
+
+
+def _import(reference: str) -> ModelFactory:
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise InvalidParameterError(
+            f"The model '{reference}' must be layer sizes such as 64-128-10, 'linear', 'cnn', "
+            "or an import path 'package.module:factory'."
+        )
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InvalidParameterError(
+            f"Cannot import '{module_name}' for the model '{reference}': {error}."
+        ) from error
+    target: Any = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            names = [n for n in dir(target) if not n.startswith("_")]
+            raise InvalidParameterError(
+                f"'{module_name}' has no attribute '{attribute}' for the model '{reference}'."
+                + did_you_mean(part, names)
+            )
+        target = getattr(target, part)
+    if not callable(target):
+        raise InvalidParameterError(
+            f"The model '{reference}' names a {type(target).__name__}, not a callable that "
+            "returns a torch.nn.Module."
+        )
+    return target
+
+
+def image_shape_of(feature_names: Sequence[str]) -> tuple[int, int] | None:
+    """``(H, W)`` when the features are Regulab's pixel names ``px_ROW_COL``, row by row.
+
+    Examples
+    --------
+    >>> image_shape_of([f"px_{r}_{c}" for r in range(2) for c in range(3)])
+    (2, 3)
+    >>> image_shape_of(["age", "income"]) is None
+    True
+    """
+    match = _PIXEL.fullmatch(feature_names[-1]) if feature_names else None
+    if match is None:
+        return None
+    rows, cols = int(match.group(1)) + 1, int(match.group(2)) + 1
+    expected = [f"px_{r}_{c}" for r in range(rows) for c in range(cols)]
+    return (rows, cols) if list(feature_names) == expected else None
+
+
+def _accepts(signature: inspect.Signature | None) -> Callable[[str], bool]:
+    if signature is None:
+        return lambda name: False
+    params = signature.parameters
+    any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return lambda name: (
+        any_keyword
+        or (
+            name in params
+            and params[name].kind
+            in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+    )
+
+
+def build_model(
+    factory: ModelFactory | str,
+    *,
+    input_shape: Sequence[int],
+    n_outputs: int,
+    task: str,
+    dropout: Sequence[float] = (),
+    input_dropout: float = 0.0,
+    batchnorm: bool = False,
+    activation: str | None = None,
+    seed: int = 0,
+) -> nn.Module:
+    """Call the factory with what its signature accepts and apply the techniques.
+
+    Raises
+    ------
+    InvalidParameterError
+        When the factory fails, returns something other than a module, or cannot take a
+        technique that was asked for.
+    """
+    if isinstance(factory, str):
+        name, factory = factory, resolve_factory(factory)
+    else:
+        name = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', factory)}"
+    shape = tuple(int(s) for s in input_shape)
+    values: dict[str, Any] = {
+        "input_shape": shape,
+        "n_features": int(torch.Size(shape).numel()),
+        "n_outputs": int(n_outputs),
+        "task": task,
+        "seed": int(seed),
+    }
+    asked: dict[str, Any] = {}
+    if dropout:
+        asked["dropout"] = float(dropout[0]) if len(dropout) == 1 else tuple(dropout)
+    if input_dropout:
+        asked["input_dropout"] = float(input_dropout)
+    if batchnorm:
+        asked["batchnorm"] = True
+    if activation is not None and activation != "relu":
+        asked["activation"] = activation
+    try:
+        signature: inspect.Signature | None = inspect.signature(factory)
+    except (TypeError, ValueError):
+        signature = None
+    accepts = _accepts(signature)
+    kwargs = {k: v for k, v in {**values, **asked}.items() if accepts(k)}
+    if signature is not None:
+        missing = [
+            p.name
+            for p in signature.parameters.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+            and p.name not in kwargs
+        ]
+        if missing:
+            raise InvalidParameterError(
+                f"The model factory {name} requires '{missing[0]}', which Regulab does not "
+                f"supply; it passes {', '.join(values)} and the techniques' "
+                f"{', '.join(_TECHNIQUE_ARGUMENTS)}."
+            )
+    refused = [k for k in asked if k not in kwargs and k != "dropout"]
+    if refused:
+        raise InvalidParameterError(
+            f"The model factory {name} takes no '{refused[0]}' argument, so the "
+            f"{refused[0]} technique cannot change its architecture; add a {refused[0]}= "
+            "keyword to the factory or leave the technique out."
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model = factory(**kwargs)
+        except Exception as error:  # the user's code: report it as one line
+            detail = str(error).splitlines()[0] if str(error) else ""
+            raise InvalidParameterError(
+                f"The model factory {name} raised {type(error).__name__}: {detail}"
+            ) from error
+    if not isinstance(model, nn.Module):
+        raise InvalidParameterError(
+            f"The model factory {name} returned a {type(model).__name__}, not a torch.nn.Module."
+        )
+    if "dropout" in asked and "dropout" not in kwargs:
+        _set_dropout(model, asked["dropout"], name)
+    if len(shape) > 1 and not isinstance(model, CNN):
+        model.register_forward_pre_hook(_reshape_hook(shape))
+    return model
+
+
+def _set_dropout(model: nn.Module, rate: float | tuple[float, ...], name: str) -> None:
+    """Set the rate of the module's own dropout layers (one rate for all, or one each)."""
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    if not layers:
+        raise InvalidParameterError(
+            f"The model factory {name} takes no 'dropout' argument and its module has no "
+            "nn.Dropout layer, so dropout cannot be applied; add a dropout= keyword to the "
+            "factory or a dropout layer to the module."
+        )
+    rates = (rate,) * len(layers) if isinstance(rate, float) else rate
+    if len(rates) != len(layers):
+        raise InvalidParameterError(
+            f"{len(rates)} dropout rates were given but the module of {name} has "
+            f"{len(layers)} dropout layers; give one rate, or one per layer."
+        )
+    for layer, value in zip(layers, rates):
+        layer.p = float(value)
+
+
+def _reshape_hook(shape: tuple[int, ...]) -> Callable[[nn.Module, tuple[Any, ...]], Any]:
+    def hook(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        x = args[0]
+        return (x.reshape(len(x), *shape), *args[1:])
+
+    return hook
+
+
+def custom_note(model: str | None) -> str | None:
+    """The sentence saying how configs of a custom model train (None for the MLP).
+
+    Examples
+    --------
+    >>> custom_note("cnn").split(":")[0]
+    'The cnn model trains config by config with torch.optim'
+    """
+    if not is_custom(model):
+        return None
+    return (
+        f"The {model} model trains config by config with torch.optim: the stacked fast path "
+        "that trains configs together is for Regulab's MLP only."
+    )
+
+
+def describe_module(model: nn.Module) -> dict[str, Any]:
+    """Parameter count and layer kinds, for the advisor and the records.
+
+    Examples
+    --------
+    >>> describe_module(CNN((8, 8), 10, width=2, dense=4))["convolutional"]
+    True
+    """
+    kinds = sorted({type(m).__name__ for m in model.modules() if not list(m.children())})
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "layers": kinds,
+        "convolutional": any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules()),
+        "recurrent": any(isinstance(m, nn.RNNBase) for m in model.modules()),
+        "dropout_layers": sum(
+            isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules()
+        ),
+        "batchnorm": any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()),
+    }
