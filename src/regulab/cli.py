@@ -595,6 +595,11 @@ def advise_command(**options: Any) -> None:
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
     save_path = options.pop("save_path")
+    if save_path and is_custom(options["model"]):
+        raise RegulabError(
+            f"--save writes Regulab's MLP and linear models only, not {options['model']}; "
+            "train the recommendation with its train_command and save it from Python."
+        )
     _check_figures(figures, report_path)
     _check_outputs(
         {"--report": report_path, "--json": json_path, "--save": save_path},

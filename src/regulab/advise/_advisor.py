@@ -152,6 +152,12 @@ class Advice:
 
     def estimator_spec(self) -> tuple[str, dict[str, Any]]:
         """The estimator class name and its keyword arguments (``recommendation.params``)."""
+        if is_custom(self.config.model):
+            raise InvalidParameterError(
+                f"The advice is for the model {self.config.model}, which Regulab's "
+                "scikit-learn estimators cannot build; train it with regulab.train (or "
+                "`regulab train --model ...`, the recommendation's train_command)."
+            )
         return estimator_spec(
             self.config,
             list(self.data["refit_model"]),
@@ -179,6 +185,8 @@ class Advice:
 
     def to_json(self) -> dict[str, Any]:
         """The versioned ``--json`` contract (see docs/json-schemas.md)."""
+        custom = is_custom(self.config.model)
+        estimator, params = (None, None) if custom else self.estimator_spec()
         return {
             "schema_version": ADVICE_SCHEMA_VERSION,
             "task": self.data["task"],
@@ -188,14 +196,16 @@ class Advice:
             "recommendation": {
                 "config": self.recommendation,
                 "techniques": self.techniques,
-                "model": "linear" if self.config.model == "linear" else "mlp",
-                "sizes": list(self.data["refit_model"]),
-                "estimator": self.estimator_spec()[0],
-                "params": self.estimator_spec()[1],
+                "model": self.config.model
+                if custom
+                else ("linear" if self.config.model == "linear" else "mlp"),
+                "sizes": [] if custom else list(self.data["refit_model"]),
+                "estimator": estimator,
+                "params": params,
                 "refit_epochs": self.refit_epochs or self.config.epochs,
                 "train_command": train_command(
                     self.config,
-                    list(self.data["refit_model"]),
+                    [] if custom else list(self.data["refit_model"]),
                     self.data,
                     self.refit_epochs or self.config.epochs,
                     self.cross_validated,
@@ -216,6 +226,8 @@ def _described(config: TrainConfig) -> list[str]:
     parts = []
     if config.model == "linear":
         parts.append("linear_model")
+    elif is_custom(config.model):
+        parts.append(f"model({config.model})")
     elif config.model:
         hidden = parse_sizes(config.model)[1:-1]
         parts.append(f"mlp(hidden={'-'.join(map(str, hidden))})")
@@ -555,8 +567,10 @@ def advise(
         "selection": selection,
         "target": target,
     }
-    refit_sizes = list(config.build_model(*shape, dataset.task).architecture.sizes)
-    info["refit_model"] = refit_sizes
+    refit_sizes = (
+        [] if custom else list(config.build_model(*shape, dataset.task).architecture.sizes)
+    )
+    info["refit_model"] = found.description if custom else refit_sizes
     info["source"] = data if isinstance(data, str) else None
     return Advice(
         data=info,

@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from regulab.config import TrainConfig
+from regulab.custom import is_custom
 from regulab.data import Dataset
 
 __all__ = ["estimator_spec", "train_command", "PixelScaler", "refit_pipeline", "save_refit"]
@@ -80,7 +81,10 @@ def train_command(
     if data.get("target"):
         words += ["--target", str(data["target"])]
     words += ["--task", data["task"]]
-    words += ["--model", "linear" if config.model == "linear" else "-".join(map(str, sizes))]
+    if is_custom(config.model) or config.model == "linear":
+        words += ["--model", str(config.model)]
+    else:
+        words += ["--model", "-".join(map(str, sizes))]
     if config.dropout and config.model != "linear":
         words += ["--dropout", ",".join(f"{r:g}" for r in config.dropout)]
     if config.input_dropout:

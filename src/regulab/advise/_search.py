@@ -15,6 +15,7 @@ from regulab import __version__
 from regulab.advise._select import by_fold, one_se_choice
 from regulab.advise._strengths import search_space, strength_search
 from regulab.config import TrainConfig
+from regulab.custom import is_custom
 from regulab.diagnose import count_parameters
 from regulab.experiment import (
     RunRecord,
@@ -179,6 +180,8 @@ def build_config(base: TrainConfig, name: str, shape: tuple[int, int]) -> TrainC
 
 
 def _parameters(config: TrainConfig, shape: tuple[int, int]) -> int:
+    if is_custom(config.model):  # one architecture for every candidate: not a tie-breaker
+        return 0
     sizes = config.build_model(shape[0], shape[1], "classification").architecture.sizes
     return count_parameters(list(sizes))
 
