@@ -18,6 +18,7 @@ from regulab.data import Dataset, load, split
 from regulab.errors import check_range
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks, stacking_note
+from regulab.experiment._setup import setup_arguments
 from regulab.experiment._summary import summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
 from regulab.stats import check_tie_rule, main_metric, selection_metric
@@ -336,20 +337,7 @@ def compare(
     check_range("lr", lr, low=0.0, low_open=True, owner="compare")
     check_tie_rule(tie_rule, margin, owner="compare")
     names = parse_techniques(techniques)
-    dataset, bundle, base = prepare_experiment(
-        data,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        device=device,
-    )
+    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()))
     configs = {name: apply_techniques(base, name) for name in names}
     X_probe, y_probe = torch.as_tensor(bundle.X_train[:1]), torch.as_tensor(bundle.y_train)
     for config in configs.values():  # fail fast, before any worker starts

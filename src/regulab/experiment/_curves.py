@@ -32,6 +32,7 @@ from regulab.errors import check_range
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import RunSpec
+from regulab.experiment._setup import setup_arguments
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
@@ -277,16 +278,7 @@ def dropout_curve(
         jobs,
         verbose,
         needs_hidden_layer=True,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        device=device,
+        **setup_arguments(locals()),
     )
 
 
@@ -362,14 +354,5 @@ def patience_curve(
         store,
         jobs,
         verbose,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        device=device,
+        **setup_arguments(locals()),
     )

@@ -40,6 +40,7 @@ from regulab.experiment._grid import (
 from regulab.experiment._path_runners import RecordList, cold_path, stored_records, warm_path
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import DataBundle, RunSpec, fresh_models, train_stack
+from regulab.experiment._setup import setup_arguments
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
@@ -325,20 +326,7 @@ def regularization_path(
     check_common(owner, seeds, epochs, jobs)
     if strength_max is not None:
         check_range("strength_max", strength_max, low=0.0, low_open=True, owner=owner)
-    dataset, bundle, base = prepare_experiment(
-        data,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer="adam",
-        device=device,
-    )
+    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()), optimizer="adam")
     probe = base.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
     numels = {name: w.numel() for name, w in penalized_weights(probe)}
     ratio_value = l1_ratio if penalty == "elastic_net" else 1.0
