@@ -39,8 +39,9 @@ from regulab.experiment._sweep import (
     check_common,
     check_distinct,
     experiment_name,
+    point_stats,
+    provenance_json,
     require_hidden_layer,
-    run_json,
 )
 from regulab.stats import main_metric, one_se_rule, selection_metric
 
@@ -106,10 +107,7 @@ class CurveResult:
         return [
             {
                 self.parameter: v,
-                f"{self.metric}_mean": self.val_mean[i],
-                f"{self.metric}_se": self.val_se[i],
-                f"{self.test_metric}_mean": self.test_mean[i],
-                f"{self.test_metric}_se": self.test_se[i],
+                **point_stats(self, i),
                 "epochs_mean": self.epochs_mean[i],
                 "diverged": self.diverged[i] if self.diverged else 0,
                 "best": v == self.best,
@@ -134,10 +132,7 @@ class CurveResult:
                 "points": self.rows,
                 "best": self.best,
                 "one_se": self.one_se,
-                "data": self.data,
-                "experiment": self.experiment,
-                "resumed": self.resumed,
-                "runs": [run_json(r) for r in self.records],
+                **provenance_json(self),
             }
         )
 

@@ -46,7 +46,8 @@ from regulab.experiment._sweep import (
     aggregate,
     check_common,
     experiment_name,
-    run_json,
+    point_stats,
+    provenance_json,
 )
 from regulab.penalties import penalized_weights
 from regulab.stats import main_metric, mean_ci, one_se_rule, selection_metric
@@ -142,10 +143,7 @@ class PathResult:
         return [
             {
                 "strength": s,
-                f"{self.metric}_mean": self.val_mean[i],
-                f"{self.metric}_se": self.val_se[i],
-                f"{self.test_metric}_mean": self.test_mean[i],
-                f"{self.test_metric}_se": self.test_se[i],
+                **point_stats(self, i),
                 "first_nonzero_mean": self.first_nonzero_mean[i],
                 "first_nonzero_se": self.first_nonzero_se[i],
                 "nonzero_mean": self.nonzero_mean[i],
@@ -181,10 +179,7 @@ class PathResult:
                 "strength_max_rule": self.strength_max_rule,
                 "warm_start": self.warm_start,
                 "l1_ratio": self.l1_ratio,
-                "data": self.data,
-                "experiment": self.experiment,
-                "resumed": self.resumed,
-                "runs": [run_json(r) for r in self.records],
+                **provenance_json(self),
             }
         )
 
