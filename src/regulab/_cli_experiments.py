@@ -208,6 +208,22 @@ def _warnings_as_lines() -> Iterator[None]:
         click.echo(f"regulab: warning: {warning.message}", err=True)
 
 
+def _run(function: Callable[..., Any], options: dict[str, Any], quiet: bool, **fixed: Any) -> Any:
+    """Call the experiment ``function`` on ``--data`` in the ``--store`` session, warnings as
+    lines, with ``fixed`` and the command's other ``options`` as keywords."""
+    from regulab.cli import _store_session
+
+    with _store_session(options.pop("store")) as store, _warnings_as_lines():
+        return function(
+            options.pop("data"), store=store, verbose=0 if quiet else 1, **fixed, **options
+        )
+
+
+def _reused(count: int, what: str) -> str:
+    """The line saying how many runs or trials came from the store (empty for none)."""
+    return f"{count} {what} from the store." if count else ""
+
+
 def _g(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else "—"
 
@@ -329,7 +345,6 @@ def _path_sentence(result: Any) -> str:
 
 def path_command(**options: Any) -> None:
     """Train a grid of penalty strengths, strongest first, and pick λ_min and λ_1se (glmnet)."""
-    from regulab.cli import _store_session
     from regulab.experiment import regularization_path
 
     report_path, figures, json_path, quiet = _outputs(options)
@@ -340,14 +355,7 @@ def path_command(**options: Any) -> None:
     jobs = options.pop("jobs")
     if jobs is not None and options["warm_start"]:
         raise _only_with("--jobs", "--no-warm-start (a warm path runs in order)", f"--jobs {jobs}")
-    with _store_session(options.pop("store")) as store, _warnings_as_lines():
-        result = regularization_path(
-            options.pop("data"),
-            store=store,
-            jobs=1 if jobs is None else jobs,
-            verbose=0 if quiet else 1,
-            **options,
-        )
+    result = _run(regularization_path, options, quiet, jobs=1 if jobs is None else jobs)
     name = str(result.data.get("name", ""))
     shown = _Shown(
         title=f"{name}: {result.penalty} path",
@@ -356,7 +364,7 @@ def path_command(**options: Any) -> None:
             result.strengths, [("λ_min", result.lambda_min), ("λ_1se", result.lambda_1se)]
         ),
         sentence=_path_sentence(result),
-        reused=f"{result.resumed} run(s) reused from the store." if result.resumed else "",
+        reused=_reused(result.resumed, "run(s) reused"),
         report_title=f"{result.penalty} path on {name}",
         section=("path-choice", "Choice of strength"),
         report_options={
@@ -414,7 +422,6 @@ def _curve_sentence(result: Any) -> str:
 
 def curve_command(**options: Any) -> None:
     """Sweep the dropout rate or early stopping's patience and pick a value (one-SE rule)."""
-    from regulab.cli import _store_session
     from regulab.experiment import dropout_curve, patience_curve
 
     report_path, figures, json_path, quiet = _outputs(options)
@@ -437,21 +444,14 @@ def curve_command(**options: Any) -> None:
     if options["epochs"] is None:
         del options["epochs"]
     jobs = options.pop("jobs")
-    with _store_session(options.pop("store")) as store, _warnings_as_lines():
-        result = function(
-            options.pop("data"),
-            store=store,
-            jobs=1 if jobs is None else jobs,
-            verbose=0 if quiet else 1,
-            **options,
-        )
+    result = _run(function, options, quiet, jobs=1 if jobs is None else jobs)
     name = str(result.data.get("name", ""))
     shown = _Shown(
         title=f"{name}: {kind} curve",
         rows=_curve_rows(result),
         marks=_marks(result.values, [("best", result.best), ("one-SE", result.one_se)]),
         sentence=_curve_sentence(result),
-        reused=f"{result.resumed} run(s) reused from the store." if result.resumed else "",
+        reused=_reused(result.resumed, "run(s) reused"),
         report_title=f"{kind.capitalize()} curve on {name}",
         section=("curve-choice", f"Choice of {kind}"),
     )
@@ -486,7 +486,6 @@ def _tune_sentence(result: Any) -> str:
 
 def tune_command(**options: Any) -> None:
     """Search regularization settings with Optuna (TPE sampler, median pruning)."""
-    from regulab.cli import _store_session
     from regulab.experiment import tune
 
     report_path, _, json_path, quiet = _outputs(options)
@@ -504,21 +503,14 @@ def tune_command(**options: Any) -> None:
         options["n_startup_trials"] = startup
     if options["techniques"] is None:
         del options["techniques"]
-    with _store_session(options.pop("store")) as store, _warnings_as_lines():
-        result = tune(
-            options.pop("data"),
-            n_warmup_steps=warmup,
-            store=store,
-            verbose=0 if quiet else 1,
-            **options,
-        )
+    result = _run(tune, options, quiet, n_warmup_steps=warmup)
     name = str(result.data.get("name", ""))
     shown = _Shown(
         title=f"{name}: tuning {', '.join(result.techniques)}",
         rows=_tune_rows(result),
         marks=["best" if t["number"] == result.best_trial else "" for t in result.trials],
         sentence=_tune_sentence(result),
-        reused=f"{result.resumed} trial(s) replayed from the store." if result.resumed else "",
+        reused=_reused(result.resumed, "trial(s) replayed"),
         report_title=f"Tuning on {name}",
         section=("tuning", "Tuning trials"),
     )

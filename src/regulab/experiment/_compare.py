@@ -19,6 +19,7 @@ from regulab.data import Dataset, load, split
 from regulab.errors import InvalidParameterError, check_range
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks, stacking_note
+from regulab.experiment._setup import DATA_ARGUMENTS, setup_arguments
 from regulab.experiment._summary import summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
 from regulab.stats import check_tie_rule, main_metric, selection_metric
@@ -183,26 +184,15 @@ def prepare_data(
 
 
 def prepare_experiment(
-    data: str | Dataset,
-    *,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    data_seed: int = 0,
-    max_train: int | None = None,
-    **training: Any,
+    data: str | Dataset, **arguments: Any
 ) -> tuple[Dataset, DataBundle, TrainConfig]:
-    """:func:`prepare_data`, plus the quiet :class:`TrainConfig` all runs start from
-    (``training`` holds its fields: model, epochs, batch_size, lr, optimizer, device...)."""
-    dataset, bundle = prepare_data(
-        data,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-    )
-    return dataset, bundle, TrainConfig(data=dataset.name, verbose=0, **training)
+    """:func:`prepare_data` with the data options among ``arguments`` (those of
+    :data:`~regulab.experiment._setup.DATA_ARGUMENTS`), plus the quiet :class:`TrainConfig`
+    all runs start from (the other ``arguments`` are its fields: model, epochs, batch_size,
+    lr, optimizer, device...)."""
+    options = {name: arguments.pop(name) for name in DATA_ARGUMENTS if name in arguments}
+    dataset, bundle = prepare_data(data, **options)
+    return dataset, bundle, TrainConfig(data=dataset.name, verbose=0, **arguments)
 
 
 def run_specs(
@@ -349,20 +339,7 @@ def compare(
                 "__main__ or inside a function), so worker processes cannot build it; use "
                 "jobs=1 or move it to a module."
             )
-    dataset, bundle, base = prepare_experiment(
-        data,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        device=device,
-    )
+    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()))
     configs = {name: apply_techniques(base, name) for name in names}
     X_probe, y_probe = torch.as_tensor(bundle.X_train[:2]), torch.as_tensor(bundle.y_train)
     for config in configs.values():  # fail fast, before any worker starts

@@ -32,14 +32,16 @@ from regulab.errors import check_range
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import RunSpec
+from regulab.experiment._setup import setup_arguments
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
     check_common,
     check_distinct,
     experiment_name,
+    point_stats,
+    provenance_json,
     require_hidden_layer,
-    run_json,
 )
 from regulab.stats import main_metric, one_se_rule, selection_metric
 
@@ -105,10 +107,7 @@ class CurveResult:
         return [
             {
                 self.parameter: v,
-                f"{self.metric}_mean": self.val_mean[i],
-                f"{self.metric}_se": self.val_se[i],
-                f"{self.test_metric}_mean": self.test_mean[i],
-                f"{self.test_metric}_se": self.test_se[i],
+                **point_stats(self, i),
                 "epochs_mean": self.epochs_mean[i],
                 "diverged": self.diverged[i] if self.diverged else 0,
                 "best": v == self.best,
@@ -133,10 +132,7 @@ class CurveResult:
                 "points": self.rows,
                 "best": self.best,
                 "one_se": self.one_se,
-                "data": self.data,
-                "experiment": self.experiment,
-                "resumed": self.resumed,
-                "runs": [run_json(r) for r in self.records],
+                **provenance_json(self),
             }
         )
 
@@ -277,16 +273,7 @@ def dropout_curve(
         jobs,
         verbose,
         needs_hidden_layer=True,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        device=device,
+        **setup_arguments(locals()),
     )
 
 
@@ -362,14 +349,5 @@ def patience_curve(
         store,
         jobs,
         verbose,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        device=device,
+        **setup_arguments(locals()),
     )

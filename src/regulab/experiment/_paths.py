@@ -40,12 +40,14 @@ from regulab.experiment._grid import (
 from regulab.experiment._path_runners import RecordList, cold_path, stored_records, warm_path
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import DataBundle, RunSpec, fresh_models, train_stack
+from regulab.experiment._setup import setup_arguments
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
     check_common,
     experiment_name,
-    run_json,
+    point_stats,
+    provenance_json,
 )
 from regulab.penalties import penalized_weights
 from regulab.stats import main_metric, mean_ci, one_se_rule, selection_metric
@@ -141,10 +143,7 @@ class PathResult:
         return [
             {
                 "strength": s,
-                f"{self.metric}_mean": self.val_mean[i],
-                f"{self.metric}_se": self.val_se[i],
-                f"{self.test_metric}_mean": self.test_mean[i],
-                f"{self.test_metric}_se": self.test_se[i],
+                **point_stats(self, i),
                 "first_nonzero_mean": self.first_nonzero_mean[i],
                 "first_nonzero_se": self.first_nonzero_se[i],
                 "nonzero_mean": self.nonzero_mean[i],
@@ -180,10 +179,7 @@ class PathResult:
                 "strength_max_rule": self.strength_max_rule,
                 "warm_start": self.warm_start,
                 "l1_ratio": self.l1_ratio,
-                "data": self.data,
-                "experiment": self.experiment,
-                "resumed": self.resumed,
-                "runs": [run_json(r) for r in self.records],
+                **provenance_json(self),
             }
         )
 
@@ -325,20 +321,7 @@ def regularization_path(
     check_common(owner, seeds, epochs, jobs)
     if strength_max is not None:
         check_range("strength_max", strength_max, low=0.0, low_open=True, owner=owner)
-    dataset, bundle, base = prepare_experiment(
-        data,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer="adam",
-        device=device,
-    )
+    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()), optimizer="adam")
     probe = base.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
     numels = {name: w.numel() for name, w in penalized_weights(probe)}
     ratio_value = l1_ratio if penalty == "elastic_net" else 1.0

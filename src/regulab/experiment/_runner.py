@@ -25,7 +25,7 @@ from regulab.config import TrainConfig
 from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
-from regulab.training import FitResult, Member, evaluate, train_many
+from regulab.training import Callback, FitResult, Member, evaluate, train_many
 
 __all__ = [
     "RunSpec",
@@ -151,12 +151,20 @@ def make_tasks(
 
 
 def train_stack(
-    specs: Sequence[RunSpec], models: Sequence[nn.Module], data: DataBundle
+    specs: Sequence[RunSpec],
+    models: Sequence[nn.Module],
+    data: DataBundle,
+    *,
+    callbacks: Sequence[Callback] = (),
 ) -> list[FitResult]:
-    """Train ``models`` (their current weights are the start) as one stack, one per spec."""
+    """Train ``models`` (their current weights are the start) as one stack, one per spec.
+
+    ``callbacks`` follow every run's own (those of its config); one instance serves every
+    run of the stack, so a callback that keeps state wants a stack of one.
+    """
     first = specs[0].config
     members = [
-        Member(model, spec.config.penalties(), spec.config.callbacks(), spec.seed)
+        Member(model, spec.config.penalties(), [*spec.config.callbacks(), *callbacks], spec.seed)
         for spec, model in zip(specs, models)
     ]
     return train_many(

@@ -29,6 +29,8 @@ __all__ = [
     "check_common",
     "check_distinct",
     "run_json",
+    "point_stats",
+    "provenance_json",
     "progress",
 ]
 
@@ -101,6 +103,28 @@ def run_json(record: RunRecord) -> dict[str, Any]:
         "stop_reason": record.stop_reason,
         "sparsity": record.sparsity["total"],
         "seconds": record.seconds,
+    }
+
+
+def point_stats(result: Any, index: int) -> dict[str, float]:
+    """Point ``index`` of a path or curve: mean and standard error of its validation metric
+    and of its test metric, keyed ``<metric>_mean``, ``<metric>_se``..."""
+    return {
+        f"{result.metric}_mean": result.val_mean[index],
+        f"{result.metric}_se": result.val_se[index],
+        f"{result.test_metric}_mean": result.test_mean[index],
+        f"{result.test_metric}_se": result.test_se[index],
+    }
+
+
+def provenance_json(result: Any) -> dict[str, Any]:
+    """What ends the ``--json`` form of a path or curve: ``data``, ``experiment``, ``resumed``
+    and every run (:func:`run_json`)."""
+    return {
+        "data": result.data,
+        "experiment": result.experiment,
+        "resumed": result.resumed,
+        "runs": [run_json(r) for r in result.records],
     }
 
 

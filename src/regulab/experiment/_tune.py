@@ -41,7 +41,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
@@ -51,11 +51,12 @@ from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import data_info, prepare_experiment
 from regulab.experiment._records import RunRecord, run_key
-from regulab.experiment._runner import RunSpec, record_from_result
+from regulab.experiment._runner import RunSpec, fresh_models, record_from_result, train_stack
+from regulab.experiment._setup import setup_arguments
 from regulab.experiment._sweep import require_hidden_layer
 from regulab.experiment._techniques import apply_techniques
 from regulab.stats import main_metric, selection_metric
-from regulab.training import Callback, Member, Run, train_many
+from regulab.training import Callback, Run
 
 __all__ = ["tune", "TuneResult", "SEARCH_SPACE", "TUNE_SCHEMA_VERSION", "config_string"]
 
@@ -350,21 +351,7 @@ def tune(
     warmup = epochs // 4 if n_warmup_steps is None else n_warmup_steps
     check_range("n_warmup_steps", warmup, low=0, integer=True, owner=owner)
     names = _parse_techniques(techniques)
-    dataset, bundle, base = prepare_experiment(
-        data,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        data_seed=data_seed,
-        max_train=max_train,
-        model=model,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        device=device,
-        seed=seed,
-    )
+    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()))
     largest = {n: spec[2] for t in names for n, spec in SEARCH_SPACE[t].items()}
     largest.update({"batchnorm": True, "patience": 1})
     # fail fast on a model that cannot take the searched techniques (e.g. dropout, no hidden)
@@ -413,26 +400,11 @@ def tune(
         )
         if key in stored:
             return replay(trial, stored[key])
-        model_ = config.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
+        spec = RunSpec(name, config, seed, "tune", {"trial": trial.number, "params": params})
         pruning = _PruningCallback(trial, val_name)
-        member = Member(model_, config.penalties(), [*config.callbacks(), pruning], seed)
-        result = train_many(
-            [member],
-            bundle.X_train,
-            bundle.y_train,
-            bundle.X_val,
-            bundle.y_val,
-            optimizer=config.optimizer,
-            lr=config.lr,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            device=config.device,
-            verbose=0,
-            feature_names=list(bundle.feature_names),
-        )[0]
+        result = train_stack([spec], fresh_models([spec], bundle), bundle, callbacks=[pruning])[0]
         state = "COMPLETE" if pruning.pruned_at is None else "PRUNED"
-        extra = {"trial": trial.number, "params": params, "state": state}
-        spec = RunSpec(name, config, seed, "tune", extra)
+        spec = replace(spec, extra={**spec.extra, "state": state})
         record = record_from_result(spec, result, bundle, __version__, key=key)
         if pruning.pruned_at is not None:
             record.stop_reason = "pruned"
