@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from regulab.advise._code import code_snippets
+from regulab.advise._extend import train_longer
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
 from regulab.advise._search import (
@@ -479,6 +480,12 @@ def advise(
         records, configs, epochs = search(
             single, candidates, base, run, deadline, notes, shape=shape
         )
+    if not cross_validate:
+        _, _, leader = one_se_choice(
+            by_fold(records, SELECTION_METRIC), simplicity_key(records, configs, shape)
+        )
+        records, longer_note = train_longer(single[0], records, configs, leader, run, deadline)
+        notes.append(longer_note)
 
     simplicity = simplicity_key(records, configs, shape)
     best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
