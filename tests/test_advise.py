@@ -1156,6 +1156,15 @@ def test_train_longer_stops_when_more_epochs_cannot_help_or_time_is_short():
     )
 
 
+def test_more_epochs_can_help_reads_the_history_without_early_stopping():
+    extend = importlib.import_module("regulab.advise._extend")
+    improving = _run_record("l2", 0, epochs=10, best=10)
+    flat = _run_record("l2", 1, epochs=10, best=3)
+    improving.best_epoch = flat.best_epoch = None  # no early stopping: read the history
+    assert extend.more_epochs_can_help([flat, improving], patience=3)
+    assert not extend.more_epochs_can_help([flat], patience=3)
+
+
 def test_train_longer_keeps_the_first_runs_when_validation_loss_does_not_improve():
     runner = _ScriptedRunner(loss=0.6, best=12)
     found, configs, note = _longer(runner, left=1000.0)

@@ -335,7 +335,9 @@ def advise(
     per feature are few or the network is large for the data; a grid then an Optuna search
     refine the leaders' strengths; new fold splits are added while the best and its ties
     are within noise. Each step stops when the budget is spent or more work cannot change
-    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds.
+    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds;
+    when the comparison ends early with the chosen config still improving, the time left
+    retrains it with more epochs (kept only if its validation loss is lower).
 
     Parameters
     ----------
