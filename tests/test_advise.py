@@ -32,6 +32,7 @@ from regulab.config import TrainConfig
 from regulab.data import make_synthetic
 from regulab.diagnose import DataDiagnostics, Finding
 from regulab.errors import DataError, InvalidParameterError
+from regulab.experiment import RunRecord
 from regulab.models import MLP, LinearModel
 
 ACCEPTANCE_BUDGET = "15s"  # each acceptance run takes 3-11 s on the busy 2-core test machine
@@ -1058,3 +1059,123 @@ def test_strength_search_stops_at_the_deadline():
     )
     assert records == []
     assert note.endswith("stopped because the budget is spent.")
+
+
+def _run_record(name, seed, *, epochs, best, reason="max_epochs", loss=0.5, seconds=10.0):
+    history = [{"epoch": e, "val_loss": loss + 0.01 * abs(e - best)} for e in range(1, epochs + 1)]
+    return RunRecord(
+        "k",
+        name,
+        {},
+        seed,
+        "fp",
+        "0",
+        history,
+        {"val_loss": loss},
+        epochs,
+        reason,
+        "",
+        best,
+        {},
+        {},
+        seconds,
+    )
+
+
+class _ScriptedRunner:
+    """Stands in for the advisor's Runner: returns scripted records and remembers configs."""
+
+    def __init__(self, loss, best, reason="max_epochs"):
+        self.loss, self.best, self.reason, self.trained = loss, best, reason, []
+
+    def __call__(self, folds, configs, names):
+        (_, seeds), (name,) = folds[0], names
+        config = configs[name]
+        self.trained.append(config)
+        return [
+            _run_record(
+                name, s, epochs=config.epochs, best=self.best, reason=self.reason, loss=self.loss
+            )
+            for s in seeds
+        ]
+
+
+def _longer(runner, *, left, probe=0.0, chosen_best=10, reason="max_epochs"):
+    """train_longer on scripted runs: two seeds that took 1 s per epoch for 10 epochs."""
+    extend = importlib.import_module("regulab.advise._extend")
+    config = TrainConfig(epochs=10, dropout=(0.2,), early_stopping=("val_loss", 3))
+    records = [
+        _run_record("dropout+early_stopping", s, epochs=10, best=chosen_best, reason=reason)
+        for s in (0, 1)
+    ] + [_run_record("none", s, epochs=10, best=10, loss=0.7) for s in (0, 1)]
+    configs = {"dropout+early_stopping": config, "none": TrainConfig(epochs=10)}
+    found, note = extend.train_longer(
+        (None, (0, 1)),
+        records,
+        configs,
+        "dropout+early_stopping",
+        runner,
+        1000.0,
+        epoch_seconds=lambda bundle, specs: probe,
+        clock=lambda: 1000.0 - left,
+    )
+    return found, configs, note
+
+
+def test_train_longer_fills_the_time_left_from_measured_epoch_times():
+    """Issue 8: large data left a third of the budget unused; the chosen config now trains
+    on with as many epochs as the time left allows, by its measured epoch time."""
+    runner = _ScriptedRunner(loss=0.4, best=20)
+    found, configs, note = _longer(runner, left=60.0)
+    (config,) = runner.trained
+    # 2 seeds x 1 s per epoch x 1.15 safety, 2 s reserve: (60 - 2) / 2.3 = 25 epochs.
+    assert config.epochs == 25 and config.early_stopping == ("val_loss", 8)
+    assert configs["dropout+early_stopping"] is config  # the recommendation's epochs
+    chosen = [r for r in found if r.config_name == "dropout+early_stopping"]
+    assert [r.epochs_run for r in chosen] == [25, 25] and len(found) == 4
+    assert "0.5000 -> 0.4000" in note and "budget is spent" in note
+
+
+def test_train_longer_trusts_the_slower_of_probe_and_measurement():
+    runner = _ScriptedRunner(loss=0.4, best=20, reason="patience_exhausted")
+    _, _, note = _longer(runner, left=100.0, probe=4.0)
+    # The probe says 4 s per epoch of both seeds: (100 - 2) / 4.6 = 21 epochs.
+    assert runner.trained[0].epochs == 21
+    assert "more epochs cannot help" in note
+
+
+def test_train_longer_stops_when_more_epochs_cannot_help_or_time_is_short():
+    runner = _ScriptedRunner(loss=0.4, best=20)
+    found, configs, note = _longer(runner, left=500.0, chosen_best=4, reason="patience_exhausted")
+    assert runner.trained == [] and "cannot change the answer" in note
+    found, configs, note = _longer(runner, left=20.0)
+    assert (
+        runner.trained == []
+        and "too few" in note
+        and configs["dropout+early_stopping"].epochs == 10
+    )
+
+
+def test_more_epochs_can_help_reads_the_history_without_early_stopping():
+    extend = importlib.import_module("regulab.advise._extend")
+    improving = _run_record("l2", 0, epochs=10, best=10)
+    flat = _run_record("l2", 1, epochs=10, best=3)
+    improving.best_epoch = flat.best_epoch = None  # no early stopping: read the history
+    assert extend.more_epochs_can_help([flat, improving], patience=3)
+    assert not extend.more_epochs_can_help([flat], patience=3)
+
+
+def test_train_longer_keeps_the_first_runs_when_validation_loss_does_not_improve():
+    runner = _ScriptedRunner(loss=0.6, best=12)
+    found, configs, note = _longer(runner, left=1000.0)
+    assert runner.trained[0].epochs == 40  # at most 4x the comparison's epochs
+    assert configs["dropout+early_stopping"].epochs == 10
+    assert [r.epochs_run for r in found if r.config_name != "none"] == [10, 10]
+    assert "runs stand" in note
+
+
+def test_holdout_advice_recommends_the_epochs_it_trained(monkeypatch):
+    advice = _fixed_advice(monkeypatch, permute_test=False, cross_validate=False)
+    trained = {r.config["epochs"] for r in advice.records if r.config_name == advice.recommendation}
+    assert trained == {advice.config.epochs} == {advice.estimator_spec()[1]["epochs"]}
+    assert any("retrain" in note.lower() or "cannot change" in note for note in advice.notes)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from regulab.advise._code import code_snippets
+from regulab.advise._extend import train_longer
 from regulab.advise._modules import module_candidates, module_code
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
@@ -348,7 +349,9 @@ def advise(
     per feature are few or the network is large for the data; a grid then an Optuna search
     refine the leaders' strengths; new fold splits are added while the best and its ties
     are within noise. Each step stops when the budget is spent or more work cannot change
-    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds.
+    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds;
+    when the comparison ends early with the chosen config still improving, the time left
+    retrains it with more epochs (kept only if its validation loss is lower).
 
     Parameters
     ----------
@@ -512,6 +515,12 @@ def advise(
         records, configs, epochs = search(
             single, candidates, base, run, deadline, notes, shape=shape
         )
+    if not cross_validate:
+        _, _, leader = one_se_choice(
+            by_fold(records, SELECTION_METRIC), simplicity_key(records, configs, shape)
+        )
+        records, longer_note = train_longer(single[0], records, configs, leader, run, deadline)
+        notes.append(longer_note)
 
     simplicity = simplicity_key(records, configs, shape)
     best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
