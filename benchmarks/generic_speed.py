@@ -95,9 +95,19 @@ def plain_epoch(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int) 
     return model
 
 
-def regulab_epoch(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int) -> nn.Module:
+def regulab_epoch(
+    model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int, threads: int
+) -> nn.Module:
     result = regulab.train(
-        model, X, y, epochs=1, batch_size=batch, validation_split=0.0, seed=SEED, verbose=0
+        model,
+        X,
+        y,
+        epochs=1,
+        batch_size=batch,
+        validation_split=0.0,
+        seed=SEED,
+        verbose=0,
+        threads=threads,  # as many as the plain loop uses (train's default is 1)
     )
     return result.model
 
@@ -118,12 +128,14 @@ def compare_epochs(
     plain, ours = Samples(), Samples()
     difference = 0.0
     plain_epoch(build(), Xt[:256], yt[:256], 32)  # warm-up: lazy initialization off the clock
-    regulab_epoch(build(), X[:256], y[:256], 32)
+    regulab_epoch(build(), X[:256], y[:256], 32, args.threads)
     for _ in range(args.repeats):
         start = build()
         plain_model, timing = time_call(partial(plain_epoch, copy.deepcopy(start), Xt, yt, 32))
         plain.add(timing)
-        our_model, timing = time_call(partial(regulab_epoch, copy.deepcopy(start), X, y, 32))
+        our_model, timing = time_call(
+            partial(regulab_epoch, copy.deepcopy(start), X, y, 32, args.threads)
+        )
         ours.add(timing)
         difference = max(difference, max_difference(our_model, plain_model))
     return {"plain": plain, "regulab": ours, "ratio": ours.median / plain.median, "dw": difference}
