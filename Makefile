@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py --mnist-dir $(MNIST_DIR)
 	$(PY) benchmarks/compare_speed.py --mnist-dir $(MNIST_DIR)
 	$(PY) benchmarks/advise_mnist.py --mnist-dir $(MNIST_DIR)
+	$(PY) benchmarks/generic_speed.py --mnist-dir $(MNIST_DIR)
+	$(PY) benchmarks/advise_suite.py --budget 60s
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -146,6 +146,11 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["Refusing to write --json", "--store file"],
     ),
+    "advise --save with the built-in CNN": (
+        ["advise", "--data", "digits", "--model", "cnn", "--save", "{tmp}/m.safetensors"],
+        2,
+        ["--save writes Regulab's MLP and linear models only", "cnn"],
+    ),
     # -- infinite strengths and rates (item 7) -----------------------------------------------
     "train --l1 inf": ([*TRAIN, "--l1", "inf"], 2, ["'l1'", "Got inf", "finite"]),
     "train --l2 inf": ([*TRAIN, "--l2", "inf"], 2, ["'l2'", "finite"]),

@@ -549,7 +549,7 @@ def test_cli_train_refuses_to_save_a_custom_model(tmp_path: Path) -> None:
     target = tmp_path / "model.safetensors"
     code, out, err = _cli("train", "--data", "digits", "--model", "cnn", "--save", target)
     assert code == 2
-    assert err.startswith("regulab: error: --save writes Regulab's MLP models only;")
+    assert err.startswith("regulab: error: --save writes Regulab's MLP and linear models only, not")
     assert not target.exists()
 
 

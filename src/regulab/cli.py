@@ -196,11 +196,7 @@ def train_command(**options: Any) -> None:
     _check_outputs(
         {"--json": json_path, "--save": save_path}, {"--data": _file_input(options["data"])}
     )
-    if save_path and is_custom(options["model"]):
-        raise RegulabError(
-            f"--save writes Regulab's MLP models only; save the weights of the {options['model']}"
-            " model from Python with torch.save(result.model.state_dict(), path)."
-        )
+    _check_savable(save_path, options["model"])
     options["dropout"] = parse_rates(options["dropout"])
     if options["elastic_net"] is not None:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])
@@ -307,6 +303,16 @@ def _check_output(
 ) -> None:
     """Check one output file before any work (see :func:`_check_outputs`)."""
     _check_outputs({label: path}, inputs)
+
+
+def _check_savable(save_path: str | None, model: str | None) -> None:
+    """``--save`` writes Regulab's own MLP and linear models; refuse it up front for ``cnn`` or
+    a user's factory."""
+    if save_path and is_custom(model):
+        raise RegulabError(
+            f"--save writes Regulab's MLP and linear models only, not {model}; train it from "
+            "Python and save its state_dict there."
+        )
 
 
 def _check_figures(figures: str | None, report_path: str | None) -> None:
@@ -595,11 +601,7 @@ def advise_command(**options: Any) -> None:
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
     save_path = options.pop("save_path")
-    if save_path and is_custom(options["model"]):
-        raise RegulabError(
-            f"--save writes Regulab's MLP and linear models only, not {options['model']}; "
-            "train the recommendation with its train_command and save it from Python."
-        )
+    _check_savable(save_path, options["model"])
     _check_figures(figures, report_path)
     _check_outputs(
         {"--report": report_path, "--json": json_path, "--save": save_path},
