@@ -29,7 +29,7 @@ from torch import nn
 
 from regulab.errors import DataError, InvalidParameterError
 from regulab.models import MLP, TASKS
-from regulab.penalties import LayerCoefficients, penalized_weights, prox_l1_, resolve, sparsity
+from regulab.penalties import LayerCoefficients, penalized_weights, prox_l1_, resolve
 from regulab.training._history import FitResult, History, StopReason
 from regulab.training._metrics import member_metrics
 from regulab.training._progress import Progress
@@ -42,6 +42,7 @@ from regulab.training._trainer import (
     _validation_split,
     available_metrics,
     check_outputs,
+    fit_result,
 )
 
 __all__ = ["train_modules", "infer_task", "module_inputs", "module_scores", "check_fits"]
@@ -452,15 +453,4 @@ def _train_one(
     names = feature_names
     if names is not None and (first is None or first.ndim != 2 or first.shape[1] != len(names)):
         names = None  # a convolution's inputs are channels, not the named features
-    return FitResult(
-        model=model,
-        history=run.history,
-        stop_reason=run.stop_reason,
-        stop_message=run.stop_message,
-        best_epoch=run.best_epoch,
-        epochs_run=len(run.history),
-        seconds=time.perf_counter() - started,
-        sparsity=sparsity(model, names),
-        penalties=list(member.penalties),
-        seed=member.seed,
-    )
+    return fit_result(run, member, model, time.perf_counter() - started, names)

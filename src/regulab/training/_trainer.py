@@ -17,7 +17,7 @@ from regulab._split import holdout
 from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
 from regulab.models import MLP, Architecture
 from regulab.penalties import Penalty, WeightDecay, resolve, sparsity
-from regulab.training._callbacks import Callback
+from regulab.training._callbacks import Callback, Run
 from regulab.training._history import FitResult, History, StopReason, TrainState
 from regulab.training._metrics import (
     head_kind,
@@ -662,6 +662,20 @@ def _result(
         buffers.update(scaling.buffers())
     model.load_state_dict({**run.final_state, **buffers})
     model.eval()
+    return fit_result(run, member, model, seconds, feature_names, state=run.train_state)
+
+
+def fit_result(
+    run: Run,
+    member: Member,
+    model: nn.Module,
+    seconds: float,
+    feature_names: Sequence[str] | None,
+    state: TrainState | None = None,
+) -> FitResult:
+    """What a member's finished ``run`` returns: ``model`` (weights as they end), its history
+    and stop, its sparsity over ``feature_names`` and the ``state`` to continue from."""
+    assert run.stop_reason is not None, "a finished run has a stop reason"
     return FitResult(
         model=model,
         history=run.history,
@@ -673,5 +687,5 @@ def _result(
         sparsity=sparsity(model, feature_names),
         penalties=list(member.penalties),
         seed=member.seed,
-        state=run.train_state,
+        state=state,
     )
