@@ -435,7 +435,7 @@ def test_compare_resumes_after_kill(tmp_path: Path) -> None:
     # compare stores its runs as each *stack* (runs sharing an architecture) finishes, so a
     # kill can only leave partial progress when there are several stacks. batchnorm changes
     # the architecture: it forms its own stack of 3 runs and comes first; none, l2 and
-    # dropout form a second stack of 9 runs (about 0.5 s of training on a quiet machine),
+    # dropout form a second stack of 9 runs (about 1 s of training on a quiet machine),
     # still training when the process is killed 0.1 s after the first stack's rows are
     # written. (Killed in the middle of a stack, the missing runs would retrain in a smaller
     # stack, and batch norm's stacked statistics agree only to float rounding across stack
@@ -445,7 +445,7 @@ def test_compare_resumes_after_kill(tmp_path: Path) -> None:
     store, result = tmp_path / "k.sqlite", tmp_path / "k.json"
     args = [
         "compare", "--data", "digits", "--max-train", "400", "--model", "64-32-10",
-        "--techniques", ",".join(techniques), "--seeds", str(seeds), "--epochs", "25",
+        "--techniques", ",".join(techniques), "--seeds", str(seeds), "--epochs", "60",
         "--batch-size", "8", "--jobs", "1", "--store", str(store), "--json", str(result), "--quiet",
     ]  # fmt: skip
     process = subprocess.Popen(
