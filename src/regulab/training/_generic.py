@@ -402,6 +402,9 @@ def _train_one(
         torch.manual_seed(dropout_seed)
         model.train()
         steps = 0
+        # Only the work a penalty asks for: each call enters a no-grad context per step.
+        coupled, proximal = bool(penalized.coupled), bool(penalized.proximal)
+        decayed = bool(penalized.decayed) and spec.name != "adamw"
         for epoch in range(1, epochs + 1):
             epoch_start = time.perf_counter()
             order = torch.randperm(len(X), generator=shuffler).to(device)
@@ -414,12 +417,14 @@ def _train_one(
                 loss = _loss(model(xb), yb, kind)
                 optimizer.zero_grad()
                 loss.backward()
-                penalized.add_gradients()
-                if spec.name != "adamw":
+                if coupled:
+                    penalized.add_gradients()
+                if decayed:
                     penalized.decay(spec.lr)
                 optimizer.step()
                 steps += 1
-                penalized.prox(optimizer, spec, steps)
+                if proximal:
+                    penalized.prox(optimizer, spec, steps)
                 losses.append(loss.detach())
             mean_loss = float(torch.stack(losses).mean()) if losses else float("nan")
             record: dict[str, Any] = {"epoch": epoch, "loss": mean_loss}
