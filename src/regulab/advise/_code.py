@@ -23,6 +23,20 @@ def _l1_l2(config: TrainConfig) -> tuple[float, float]:
     return l1, l2
 
 
+def train_call(config: TrainConfig, penalties: list[str], callbacks: list[str]) -> list[str]:
+    """The pasted lines that train ``model`` with Regulab and print its test metrics."""
+    return [
+        "result = regulab.train(",
+        "    model, X_train, y_train, X_val, y_val,",
+        f"    penalties=[{', '.join(penalties)}],",
+        f"    callbacks=[{', '.join(callbacks)}],",
+        f'    optimizer="{config.optimizer}", lr={config.lr:g}, epochs={config.epochs}, '
+        f"batch_size={config.batch_size}, seed=0,",
+        ")",
+        "print(regulab.evaluate(result.model, X_test, y_test))",
+    ]
+
+
 def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
     penalties = []
     factors = ", feature_factors=factors" if config.feature_factors else ""
@@ -60,17 +74,7 @@ def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
     lines = []
     if config.feature_factors:
         lines.append(f"factors = {list(config.feature_factors)}  # penalty factor per input")
-    lines += [
-        f"model = {model}",
-        "result = regulab.train(",
-        "    model, X_train, y_train, X_val, y_val,",
-        f"    penalties=[{', '.join(penalties)}],",
-        f"    callbacks=[{', '.join(callbacks)}],",
-        f'    optimizer="{config.optimizer}", lr={config.lr:g}, epochs={config.epochs}, '
-        f"batch_size={config.batch_size}, seed=0,",
-        ")",
-        "print(regulab.evaluate(result.model, X_test, y_test))",
-    ]
+    lines += [f"model = {model}", *train_call(config, penalties, callbacks)]
     body = "\n".join(lines)
     names = ("MLP", "LinearModel", "L1", "L2", "ElasticNet", "WeightDecay", "EarlyStopping")
     used = [name for name in names if f"{name}(" in body]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from regulab.advise._code import _keras, _l1_l2, _pytorch
+from regulab.advise._code import _keras, _l1_l2, _pytorch, train_call
 from regulab.advise._rules import Reason, candidate_configs
 from regulab.config import TrainConfig
 from regulab.custom import describe_module
@@ -166,14 +166,7 @@ def module_code(
             "from regulab.training import EarlyStopping",
             "",
             build,
-            "result = regulab.train(",
-            "    model, X_train, y_train, X_val, y_val,",
-            f"    penalties=[{', '.join(penalties)}],",
-            f"    callbacks=[{', '.join(callbacks)}],",
-            f'    optimizer="{config.optimizer}", lr={config.lr:g}, epochs={config.epochs}, '
-            f"batch_size={config.batch_size}, seed=0,",
-            ")",
-            "print(regulab.evaluate(result.model, X_test, y_test))",
+            *train_call(config, penalties, callbacks),
         ]
     )
     if config.model == "cnn" and image_shape:
