@@ -1179,3 +1179,65 @@ def test_holdout_advice_recommends_the_epochs_it_trained(monkeypatch):
     trained = {r.config["epochs"] for r in advice.records if r.config_name == advice.recommendation}
     assert trained == {advice.config.epochs} == {advice.estimator_spec()[1]["epochs"]}
     assert any("retrain" in note.lower() or "cannot change" in note for note in advice.notes)
+
+
+def _fold_records(losses_by_config):
+    """Records over folds 0..k-1 with the given validation losses and no sparsity."""
+    return [
+        RunRecord(
+            "k",
+            name,
+            {},
+            fold,
+            "fp",
+            "0",
+            [],
+            {"val_loss": loss},
+            10,
+            "max_epochs",
+            "",
+            None,
+            {"total": 0.0},
+            {},
+            1.0,
+        )
+        for name, losses in losses_by_config.items()
+        for fold, loss in enumerate(losses)
+    ]
+
+
+def test_one_se_prefers_the_better_family_then_stronger_regularization_not_fewer_techniques():
+    from regulab.advise._search import simplicity_key
+
+    losses = {
+        "batchnorm+dropout=0.3+early_stopping": [0.06, 0.14, 0.05, 0.13],
+        "batchnorm+dropout=0.5+early_stopping": [0.07, 0.15, 0.06, 0.14],
+        "l2+early_stopping": [0.075, 0.155, 0.065, 0.145],
+        "l2=0.01+early_stopping": [0.08, 0.16, 0.07, 0.15],
+        "linear+l2=0.01": [0.30, 0.35, 0.28, 0.33],
+    }
+    configs = {
+        "batchnorm+dropout=0.3+early_stopping": TrainConfig(batchnorm=True, dropout=(0.3,)),
+        "batchnorm+dropout=0.5+early_stopping": TrainConfig(batchnorm=True, dropout=(0.5,)),
+        "l2+early_stopping": TrainConfig(l2=1e-3),
+        "l2=0.01+early_stopping": TrainConfig(l2=1e-2),
+        "linear+l2=0.01": TrainConfig(model="linear", l2=1e-2),
+    }
+    records = _fold_records(losses)
+    key = simplicity_key(records, configs, (8, 3))
+    values = {
+        name: {r.seed: r.metrics["val_loss"] for r in records if r.config_name == name}
+        for name in losses
+    }
+    best, tied, chosen = one_se_choice(values, key)
+    assert best == "batchnorm+dropout=0.3+early_stopping"
+    assert set(tied) == {
+        "batchnorm+dropout=0.5+early_stopping",
+        "l2+early_stopping",
+        "l2=0.01+early_stopping",
+    }
+    # the best family (batch norm + dropout), at its strongest tied rate, not the two-technique
+    # l2 config; a tied linear model would still come first (fewer parameters)
+    assert chosen == "batchnorm+dropout=0.5+early_stopping"
+    assert key("l2=0.01+early_stopping") < key("l2+early_stopping")
+    assert key("linear+l2=0.01") < key(chosen)

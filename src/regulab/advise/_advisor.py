@@ -539,7 +539,8 @@ def advise(
     if chosen != best:
         notes.append(
             f"{best} had the best validation loss, but {chosen} is within one "
-            "standard error and simpler or sparser, so it is recommended."
+            "standard error and simpler, sparser or more strongly regularized, so it is "
+            "recommended."
         )
     notes += _overruled(reasons, scores, rows, chosen)
     config = replace(configs[chosen], verbose=1)

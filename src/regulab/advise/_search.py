@@ -191,24 +191,47 @@ def _strength(config: TrainConfig) -> float:
     return config.l1 + config.l2 + alpha + config.weight_decay
 
 
+def family(name: str) -> str:
+    """The techniques of a config name without their strengths (its family).
+
+    Examples
+    --------
+    >>> family("dropout=0.3+batchnorm+early_stopping"), family("none")
+    ('batchnorm+dropout+early_stopping', 'none')
+    """
+    return "+".join(sorted({part.split("=")[0] for part in _parts(name)})) or "none"
+
+
 def simplicity_key(
     records: Sequence[RunRecord], configs: dict[str, TrainConfig], shape: tuple[int, int]
 ) -> Any:
-    """Order of preference among tied configs: fewer parameters (a linear model, then a
-    smaller network), sparser, fewer techniques, a stronger penalty (glmnet's
-    ``lambda.1se``), faster."""
+    """Order of preference among tied configs.
+
+    Fewer parameters first (a linear model, then a smaller network), then sparser. Among
+    configs equal on both, the family (:func:`family`) whose best config has the lower mean
+    validation loss, and inside it the stronger regularization: a larger penalty (glmnet's
+    ``lambda.1se``), then a higher dropout rate; then faster. The number of techniques is no
+    measure of simplicity: each one regularizes, so fewer of them is not the simpler model.
+    """
     sparsity: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
     for record in records:
         sparsity.setdefault(record.config_name, []).append(record.sparsity["total"])
         seconds.setdefault(record.config_name, []).append(record.seconds)
+    family_loss: dict[str, float] = {}
+    for name, values in by_fold(records, SELECTION_METRIC).items():
+        losses = list(values.values())
+        mean = float(np.mean(losses)) if np.all(np.isfinite(losses)) else np.inf
+        family_loss[family(name)] = min(mean, family_loss.get(family(name), np.inf))
 
     def key(name: str) -> tuple[Any, ...]:
+        config = configs[name]
         return (
-            _parameters(configs[name], shape),
+            _parameters(config, shape),
             -round(float(np.mean(sparsity.get(name, [0.0]))), 2),
-            technique_total(name),
-            -_strength(configs[name]),
+            family_loss.get(family(name), np.inf),
+            -_strength(config),
+            -float(np.mean(config.dropout or (0.0,))),
             float(np.mean(seconds.get(name, [0.0]))),
         )
 
