@@ -5,10 +5,10 @@ Run::
     .venv/bin/python benchmarks/advise_suite.py                 # 3 minutes per case
     .venv/bin/python benchmarks/advise_suite.py --budget 30s    # a quick pass
 
-Each case has known structure (``regulab.data.make_synthetic``) or is a data set
-scikit-learn ships. A test part is split off first and never reaches the advisor; the
-advisor's pick is refit on every remaining row (``advice.refit``) and scored there, beside
-the unregularized 128-64 network (same epochs) and the best scikit-learn reference:
+Each case has known structure (``regulab.data.make_synthetic``, Friedman's smooth rule)
+or is a data set scikit-learn ships. A test part is split off first and never reaches the
+advisor; the advisor's pick is refit on every remaining row (``advice.refit``) and scored
+there, beside the unregularized 128-64 network (same epochs) and the best scikit-learn reference:
 LogisticRegressionCV (L1 and L2) or RidgeCV, LassoCV and ElasticNetCV, and
 MLPClassifier/MLPRegressor with early stopping. Targets: the pick is at least as good as the
 baseline within one standard error (paired over test rows) on every case, within 1 point of
@@ -28,7 +28,13 @@ import torch
 from _common import Table, load_average, machine_summary, verdict
 from _common import write_json as write_json_file
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_wine,
+    make_friedman1,
+)
 from sklearn.linear_model import ElasticNetCV, LassoCV, LogisticRegressionCV, RidgeCV
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -58,6 +64,18 @@ def _shipped(loader: Any, task: str) -> Maker:
     return make
 
 
+def _smooth_rule(n_samples: int, seed: int) -> Maker:
+    """Friedman's smooth non-linear rule (5 of 20 features, sin/square terms) thresholded at
+    its median: a two-class problem a linear model cannot solve."""
+
+    def make() -> tuple[np.ndarray, np.ndarray, str]:
+        X, score = make_friedman1(n_samples, n_features=20, noise=1.0, random_state=seed)
+        X = (X - 0.5) * np.sqrt(12)  # unit variance
+        return X.astype(np.float32), (score > np.median(score)).astype(int), "classification"
+
+    return make
+
+
 # name -> (data maker, test part); the synthetic cases add 1,000 test rows to their size
 CASES: dict[str, tuple[Maker, float]] = {
     "sparse 600x300, 8 informative": (
@@ -82,6 +100,7 @@ CASES: dict[str, tuple[Maker, float]] = {
     "breast cancer": (_shipped(load_breast_cancer, "classification"), 0.3),
     "wine": (_shipped(load_wine, "classification"), 0.3),
     "digits": (_shipped(load_digits, "classification"), 0.3),
+    "smooth non-linear, 12,000 rows": (_smooth_rule(15_000, seed=15), 3000 / 15_000),
 }
 
 
