@@ -409,7 +409,8 @@ def test_user_factory_end_to_end_in_python(user_models: Any) -> None:
     )
     assert {row["config"] for row in result.rows} == {"none", "dropout", "batchnorm+l1"}
     assert result.data["model"] == "user_models:make_net"
-    assert any("trains config by config with torch.optim" in note for note in result.notes)
+    note = next(n for n in result.notes if n.startswith("Runs of the custom model"))
+    assert "none: 2 Sequential members train together as one torch.func stack" in note
     sparse = next(r for r in result.rows if r["config"] == "batchnorm+l1")
     assert sparse["sparsity_mean"] > 0
     advice = advise(
