@@ -51,11 +51,12 @@ __all__ = ["StackPlan", "plan_stacks", "module_signature", "train_stacked", "STA
 
 STACK_CHOICES = ("auto", True, False)
 
-#: ``stack="auto"`` on the CPU stacks a group when one member's forward and backward of a
-#: batch of 32 takes at most this many multiply-adds (per sample, times 32): the work where
-#: per-operation overhead, which stacking shares, still outweighs the arithmetic. Decided
-#: from rough timings on a 2-core machine (README, "Several configs at once").
-CPU_STACK_MAX_MACS = 2_000_000
+#: ``stack="auto"`` on the CPU stacks a group when one member's forward of a batch takes at
+#: most this many multiply-adds: the work where per-operation overhead, which stacking
+#: shares, still outweighs the arithmetic. From rough timings of 4 members on a busy 2-core
+#: machine, one thread (in turn / stacked): 1.5-2.1x at 13k-470k, 0.9-1.0x at 0.98M-1.35M,
+#: 0.73x at 1.3M with Dropout2d, 0.95x for the seed MLP (3.5M) and the built-in CNN.
+CPU_STACK_MAX_MACS = 500_000
 
 
 def _plain(value: Any) -> Any:
@@ -207,7 +208,7 @@ def _decide(
 
 def _vmap_failure(model: nn.Module, sample: torch.Tensor) -> str:
     """'' when a two-member stack of copies of ``model`` runs forward and backward under
-    ``vmap`` on two rows of ``sample``, else the error's first line."""
+    ``vmap`` on two rows of ``sample`` per member, else the error's first line."""
     copies = [copy.deepcopy(model) for _ in range(2)]
     params, buffers = stack_module_state(copies)
     base = copy.deepcopy(model).to("meta")
@@ -215,9 +216,8 @@ def _vmap_failure(model: nn.Module, sample: torch.Tensor) -> str:
     forward = _forward(base)
     try:
         with torch.random.fork_rng(devices=[sample.device] if sample.is_cuda else []):
-            scores = vmap(forward, in_dims=(0, 0, None), randomness="different")(
-                params, buffers, sample[:2]
-            )
+            rows = sample[:2].unsqueeze(0).expand(2, *sample[:2].shape)  # a batch per member
+            scores = vmap(forward, randomness="different")(params, buffers, rows)
             scores.float().sum().backward()
     except Exception as error:  # the user's forward: any failure means "not under vmap"
         text = str(error).splitlines()[0] if str(error) else ""
