@@ -187,7 +187,8 @@ def test_plan_stacks_policy() -> None:
 
 def test_signature_sees_dropout_rates_and_plain_attributes() -> None:
     assert module_signature(_conv_net(0)) == module_signature(_conv_net(5))
-    assert module_signature(_conv_net(0, dropout=0.1)) != module_signature(_conv_net(0, dropout=0.2))
+    rates = [module_signature(_conv_net(0, dropout=rate)) for rate in (0.1, 0.2)]
+    assert rates[0] != rates[1]
     a, b = _DataDependent(), _DataDependent()
     b.scale = 2.0  # type: ignore[assignment]
     assert module_signature(a) != module_signature(b)
