@@ -365,7 +365,6 @@ def train_modules(
         if verbose and len(members) > 1:
             print(plan.note, file=sys.stderr)
         results: list[FitResult | None] = [None] * len(members)
-        available = available_metrics(kinds[0], X_v is not None)
         for indices, stacked, _ in plan.groups:
             if stacked:
                 kind = kinds[indices[0]]
@@ -381,7 +380,7 @@ def train_modules(
                     verbose,
                     partial(_reported_names, feature_names=feature_names),
                     partial(_loss, kind=kind),
-                    available,
+                    available_metrics(kind, X_v is not None),
                     _CHUNK,
                 )
             else:
