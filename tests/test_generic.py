@@ -584,8 +584,9 @@ def test_a_forward_that_loses_the_batch_axis_is_refused() -> None:
 
 
 def test_runs_of_a_custom_model_are_separate_tasks() -> None:
-    """They train one by one anyway; as separate tasks they spread over workers, and a
-    task's epoch time is the time of its one run (the advisor's budget relies on it)."""
+    """Without the data no stack can be planned (tests/test_vmap.py has the case with it):
+    as separate tasks they spread over workers, and a task's epoch time is the time of its
+    one run (the advisor's budget relies on it)."""
     from regulab.experiment import RunSpec, make_tasks
 
     specs = [RunSpec(name, TrainConfig(model="cnn"), seed) for name in "ab" for seed in (0, 1)]
