@@ -6,6 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/generic_speed.py --quick           # 2k-row correctness run
     .venv/bin/python benchmarks/generic_speed.py --json out/generic.json --repeats 5
     .venv/bin/python benchmarks/generic_speed.py --advise 30m      # advised CNN, test accuracy
+    .venv/bin/python benchmarks/generic_speed.py --stack 4 --stack-only --device cuda
 
 Sections, all measured in one process, the runs of all configurations interleaved:
 
@@ -15,7 +16,13 @@ Sections, all measured in one process, the runs of all configurations interleave
 2. The built-in ``regulab.models.CNN`` (two conv blocks, dense head, dropout 0.5): one
    epoch through ``regulab.train`` against the plain loop with the same model. Target:
    <= 1.05x.
-3. With ``--advise BUDGET``: ``regulab.advise(mnist, model="cnn")`` and the test accuracy of
+3. With ``--stack M``: M configs of each model (L2 strengths 0, 1e-5, 1e-4...; one seed,
+   so the same batches) for one epoch through ``regulab.train_many`` as one torch.func
+   stack (``stack=True``) against one after the other (``stack=False``). The ratio is
+   in turn / stacked: above 1, stacking wins. (Dropout masks differ between the two paths,
+   so the weights are not compared here; ``tests/test_vmap.py`` checks that a stacked
+   member without dropout ends where it ends alone.)
+4. With ``--advise BUDGET``: ``regulab.advise(mnist, model="cnn")`` and the test accuracy of
    its recommendation. Target: >= 99.0%.
 
 Both sides start from the same weights, see the same batches and train without a
@@ -141,6 +148,38 @@ def compare_epochs(
     return {"plain": plain, "regulab": ours, "ratio": ours.median / plain.median, "dw": difference}
 
 
+def stacked_vs_in_turn(
+    build: Callable[[], nn.Module], X: np.ndarray, y: np.ndarray, args: Any
+) -> dict[str, Any]:
+    """One epoch of ``args.stack`` configs of ``build()``'s model, stacked and in turn."""
+    strengths = [0.0] + [10.0 ** -(5 - k) for k in range(args.stack - 1)]
+
+    def epoch(stack: bool, rows: int | None = None) -> None:
+        members = [
+            regulab.Member(build(), [regulab.L2(s)] if s else [], seed=SEED) for s in strengths
+        ]
+        regulab.train_many(
+            members,
+            X[:rows],
+            y[:rows],
+            epochs=1,
+            batch_size=32,
+            validation_split=0.0,
+            verbose=0,
+            threads=args.threads,
+            device=args.device,
+            stack=stack,
+        )
+
+    stacked, in_turn = Samples(), Samples()
+    epoch(True, 256)  # warm-up: lazy initialization off the clock
+    epoch(False, 256)
+    for _ in range(args.repeats):
+        stacked.add(time_call(partial(epoch, True))[1])
+        in_turn.add(time_call(partial(epoch, False))[1])
+    return {"stacked": stacked, "in_turn": in_turn, "ratio": in_turn.median / stacked.median}
+
+
 def advised_cnn(args: Any) -> dict[str, Any]:
     """The advisor's pick for the CNN and its mean test accuracy over the advisor's seeds
     (reported, never used to choose)."""
@@ -162,12 +201,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="2k training rows, one repeat.")
+    parser.add_argument("--max-rows", type=int, default=None, help="Keep the first rows only.")
+    parser.add_argument("--stack", type=int, default=0, help="Time M configs stacked vs in turn.")
+    parser.add_argument("--stack-only", action="store_true", help="Only the --stack section.")
+    parser.add_argument("--device", default="cpu", help="Device of the --stack section.")
     parser.add_argument("--advise", default=None, help="Budget for the advised-CNN section.")
     parser.add_argument("--json", default=None, help="Write the figures as JSON here.")
     args = parser.parse_args()
     if args.quick:
         args.repeats = 1
-    data = load_mnist_arrays(args.mnist_dir, n_train=2000 if args.quick else None)
+    data = load_mnist_arrays(args.mnist_dir, n_train=2000 if args.quick else args.max_rows)
     print(machine_summary())
     print(f"{len(data.X)} training rows, {args.threads} threads, {args.repeats} repeats\n")
     payload: dict[str, Any] = {"machine": machine_summary(), "rows": len(data.X)}
@@ -175,8 +218,9 @@ def main() -> None:
         "One epoch, batch 32 (median wall seconds)",
         ["model", "plain loop", "regulab", "ratio", "target", "max |dw|"],
     )
+    models = (("seed MLP as nn.Sequential", seed_mlp), ("cnn", cnn))
     with threads(args.threads):
-        for name, build in (("seed MLP as nn.Sequential", seed_mlp), ("cnn", cnn)):
+        for name, build in models if not args.stack_only else ():
             figures = compare_epochs(name, build, data.X, data.y, args)
             payload[name] = figures
             table.add(
@@ -187,7 +231,20 @@ def main() -> None:
                 f"<= {TARGET_RATIO} {verdict(figures['ratio'] <= TARGET_RATIO)}",
                 figures["dw"],
             )
-        print(table.render())
+        if not args.stack_only:
+            print(table.render())
+        if args.stack:
+            stacks = Table(
+                f"{args.stack} configs, one epoch, batch 32, {args.device} (median wall seconds)",
+                ["model", "in turn", "stacked", "in turn / stacked"],
+            )
+            for name, build in models:
+                figures = stacked_vs_in_turn(build, data.X, data.y, args)
+                payload[f"stack {name}"] = figures
+                stacks.add(
+                    name, figures["in_turn"].median, figures["stacked"].median, figures["ratio"]
+                )
+            print(stacks.render())
         if args.advise:
             advised = advised_cnn(args)
             payload["advised_cnn"] = advised

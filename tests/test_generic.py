@@ -409,7 +409,8 @@ def test_user_factory_end_to_end_in_python(user_models: Any) -> None:
     )
     assert {row["config"] for row in result.rows} == {"none", "dropout", "batchnorm+l1"}
     assert result.data["model"] == "user_models:make_net"
-    assert any("trains config by config with torch.optim" in note for note in result.notes)
+    note = next(n for n in result.notes if n.startswith("Runs of the custom model"))
+    assert "none: 2 Sequential members train together as one torch.func stack" in note
     sparse = next(r for r in result.rows if r["config"] == "batchnorm+l1")
     assert sparse["sparsity_mean"] > 0
     advice = advise(
@@ -583,8 +584,9 @@ def test_a_forward_that_loses_the_batch_axis_is_refused() -> None:
 
 
 def test_runs_of_a_custom_model_are_separate_tasks() -> None:
-    """They train one by one anyway; as separate tasks they spread over workers, and a
-    task's epoch time is the time of its one run (the advisor's budget relies on it)."""
+    """Without the data no stack can be planned (tests/test_vmap.py has the case with it):
+    as separate tasks they spread over workers, and a task's epoch time is the time of its
+    one run (the advisor's budget relies on it)."""
     from regulab.experiment import RunSpec, make_tasks
 
     specs = [RunSpec(name, TrainConfig(model="cnn"), seed) for name in "ab" for seed in (0, 1)]

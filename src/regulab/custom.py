@@ -59,7 +59,6 @@ __all__ = [
     "build_model",
     "image_shape_of",
     "describe_module",
-    "custom_note",
     "importable",
 ]
 
@@ -302,22 +301,6 @@ def _reshape_hook(shape: tuple[int, ...]) -> Callable[[nn.Module, tuple[Any, ...
         return (x.reshape(len(x), *shape), *args[1:])
 
     return hook
-
-
-def custom_note(model: str | None) -> str | None:
-    """The sentence saying how configs of a custom model train (None for the MLP).
-
-    Examples
-    --------
-    >>> custom_note("cnn").split(":")[0]
-    'The cnn model trains config by config with torch.optim'
-    """
-    if not is_custom(model):
-        return None
-    return (
-        f"The {model} model trains config by config with torch.optim: the stacked fast path "
-        "that trains configs together is for Regulab's MLP only."
-    )
 
 
 def describe_module(model: nn.Module) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> flo
     run_task(one_epoch[:1], probe, __version__)  # warm-up: first calls pay one-off costs
     seconds = sum(
         run_task(task, probe, __version__)[0].history[0]["seconds"]
-        for task in make_tasks(one_epoch)
+        for task in make_tasks(one_epoch, data=probe)
     )
     return seconds * len(bundle.X_train) / len(rows)
 

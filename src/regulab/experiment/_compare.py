@@ -14,11 +14,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from regulab import __version__
 from regulab.config import TrainConfig
-from regulab.custom import ModelFactory, custom_note, factory_reference, importable, is_custom
+from regulab.custom import ModelFactory, factory_reference, importable, is_custom
 from regulab.data import Dataset, load, split
 from regulab.errors import InvalidParameterError, check_range
 from regulab.experiment._records import RunRecord
-from regulab.experiment._runner import DataBundle, RunSpec, execute, make_tasks, stacking_note
+from regulab.experiment._runner import (
+    DataBundle,
+    RunSpec,
+    custom_stacking_note,
+    execute,
+    make_tasks,
+    stacking_note,
+)
 from regulab.experiment._setup import DATA_ARGUMENTS, setup_arguments
 from regulab.experiment._summary import summarize
 from regulab.experiment._techniques import apply_techniques, parse_techniques
@@ -220,7 +227,7 @@ def run_specs(
     missing = [spec for key, spec in keys.items() if key not in done]
     reused = len(done)
     parallel = workers or jobs
-    tasks = make_tasks(missing, max_stack=max_stack, min_tasks=parallel)
+    tasks = make_tasks(missing, max_stack=max_stack, min_tasks=parallel, data=bundle)
     if scheduler is not None or workers is not None:
         from regulab.experiment._dask import execute_dask
 
@@ -367,7 +374,9 @@ def compare(
     rows, notes = summarize(
         records, metric, higher, test_metric=test_metric, tie_rule=tie_rule, margin=margin
     )
-    stacking = custom_note(base.model) or stacking_note(configs)
+    stacking = (
+        custom_stacking_note(specs, bundle) if is_custom(base.model) else stacking_note(configs)
+    )
     if stacking:
         notes.append(stacking)
     info = data_info(dataset, bundle, configs[names[0]])

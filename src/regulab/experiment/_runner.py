@@ -1,8 +1,10 @@
 """Turning run specs into records: stacks of compatible runs, run here or in workers.
 
 A *task* is a list of :class:`RunSpec` that share architecture and optimizer settings; it
-trains as one stacked model. Tasks run one after another, in local worker processes (one
-torch thread each) or on a Dask cluster; records stream back as tasks finish.
+trains as one stacked model (Regulab's MLP always; a CNN or a user's module where
+:func:`~regulab.training.plan_stacks` says so, given the data). Tasks run one after
+another, in local worker processes (one torch thread each) or on a Dask cluster; records
+stream back as tasks finish.
 """
 
 from __future__ import annotations
@@ -25,12 +27,21 @@ from regulab.config import TrainConfig
 from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
-from regulab.training import Callback, FitResult, Member, evaluate, train_many
+from regulab.training import (
+    Callback,
+    FitResult,
+    Member,
+    evaluate,
+    plan_stacks,
+    resolve_device,
+    train_many,
+)
 
 __all__ = [
     "RunSpec",
     "DataBundle",
     "make_tasks",
+    "custom_stacking_note",
     "run_task",
     "train_stack",
     "fresh_models",
@@ -97,11 +108,74 @@ class RunSpec:
         )
 
 
+#: Config fields a member of a stack may set on its own (penalties, early stopping, seed).
+_PER_MEMBER = (
+    "l1",
+    "l2",
+    "elastic_net",
+    "weight_decay",
+    "prox_l1",
+    "early_stopping",
+    "seed",
+    "verbose",
+    "feature_factors",
+)
+
+
 def _stack_key(spec: RunSpec) -> tuple[Any, ...]:
     c = spec.config
-    if is_custom(c.model):  # trains on its own (torch.optim): one task per run
+    if is_custom(c.model):  # one task per run unless _custom_stacks joins them
         return ("custom", spec.key(""))
     return (c.model, c.activation, c.batchnorm, c.optimizer, c.lr, c.epochs, c.batch_size, c.device)
+
+
+def _custom_key(config: TrainConfig) -> str:
+    """What configs of a custom model must share to train as one stack."""
+    shared = {k: v for k, v in config.to_dict().items() if k not in _PER_MEMBER}
+    return repr(sorted(shared.items()))
+
+
+def _custom_plans(
+    specs: Sequence[RunSpec], data: DataBundle
+) -> list[tuple[list[RunSpec], bool, str]]:
+    """Custom-model ``specs`` in groups, each with whether it trains as one torch.func
+    stack and why: :func:`~regulab.training.plan_stacks` on the built models, as
+    :func:`~regulab.training.train_many` will decide it in the task."""
+    by_settings: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        by_settings.setdefault(_custom_key(spec.config), []).append(spec)
+    sample = torch.as_tensor(data.X_train[:2], dtype=torch.float32)
+    plans = []
+    for group in by_settings.values():
+        config = group[0].config
+        plan = plan_stacks(
+            fresh_models(group, data),
+            resolve_device(config.device),
+            "auto",
+            sample,
+            config.batch_size,
+        )
+        plans += [([group[i] for i in ids], stacked, why) for ids, stacked, why in plan.groups]
+    return plans
+
+
+def custom_stacking_note(specs: Sequence[RunSpec], data: DataBundle) -> str:
+    """How the runs of a custom model train: which configs form torch.func stacks, and why.
+
+    Examples
+    --------
+    >>> from regulab.experiment import prepare_data
+    >>> data = prepare_data("iris")
+    >>> specs = [RunSpec(n, TrainConfig(model="tests.user_models:make_mlp", l2=l2), 0)
+    ...          for n, l2 in (("none", 0.0), ("l2", 1e-3))]
+    >>> custom_stacking_note(specs, data)  # doctest: +SKIP
+    "Runs of the custom model: none, l2: 2 Sequential members train together ..."
+    """
+    parts = []
+    for group, _, why in _custom_plans(specs, data):
+        names = ", ".join(dict.fromkeys(spec.config_name for spec in group))
+        parts.append(f"{names}: {why}")
+    return "Runs of the custom model: " + " | ".join(parts)
 
 
 def stacking_note(configs: dict[str, TrainConfig]) -> str | None:
@@ -131,9 +205,18 @@ def stacking_note(configs: dict[str, TrainConfig]) -> str | None:
 
 
 def make_tasks(
-    specs: Sequence[RunSpec], *, max_stack: int = 16, min_tasks: int = 1
+    specs: Sequence[RunSpec],
+    *,
+    max_stack: int = 16,
+    min_tasks: int = 1,
+    data: DataBundle | None = None,
 ) -> list[list[RunSpec]]:
     """Group compatible specs into stacks of at most ``max_stack``, at least ``min_tasks``.
+
+    Runs of a custom model (``"cnn"`` or ``"module:factory"``) are tasks of their own, so
+    they spread over workers; given ``data``, those that
+    :func:`~regulab.training.plan_stacks` would train as one torch.func stack form one
+    task instead (what ``compare`` and ``advise`` do).
 
     Examples
     --------
@@ -143,8 +226,15 @@ def make_tasks(
     [2, 2, 1]
     """
     groups: dict[tuple[Any, ...], list[RunSpec]] = {}
+    custom = [spec for spec in specs if is_custom(spec.config.model)]
+    if data is not None and custom:
+        for group, stacked, _ in _custom_plans(custom, data):
+            if stacked:
+                groups[("stack", group[0].key(""))] = group
+    joined = {id(spec) for group in groups.values() for spec in group}
     for spec in specs:
-        groups.setdefault(_stack_key(spec), []).append(spec)
+        if id(spec) not in joined:
+            groups.setdefault(_stack_key(spec), []).append(spec)
     total = sum(len(g) for g in groups.values())
     size = max(1, min(max_stack, -(-total // max(min_tasks, 1))))
     return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]

@@ -20,6 +20,7 @@ from regulab.training._evaluate import evaluate, predict, predict_proba, predict
 from regulab.training._history import FitResult, History, StopReason, TrainState
 from regulab.training._stack import OptimizerSpec, StackedMLP
 from regulab.training._trainer import OPTIMIZERS, Member, resolve_device, train, train_many
+from regulab.training._vmap import StackPlan, plan_stacks
 
 __all__ = [
     "Callback",
@@ -40,4 +41,6 @@ __all__ = [
     "OPTIMIZERS",
     "OptimizerSpec",
     "StackedMLP",
+    "StackPlan",
+    "plan_stacks",
 ]

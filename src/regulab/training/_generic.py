@@ -17,9 +17,11 @@ callbacks see the same :class:`~regulab.training.Run`, and the history holds the
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,7 @@ from regulab.training._trainer import (
     check_outputs,
     fit_result,
 )
+from regulab.training._vmap import plan_stacks, train_stacked
 
 __all__ = ["train_modules", "infer_task", "module_inputs", "module_scores", "check_fits"]
 
@@ -314,8 +317,11 @@ def train_modules(
     device: torch.device,
     verbose: int,
     feature_names: Sequence[str] | None,
+    stack: str | bool = "auto",
 ) -> list[FitResult]:
-    """Train each member's module in turn (the arguments are :func:`train_many`'s)."""
+    """Train the members' modules: groups of one architecture as torch.func stacks where
+    :func:`~regulab.training._vmap.plan_stacks` says so, the others in turn (the arguments
+    are :func:`train_many`'s)."""
     if isinstance(X, torch.utils.data.Dataset):
         if y is not None:
             raise DataError("X is a torch Dataset of (input, target) pairs; leave y as None.")
@@ -347,28 +353,75 @@ def train_modules(
             )
     elif validation_split > 0:
         X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed, task)
-    return [
-        _train_one(
-            member,
-            task,
-            X_fit,
-            y_fit,
-            X_v,
-            y_v,
-            spec,
-            epochs,
-            batch_size,
-            device,
-            verbose,
-            feature_names,
-        )
-        for member in members
-    ]
+    models = [member.model for member in members]
+    if any(next(model.parameters(), None) is None for model in models):
+        raise InvalidParameterError("The model has no parameters to train.")
+    homes = [next(model.parameters()).device for model in models]
+    for model in models:
+        model.to(device)
+    try:
+        kinds = [check_outputs(task, _output_size(model, X_fit), y_fit) for model in models]
+        plan = plan_stacks(models, device, stack, X_fit, batch_size)
+        if verbose and len(members) > 1:
+            print(plan.note, file=sys.stderr)
+        results: list[FitResult | None] = [None] * len(members)
+        for indices, stacked, _ in plan.groups:
+            if stacked:
+                kind = kinds[indices[0]]
+                fitted = train_stacked(
+                    [members[i] for i in indices],
+                    [_Penalized(models[i], members[i].penalties, spec.name) for i in indices],
+                    kind,
+                    (X_fit, y_fit, X_v, y_v),
+                    spec,
+                    epochs,
+                    batch_size,
+                    device,
+                    verbose,
+                    partial(_reported_names, feature_names=feature_names),
+                    partial(_loss, kind=kind),
+                    available_metrics(kind, X_v is not None),
+                    _CHUNK,
+                )
+            else:
+                fitted = [
+                    _train_one(
+                        members[i],
+                        kinds[i],
+                        X_fit,
+                        y_fit,
+                        X_v,
+                        y_v,
+                        spec,
+                        epochs,
+                        batch_size,
+                        device,
+                        verbose,
+                        feature_names,
+                    )
+                    for i in indices
+                ]
+            for i, result in zip(indices, fitted):
+                results[i] = result
+    finally:
+        for model, home in zip(models, homes):
+            model.to(home)
+    return [result for result in results if result is not None]
+
+
+def _reported_names(model: nn.Module, feature_names: Sequence[str] | None) -> Sequence[str] | None:
+    """``feature_names`` when the first penalized weight takes them as inputs (a dense first
+    layer), else None: a convolution's inputs are channels, not the named features."""
+    weights = penalized_weights(model)
+    first = weights[0][1] if weights else None
+    if feature_names is None or first is None or first.ndim != 2:
+        return None
+    return feature_names if first.shape[1] == len(feature_names) else None
 
 
 def _train_one(
     member: Member,
-    task: str,
+    kind: str,
     X: torch.Tensor,
     y: torch.Tensor,
     X_val: torch.Tensor | None,
@@ -381,11 +434,6 @@ def _train_one(
     feature_names: Sequence[str] | None,
 ) -> FitResult:
     model = member.model
-    if not any(True for _ in model.parameters()):
-        raise InvalidParameterError("The model has no parameters to train.")
-    home = next(model.parameters()).device
-    model.to(device)
-    kind = check_outputs(task, _output_size(model, X), y)
     available = available_metrics(kind, X_val is not None)
     penalized = _Penalized(model, member.penalties, spec.name)
     optimizer = _optimizer(model, penalized, spec)
@@ -452,10 +500,6 @@ def _train_one(
     if run.stop_reason is None:
         run.stop_reason = StopReason.MAX_EPOCHS
         run.stop_message = f"reached the maximum of {epochs} epochs"
-    model.to(home)
     model.eval()
-    first = penalized.weights[0] if penalized.weights else None
-    names = feature_names
-    if names is not None and (first is None or first.ndim != 2 or first.shape[1] != len(names)):
-        names = None  # a convolution's inputs are channels, not the named features
+    names = _reported_names(model, feature_names)
     return fit_result(run, member, model, time.perf_counter() - started, names)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -57,12 +57,21 @@ class Member:
     state: TrainState | None = None
 
 
+class _Stacked(Protocol):
+    """What a member's run reads and writes of its stack (``StackedMLP`` or the torch.func
+    stack of :mod:`regulab.training._vmap`)."""
+
+    def member_state(self, position: int) -> dict[str, Any]: ...
+
+    def load_member(self, position: int, state: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class _MemberRun:
     """The :class:`~regulab.training.Run` handed to callbacks for one member."""
 
     available_metrics: list[str]
-    stack: StackedMLP | None = None
+    stack: _Stacked | None = None
     position: int = 0
     history: History = field(default_factory=History)
     stop_training: bool = False
@@ -304,6 +313,7 @@ def train_many(
     standardize_target: bool = True,
     n_classes: int | None = None,
     task: str | None = None,
+    stack: str | bool = "auto",
 ) -> list[FitResult]:
     """Train several models on the same data; models of one architecture train as one stack.
 
@@ -358,6 +368,14 @@ def train_many(
     task : {"classification", "regression"}, optional
         For modules other than Regulab's :class:`~regulab.models.MLP` (which carries its
         task): inferred from ``y`` when None, integer targets meaning classification.
+    stack : {"auto", True, False}, default="auto"
+        For modules other than Regulab's ``MLP`` (which always stack): whether members of
+        one architecture train together as one ``torch.func`` stack (``vmap`` over their
+        stacked weights) or one after the other. ``"auto"`` stacks on CUDA, and on the CPU
+        when one member's step is small (:func:`regulab.training._vmap.plan_stacks`);
+        with ``verbose`` a line says which path ran and why. Stacked members get their own
+        dropout masks, seeded, but not those they would get alone; without dropout they
+        end where they would alone, within float rounding.
 
     Returns
     -------
@@ -378,6 +396,11 @@ def train_many(
     check_range(
         "validation_split", validation_split, low=0.0, high=1.0, high_open=True, owner="train"
     )
+    if not any(stack is choice for choice in (True, False)) and stack != "auto":
+        raise InvalidParameterError(
+            f"The 'stack' parameter of train_many must be 'auto', True or False. "
+            f"Got {stack!r} instead."
+        )
     target = torch.device(resolve_device(device))
     spec = OptimizerSpec(optimizer, float(lr), float(momentum))
     generic = isinstance(X, torch.utils.data.Dataset)
@@ -400,6 +423,7 @@ def train_many(
                 device=target,
                 verbose=verbose,
                 feature_names=feature_names,
+                stack=stack,
             )
     models = [cast(MLP, member.model) for member in members]
     task = models[0].architecture.task
