@@ -213,6 +213,16 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["output size is 2", "3 classes"],
     ),
+    "diagnose factory output size": (
+        ["diagnose", "--data", "iris", "--model", "user_models:wrong_outputs"],
+        2,
+        ["output size is 4", "3 classes"],
+    ),
+    "diagnose factory that raises": (
+        ["diagnose", "--data", "iris", "--model", "user_models:broken"],
+        2,
+        ["user_models:broken raised RuntimeError"],
+    ),
     # -- diagnose-run (item 10) -------------------------------------------------------------
     "diagnose-run non-numeric cell": (
         ["diagnose-run", "{history_text}"],
