@@ -223,6 +223,21 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["user_models:broken raised RuntimeError"],
     ),
+    "path with the built-in CNN": (
+        ["path", "--data", "digits", "--model", "cnn", *STORE],
+        2,
+        ["regularization_path runs Regulab's MLP only, not the model cnn", "regulab compare"],
+    ),
+    "curve with a factory": (
+        ["curve", "--kind", "patience", "--data", "iris", "--model", "user_models:make_mlp"],
+        2,
+        ["patience_curve runs Regulab's MLP only, not the model user_models:make_mlp"],
+    ),
+    "tune with the built-in CNN": (
+        ["tune", "--data", "digits", "--model", "cnn", "--trials", "2", *STORE],
+        2,
+        ["tune runs Regulab's MLP only", "warm starts and sweeps are built on the MLP's layers"],
+    ),
     # -- diagnose-run (item 10) -------------------------------------------------------------
     "diagnose-run non-numeric cell": (
         ["diagnose-run", "{history_text}"],

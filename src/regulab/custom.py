@@ -61,6 +61,7 @@ __all__ = [
     "describe_module",
     "recipe",
     "rebuild",
+    "refuse_custom",
     "custom_note",
     "importable",
 ]
@@ -400,6 +401,28 @@ def _reshape_hook(shape: tuple[int, ...]) -> Callable[[nn.Module, tuple[Any, ...
         return (x.reshape(len(x), *shape), *args[1:])
 
     return hook
+
+
+def refuse_custom(model: Any, owner: str) -> None:
+    """Refuse a CNN or factory model in an experiment built on the MLP's layers
+    (regularization paths, dropout and patience curves, tuning).
+
+    Examples
+    --------
+    >>> refuse_custom("64-32-10", "tune")  # an MLP: nothing to say
+    >>> refuse_custom("cnn", "tune")
+    Traceback (most recent call last):
+    ...
+    regulab.errors.InvalidParameterError: tune runs Regulab's MLP only, not the model cnn: ...
+    """
+    if not (callable(model) or (isinstance(model, str) and is_custom(model))):
+        return
+    name = model if isinstance(model, str) else getattr(model, "__qualname__", repr(model))
+    raise InvalidParameterError(
+        f"{owner} runs Regulab's MLP only, not the model {name}: its strength grids, warm "
+        "starts and sweeps are built on the MLP's layers; compare a few strengths of your "
+        f"model instead, e.g. regulab compare --model {name} --techniques none,l2=1e-4,l2=1e-3."
+    )
 
 
 def custom_note(model: str | None) -> str | None:
