@@ -568,6 +568,39 @@ def test_a_factory_workers_cannot_import_needs_jobs_1() -> None:
     assert result.data["model"].endswith("local_net")
 
 
+@pytest.mark.parametrize("cross_validated", [True, False])
+def test_advised_custom_model_refits_as_the_estimators_do(
+    user_models: Any, tmp_path: Path, cross_validated: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from regulab.advise._refit import save_refit
+    from regulab.io import load as load_model
+    from regulab.io import read_config
+
+    config = TrainConfig(
+        model="user_models:make_mlp", l2=1e-3, early_stopping=("val_loss", 2), epochs=4, seed=1
+    )
+    advice = SimpleNamespace(config=config, cross_validated=cross_validated, refit_epochs=2)
+    iris = load_data("iris")
+    path = save_refit(advice, iris, tmp_path / "m.safetensors")
+    document = read_config(path)
+    assert document["model"]["factory"] == "user_models:make_mlp"
+    assert document["preprocessing"]["classes"] == ["setosa", "versicolor", "virginica"]
+    X = ((iris.X - iris.X.mean(0)) / iris.X.std(0)).astype(np.float32)
+    # the same training by hand: all rows for the folds' epochs, or early stopping on 10%
+    model = build_model("user_models:make_mlp", input_shape=(4,), n_outputs=3,
+                        task="classification", seed=1)  # fmt: skip
+    train(
+        model, X, iris.y, penalties=config.penalties(), seed=1, epochs=2 if cross_validated else 4,
+        callbacks=[] if cross_validated else config.callbacks(), verbose=0,
+        validation_split=0.0 if cross_validated else 0.1, task="classification",
+    )  # fmt: skip
+    torch.testing.assert_close(
+        predict_proba(load_model(path), X), predict_proba(model, X), rtol=0, atol=1e-6
+    )
+
+
 @pytest.mark.parametrize("model", ["cnn", "user_models:make_net"])
 def test_cli_train_save_then_predict_gives_the_trained_models_predictions(
     user_models: Any, tmp_path: Path, model: str

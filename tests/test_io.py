@@ -474,3 +474,17 @@ def test_a_factory_that_changed_is_refused_in_one_line(user_models, factory, mes
     assert str(error.value).startswith(f"Cannot load '{path}': ")
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_predict_file_with_a_cnn_saved_from_python(tmp_path):
+    X, y = _digits(60)
+    model = build_model("cnn", input_shape=(1, 8, 8), n_outputs=10, task="classification")
+    train(model, X, y, epochs=1, verbose=0)
+    path = save(model, tmp_path / "cnn.safetensors")
+    pd.DataFrame(X).to_csv(tmp_path / "rows.csv", index=False)
+    out = predict_file(path, tmp_path / "rows.csv", tmp_path / "pred.csv")
+    np.testing.assert_array_equal(out["prediction"], predict(model, X))
+    assert list(out.columns) == ["prediction", *(f"proba_{k}" for k in range(10))]
+    pd.DataFrame(X[:, :63]).to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(DataError, match="has 63 feature column\\(s\\) but the model expects 64"):
+        predict_file(path, tmp_path / "short.csv", tmp_path / "pred.csv")
