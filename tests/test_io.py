@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 from pathlib import Path
@@ -438,8 +439,9 @@ def test_a_factory_that_cannot_be_imported_by_name_is_not_saved(tmp_path):
         save(model, tmp_path / "x.safetensors")
     assert str(error.value) == (
         f"The model factory {local_net.__module__}:{local_net.__qualname__} cannot be imported "
-        "by that name (it is defined inside a function, or is a lambda or partial), so a model "
-        "file could not build the module again; define the factory at the top level of a module."
+        "by that name (it is defined inside a function, or is a lambda or a partial with "
+        "positional arguments), so a model file could not build the module again; define the "
+        "factory at the top level of a module."
     )
     assert not (tmp_path / "x.safetensors").exists()
 
@@ -488,3 +490,31 @@ def test_predict_file_with_a_cnn_saved_from_python(tmp_path):
     pd.DataFrame(X[:, :63]).to_csv(tmp_path / "short.csv", index=False)
     with pytest.raises(DataError, match="has 63 feature column\\(s\\) but the model expects 64"):
         predict_file(path, tmp_path / "short.csv", tmp_path / "pred.csv")
+
+
+def test_a_partial_factory_saves_its_keywords_and_refuses_what_json_cannot_hold(
+    user_models, tmp_path
+):
+    factory = functools.partial(user_models.make_net, batchnorm=True)
+    model = build_model(factory, input_shape=(1, 8, 8), n_outputs=10, task="classification")
+    X, y = _digits(40)
+    train(model, X, y, epochs=1, verbose=0)
+    path = save(model, tmp_path / "net.safetensors")
+    entry = read_config(path)["model"]
+    assert entry["factory"] == "user_models:make_net"
+    assert entry["kwargs"] == {"batchnorm": True, "input_shape": [1, 8, 8], "n_outputs": 10}
+    torch.testing.assert_close(predict_scores(load(path), X), predict_scores(model, X))
+
+    odd = build_model(
+        functools.partial(user_models.make_net, batchnorm=torch.tensor(True)),
+        input_shape=(1, 8, 8),
+        n_outputs=10,
+        task="classification",
+    )
+    with pytest.raises(InvalidParameterError) as error:
+        save(odd, tmp_path / "odd.safetensors")
+    assert str(error.value).startswith(
+        "The keyword argument 'batchnorm' of the model factory user_models:make_net is Tensor "
+        "tensor(True), which a model file cannot store (JSON values only"
+    )
+    assert not (tmp_path / "odd.safetensors").exists()

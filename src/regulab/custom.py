@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -217,7 +218,7 @@ def build_model(
     if isinstance(factory, str):
         name, factory = factory, resolve_factory(factory)
     else:
-        name = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', factory)}"
+        name = _name_of(factory)
     shape = tuple(int(s) for s in input_shape)
     values: dict[str, Any] = {
         "input_shape": shape,
@@ -269,7 +270,7 @@ def build_model(
         _RECIPE,
         {
             "factory": name,
-            "kwargs": _json_safe(kwargs),
+            "kwargs": _json_safe({**_bound_keywords(factory), **kwargs}),
             "layer_dropout": _json_safe(layer_dropout),
             "input_shape": list(shape),
             "n_outputs": int(n_outputs),
@@ -278,6 +279,21 @@ def build_model(
         },
     )
     return model
+
+
+def _name_of(factory: Any) -> str:
+    """``"module:qualname"`` of a factory; a partial without positional arguments is named
+    by the function it wraps (its keywords are recorded with the arguments)."""
+    if isinstance(factory, functools.partial) and not factory.args:
+        return _name_of(factory.func)
+    return f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', factory)}"
+
+
+def _bound_keywords(factory: Any) -> dict[str, Any]:
+    """The keywords a ``functools.partial`` factory fixes (none for anything else)."""
+    if isinstance(factory, functools.partial) and not factory.args:
+        return {**_bound_keywords(factory.func), **factory.keywords}
+    return {}
 
 
 def _call(
@@ -329,8 +345,9 @@ def _tuples(value: Any) -> Any:
 def recipe(model: nn.Module) -> dict[str, Any] | None:
     """How :func:`build_model` made ``model`` (JSON-safe), or None for any other module.
 
-    ``factory`` (``"cnn"`` or ``"module:factory"``), ``kwargs`` (what the factory was
-    called with), ``layer_dropout`` (the rate(s) set on the module's own dropout layers, or
+    ``factory`` (``"cnn"`` or ``"module:factory"``; a ``functools.partial`` by the function
+    it wraps), ``kwargs`` (what the factory was called with, a partial's keywords
+    included), ``layer_dropout`` (the rate(s) set on the module's own dropout layers, or
     None), ``input_shape`` (one sample), ``n_outputs``, ``task`` and ``seed``: what a model
     file stores to build the same module again (:func:`rebuild`).
 

@@ -41,6 +41,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -99,9 +100,20 @@ def _custom_entry(module: nn.Module) -> dict[str, Any]:
     if resolved is None:
         raise InvalidParameterError(
             f"The model factory {reference} cannot be imported by that name (it is defined "
-            "inside a function, or is a lambda or partial), so a model file could not build "
-            "the module again; define the factory at the top level of a module."
+            "inside a function, or is a lambda or a partial with positional arguments), so a "
+            "model file could not build the module again; define the factory at the top level "
+            "of a module."
         )
+    for key, value in entry["kwargs"].items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"The keyword argument '{key}' of the model factory {reference} is "
+                f"{type(value).__name__} {value!r}, which a model file cannot store (JSON "
+                "values only: numbers, strings, booleans, None, lists and dicts of them); "
+                "pass a name or number and build the object inside the factory."
+            ) from None
     return {"class": _FACTORY_CLASS, **entry}
 
 
