@@ -120,16 +120,19 @@ def _custom_entry(module: nn.Module) -> dict[str, Any]:
 def save(
     obj: Any, path: str | os.PathLike[str], *, preprocessing: dict[str, Any] | None = None
 ) -> Path:
-    """Write a fitted Regulab estimator or a :class:`~regulab.models.MLP` to one safe file.
+    """Write a fitted Regulab estimator or a model to one safe file.
 
     Parameters
     ----------
-    obj : fitted Regulab estimator or MLP or LinearModel
-        What to save; :func:`load` returns the same kind of object.
+    obj : fitted Regulab estimator, MLP, LinearModel, or a module from build_model
+        What to save; :func:`load` returns the same kind of object. A CNN or factory
+        model must come from :func:`regulab.custom.build_model` (``--model cnn`` or
+        ``package.module:function``): the file records its factory by import path and
+        the arguments it was called with (JSON values only), not the module's code.
     path : str or path-like
         Destination (conventionally ``*.safetensors``); written atomically.
     preprocessing : dict, optional
-        For a raw MLP trained on standardized columns (what ``regulab train --save``
+        For a raw model trained on standardized columns (what ``regulab train --save``
         writes): ``feature_names``, ``mean``, ``scale`` (lists, one per feature) and
         ``classes`` (original labels by class code). :func:`predict_file` applies them.
         The checksum covers them like the weights.
