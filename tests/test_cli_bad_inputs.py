@@ -18,6 +18,8 @@ import pytest
 from _cli import invoke
 from sklearn.datasets import load_iris
 
+from regulab import _format
+from regulab.custom import build_model
 from regulab.io import save
 from regulab.models import LinearModel
 
@@ -34,6 +36,15 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     huge.to_csv(folder / "huge.csv", index=False)
     (folder / "dup.csv").write_text("a,y,b,y\n1,0,2,0\n2,1,3,1\n3,0,4,0\n4,1,5,1\n")
     save(LinearModel(4, 3, seed=0), folder / "model.safetensors")
+    for name, factory in [("gone", "gone_module:make_dense"), ("changed", "user_models:make_mlp")]:
+        path = folder / f"factory_{name}.safetensors"
+        net = build_model(
+            "user_models:make_dense", input_shape=(4,), n_outputs=3, task="regression"
+        )
+        document, tensors = _format.read(save(net, path))  # then the factory moves or changes:
+        _format.write(
+            path, tensors, {**document, "model": {**document["model"], "factory": factory}}
+        )
     (folder / "history1.csv").write_text("epoch,loss,val_loss\n1,0.9,1.0\n")
     (folder / "history_text.csv").write_text(
         "epoch,loss,val_loss\n1,0.9,1.0\n2,0.8,abc\n3,0.7,0.9\n4,0.6,0.8\n"
@@ -146,10 +157,15 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["Refusing to write --json", "--store file"],
     ),
-    "advise --save with the built-in CNN": (
-        ["advise", "--data", "digits", "--model", "cnn", "--save", "{tmp}/m.safetensors"],
+    "predict a model whose factory is gone": (
+        ["predict", "--model", "{factory_gone}", "--data", "{iris}", "-o", "{tmp}/p.csv"],
         2,
-        ["--save writes Regulab's MLP and linear models only", "cnn"],
+        ["factory_gone.safetensors", "needs the model factory gone_module:make_dense", "import"],
+    ),
+    "predict a model whose factory builds another module": (
+        ["predict", "--model", "{factory_changed}", "--data", "{iris}", "-o", "{tmp}/p.csv"],
+        2,
+        ["the module user_models:make_mlp builds does not fit the weights", "Missing key(s)"],
     ),
     # -- infinite strengths and rates (item 7) -----------------------------------------------
     "train --l1 inf": ([*TRAIN, "--l1", "inf"], 2, ["'l1'", "Got inf", "finite"]),
@@ -196,6 +212,31 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         ["diagnose", "--data", "iris", "--model", "4-8-2"],
         2,
         ["output size is 2", "3 classes"],
+    ),
+    "diagnose factory output size": (
+        ["diagnose", "--data", "iris", "--model", "user_models:wrong_outputs"],
+        2,
+        ["output size is 4", "3 classes"],
+    ),
+    "diagnose factory that raises": (
+        ["diagnose", "--data", "iris", "--model", "user_models:broken"],
+        2,
+        ["user_models:broken raised RuntimeError"],
+    ),
+    "path with the built-in CNN": (
+        ["path", "--data", "digits", "--model", "cnn", *STORE],
+        2,
+        ["regularization_path runs Regulab's MLP only, not the model cnn", "regulab compare"],
+    ),
+    "curve with a factory": (
+        ["curve", "--kind", "patience", "--data", "iris", "--model", "user_models:make_mlp"],
+        2,
+        ["patience_curve runs Regulab's MLP only, not the model user_models:make_mlp"],
+    ),
+    "tune with the built-in CNN": (
+        ["tune", "--data", "digits", "--model", "cnn", "--trials", "2", *STORE],
+        2,
+        ["tune runs Regulab's MLP only", "warm starts and sweeps are built on the MLP's layers"],
     ),
     # -- diagnose-run (item 10) -------------------------------------------------------------
     "diagnose-run non-numeric cell": (

@@ -212,6 +212,43 @@ def test_parameters_per_sample_is_parameters_over_training_rows(model, train_sha
     )
 
 
+def test_parameters_per_sample_of_the_cnn_and_a_factory(monkeypatch):
+    from pathlib import Path
+
+    from regulab.custom import build_model
+    from regulab.data import load
+    from regulab.models import CNN
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    import user_models
+
+    digits = load("digits")
+    n_train = int(len(digits.y) * 0.7)
+    cnn = diagnose_data(digits, model="cnn")["parameters_per_sample"]
+    parameters = sum(p.numel() for p in CNN((8, 8), 10).parameters())
+    assert cnn.value == parameters / n_train
+    assert cnn.details == {
+        "parameters": parameters,
+        "n_train": n_train,
+        "model": "cnn",
+        "layers": ["Conv2d", "Dropout", "Dropout2d", "Flatten", "Linear", "MaxPool2d", "ReLU"],
+        "convolutional": True,
+    }
+    assert cnn.reading == (
+        "The cnn model (convolutional: Conv2d, Dropout, Dropout2d, Flatten, Linear, MaxPool2d, "
+        f"ReLU) has {parameters} parameters, {parameters / n_train:.1f} per training sample → "
+        "large capacity for the data: dropout, batch norm or early stopping."
+    )
+    factory = diagnose_data(digits, model=user_models.make_net)["parameters_per_sample"]
+    net = build_model(user_models.make_net, input_shape=(1, 8, 8), n_outputs=10, task="x")
+    assert factory.details["parameters"] == sum(p.numel() for p in net.parameters())
+    assert factory.details["model"] == "user_models:make_net"
+    assert factory.reading.startswith("The user_models:make_net model (convolutional: Conv2d, ")
+    dense = diagnose_data(load("iris"), model="user_models:make_mlp")["parameters_per_sample"]
+    assert dense.details["convolutional"] is False
+    assert dense.details["parameters"] == 4 * 16 + 16 + 16 * 3 + 3
+
+
 def test_high_capacity_reading_names_the_remedies():
     data = make_synthetic(200, n_informative=3, n_irrelevant=7, seed=0)
     finding = diagnose_data(data, model="10-32-2")["parameters_per_sample"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -19,11 +20,20 @@ from regulab.advise import advise
 from regulab.cli import main
 from regulab.config import TrainConfig, run
 from regulab.custom import build_model, image_shape_of, resolve_factory
+from regulab.data import load as load_data
 from regulab.errors import DataError, InvalidParameterError
 from regulab.experiment import compare
 from regulab.models import CNN, MLP
 from regulab.penalties import L1, L2, ElasticNet, WeightDecay
-from regulab.training import EarlyStopping, Member, evaluate, predict, train, train_many
+from regulab.training import (
+    EarlyStopping,
+    Member,
+    evaluate,
+    predict,
+    predict_proba,
+    train,
+    train_many,
+)
 from regulab.training._generic import _Penalized
 from regulab.training._trainer import _seeds
 
@@ -474,8 +484,21 @@ def test_user_factory_end_to_end_at_the_cli(user_models: Any, tmp_path: Path) ->
         "--seeds",
         "2",
         "--quiet",
+        "--save",
+        tmp_path / "advised.safetensors",
     )
     assert code == 0, err
+    assert "Recommended model refit on all 150 rows" in out
+    iris, features = load_data("iris"), tmp_path / "iris.csv"
+    pd.DataFrame(iris.X, columns=iris.feature_names).to_csv(features, index=False)
+    code, out, err = _cli(
+        "predict", "--model", tmp_path / "advised.safetensors", "--data", features,
+        "-o", tmp_path / "p.csv",
+    )  # fmt: skip
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert set(table["prediction"]) <= {"setosa", "versicolor", "virginica"}
+    assert (table["prediction"] == np.asarray(iris.classes)[iris.y]).mean() > 0.6
 
 
 @pytest.mark.parametrize(
@@ -546,12 +569,69 @@ def test_a_factory_workers_cannot_import_needs_jobs_1() -> None:
     assert result.data["model"].endswith("local_net")
 
 
-def test_cli_train_refuses_to_save_a_custom_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cross_validated", [True, False])
+def test_advised_custom_model_refits_as_the_estimators_do(
+    user_models: Any, tmp_path: Path, cross_validated: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from regulab.advise._refit import save_refit
+    from regulab.io import load as load_model
+    from regulab.io import read_config
+
+    config = TrainConfig(
+        model="user_models:make_mlp", l2=1e-3, early_stopping=("val_loss", 2), epochs=4, seed=1
+    )
+    advice = SimpleNamespace(config=config, cross_validated=cross_validated, refit_epochs=2)
+    iris = load_data("iris")
+    path = save_refit(advice, iris, tmp_path / "m.safetensors")
+    document = read_config(path)
+    assert document["model"]["factory"] == "user_models:make_mlp"
+    assert document["preprocessing"]["classes"] == ["setosa", "versicolor", "virginica"]
+    X = ((iris.X - iris.X.mean(0)) / iris.X.std(0)).astype(np.float32)
+    # the same training by hand: all rows for the folds' epochs, or early stopping on 10%
+    model = build_model("user_models:make_mlp", input_shape=(4,), n_outputs=3,
+                        task="classification", seed=1)  # fmt: skip
+    train(
+        model, X, iris.y, penalties=config.penalties(), seed=1, epochs=2 if cross_validated else 4,
+        callbacks=[] if cross_validated else config.callbacks(), verbose=0,
+        validation_split=0.0 if cross_validated else 0.1, task="classification",
+    )  # fmt: skip
+    torch.testing.assert_close(
+        predict_proba(load_model(path), X), predict_proba(model, X), rtol=0, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("model", ["cnn", "user_models:make_net"])
+def test_cli_train_save_then_predict_gives_the_trained_models_predictions(
+    user_models: Any, tmp_path: Path, model: str
+) -> None:
     target = tmp_path / "model.safetensors"
-    code, out, err = _cli("train", "--data", "digits", "--model", "cnn", "--save", target)
-    assert code == 2
-    assert err.startswith("regulab: error: --save writes Regulab's MLP and linear models only, not")
-    assert not target.exists()
+    code, out, err = _cli(
+        "train", "--data", "digits", "--model", model, "--dropout", "0.2", "--batchnorm",
+        "--epochs", "1", "--seed", "3", "--quiet", "--save", target,
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"Model saved to {target}" in out
+    config = TrainConfig(
+        data="digits", model=model, dropout=(0.2,), batchnorm=True, epochs=1, seed=3, verbose=0
+    )
+    summary = run(config)  # the same run in memory: what the saved model must predict
+    digits = summary.dataset
+    pd.DataFrame(digits.X[:100], columns=digits.feature_names).to_csv(
+        tmp_path / "new.csv", index=False
+    )
+    code, out, err = _cli(
+        "predict", "--model", target, "--data", tmp_path / "new.csv", "-o", tmp_path / "p.csv"
+    )
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "p.csv")
+    features = ((digits.X[:100] - summary.splits.mean) / summary.splits.scale).astype(np.float32)
+    expected = predict_proba(summary.result.model, features)
+    np.testing.assert_allclose(
+        table[[f"proba_{c}" for c in digits.classes]].to_numpy(), expected, atol=1e-6
+    )
+    np.testing.assert_array_equal(table["prediction"], expected.argmax(1))
 
 
 def test_validation_data_as_a_torch_dataset() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,8 @@ from safetensors.torch import save as save_tensors
 from sklearn.exceptions import NotFittedError
 
 from regulab._format import _checksum
+from regulab.custom import build_model, recipe
+from regulab.data import load as load_data
 from regulab.errors import DataError, InvalidParameterError, RegulabError
 from regulab.estimators import (
     RegularizedLinearClassifier,
@@ -30,7 +34,7 @@ from regulab.io import (
     save,
 )
 from regulab.models import MLP, LinearModel
-from regulab.training import StopReason
+from regulab.training import StopReason, predict, predict_scores, train
 
 FAST = {"epochs": 5, "learning_rate": 1e-2, "random_state": 0, "device": "cpu"}
 
@@ -269,6 +273,8 @@ def test_missing_file_is_refused(tmp_path):
 
 def test_save_refuses_what_it_cannot_store(tmp_path):
     with pytest.raises(InvalidParameterError, match="takes a fitted Regulab estimator"):
+        save("a model", tmp_path / "x.safetensors")
+    with pytest.raises(InvalidParameterError, match="this Linear was not built by Regulab"):
         save(torch.nn.Linear(2, 2), tmp_path / "x.safetensors")
     with pytest.raises(NotFittedError):
         save(RegularizedLinearClassifier(), tmp_path / "x.safetensors")
@@ -357,3 +363,158 @@ def test_a_registered_class_round_trips_without_io_knowing_it(tmp_path):
     assert not any(
         getattr(v, "__module__", "") == "regulab.estimators" for v in vars(regulab.io).values()
     )
+
+
+# -- the built-in CNN and user factories ---------------------------------------------------------
+@pytest.fixture
+def user_models(monkeypatch):
+    """``tests/user_models.py`` importable as ``user_models``, as from the user's folder."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    import user_models
+
+    return user_models
+
+
+def _digits(n=150):
+    digits = load_data("digits")
+    return digits.X[:n] / 16.0, digits.y[:n]
+
+
+@pytest.mark.parametrize(
+    ("factory", "techniques"),
+    [
+        ("cnn", {"dropout": (0.2, 0.2, 0.5), "batchnorm": True}),
+        ("user_models:make_net", {"dropout": (0.3,), "batchnorm": True}),
+        ("user_models:make_mlp", {"dropout": (0.4,)}),  # rate set on its own dropout layer
+    ],
+)
+def test_cnn_and_factory_models_round_trip(user_models, factory, techniques, tmp_path):
+    X, y = _digits()
+    shape = (1, 8, 8) if factory != "user_models:make_mlp" else (64,)
+    model = build_model(
+        factory, input_shape=shape, n_outputs=10, task="classification", seed=0, **techniques
+    )
+    train(model, X, y, epochs=2, batch_size=32, verbose=0, task="classification")
+    before = predict_scores(model, X)
+    path = save(model, tmp_path / "net.safetensors")
+
+    loaded = load(path)
+    assert type(loaded) is type(model) and not loaded.training
+    torch.testing.assert_close(predict_scores(loaded, X), before, rtol=0, atol=0)
+    assert read_config(path)["model"] == {"class": "factory", **recipe(model)}
+    assert read_config(path)["model"]["factory"] == factory
+    assert recipe(loaded) == recipe(model)
+    # a loaded model saves again to the same description and weights
+    again = load(save(loaded, tmp_path / "again.safetensors"))
+    torch.testing.assert_close(predict_scores(again, X), before, rtol=0, atol=0)
+
+
+def test_factory_regression_model_predicts_values_after_loading(user_models, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 5)).astype(np.float32)
+    y = (X @ np.arange(5.0)).astype(np.float32)
+    model = build_model("user_models:make_dense", input_shape=(5,), n_outputs=1, task="regression")
+    train(model, X, y, epochs=2, verbose=0, task="regression")
+    loaded = load(save(model, tmp_path / "reg.safetensors"))
+    np.testing.assert_array_equal(predict(loaded, X), predict(model, X, task="regression"))
+    assert predict(loaded, X).shape == (80,)
+
+
+def test_load_takes_the_factory_from_the_caller(user_models, tmp_path):
+    model = build_model(user_models.make_net, input_shape=(1, 8, 8), n_outputs=10,
+                        task="classification")  # fmt: skip
+    path = save(model, tmp_path / "net.safetensors")
+    assert read_config(path)["model"]["factory"] == "user_models:make_net"
+    X, _ = _digits(20)
+    loaded = load(path, factory=user_models.make_net)
+    torch.testing.assert_close(predict_scores(loaded, X), predict_scores(model, X))
+
+
+def test_a_factory_that_cannot_be_imported_by_name_is_not_saved(tmp_path):
+    def local_net(n_features, n_outputs):
+        return torch.nn.Linear(n_features, n_outputs)
+
+    model = build_model(local_net, input_shape=(3,), n_outputs=2, task="classification")
+    with pytest.raises(InvalidParameterError) as error:
+        save(model, tmp_path / "x.safetensors")
+    assert str(error.value) == (
+        f"The model factory {local_net.__module__}:{local_net.__qualname__} cannot be imported "
+        "by that name (it is defined inside a function, or is a lambda or a partial with "
+        "positional arguments), so a model file could not build the module again; define the "
+        "factory at the top level of a module."
+    )
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (
+            "gone_module:make_dense",
+            "it needs the model factory gone_module:make_dense, which fails now: Cannot import "
+            "'gone_module' for the model 'gone_module:make_dense': No module named 'gone_module'",
+        ),
+        (
+            "user_models:make_mlp",
+            "the module user_models:make_mlp builds does not fit the weights saved in it "
+            '(Missing key(s) in state_dict: "3.weight", "3.bias").',
+        ),
+        (
+            "user_models:broken",
+            "it needs the model factory user_models:broken, which fails now: The model factory "
+            "user_models:broken raised RuntimeError: layer sizes do not add up",
+        ),
+    ],
+)
+def test_a_factory_that_changed_is_refused_in_one_line(user_models, factory, message, tmp_path):
+    model = build_model("user_models:make_dense", input_shape=(4,), n_outputs=3,
+                        task="classification")  # fmt: skip
+    path = save(model, tmp_path / "net.safetensors")
+    _rewrite(path, edit_config=lambda config: config["model"].update(factory=factory))
+    with pytest.raises(ModelFileError) as error:
+        load(path)
+    assert str(error.value).startswith(f"Cannot load '{path}': ")
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_predict_file_with_a_cnn_saved_from_python(tmp_path):
+    X, y = _digits(60)
+    model = build_model("cnn", input_shape=(1, 8, 8), n_outputs=10, task="classification")
+    train(model, X, y, epochs=1, verbose=0)
+    path = save(model, tmp_path / "cnn.safetensors")
+    pd.DataFrame(X).to_csv(tmp_path / "rows.csv", index=False)
+    out = predict_file(path, tmp_path / "rows.csv", tmp_path / "pred.csv")
+    np.testing.assert_array_equal(out["prediction"], predict(model, X))
+    assert list(out.columns) == ["prediction", *(f"proba_{k}" for k in range(10))]
+    pd.DataFrame(X[:, :63]).to_csv(tmp_path / "short.csv", index=False)
+    with pytest.raises(DataError, match="has 63 feature column\\(s\\) but the model expects 64"):
+        predict_file(path, tmp_path / "short.csv", tmp_path / "pred.csv")
+
+
+def test_a_partial_factory_saves_its_keywords_and_refuses_what_json_cannot_hold(
+    user_models, tmp_path
+):
+    factory = functools.partial(user_models.make_net, batchnorm=True)
+    model = build_model(factory, input_shape=(1, 8, 8), n_outputs=10, task="classification")
+    X, y = _digits(40)
+    train(model, X, y, epochs=1, verbose=0)
+    path = save(model, tmp_path / "net.safetensors")
+    entry = read_config(path)["model"]
+    assert entry["factory"] == "user_models:make_net"
+    assert entry["kwargs"] == {"batchnorm": True, "input_shape": [1, 8, 8], "n_outputs": 10}
+    torch.testing.assert_close(predict_scores(load(path), X), predict_scores(model, X))
+
+    odd = build_model(
+        functools.partial(user_models.make_net, batchnorm=torch.tensor(True)),
+        input_shape=(1, 8, 8),
+        n_outputs=10,
+        task="classification",
+    )
+    with pytest.raises(InvalidParameterError) as error:
+        save(odd, tmp_path / "odd.safetensors")
+    assert str(error.value).startswith(
+        "The keyword argument 'batchnorm' of the model factory user_models:make_net is Tensor "
+        "tensor(True), which a model file cannot store (JSON values only"
+    )
+    assert not (tmp_path / "odd.safetensors").exists()

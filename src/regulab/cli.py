@@ -196,7 +196,6 @@ def train_command(**options: Any) -> None:
     _check_outputs(
         {"--json": json_path, "--save": save_path}, {"--data": _file_input(options["data"])}
     )
-    _check_savable(save_path, options["model"])
     options["dropout"] = parse_rates(options["dropout"])
     if options["elastic_net"] is not None:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])
@@ -207,20 +206,14 @@ def train_command(**options: Any) -> None:
     if json_path:
         write_json(json_path, summary.to_json())
     if save_path:
-        from regulab.io import save
+        from regulab.io import preprocessing_of, save
 
-        classes = summary.dataset.classes
         save(
             summary.result.model,
             save_path,
-            preprocessing={
-                "feature_names": list(summary.dataset.feature_names),
-                "mean": summary.splits.mean.tolist(),
-                "scale": summary.splits.scale.tolist(),
-                "classes": [c.item() if hasattr(c, "item") else c for c in classes]
-                if classes is not None
-                else None,
-            },
+            preprocessing=preprocessing_of(
+                summary.dataset, summary.splits.mean, summary.splits.scale
+            ),
         )
     _console().print(_summary_table(summary))
     if save_path:
@@ -228,7 +221,13 @@ def train_command(**options: Any) -> None:
 
 
 @cli.command("predict")
-@click.option("--model", "model_path", required=True, help="A file from `regulab train --save`.")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    help="A file from `regulab train --save` or `regulab advise --save` (a CNN or factory "
+    "model imports and runs its factory).",
+)
 @click.option("--data", "data_path", required=True, help="CSV or Parquet with the features.")
 @click.option("-o", "--output", default="predictions.csv", show_default=True)
 @click.option("--target", default=None, help="A column to leave out and copy to the output.")
@@ -303,16 +302,6 @@ def _check_output(
 ) -> None:
     """Check one output file before any work (see :func:`_check_outputs`)."""
     _check_outputs({label: path}, inputs)
-
-
-def _check_savable(save_path: str | None, model: str | None) -> None:
-    """``--save`` writes Regulab's own MLP and linear models; refuse it up front for ``cnn`` or
-    a user's factory."""
-    if save_path and is_custom(model):
-        raise RegulabError(
-            f"--save writes Regulab's MLP and linear models only, not {model}; train it from "
-            "Python and save its state_dict there."
-        )
 
 
 def _check_figures(figures: str | None, report_path: str | None) -> None:
@@ -601,7 +590,6 @@ def advise_command(**options: Any) -> None:
     report_path, figures = options.pop("report_path"), options.pop("figures")
     json_path, quiet = options.pop("json_path"), options.pop("quiet")
     save_path = options.pop("save_path")
-    _check_savable(save_path, options["model"])
     _check_figures(figures, report_path)
     _check_outputs(
         {"--report": report_path, "--json": json_path, "--save": save_path},
@@ -642,7 +630,7 @@ def _save_refit(advice: Any, data: str, options: dict[str, Any], save_path: str)
         mnist_dir=options["mnist_dir"],
         seed=options["seed"],
     )
-    save_refit(advice.estimator(), dataset, save_path)
+    save_refit(advice, dataset, save_path)
     return dataset.n_samples
 
 

@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import os
@@ -59,6 +60,9 @@ __all__ = [
     "build_model",
     "image_shape_of",
     "describe_module",
+    "recipe",
+    "rebuild",
+    "refuse_custom",
     "importable",
 ]
 
@@ -66,6 +70,8 @@ ModelFactory = Callable[..., nn.Module]
 _REGISTERED: dict[str, ModelFactory] = {}
 _PIXEL = re.compile(r"px_(\d+)_(\d+)")
 _TECHNIQUE_ARGUMENTS = ("dropout", "input_dropout", "batchnorm", "activation")
+_RECIPE = "_regulab_recipe"  # the attribute build_model leaves on the module it made
+_RECIPE_KEYS = ("factory", "kwargs", "layer_dropout", "input_shape", "n_outputs", "task", "seed")
 
 
 def is_custom(model: str | None) -> bool:
@@ -211,7 +217,7 @@ def build_model(
     if isinstance(factory, str):
         name, factory = factory, resolve_factory(factory)
     else:
-        name = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', factory)}"
+        name = _name_of(factory)
     shape = tuple(int(s) for s in input_shape)
     values: dict[str, Any] = {
         "input_shape": shape,
@@ -256,6 +262,48 @@ def build_model(
             f"{refused[0]} technique cannot change its architecture; add a {refused[0]}= "
             "keyword to the factory or leave the technique out."
         )
+    layer_dropout = asked["dropout"] if "dropout" in asked and "dropout" not in kwargs else None
+    model = _call(factory, name, kwargs, layer_dropout, shape, seed)
+    setattr(
+        model,
+        _RECIPE,
+        {
+            "factory": name,
+            "kwargs": _json_safe({**_bound_keywords(factory), **kwargs}),
+            "layer_dropout": _json_safe(layer_dropout),
+            "input_shape": list(shape),
+            "n_outputs": int(n_outputs),
+            "task": task,
+            "seed": int(seed),
+        },
+    )
+    return model
+
+
+def _name_of(factory: Any) -> str:
+    """``"module:qualname"`` of a factory; a partial without positional arguments is named
+    by the function it wraps (its keywords are recorded with the arguments)."""
+    if isinstance(factory, functools.partial) and not factory.args:
+        return _name_of(factory.func)
+    return f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', factory)}"
+
+
+def _bound_keywords(factory: Any) -> dict[str, Any]:
+    """The keywords a ``functools.partial`` factory fixes (none for anything else)."""
+    if isinstance(factory, functools.partial) and not factory.args:
+        return {**_bound_keywords(factory.func), **factory.keywords}
+    return {}
+
+
+def _call(
+    factory: ModelFactory,
+    name: str,
+    kwargs: dict[str, Any],
+    layer_dropout: float | tuple[float, ...] | None,
+    shape: tuple[int, ...],
+    seed: int,
+) -> nn.Module:
+    """Call the factory (seeded), check it made a module, set dropout layers, reshape rows."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
@@ -269,10 +317,78 @@ def build_model(
         raise InvalidParameterError(
             f"The model factory {name} returned a {type(model).__name__}, not a torch.nn.Module."
         )
-    if "dropout" in asked and "dropout" not in kwargs:
-        _set_dropout(model, asked["dropout"], name)
+    if layer_dropout is not None:
+        _set_dropout(model, layer_dropout, name)
     if len(shape) > 1 and not isinstance(model, CNN):
         model.register_forward_pre_hook(_reshape_hook(shape))
+    return model
+
+
+def _json_safe(value: Any) -> Any:
+    """Tuples as lists: what JSON stores (:func:`rebuild` turns lists back into tuples)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def recipe(model: nn.Module) -> dict[str, Any] | None:
+    """How :func:`build_model` made ``model`` (JSON-safe), or None for any other module.
+
+    ``factory`` (``"cnn"`` or ``"module:factory"``; a ``functools.partial`` by the function
+    it wraps), ``kwargs`` (what the factory was called with, a partial's keywords
+    included), ``layer_dropout`` (the rate(s) set on the module's own dropout layers, or
+    None), ``input_shape`` (one sample), ``n_outputs``, ``task`` and ``seed``: what a model
+    file stores to build the same module again (:func:`rebuild`).
+
+    Examples
+    --------
+    >>> model = build_model("cnn", input_shape=(1, 8, 8), n_outputs=10,
+    ...                     task="classification", batchnorm=True)
+    >>> recipe(model)["kwargs"]["batchnorm"], recipe(model)["input_shape"]
+    (True, [1, 8, 8])
+    """
+    found = getattr(model, _RECIPE, None)
+    return dict(found) if isinstance(found, dict) else None
+
+
+def rebuild(entry: dict[str, Any], factory: ModelFactory | None = None) -> nn.Module:
+    """The module :func:`recipe` describes, with fresh weights: its factory (or ``factory``,
+    which replaces the one named) is imported and called with the recorded arguments.
+
+    Raises
+    ------
+    InvalidParameterError
+        The factory no longer imports or raises; KeyError/TypeError for a malformed entry.
+
+    Examples
+    --------
+    >>> model = build_model("cnn", input_shape=(1, 8, 8), n_outputs=10, task="classification")
+    >>> again = rebuild(recipe(model))
+    >>> [k for k in again.state_dict()] == [k for k in model.state_dict()]
+    True
+    """
+    reference = str(entry["factory"])
+    callable_ = factory if factory is not None else resolve_factory(reference)
+    shape = tuple(int(s) for s in entry["input_shape"])
+    model = _call(
+        callable_,
+        reference,
+        _tuples(dict(entry["kwargs"])),
+        _tuples(entry["layer_dropout"]),
+        shape,
+        int(entry["seed"]),
+    )
+    setattr(model, _RECIPE, {key: entry[key] for key in _RECIPE_KEYS})
     return model
 
 
@@ -301,6 +417,28 @@ def _reshape_hook(shape: tuple[int, ...]) -> Callable[[nn.Module, tuple[Any, ...
         return (x.reshape(len(x), *shape), *args[1:])
 
     return hook
+
+
+def refuse_custom(model: Any, owner: str) -> None:
+    """Refuse a CNN or factory model in an experiment built on the MLP's layers
+    (regularization paths, dropout and patience curves, tuning).
+
+    Examples
+    --------
+    >>> refuse_custom("64-32-10", "tune")  # an MLP: nothing to say
+    >>> refuse_custom("cnn", "tune")
+    Traceback (most recent call last):
+    ...
+    regulab.errors.InvalidParameterError: tune runs Regulab's MLP only, not the model cnn: ...
+    """
+    if not (callable(model) or (isinstance(model, str) and is_custom(model))):
+        return
+    name = model if isinstance(model, str) else getattr(model, "__qualname__", repr(model))
+    raise InvalidParameterError(
+        f"{owner} runs Regulab's MLP only, not the model {name}: its strength grids, warm "
+        "starts and sweeps are built on the MLP's layers; compare a few strengths of your "
+        f"model instead, e.g. regulab compare --model {name} --techniques none,l2=1e-4,l2=1e-3."
+    )
 
 
 def describe_module(model: nn.Module) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from scipy import stats
 from scipy.sparse.csgraph import connected_components
 from sklearn.decomposition import PCA
@@ -36,6 +37,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
+from regulab.custom import ModelFactory, build_model, describe_module, factory_reference, is_custom
 from regulab.data import Dataset
 from regulab.errors import DataError, InvalidParameterError
 from regulab.models import parse_sizes
@@ -451,10 +453,33 @@ def _check_model_fits(sizes: Sequence[int], p: int, outputs: int, task: str) -> 
         )
 
 
+def _module_capacity(
+    model: str | ModelFactory, dataset: Dataset, outputs: int, seed: int
+) -> tuple[str, dict[str, Any]]:
+    """The name and :func:`~regulab.custom.describe_module` of a CNN or factory model, built
+    for ``dataset`` and checked on two of its rows as training checks it."""
+    from regulab.training._generic import check_fits
+    from regulab.training._trainer import _targets
+
+    name = model if isinstance(model, str) else factory_reference(model)
+    shape = dataset.image_shape
+    module = build_model(
+        model,
+        input_shape=(1, *shape) if shape else (dataset.n_features,),
+        n_outputs=outputs,
+        task=dataset.task,
+        seed=seed,
+    )
+    probe = torch.as_tensor(np.asarray(dataset.X[:2], dtype=np.float32))  # forward: 2 rows
+    y = _targets(dataset.y, dataset.task, len(dataset.y), "y", probe.device)  # every class
+    check_fits(module, probe, y, dataset.task)
+    return name, describe_module(module)
+
+
 def diagnose_data(
     dataset: Dataset,
     *,
-    model: str | Sequence[int] | None = None,
+    model: str | Sequence[int] | ModelFactory | None = None,
     train_share: float = 0.7,
     max_samples: int = 5000,
     seed: int = 0,
@@ -464,8 +489,11 @@ def diagnose_data(
     Parameters
     ----------
     dataset : Dataset
-    model : str or sequence of int, optional
-        Architecture to relate to the data size (default ``inputs-128-64-outputs``).
+    model : str, sequence of int or callable, optional
+        Architecture to relate to the data size: layer sizes (default
+        ``inputs-128-64-outputs``), ``"cnn"``, an import path ``"package.module:factory"``
+        or the factory itself. A CNN or factory model is built once (with no technique
+        set) for its parameter count and layer kinds.
     train_share : float, default=0.7
         Share of rows that will train the model (for parameters per training sample).
     max_samples : int, default=5000
@@ -487,7 +515,7 @@ def diagnose_data(
 
 def _diagnose(
     dataset: Dataset,
-    model: str | Sequence[int] | None,
+    model: str | Sequence[int] | ModelFactory | None,
     train_share: float,
     max_samples: int,
     seed: int,
@@ -501,10 +529,19 @@ def _diagnose(
     sampled = len(rows) < n
     Xs, ys = X[rows].astype(np.float64), y[rows]
     outputs = dataset.n_classes if dataset.task == "classification" else 1
-    sizes = parse_sizes(model) if model else (p, 128, 64, outputs)
-    _check_model_fits(sizes, p, outputs, dataset.task)
     n_train = max(1, int(n * train_share))
-    parameters = count_parameters(sizes)
+    if callable(model) or (isinstance(model, str) and is_custom(model)):
+        name, module = _module_capacity(model, dataset, outputs, seed)
+        parameters = int(module["parameters"])
+        kind = "convolutional" if module["convolutional"] else "dense"
+        described = f"{name} model ({kind}: {', '.join(module['layers'])})"
+        details = {"model": name, "layers": module["layers"], "convolutional": kind != "dense"}
+    else:
+        sizes = parse_sizes(model) if model else (p, 128, 64, outputs)
+        _check_model_fits(sizes, p, outputs, dataset.task)
+        parameters = count_parameters(sizes)
+        described = f"{'-'.join(map(str, sizes))} model"
+        details = {"model": list(sizes)}
     per_sample = parameters / n_train
     findings = DataDiagnostics()
     findings["samples"] = Finding("samples", float(n), f"{n} samples.")
@@ -519,14 +556,14 @@ def _diagnose(
     findings["parameters_per_sample"] = Finding(
         "parameters_per_sample",
         per_sample,
-        f"The {'-'.join(map(str, sizes))} model has {parameters} parameters, "
+        f"The {described} has {parameters} parameters, "
         f"{per_sample:.1f} per training sample"
         + (
             " → large capacity for the data: dropout, batch norm or early stopping."
             if per_sample > 1
             else "."
         ),
-        {"parameters": parameters, "n_train": n_train, "model": list(sizes)},
+        {"parameters": parameters, "n_train": n_train, **details},
     )
     findings["irrelevant_features"] = _irrelevant(
         Xs, ys, dataset.task, dataset.feature_names, rng, sampled

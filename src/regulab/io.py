@@ -7,7 +7,8 @@ One model is one standard `safetensors <https://github.com/huggingface/safetenso
   regression head's target scaling);
 * the header holds a JSON document: ``format`` (``"regulab-model"``), ``format_version``,
   the Regulab version that wrote it, ``kind`` (``"model"`` or ``"estimator"``), the model
-  class and its :meth:`~regulab.models.MLP.config`, for estimators the estimator class,
+  class and its :meth:`~regulab.models.MLP.config` (for a CNN or factory model, class
+  ``"factory"`` and :func:`regulab.custom.recipe`), for estimators the estimator class,
   its parameters and its fitted state (``classes_``, feature names, history, stop
   reason...), and for models saved by ``regulab train`` the ``preprocessing`` (input
   means and scales, class names);
@@ -15,12 +16,18 @@ One model is one standard `safetensors <https://github.com/huggingface/safetenso
   on, weights or metadata, makes the file refused. The checksum detects corruption, not
   tampering: someone who can rewrite the file can rewrite the checksum too.
 
-Loading parses JSON and raw tensor bytes only: no pickle, and no import of a class named by
-the file: models come from a fixed list, estimators from the classes that registered
-themselves (:func:`regulab._format.register`), so a file cannot run code. A file that is
-not a model, is truncated or corrupt, was altered after saving (checksum mismatch) or was
-written by another format version is refused with :class:`ModelFileError`. Any
-safetensors tool can read the weights (``safetensors.torch.load_file``).
+Loading parses JSON and raw tensor bytes only: no pickle. An MLP, linear model or estimator
+file imports nothing it names: models come from a fixed list, estimators from the classes
+that registered themselves (:func:`regulab._format.register`), so such a file cannot run
+code. A CNN or factory model (built by :func:`regulab.custom.build_model`, ``--model cnn``
+or ``--model package.module:function``) records its factory's import path, the keyword
+arguments it was called with, one sample's shape and the task; loading it **imports and
+calls that factory** (as ``--model package.module:function`` does), then loads the weights
+into the module it returns. Load such files only when you trust the factory they name.
+A file that is not a model, is truncated or corrupt, was altered after saving (checksum
+mismatch) or was written by another format version is refused with
+:class:`ModelFileError`. Any safetensors tool can read the weights
+(``safetensors.torch.load_file``).
 
 Examples
 --------
@@ -34,6 +41,8 @@ Examples
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -41,9 +50,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
+from torch import nn
 
 from regulab import _format
 from regulab._format import FORMAT, FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS, ModelFileError
+from regulab.custom import ModelFactory, importable, rebuild, recipe, resolve_factory
 from regulab.errors import DataError, InvalidParameterError, RegulabError, did_you_mean
 from regulab.models import MLP, LinearModel
 from regulab.training import predict as _predict_codes
@@ -58,9 +69,11 @@ __all__ = [
     "load",
     "read_config",
     "predict_file",
+    "preprocessing_of",
 ]
 
 _MODEL_CLASSES = {"MLP": MLP, "LinearModel": LinearModel}
+_FACTORY_CLASS = "factory"  # a CNN or a user's factory: built again from its recipe
 _TABLE_TYPES = (".csv", ".parquet", ".pq")
 
 
@@ -69,19 +82,57 @@ def _model_entry(model: MLP) -> dict[str, Any]:
     return {"class": name, "config": model.config()}
 
 
+def _custom_entry(module: nn.Module) -> dict[str, Any]:
+    """The file's description of a CNN or factory model: how to build it again."""
+    entry = recipe(module)
+    if entry is None:
+        raise InvalidParameterError(
+            f"A model file must say how to build the module again, and this "
+            f"{type(module).__name__} was not built by Regulab; build it with "
+            "regulab.custom.build_model(factory, ...) (or --model cnn / package.module:factory) "
+            "so the file can record its factory and arguments."
+        )
+    reference = entry["factory"]
+    try:
+        resolved = resolve_factory(reference) if importable(reference) else None
+    except InvalidParameterError:
+        resolved = None
+    if resolved is None:
+        raise InvalidParameterError(
+            f"The model factory {reference} cannot be imported by that name (it is defined "
+            "inside a function, or is a lambda or a partial with positional arguments), so a "
+            "model file could not build the module again; define the factory at the top level "
+            "of a module."
+        )
+    for key, value in entry["kwargs"].items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"The keyword argument '{key}' of the model factory {reference} is "
+                f"{type(value).__name__} {value!r}, which a model file cannot store (JSON "
+                "values only: numbers, strings, booleans, None, lists and dicts of them); "
+                "pass a name or number and build the object inside the factory."
+            ) from None
+    return {"class": _FACTORY_CLASS, **entry}
+
+
 def save(
     obj: Any, path: str | os.PathLike[str], *, preprocessing: dict[str, Any] | None = None
 ) -> Path:
-    """Write a fitted Regulab estimator or a :class:`~regulab.models.MLP` to one safe file.
+    """Write a fitted Regulab estimator or a model to one safe file.
 
     Parameters
     ----------
-    obj : fitted Regulab estimator or MLP or LinearModel
-        What to save; :func:`load` returns the same kind of object.
+    obj : fitted Regulab estimator, MLP, LinearModel, or a module from build_model
+        What to save; :func:`load` returns the same kind of object. A CNN or factory
+        model must come from :func:`regulab.custom.build_model` (``--model cnn`` or
+        ``package.module:function``): the file records its factory by import path and
+        the arguments it was called with (JSON values only), not the module's code.
     path : str or path-like
         Destination (conventionally ``*.safetensors``); written atomically.
     preprocessing : dict, optional
-        For a raw MLP trained on standardized columns (what ``regulab train --save``
+        For a raw model trained on standardized columns (what ``regulab train --save``
         writes): ``feature_names``, ``mean``, ``scale`` (lists, one per feature) and
         ``classes`` (original labels by class code). :func:`predict_file` applies them.
         The checksum covers them like the weights.
@@ -99,6 +150,12 @@ def save(
     '.safetensors'
     """
     document: dict[str, Any] = {}
+    if isinstance(obj, nn.Module) and not isinstance(obj, MLP):
+        document["kind"] = "model"
+        document["model"] = _custom_entry(obj)
+        if preprocessing is not None:
+            document["preprocessing"] = preprocessing
+        return _format.write(path, obj.state_dict(), document)
     if isinstance(obj, MLP):
         model = obj
         document["kind"] = "model"
@@ -108,13 +165,36 @@ def save(
         document["estimator"] = {"class": type(obj).__name__, **entry}
     else:
         raise InvalidParameterError(
-            "save() takes a fitted Regulab estimator or a regulab.models.MLP/LinearModel; "
-            f"got {type(obj).__name__}."
+            "save() takes a fitted Regulab estimator, a regulab.models.MLP/LinearModel, or a "
+            f"module built by regulab.custom.build_model; got {type(obj).__name__}."
         )
     document["model"] = _model_entry(model)
     if preprocessing is not None:
         document["preprocessing"] = preprocessing
     return _format.write(path, model.state_dict(), document)
+
+
+def preprocessing_of(dataset: Any, mean: Any, scale: Any) -> dict[str, Any]:
+    """The ``preprocessing`` entry of a model trained on ``dataset``'s columns scaled as
+    ``(X - mean) / scale`` (what ``regulab train --save`` and ``advise --save`` store).
+
+    Examples
+    --------
+    >>> from regulab.data import load as load_data
+    >>> iris = load_data("iris")
+    >>> entry = preprocessing_of(iris, np.zeros(4), np.ones(4))
+    >>> entry["feature_names"][0], entry["classes"]
+    ('sepal length (cm)', ['setosa', 'versicolor', 'virginica'])
+    """
+    classes = dataset.classes
+    return {
+        "feature_names": list(dataset.feature_names),
+        "mean": np.asarray(mean, dtype=np.float32).tolist(),
+        "scale": np.asarray(scale, dtype=np.float32).tolist(),
+        "classes": [c.item() if hasattr(c, "item") else c for c in classes]
+        if classes is not None
+        else None,
+    }
 
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -158,23 +238,35 @@ def _build_model(entry: Any, source: str) -> MLP:
         raise ModelFileError(f"'{source}' has an invalid model description: {error}") from None
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Load a file written by :func:`save`; return the estimator or the MLP that was saved.
+def load(path: str | os.PathLike[str], *, factory: ModelFactory | None = None) -> Any:
+    """Load a file written by :func:`save`; return the estimator or the model that was saved.
 
     Parameters
     ----------
     path : str or path-like
+    factory : callable, optional
+        For a factory model only: the callable to build the module with, instead of
+        importing the one the file names (for a factory defined in a script or notebook).
 
     Returns
     -------
-    Regulab estimator or MLP
-        A fitted estimator of the saved class, or an ``MLP``/``LinearModel`` in eval mode.
+    Regulab estimator or torch.nn.Module
+        A fitted estimator of the saved class, or the model in eval mode: an
+        ``MLP``/``LinearModel``, or the module a CNN or factory model builds.
 
     Raises
     ------
     ModelFileError
         The file is missing, not a model, truncated or corrupt, altered after saving
-        (checksum mismatch), or of an unsupported format version.
+        (checksum mismatch), or of an unsupported format version; for a factory model, the
+        factory no longer imports, fails, or builds a module its weights do not fit.
+
+    Notes
+    -----
+    A CNN or factory model is built again by importing and calling its factory
+    (``"package.module:function"``, recorded in the file): loading such a file runs that
+    factory's code, as ``--model package.module:function`` does. Load files whose
+    factory you trust. Files of Regulab's MLP and linear models import nothing.
 
     Examples
     --------
@@ -185,20 +277,41 @@ def load(path: str | os.PathLike[str]) -> Any:
     """
     source = str(path)
     document, tensors = _format.read(path)
-    model = _build_model(document.get("model"), source)
+    entry = document.get("model")
+    if isinstance(entry, dict) and entry.get("class") == _FACTORY_CLASS:
+        model: nn.Module = _rebuild_custom(entry, factory, source)
+        mismatch = f"the module {entry['factory']} builds does not fit the weights saved in it"
+    else:
+        model = _build_model(entry, source)
+        mismatch = "it holds weights that do not fit its model description"
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]  # the first line names no key
         raise ModelFileError(
-            f"'{source}' holds weights that do not fit its model description ({first})."
+            f"Cannot load '{source}': {mismatch} ({detail.rstrip('.')})."
         ) from None
     model.eval()
     if document.get("kind") == "model":
         return model
     if document.get("kind") != "estimator":
         raise ModelFileError(f"'{source}' has an unknown kind {document.get('kind')!r}.")
+    if not isinstance(model, MLP):
+        raise ModelFileError(f"'{source}' pairs an estimator with a model no estimator has.")
     return _build_estimator(document.get("estimator"), model, source)
+
+
+def _rebuild_custom(entry: dict[str, Any], factory: ModelFactory | None, source: str) -> nn.Module:
+    try:
+        return rebuild(entry, factory)
+    except InvalidParameterError as error:
+        raise ModelFileError(
+            f"Cannot load '{source}': it needs the model factory {entry.get('factory')}, "
+            f"which fails now: {error}"
+        ) from None
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise ModelFileError(f"'{source}' has an invalid model description: {error}") from None
 
 
 def _build_estimator(entry: Any, model: MLP, source: str) -> Any:
@@ -235,6 +348,21 @@ def _read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     return frame
 
 
+def _inputs_expected(model: Any) -> int:
+    """How many feature columns a loaded model takes."""
+    if isinstance(model, MLP):
+        return int(model.architecture.sizes[0])
+    if isinstance(model, nn.Module):
+        return math.prod(_model_recipe(model)["input_shape"])
+    return int(model.n_features_in_)
+
+
+def _model_recipe(model: nn.Module) -> dict[str, Any]:
+    entry = recipe(model)
+    assert entry is not None  # load() gives every CNN or factory model its recipe
+    return entry
+
+
 def _feature_frame(model: Any, frame: pd.DataFrame, target: str | None, source: str) -> Any:
     """The feature table the model expects, or a DataError naming what is missing."""
     others = [c for c in frame.columns if c != target]
@@ -249,7 +377,7 @@ def _feature_frame(model: Any, frame: pd.DataFrame, target: str | None, source: 
                 f"with: {shown}.{hint}"
             )
         return frame[list(names)]
-    expected = model.architecture.sizes[0] if isinstance(model, MLP) else model.n_features_in_
+    expected = _inputs_expected(model)
     if len(others) != expected:
         raise DataError(
             f"'{source}' has {len(others)} feature column(s) but the model expects {expected} "
@@ -313,7 +441,10 @@ def predict_file(
         model.feature_names_in_ = np.asarray(preprocessing["feature_names"], dtype=object)
     X = _feature_frame(model, frame, target, source)
     try:
-        if isinstance(model, MLP):
+        if isinstance(model, nn.Module):
+            task = (
+                model.architecture.task if isinstance(model, MLP) else _model_recipe(model)["task"]
+            )
             features = np.asarray(X, dtype=np.float32)
             labels: list[Any] | None = None
             if preprocessing is not None:
@@ -321,11 +452,11 @@ def predict_file(
                 scale = np.asarray(preprocessing["scale"], dtype=np.float32)
                 features = (features - mean) / scale
                 labels = preprocessing.get("classes")
-            codes = _predict_codes(model, features)
+            codes = _predict_codes(model, features, task=task)
             output = pd.DataFrame(
                 {"prediction": [labels[int(c)] for c in codes] if labels else codes}
             )
-            if model.architecture.task == "classification":
+            if task == "classification":
                 proba = _predict_model_proba(model, features)
                 for code in range(proba.shape[1]):
                     name = labels[code] if labels else code

@@ -131,10 +131,12 @@ def refit_pipeline(estimator: Any, image: bool) -> Any:
     return make_pipeline(PixelScaler() if image else StandardScaler(), estimator)
 
 
-def save_refit(estimator: Any, dataset: Dataset, path: str | os.PathLike[str]) -> Path:
-    """Fit ``estimator`` on every row of ``dataset`` (scaled as the advisor trains) and save
-    it for ``regulab predict`` (the model plus its scaling and class labels)."""
-    from regulab.io import save
+def save_refit(advice: Any, dataset: Dataset, path: str | os.PathLike[str]) -> Path:
+    """Fit the recommendation of ``advice`` on every row of ``dataset`` (scaled as the
+    advisor trains) and save it for ``regulab predict`` (the model plus its scaling and
+    class labels). A CNN or factory model trains with :func:`regulab.train`; the MLP and
+    linear model through their estimator."""
+    from regulab.io import preprocessing_of, save
 
     X = np.asarray(dataset.X, dtype=np.float64)
     if dataset.image_shape is not None:
@@ -144,17 +146,37 @@ def save_refit(estimator: Any, dataset: Dataset, path: str | os.PathLike[str]) -
         mean = X.mean(0)
         spread = X.std(0)
         scale = np.where(spread > 0, spread, 1.0)
-    fitted = estimator.fit(((X - mean) / scale).astype(np.float32), dataset.y)
-    classes = dataset.classes
-    return save(
-        fitted.model_,
-        path,
-        preprocessing={
-            "feature_names": list(dataset.feature_names),
-            "mean": mean.astype(np.float32).tolist(),
-            "scale": scale.astype(np.float32).tolist(),
-            "classes": [c.item() if hasattr(c, "item") else c for c in classes]
-            if classes is not None
-            else None,
-        },
+    features = ((X - mean) / scale).astype(np.float32)
+    if is_custom(advice.config.model):
+        model = _refit_module(advice, dataset, features)
+    else:
+        model = advice.estimator().fit(features, dataset.y).model_
+    return save(model, path, preprocessing=preprocessing_of(dataset, mean, scale))
+
+
+def _refit_module(advice: Any, dataset: Dataset, features: np.ndarray) -> Any:
+    """Train the advised CNN or factory model on every row, as :func:`estimator_spec` has
+    the estimators do: under cross-validation for the folds' median stopping epoch without
+    early stopping, on a single split with early stopping on a carved-off 10%."""
+    from regulab.training import train
+
+    config: TrainConfig = advice.config
+    n_outputs = dataset.n_classes if dataset.task == "classification" else 1
+    model = config.build(dataset.n_features, n_outputs, dataset.task, dataset.image_shape)
+    early = config.early_stopping is not None and not advice.cross_validated
+    result = train(
+        model,
+        features,
+        dataset.y,
+        penalties=config.penalties(),
+        callbacks=config.callbacks() if early else [],
+        seed=config.seed,
+        optimizer=config.optimizer,
+        lr=config.lr,
+        epochs=config.epochs if early else (advice.refit_epochs or config.epochs),
+        batch_size=config.batch_size,
+        validation_split=0.1 if early else 0.0,
+        verbose=0,
+        task=dataset.task,
     )
+    return result.model

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from regulab.config import TrainConfig
+from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import check_range
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
@@ -259,6 +260,7 @@ def dropout_curve(
     """
     owner = "dropout_curve"
     check_common(owner, seeds, epochs, jobs)
+    refuse_custom(model, owner)
     check_distinct("rates", rates, owner)
     for rate in rates:
         check_range("rates", rate, low=0.0, high=1.0, high_open=True, owner=owner)
@@ -333,6 +335,7 @@ def patience_curve(
     """
     owner = "patience_curve"
     check_common(owner, seeds, epochs, jobs)
+    refuse_custom(model, owner)
     check_distinct("patiences", patiences, owner)
     for patience in patiences:
         check_range("patiences", patience, low=0, integer=True, owner=owner)

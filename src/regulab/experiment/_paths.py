@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from regulab.config import TrainConfig
+from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment
@@ -319,6 +320,7 @@ def regularization_path(
     check_range("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True, owner=owner)
     check_range("l1_ratio", l1_ratio, low=0.0, high=1.0, low_open=True, owner=owner)
     check_common(owner, seeds, epochs, jobs)
+    refuse_custom(model, owner)
     if strength_max is not None:
         check_range("strength_max", strength_max, low=0.0, low_open=True, owner=owner)
     dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()), optimizer="adam")

@@ -47,6 +47,7 @@ from typing import Any
 import optuna
 
 from regulab import __version__
+from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import data_info, prepare_experiment
@@ -351,6 +352,7 @@ def tune(
     warmup = epochs // 4 if n_warmup_steps is None else n_warmup_steps
     check_range("n_warmup_steps", warmup, low=0, integer=True, owner=owner)
     names = _parse_techniques(techniques)
+    refuse_custom(model, owner)
     dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()))
     largest = {n: spec[2] for t in names for n, spec in SEARCH_SPACE[t].items()}
     largest.update({"batchnorm": True, "patience": 1})

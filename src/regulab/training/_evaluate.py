@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from regulab.custom import recipe
 from regulab.models import MLP
 from regulab.training._generic import infer_task, module_inputs, module_scores
 from regulab.training._metrics import head_kind, member_metrics
@@ -39,7 +40,7 @@ def predict_scores(model: nn.Module, X: Any, chunk: int = 8192) -> torch.Tensor:
 def _task(model: nn.Module, task: str | None) -> str:
     if isinstance(model, MLP):
         return model.architecture.task
-    return task or "classification"
+    return task or (recipe(model) or {}).get("task") or "classification"
 
 
 def predict_proba(model: nn.Module, X: Any) -> np.ndarray:
@@ -54,8 +55,9 @@ def predict_proba(model: nn.Module, X: Any) -> np.ndarray:
 def predict(model: nn.Module, X: Any, *, task: str | None = None) -> np.ndarray:
     """Class codes for classification, values for regression.
 
-    ``task`` is needed only for a regression module other than Regulab's ``MLP``
-    (which carries its task); other modules default to classification.
+    ``task`` is needed only for a regression module other than Regulab's ``MLP`` or a
+    module built by :func:`regulab.custom.build_model` (which carry their task); other
+    modules default to classification.
     """
     scores = predict_scores(model, X)
     if _task(model, task) == "regression":
