@@ -673,3 +673,22 @@ def test_runs_of_a_custom_model_are_separate_tasks() -> None:
     assert [len(task) for task in make_tasks(specs)] == [1, 1, 1, 1]
     mlp = [RunSpec(name, TrainConfig(), seed) for name in "ab" for seed in (0, 1)]
     assert [len(task) for task in make_tasks(mlp)] == [4]
+
+
+def test_a_flat_factory_gets_flat_rows_of_image_data_and_an_image_factory_gets_images(
+    user_models: Any,
+) -> None:
+    from regulab.custom import build_model
+
+    images = torch.zeros(5, 64)
+    flat = build_model(
+        "user_models:make_mlp", input_shape=(1, 8, 8), n_outputs=10, task="classification"
+    )
+    assert flat(images).shape == (5, 10)
+    shaped = build_model(
+        "user_models:make_net", input_shape=(1, 8, 8), n_outputs=10, task="classification"
+    )
+    seen = []
+    shaped.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
+    shaped(images)
+    assert seen[0] == (5, 1, 8, 8)

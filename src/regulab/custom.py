@@ -303,7 +303,8 @@ def _call(
     shape: tuple[int, ...],
     seed: int,
 ) -> nn.Module:
-    """Call the factory (seeded), check it made a module, set dropout layers, reshape rows."""
+    """Call the factory (seeded), check it made a module, set dropout layers, and reshape
+    flat rows to ``shape`` when the factory takes ``input_shape``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
@@ -319,7 +320,8 @@ def _call(
         )
     if layer_dropout is not None:
         _set_dropout(model, layer_dropout, name)
-    if len(shape) > 1 and not isinstance(model, CNN):
+    # flat rows become images only for a factory that asked for the sample's shape
+    if len(shape) > 1 and "input_shape" in kwargs and not isinstance(model, CNN):
         model.register_forward_pre_hook(_reshape_hook(shape))
     return model
 
