@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from regulab.advise._code import code_snippets
-from regulab.advise._extend import train_longer
+from regulab.advise._holdout import SCREEN_ROWS, holdout_search
 from regulab.advise._modules import module_candidates, module_code
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
@@ -19,17 +19,14 @@ from regulab.advise._search import (
     CV_FEW_FOLDS,
     CV_FOLDS,
     SELECTION_METRIC,
-    Fold,
     Runner,
     build_config,
     cv_folds,
     fine_search,
     patience_for,
-    pick_finalists,
     repeat_folds,
     search,
     simplicity_key,
-    subsample,
     technique_total,
     with_patience,
 )
@@ -58,8 +55,6 @@ ADVICE_SCHEMA_VERSION = 2
 _CV_ROWS = 5000
 _CV_SCREEN_SHARE = 0.4  # of the budget left, for the first pass over all candidates
 _FINE_SHARE = 0.5  # of the time left after the screen, for the Optuna strength search
-_SCREEN_ROWS = 20_000  # larger training sets are screened on a subsample first
-_SCREEN_SHARE = 0.45
 _LARGE_DATA_BATCH = 128
 _SELECTION_GAP = 2.0
 _MASS_FLOOR = 0.01
@@ -454,7 +449,6 @@ def advise(
     deadline = started + budget_seconds
     run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
     seed_list = tuple(range(seed, seed + seeds))
-    single: list[Fold] = [(bundle, seed_list)]
     selection: dict[str, Any] = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
     if cross_validate:
         records, configs, epochs = search(
@@ -495,32 +489,21 @@ def advise(
         )
         notes.append(stop_note)
         selection = {"method": "cv", "folds": k, "repeats": repeats, "seeds": 1}
-    elif n_train > _SCREEN_ROWS:
-        base = replace(base, batch_size=_LARGE_DATA_BATCH)
-        screen = subsample(bundle, _SCREEN_ROWS, seed)
-        screen_end = started + _SCREEN_SHARE * budget_seconds
-        screened, configs, _ = search(
-            [(screen, seed_list)], candidates, base, run, screen_end, notes, shape=shape
-        )
-        finalists = pick_finalists(screened, simplicity_key(screened, configs, shape))
-        notes.append(
-            f"Screened {len({r.config_name for r in screened})} configs on {_SCREEN_ROWS} of the "
-            f"{n_train} training rows; the finalists {', '.join(finalists)} then trained on "
-            "all rows (the evidence below)."
-        )
-        records, configs, epochs = search(
-            single, finalists, base, run, deadline, notes, shape=shape, configs=configs, tune=False
-        )
     else:
-        records, configs, epochs = search(
-            single, candidates, base, run, deadline, notes, shape=shape
+        if n_train > SCREEN_ROWS:
+            base = replace(base, batch_size=_LARGE_DATA_BATCH)
+        records, configs, epochs = holdout_search(
+            bundle,
+            seed_list,
+            candidates,
+            base,
+            run,
+            notes,
+            shape=shape,
+            seed=seed,
+            started=started,
+            deadline=deadline,
         )
-    if not cross_validate:
-        _, _, leader = one_se_choice(
-            by_fold(records, SELECTION_METRIC), simplicity_key(records, configs, shape)
-        )
-        records, longer_note = train_longer(single[0], records, configs, leader, run, deadline)
-        notes.append(longer_note)
 
     simplicity = simplicity_key(records, configs, shape)
     best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)

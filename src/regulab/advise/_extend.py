@@ -92,6 +92,7 @@ def train_longer(
     chosen config's records, and ``configs[chosen]`` its config (so the recommendation's
     epochs are the ones trained), only when their mean validation loss is lower. Returns
     the records and a sentence for the notes saying what was done or why nothing more was.
+    ``run`` starts no seed that would end after ``deadline`` (by the seeds already run).
     """
     config = configs[chosen]
     mine = [r for r in records if r.config_name == chosen]
@@ -106,7 +107,7 @@ def train_longer(
     measured = sum(r.seconds / max(r.epochs_run, 1) for r in mine)
     probe = (epoch_seconds or _search._estimate_epoch_seconds)(bundle, specs)
     per_epoch = _SAFETY * max(measured, probe)
-    left = deadline - clock() - _RESERVE
+    left = deadline - clock() - _RESERVE - len(seeds) * run.overhead
     limit = min(_MAX_EPOCHS, _GROWTH * config.epochs)
     epochs = int(min(limit, max(0.0, left) / max(per_epoch, 1e-6)))
     wanted = max(_MIN_GROWTH * config.epochs, config.epochs + patience)
@@ -121,7 +122,12 @@ def train_longer(
             "be worth retraining it longer."
         )
     longer = with_patience(replace(config, epochs=epochs), patience_for(epochs))
-    found = run([fold], {chosen: longer}, [chosen])
+    found = run([fold], {chosen: longer}, [chosen], deadline)
+    if len(found) < len(mine):
+        return records, (
+            f"Retraining {chosen} for up to {epochs} epochs was cut at the deadline after "
+            f"{len(found)} of {len(mine)} seeds, so the {config.epochs}-epoch runs stand."
+        )
     before, after = _mean_loss(mine), _mean_loss(found)
     if not after < before:
         return records, (
