@@ -148,11 +148,15 @@ def advised_cnn(args: Any) -> dict[str, Any]:
         "mnist", model="cnn", mnist_dir=args.mnist_dir, budget=args.advise, seeds=2, verbose=1
     )
     chosen = next(row for row in advice.ranked if row["preferred"])
+    runs = [r for r in advice.records if r.config_name == advice.recommendation]
     return {
         "recommendation": advice.recommendation,
         "epochs": advice.config.epochs,
+        "epochs_trained": [r.epochs_run for r in runs],
+        "val_accuracy": float(np.mean([r.metrics["val_accuracy"] for r in runs])),
         "test_accuracy": chosen["test_accuracy"],
         "seconds": advice.seconds,
+        "notes": advice.notes,
     }
 
 
@@ -194,9 +198,12 @@ def main() -> None:
             ok = advised["test_accuracy"] >= TARGET_ACCURACY
             print(
                 f"\nadvise(mnist, model='cnn', budget={args.advise}): {advised['recommendation']}"
-                f" for {advised['epochs']} epochs, test accuracy {advised['test_accuracy']:.4f}"
+                f" for up to {advised['epochs']} epochs (trained {advised['epochs_trained']}) in"
+                f" {advised['seconds']:.0f} s, validation accuracy {advised['val_accuracy']:.4f},"
+                f" test accuracy {advised['test_accuracy']:.4f}"
                 f" (target >= {TARGET_ACCURACY}: {verdict(ok)})"
             )
+            print("\n".join(f"  - {note}" for note in advised["notes"]))
     if args.json:
         write_json(args.json, payload)
 

@@ -1088,6 +1088,9 @@ class _ScriptedRunner:
 
     overhead = 0.0
 
+    def parallel(self, runs):
+        return 1
+
     def __init__(self, loss, best, reason="max_epochs"):
         self.loss, self.best, self.reason, self.trained = loss, best, reason, []
 
@@ -1312,3 +1315,18 @@ def test_large_data_advice_keeps_to_its_budget(monkeypatch):
     assert any(
         note.startswith(("Used the time left", "Stopped", "Retrain")) for note in advice.notes
     )
+
+
+def test_train_longer_counts_seeds_that_train_at_the_same_time():
+    """With two worker processes (``jobs=2``) the two seeds train side by side: twice the
+    epochs fit in the same time."""
+
+    class TwoWorkers(_ScriptedRunner):
+        def parallel(self, runs):
+            return min(2, runs)
+
+    sequential, parallel = _ScriptedRunner(loss=0.4, best=20), TwoWorkers(loss=0.4, best=20)
+    _longer(sequential, left=40.0)
+    _longer(parallel, left=40.0)
+    # (40 - 2) s / (2 seeds x 1 s x 1.15) = 16 epochs one after the other, 33 side by side.
+    assert [sequential.trained[0].epochs, parallel.trained[0].epochs] == [16, 33]

@@ -504,7 +504,7 @@ def advise(
             started=started,
             deadline=deadline,
         )
-
+    notes += run.notes  # runs skipped at the deadline
     simplicity = simplicity_key(records, configs, shape)
     best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
     rows = summary_rows(records, SELECTION_METRIC, best, tied, chosen, technique_total)

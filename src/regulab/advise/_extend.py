@@ -106,8 +106,9 @@ def train_longer(
     specs = [RunSpec(chosen, config, seed) for seed in seeds]
     measured = sum(r.seconds / max(r.epochs_run, 1) for r in mine)
     probe = (epoch_seconds or _search._estimate_epoch_seconds)(bundle, specs)
-    per_epoch = _SAFETY * max(measured, probe)
-    left = deadline - clock() - _RESERVE - len(seeds) * run.overhead
+    at_once = run.parallel(len(seeds))
+    per_epoch = _SAFETY * max(measured, probe) / at_once
+    left = deadline - clock() - _RESERVE - len(seeds) * run.overhead / at_once
     limit = min(_MAX_EPOCHS, _GROWTH * config.epochs)
     epochs = int(min(limit, max(0.0, left) / max(per_epoch, 1e-6)))
     wanted = max(_MIN_GROWTH * config.epochs, config.epochs + patience)

@@ -114,7 +114,7 @@ def _screen(
     ]
     n_val = len(bundle.X_val)
     per_row = _search._estimate_epoch_seconds(bundle, specs) / n_train
-    compare = _search._COMPARE_SHARE * (end - time.perf_counter())
+    compare = _search._COMPARE_SHARE * (end - time.perf_counter()) * run.parallel(len(specs))
     rows = screen_rows(per_row, compare, n_train, n_val)
     part = subsample(bundle, rows, seed)
     part = replace(
@@ -132,7 +132,6 @@ def _screen(
         notes,
         shape=shape,
         epoch_seconds=per_row * _rows(rows, n_val),
-        guard=True,
     )
     notes.append(
         f"Screened {len({r.config_name for r in screened})} configs on {rows} of the "
@@ -164,7 +163,8 @@ def _finals(
     def epoch_seconds(names: Sequence[str]) -> float:
         return sum(per_row[name] for name in names) * len(seeds) * _rows(n_train, n_val)
 
-    affordable = _FINALIST_SHARE * left / max(epoch_seconds(finalists), 1e-9)
+    at_once = run.parallel(len(seeds) * len(finalists))
+    affordable = _FINALIST_SHARE * left * at_once / max(epoch_seconds(finalists), 1e-9)
     if affordable < _MIN_FINAL_EPOCHS and len(finalists) > 2:
         dropped = finalists[2:]
         finalists = finalists[:2]
@@ -185,7 +185,6 @@ def _finals(
         tune=False,
         share=_FINALIST_SHARE,
         epoch_seconds=epoch_seconds(finalists),
-        guard=True,
     )
     notes.append(
         f"The finalists {', '.join(finalists)} then trained on all rows for {epochs} epochs "
@@ -228,12 +227,11 @@ def holdout_search(
         )
     else:
         records, configs, epochs = search(
-            [fold], candidates, base, run, deadline, notes, shape=shape, guard=True
+            [fold], candidates, base, run, deadline, notes, shape=shape
         )
     _, _, leader = one_se_choice(
         by_fold(records, SELECTION_METRIC), simplicity_key(records, configs, shape)
     )
     records, longer_note = train_longer(fold, records, configs, leader, run, deadline)
     notes.append(longer_note)
-    notes += run.notes
     return records, configs, epochs

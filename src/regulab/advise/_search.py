@@ -139,10 +139,10 @@ class Runner:
     """How the advisor's runs are executed and stored.
 
     Called with a ``deadline``, it trains stack by stack (one run at a time for models that
-    do not stack) and starts a stack only when the time it is expected to take, by the
-    stacks already trained, fits before the deadline; :attr:`notes` say what was skipped.
-    :attr:`overhead` is the measured time per run outside training (building, scoring,
-    storing), for the callers' budgets.
+    do not stack; ``jobs`` stacks at once with workers) and starts one only when the time it
+    is expected to take, by the runs already trained, fits before the deadline; :attr:`notes`
+    say what was skipped. :attr:`overhead` is the measured time per run outside training
+    (building, scoring, storing), for the callers' budgets.
     """
 
     store: Any
@@ -159,6 +159,10 @@ class Runner:
         """Mean seconds per run spent outside its training loop so far (0 before any run)."""
         return max(0.0, self.wall - self.trained) / max(self.runs, 1)
 
+    def parallel(self, runs: int) -> int:
+        """How many of ``runs`` train at the same time (one per worker process)."""
+        return max(1, min(self.jobs, runs))
+
     def __call__(
         self,
         folds: Sequence[Fold],
@@ -168,20 +172,25 @@ class Runner:
     ) -> list[RunRecord]:
         records: list[RunRecord] = []
         for bundle, seeds in folds:
-            if deadline is None or self.jobs > 1:
+            if deadline is None:
                 specs = [RunSpec(name, configs[name], s) for name in names for s in seeds]
                 records += self._run(specs, bundle)
                 continue
             # seed by seed, so that a cut leaves every config with the same seeds
             specs = [RunSpec(name, configs[name], s) for s in seeds for name in names]
-            chunks = make_tasks(specs)
+            tasks = make_tasks(specs)
+            step = max(1, self.jobs)
+            chunks = [
+                [spec for task in tasks[i : i + step] for spec in task]
+                for i in range(0, len(tasks), step)
+            ]
             for index, chunk in enumerate(chunks):
                 expected = self._expected(records, len(chunk))
                 if index and time.perf_counter() + expected > deadline:
                     self.notes.append(
                         f"Skipped {sum(len(c) for c in chunks[index:])} of {len(specs)} runs "
                         f"that would have ended after the deadline (about {expected:.0f} s "
-                        "each)."
+                        "each stack)."
                     )
                     break
                 records += self._run(chunk, bundle)
@@ -191,7 +200,7 @@ class Runner:
         if not records:
             return 0.0
         per_run = float(np.mean([r.seconds for r in records])) + self.overhead
-        return per_run * size
+        return per_run * size / self.parallel(size)
 
     def _run(self, specs: Sequence[RunSpec], bundle: DataBundle) -> list[RunRecord]:
         started = time.perf_counter()
@@ -309,7 +318,6 @@ def search(
     wide: bool = False,
     fewer_folds: Sequence[Fold] = (),
     epoch_seconds: float | None = None,
-    guard: bool = False,
 ) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
     """Train the candidates side by side on every fold, then (``tune``) the strengths of the
     two leaders by validation loss.
@@ -320,8 +328,8 @@ def search(
     over a wider grid (cross-validated small data, where linear models need strong penalties).
     ``fewer_folds`` replace ``folds`` when these would leave under :data:`_MIN_CV_EPOCHS`.
     ``epoch_seconds`` (one epoch of every candidate on one fold, e.g. from measured runs)
-    replaces the speed probe. With ``guard`` no run starts that would end after ``deadline``
-    (see :class:`Runner`).
+    replaces the speed probe. No run starts that would end after ``deadline`` (see
+    :class:`Runner`).
     """
     known = dict(configs or {})
 
@@ -332,8 +340,9 @@ def search(
     probe = {name: configured(name, 1, 5) for name in candidates}
     first, seeds = folds[0]
     specs = [RunSpec(name, probe[name], s) for name in candidates for s in seeds]
-    per_fold = epoch_seconds if epoch_seconds is not None else _estimate_epoch_seconds(first, specs)
-    stop = deadline if guard else None
+    if epoch_seconds is None:
+        epoch_seconds = _estimate_epoch_seconds(first, specs)
+    per_fold = epoch_seconds / run.parallel(len(specs))
     remaining = deadline - time.perf_counter()
     cap = _MAX_EPOCHS_SMALL if len(first.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
     share = share if share is not None else (_COMPARE_SHARE if tune else _FINAL_SHARE)
@@ -353,7 +362,7 @@ def search(
         )
     patience = patience_for(epochs)
     trained = {name: configured(name, epochs, patience) for name in candidates}
-    records = run(folds, trained, candidates, stop)
+    records = run(folds, trained, candidates, deadline)
     if not tune:
         return records, trained, epochs
     means = {
@@ -368,7 +377,8 @@ def search(
             continue
         remaining = deadline - time.perf_counter()
         per_run = float(np.mean([r.seconds for r in records])) + run.overhead
-        cost = per_run * len(variants) * sum(len(seeds) for _, seeds in folds)
+        runs = len(variants) * sum(len(seeds) for _, seeds in folds)
+        cost = per_run * runs / run.parallel(runs)
         if cost > 0.9 * remaining:
             notes.append(
                 f"No time left to tune the strengths of {leader} "
@@ -376,7 +386,7 @@ def search(
             )
             break
         trained.update({name: configured(name, epochs, patience) for name in variants})
-        records += run(folds, trained, variants, stop)
+        records += run(folds, trained, variants, deadline)
         notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
     return records, trained, epochs
 
