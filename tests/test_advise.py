@@ -1263,6 +1263,8 @@ def test_expensive_finals_keep_only_the_screens_best_against_the_baseline():
     runner, epochs, notes = _finals(screen_seconds=1.0, left=100.0)
     assert runner.names == ["none", "l2"]  # the baseline and the screen's best
     assert any("only the screen's best, l2, goes on" in note for note in notes)
+    # 60 s would retrain l2 for 2 epochs against its 2: the finals take 85% instead.
+    assert any("too few to be worth it: the finalists take 85%" in note for note in notes)
     assert epochs == pytest.approx(max(2, 0.4 * 100 / 40), abs=1)
 
 

@@ -18,13 +18,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from regulab.advise import _search
-from regulab.advise._extend import train_longer
+from regulab.advise import _extend, _search
+from regulab.advise._extend import longer_is_worth, train_longer
 from regulab.advise._search import (
     SELECTION_METRIC,
     Fold,
     Runner,
     build_config,
+    patience_for,
     pick_finalists,
     search,
     simplicity_key,
@@ -135,8 +136,9 @@ def _screen(
     )
     notes.append(
         f"Screened {len({r.config_name for r in screened})} configs on {rows} of the "
-        f"{n_train} training rows for {epochs} epochs (a subsample sized to give every "
-        f"candidate at least {_MIN_SCREEN_EPOCHS} epochs in its share of the budget)."
+        f"{n_train} training rows for {epochs} epochs (the subsample is sized to give every "
+        f"candidate {_MIN_SCREEN_EPOCHS} epochs in its share of the budget, with "
+        f"{_MIN_SCREEN_ROWS} to {SCREEN_ROWS} rows)."
     )
     return screened, configs, rows
 
@@ -163,15 +165,27 @@ def _finals(
     def epoch_seconds(names: Sequence[str]) -> float:
         return sum(per_row[name] for name in names) * len(seeds) * _rows(n_train, n_val)
 
-    at_once = run.parallel(len(seeds) * len(finalists))
-    affordable = _FINALIST_SHARE * left * at_once / max(epoch_seconds(finalists), 1e-9)
-    if affordable < _MIN_FINAL_EPOCHS and len(finalists) > 2:
+    def affordable(names: Sequence[str], share: float) -> float:
+        at_once = run.parallel(len(seeds) * len(names))
+        return share * left * at_once / max(epoch_seconds(names), 1e-9)
+
+    if affordable(finalists, _FINALIST_SHARE) < _MIN_FINAL_EPOCHS and len(finalists) > 2:
         dropped = finalists[2:]
         finalists = finalists[:2]
         notes.append(
             f"One epoch of every finalist on all rows takes about "
             f"{epoch_seconds([*finalists, *dropped]):.0f} s: only the screen's best, "
             f"{finalists[1]}, goes on against the baseline ({', '.join(dropped)} dropped)."
+        )
+    share = _FINALIST_SHARE
+    first = int(min(_search._MAX_EPOCHS, max(2, affordable(finalists, share))))
+    longer = affordable(finalists[1:2], 1 - share) / _extend._SAFETY
+    if not longer_is_worth(first, longer, patience_for(first)):
+        share = _search._FINAL_SHARE
+        notes.append(
+            f"The time left after the finals would retrain {finalists[1]} for about "
+            f"{longer:.0f} epochs against their {first}, too few to be worth it: the "
+            f"finalists take {share:.0%} of the time left instead."
         )
     records, configs, epochs = search(
         [fold],
@@ -183,12 +197,12 @@ def _finals(
         shape=shape,
         configs=configs,
         tune=False,
-        share=_FINALIST_SHARE,
+        share=share,
         epoch_seconds=epoch_seconds(finalists),
     )
     notes.append(
         f"The finalists {', '.join(finalists)} then trained on all rows for {epochs} epochs "
-        f"(from their measured screen times, {_FINALIST_SHARE:.0%} of the time left; the "
+        f"(from their measured screen times, {share:.0%} of the time left; the "
         "evidence below)."
     )
     return records, configs, epochs
