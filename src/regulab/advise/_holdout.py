@@ -56,23 +56,22 @@ def _rows(train: int, val: int) -> float:
 
 def seconds_per_row_epoch(records: Sequence[RunRecord], rows: float) -> dict[str, float]:
     """Measured seconds per epoch and training row of one run of each config (its mean over
-    seeds and epochs), from runs whose epochs cost ``rows`` training-row equivalents
-    (see :func:`_rows`). Stacked runs record their share of the stack's time.
+    seeds), from runs whose epochs cost ``rows`` training-row equivalents (see
+    :func:`_rows`). A run's seconds are its training loop with validation; stacked runs
+    record their share of the stack's time.
 
     Examples
     --------
     >>> from regulab.experiment import RunRecord
-    >>> def run(name, seconds):
-    ...     history = [{"epoch": e, "seconds": seconds} for e in (1, 2)]
-    ...     return RunRecord("k", name, {}, 0, "fp", "0", history, {}, 2, "max_epochs", "",
-    ...                      None, {}, {}, 2 * seconds)
-    >>> seconds_per_row_epoch([run("l2", 2.0), run("l2", 3.0)], rows=1000)
+    >>> def run(name, seconds, epochs):
+    ...     return RunRecord("k", name, {}, 0, "fp", "0", [], {}, epochs, "max_epochs", "",
+    ...                      None, {}, {}, seconds)
+    >>> seconds_per_row_epoch([run("l2", 10.0, 5), run("l2", 15.0, 5)], rows=1000)
     {'l2': 0.0025}
     """
     per_run: dict[str, list[float]] = {}
     for record in records:
-        epochs = [float(e["seconds"]) for e in record.history if "seconds" in e]
-        per_epoch = float(np.mean(epochs)) if epochs else record.seconds / max(record.epochs_run, 1)
+        per_epoch = record.seconds / max(record.epochs_run, 1)
         per_run.setdefault(record.config_name, []).append(per_epoch / rows)
     return {name: float(np.mean(values)) for name, values in per_run.items()}
 
