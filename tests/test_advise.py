@@ -1332,3 +1332,10 @@ def test_train_longer_counts_seeds_that_train_at_the_same_time():
     _longer(parallel, left=40.0)
     # (40 - 2) s / (2 seeds x 1 s x 1.15) = 16 epochs one after the other, 33 side by side.
     assert [sequential.trained[0].epochs, parallel.trained[0].epochs] == [16, 33]
+
+
+def test_cheap_finals_get_the_full_epoch_cap():
+    """When time is plentiful the finals train the full cap (the patience that comes with
+    it, as before); the time left still extends the leader."""
+    runner, epochs, notes = _finals(screen_seconds=0.001, left=100.0)
+    assert epochs == 40 and "up to 85% of the time left" in notes[-1]

@@ -344,9 +344,11 @@ def advise(
     per feature are few or the network is large for the data; a grid then an Optuna search
     refine the leaders' strengths; new fold splits are added while the best and its ties
     are within noise. Each step stops when the budget is spent or more work cannot change
-    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds;
-    when the comparison ends early with the chosen config still improving, the time left
-    retrains it with more epochs (kept only if its validation loss is lower).
+    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds
+    (screened on a subsample, then finalists on every row, epochs from measured times; see
+    :func:`~regulab.advise._holdout.holdout_search`); when the comparison ends early with
+    the chosen config still improving, the time left retrains it with more epochs (kept
+    only if its validation loss is lower). No run starts that would end after the budget.
 
     Parameters
     ----------
@@ -363,6 +365,9 @@ def advise(
         Wall-clock budget for the whole call.
     seeds : int, default=3
         Seeds per config on the single split of large data (>= 2 for standard errors).
+    jobs : int, default=1
+        Worker processes (one torch thread each); runs train side by side and the budget
+        counts them so (e.g. ``jobs=2`` on 2 cores for the CNN).
 
     Returns
     -------

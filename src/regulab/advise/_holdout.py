@@ -179,7 +179,9 @@ def _finals(
     share = _FINALIST_SHARE
     first = int(min(_search._MAX_EPOCHS, max(2, affordable(finalists, share))))
     longer = affordable(finalists[1:2], 1 - share) / _extend._SAFETY
-    if not longer_is_worth(first, longer, patience_for(first)):
+    if affordable(finalists, _search._FINAL_SHARE) >= _search._MAX_EPOCHS:
+        share = _search._FINAL_SHARE  # the cap binds, not the time: what is left still extends
+    elif not longer_is_worth(first, longer, patience_for(first)):
         share = _search._FINAL_SHARE
         notes.append(
             f"The time left after the finals would retrain {finalists[1]} for about "
@@ -201,7 +203,7 @@ def _finals(
     )
     notes.append(
         f"The finalists {', '.join(finalists)} then trained on all rows for {epochs} epochs "
-        f"(from their measured screen times, {share:.0%} of the time left; the "
+        f"(from their measured screen times, up to {share:.0%} of the time left; the "
         "evidence below)."
     )
     return records, configs, epochs
