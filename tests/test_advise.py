@@ -10,6 +10,7 @@ import importlib
 import json
 import math
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -1085,10 +1086,15 @@ def _run_record(name, seed, *, epochs, best, reason="max_epochs", loss=0.5, seco
 class _ScriptedRunner:
     """Stands in for the advisor's Runner: returns scripted records and remembers configs."""
 
+    overhead = 0.0
+
+    def parallel(self, runs):
+        return 1
+
     def __init__(self, loss, best, reason="max_epochs"):
         self.loss, self.best, self.reason, self.trained = loss, best, reason, []
 
-    def __call__(self, folds, configs, names):
+    def __call__(self, folds, configs, names, deadline=None):
         (_, seeds), (name,) = folds[0], names
         config = configs[name]
         self.trained.append(config)
@@ -1241,3 +1247,157 @@ def test_one_se_prefers_the_better_family_then_stronger_regularization_not_fewer
     assert chosen == "batchnorm+dropout=0.5+early_stopping"
     assert key("l2=0.01+early_stopping") < key("l2+early_stopping")
     assert key("linear+l2=0.01") < key(chosen)
+
+
+# -- large data: the phases share the budget by measured times ---------------------------------
+
+
+def _timed_record(name, seed, seconds_per_epoch, epochs=5):
+    record = _run_record(name, seed, epochs=epochs, best=epochs, seconds=seconds_per_epoch * epochs)
+    for entry in record.history:
+        entry["seconds"] = seconds_per_epoch
+    record.sparsity = {"total": 0.0}
+    return record
+
+
+class _FinalsRunner(_ScriptedRunner):
+    """Records the configs of every call, on any number of names."""
+
+    notes: list = []
+
+    def __call__(self, folds, configs, names, deadline=None):
+        (_, seeds) = folds[0]
+        self.trained += [configs[name] for name in names]
+        self.names = list(names)
+        return [
+            _timed_record(name, s, 0.1, epochs=configs[name].epochs)
+            for name in names
+            for s in seeds
+        ]
+
+
+def _finals(screen_seconds, left):
+    """The finals after a scripted screen on 1,000 of 10,000 rows (no validation part):
+    ``screen_seconds`` per epoch of each config's screen runs."""
+    holdout = importlib.import_module("regulab.advise._holdout")
+    bundle = dataclasses.replace(_tiny_bundle(10_000), X_val=np.zeros((0, 4), np.float32))
+    screened = [
+        _timed_record(name, s, screen_seconds) for name in ("none", "l2", "dropout") for s in (0, 1)
+    ]
+    screened[2].metrics["val_loss"] = screened[3].metrics["val_loss"] = 0.3  # l2 leads
+    screened[4].metrics["val_loss"] = screened[5].metrics["val_loss"] = 0.4
+    configs = {name: TrainConfig(model="4-8-2") for name in ("none", "l2", "dropout")}
+    runner, notes = _FinalsRunner(loss=0.3, best=1), []
+    records, configs, epochs = holdout._finals(
+        (bundle, (0, 1)),
+        screened,
+        configs,
+        1000,
+        TrainConfig(model="4-8-2"),
+        runner,
+        time.perf_counter() + left,
+        notes,
+        (4, 2),
+    )
+    return runner, epochs, notes
+
+
+def _tiny_bundle(rows):
+    from regulab.experiment._runner import DataBundle
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(rows, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    return DataBundle(X, y, X[:50], y[:50], X[:50], y[:50], "classification", 2, tuple("abcd"), "t")
+
+
+def test_finalist_epochs_come_from_their_measured_screen_times():
+    """Issue 8: the finals' epoch cap comes from the seconds the finalists' own screen runs
+    took per epoch and row, not from a new probe."""
+    # 0.1 s per epoch on 1,000 rows -> 1 s per epoch on 10,000 rows, x 3 configs x 2 seeds.
+    runner, epochs, notes = _finals(screen_seconds=0.1, left=100.0)
+    assert {c.epochs for c in runner.trained} == {epochs}
+    assert epochs == pytest.approx(0.4 * 100 / 6, abs=1)  # the finalists' 40% of what is left
+    assert any("measured screen times" in note for note in notes)
+
+
+def test_expensive_finals_keep_only_the_screens_best_against_the_baseline():
+    runner, epochs, notes = _finals(screen_seconds=1.0, left=100.0)
+    assert runner.names == ["none", "l2"]  # the baseline and the screen's best
+    assert any("only the screen's best, l2, goes on" in note for note in notes)
+    # 60 s would retrain l2 for 2 epochs against its 2: the finals take 85% instead.
+    assert any("too few to be worth it: the finalists take 85%" in note for note in notes)
+    assert epochs == pytest.approx(max(2, 0.4 * 100 / 40), abs=1)
+
+
+def test_screen_rows_give_every_candidate_its_minimum_epochs():
+    holdout = importlib.import_module("regulab.advise._holdout")
+    # 1 ms per row-epoch for all screened runs, 100 s: 5 epochs of 20,000 rows.
+    assert holdout.screen_rows(1e-3, 100.0, 60_000, 0) == 20_000
+    # A CNN ten times slower gets 2,000 rows less a third of the validation part, at least
+    # the 5,000-row floor; a cheap model never more than the limit or the data.
+    assert holdout.screen_rows(1e-2, 300.0, 60_000, 3_000) == 5_000
+    assert holdout.screen_rows(1e-2, 500.0, 60_000, 3_000) == 9_000
+    assert holdout.screen_rows(1e-6, 500.0, 8_000, 0) == 8_000
+
+
+def test_runner_starts_no_stack_that_would_end_after_the_deadline():
+    """Runs that train one stack after another are checked against the deadline between
+    stacks, by the time the stacks before took."""
+    search = importlib.import_module("regulab.advise._search")
+    bundle = _tiny_bundle(400)
+    configs = {
+        "none": TrainConfig(model="4-8-2", epochs=3, verbose=0),
+        "batchnorm": TrainConfig(model="4-8-2", epochs=3, batchnorm=True, verbose=0),
+        "wide": TrainConfig(model="4-32-2", epochs=3, verbose=0),
+    }
+    run = search.Runner(None, "t", 1, 0)
+    names = list(configs)
+    everything = run([(bundle, (0, 1))], configs, names, deadline=time.perf_counter() + 3600)
+    assert len(everything) == 6 and run.runs == 6 and run.notes == []
+    cut = run([(bundle, (0, 1))], configs, names, deadline=time.perf_counter())
+    # the first stack (both seeds of the first config, which stack) always runs
+    assert [(r.config_name, r.seed) for r in cut] == [("none", 0), ("none", 1)]
+    (note,) = run.notes
+    assert note.startswith("Skipped 4 of 6 runs that would have ended after the deadline (about ")
+    assert run.overhead >= 0.0
+
+
+def test_large_data_advice_keeps_to_its_budget(monkeypatch):
+    """The screen, the finals and the longer training of the leader end within the budget
+    (a tolerance for the last scoring), and the notes say what each phase did."""
+    advisor = importlib.import_module("regulab.advise._advisor")
+    holdout = importlib.import_module("regulab.advise._holdout")
+    monkeypatch.setattr(advisor, "_CV_ROWS", 0)
+    monkeypatch.setattr(holdout, "SCREEN_ROWS", 600)
+    monkeypatch.setattr(holdout, "_MIN_SCREEN_ROWS", 300)
+    data = make_synthetic(1500, n_informative=3, n_irrelevant=5, seed=0)
+    advice = advise(data, model="8-32-2", budget="12s", seeds=2, verbose=0)
+    assert advice.seconds <= 12 * 1.1
+    text = " ".join(advice.notes)
+    assert "Screened" in text and "finalists" in text
+    assert any(
+        note.startswith(("Used the time left", "Stopped", "Retrain")) for note in advice.notes
+    )
+
+
+def test_train_longer_counts_seeds_that_train_at_the_same_time():
+    """With two worker processes (``jobs=2``) the two seeds train side by side: twice the
+    epochs fit in the same time."""
+
+    class TwoWorkers(_ScriptedRunner):
+        def parallel(self, runs):
+            return min(2, runs)
+
+    sequential, parallel = _ScriptedRunner(loss=0.4, best=20), TwoWorkers(loss=0.4, best=20)
+    _longer(sequential, left=40.0)
+    _longer(parallel, left=40.0)
+    # (40 - 2) s / (2 seeds x 1 s x 1.15) = 16 epochs one after the other, 33 side by side.
+    assert [sequential.trained[0].epochs, parallel.trained[0].epochs] == [16, 33]
+
+
+def test_cheap_finals_get_the_full_epoch_cap():
+    """When time is plentiful the finals train the full cap (the patience that comes with
+    it, as before); the time left still extends the leader."""
+    runner, epochs, notes = _finals(screen_seconds=0.001, left=100.0)
+    assert epochs == 40 and "up to 85% of the time left" in notes[-1]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from regulab.advise._code import code_snippets
-from regulab.advise._extend import train_longer
+from regulab.advise._holdout import SCREEN_ROWS, holdout_search
 from regulab.advise._modules import module_candidates, module_code
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
@@ -19,17 +19,14 @@ from regulab.advise._search import (
     CV_FEW_FOLDS,
     CV_FOLDS,
     SELECTION_METRIC,
-    Fold,
     Runner,
     build_config,
     cv_folds,
     fine_search,
     patience_for,
-    pick_finalists,
     repeat_folds,
     search,
     simplicity_key,
-    subsample,
     technique_total,
     with_patience,
 )
@@ -58,8 +55,6 @@ ADVICE_SCHEMA_VERSION = 2
 _CV_ROWS = 5000
 _CV_SCREEN_SHARE = 0.4  # of the budget left, for the first pass over all candidates
 _FINE_SHARE = 0.5  # of the time left after the screen, for the Optuna strength search
-_SCREEN_ROWS = 20_000  # larger training sets are screened on a subsample first
-_SCREEN_SHARE = 0.45
 _LARGE_DATA_BATCH = 128
 _SELECTION_GAP = 2.0
 _MASS_FLOOR = 0.01
@@ -349,9 +344,11 @@ def advise(
     per feature are few or the network is large for the data; a grid then an Optuna search
     refine the leaders' strengths; new fold splits are added while the best and its ties
     are within noise. Each step stops when the budget is spent or more work cannot change
-    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds;
-    when the comparison ends early with the chosen config still improving, the time left
-    retrains it with more epochs (kept only if its validation loss is lower).
+    the answer, and says so in the notes. Larger data keeps one split with ``seeds`` seeds
+    (screened on a subsample, then finalists on every row, epochs from measured times; see
+    :func:`~regulab.advise._holdout.holdout_search`); when the comparison ends early with
+    the chosen config still improving, the time left retrains it with more epochs (kept
+    only if its validation loss is lower). No run starts that would end after the budget.
 
     Parameters
     ----------
@@ -368,6 +365,9 @@ def advise(
         Wall-clock budget for the whole call.
     seeds : int, default=3
         Seeds per config on the single split of large data (>= 2 for standard errors).
+    jobs : int, default=1
+        Worker processes (one torch thread each); runs train side by side and the budget
+        counts them so (e.g. ``jobs=2`` on 2 cores for the CNN).
 
     Returns
     -------
@@ -454,7 +454,6 @@ def advise(
     deadline = started + budget_seconds
     run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
     seed_list = tuple(range(seed, seed + seeds))
-    single: list[Fold] = [(bundle, seed_list)]
     selection: dict[str, Any] = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
     if cross_validate:
         records, configs, epochs = search(
@@ -495,33 +494,22 @@ def advise(
         )
         notes.append(stop_note)
         selection = {"method": "cv", "folds": k, "repeats": repeats, "seeds": 1}
-    elif n_train > _SCREEN_ROWS:
-        base = replace(base, batch_size=_LARGE_DATA_BATCH)
-        screen = subsample(bundle, _SCREEN_ROWS, seed)
-        screen_end = started + _SCREEN_SHARE * budget_seconds
-        screened, configs, _ = search(
-            [(screen, seed_list)], candidates, base, run, screen_end, notes, shape=shape
-        )
-        finalists = pick_finalists(screened, simplicity_key(screened, configs, shape))
-        notes.append(
-            f"Screened {len({r.config_name for r in screened})} configs on {_SCREEN_ROWS} of the "
-            f"{n_train} training rows; the finalists {', '.join(finalists)} then trained on "
-            "all rows (the evidence below)."
-        )
-        records, configs, epochs = search(
-            single, finalists, base, run, deadline, notes, shape=shape, configs=configs, tune=False
-        )
     else:
-        records, configs, epochs = search(
-            single, candidates, base, run, deadline, notes, shape=shape
+        if n_train > SCREEN_ROWS:
+            base = replace(base, batch_size=_LARGE_DATA_BATCH)
+        records, configs, epochs = holdout_search(
+            bundle,
+            seed_list,
+            candidates,
+            base,
+            run,
+            notes,
+            shape=shape,
+            seed=seed,
+            started=started,
+            deadline=deadline,
         )
-    if not cross_validate:
-        _, _, leader = one_se_choice(
-            by_fold(records, SELECTION_METRIC), simplicity_key(records, configs, shape)
-        )
-        records, longer_note = train_longer(single[0], records, configs, leader, run, deadline)
-        notes.append(longer_note)
-
+    notes += run.notes  # runs skipped at the deadline
     simplicity = simplicity_key(records, configs, shape)
     best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
     rows = summary_rows(records, SELECTION_METRIC, best, tied, chosen, technique_total)

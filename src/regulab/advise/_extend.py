@@ -22,7 +22,7 @@ from regulab.config import TrainConfig
 from regulab.experiment import RunRecord, RunSpec
 from regulab.experiment._runner import DataBundle
 
-__all__ = ["more_epochs_can_help", "train_longer"]
+__all__ = ["longer_is_worth", "more_epochs_can_help", "train_longer"]
 
 _MAX_EPOCHS = 120  # the longest run the advisor trains on large data
 _GROWTH = 4  # at most this many times the epochs of the comparison
@@ -69,6 +69,18 @@ def more_epochs_can_help(records: Sequence[RunRecord], patience: int) -> bool:
     return False
 
 
+def longer_is_worth(epochs: int, longer: float, patience: int) -> bool:
+    """Whether retraining for ``longer`` epochs a config trained for ``epochs`` is worth
+    it: at least :data:`_MIN_GROWTH` times as many, and ``patience`` more.
+
+    Examples
+    --------
+    >>> longer_is_worth(10, 13, patience=3), longer_is_worth(10, 12, patience=3)
+    (True, False)
+    """
+    return longer >= max(_MIN_GROWTH * epochs, epochs + patience)
+
+
 def _mean_loss(records: Sequence[RunRecord]) -> float:
     return float(np.mean([r.choice_metric("val_loss") for r in records]))
 
@@ -92,6 +104,7 @@ def train_longer(
     chosen config's records, and ``configs[chosen]`` its config (so the recommendation's
     epochs are the ones trained), only when their mean validation loss is lower. Returns
     the records and a sentence for the notes saying what was done or why nothing more was.
+    ``run`` starts no seed that would end after ``deadline`` (by the seeds already run).
     """
     config = configs[chosen]
     mine = [r for r in records if r.config_name == chosen]
@@ -105,12 +118,12 @@ def train_longer(
     specs = [RunSpec(chosen, config, seed) for seed in seeds]
     measured = sum(r.seconds / max(r.epochs_run, 1) for r in mine)
     probe = (epoch_seconds or _search._estimate_epoch_seconds)(bundle, specs)
-    per_epoch = _SAFETY * max(measured, probe)
-    left = deadline - clock() - _RESERVE
+    at_once = run.parallel(len(seeds))
+    per_epoch = _SAFETY * max(measured, probe) / at_once
+    left = deadline - clock() - _RESERVE - len(seeds) * run.overhead / at_once
     limit = min(_MAX_EPOCHS, _GROWTH * config.epochs)
     epochs = int(min(limit, max(0.0, left) / max(per_epoch, 1e-6)))
-    wanted = max(_MIN_GROWTH * config.epochs, config.epochs + patience)
-    if epochs < wanted:
+    if not longer_is_worth(config.epochs, epochs, patience):
         reason = (
             f"the {max(left, 0):.0f} s left allow about {epochs}"
             if epochs < limit
@@ -121,7 +134,12 @@ def train_longer(
             "be worth retraining it longer."
         )
     longer = with_patience(replace(config, epochs=epochs), patience_for(epochs))
-    found = run([fold], {chosen: longer}, [chosen])
+    found = run([fold], {chosen: longer}, [chosen], deadline)
+    if len(found) < len(mine):
+        return records, (
+            f"Retraining {chosen} for up to {epochs} epochs was cut at the deadline after "
+            f"{len(found)} of {len(mine)} seeds, so the {config.epochs}-epoch runs stand."
+        )
     before, after = _mean_loss(mine), _mean_loss(found)
     if not after < before:
         return records, (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -118,12 +118,16 @@ def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> flo
         y_test=bundle.y_test[:10],
     )
     one_epoch = [replace(spec, config=replace(spec.config, epochs=1)) for spec in specs]
+    seeds = sorted({spec.seed for spec in specs})
+    repeat = 1
+    if is_custom(specs[0].config.model):  # one run per task: one seed stands for every seed
+        one_epoch, repeat = [s for s in one_epoch if s.seed == seeds[0]], len(seeds)
     run_task(one_epoch[:1], probe, __version__)  # warm-up: first calls pay one-off costs
     seconds = sum(
         run_task(task, probe, __version__)[0].history[0]["seconds"]
         for task in make_tasks(one_epoch, data=probe)
     )
-    return seconds * len(bundle.X_train) / len(rows)
+    return repeat * seconds * len(bundle.X_train) / len(rows)
 
 
 Fold = tuple[DataBundle, tuple[int, ...]]
@@ -132,29 +136,86 @@ Fold = tuple[DataBundle, tuple[int, ...]]
 
 @dataclass
 class Runner:
-    """How the advisor's runs are executed and stored."""
+    """How the advisor's runs are executed and stored.
+
+    Called with a ``deadline``, it trains stack by stack (one run at a time for models that
+    do not stack; ``jobs`` stacks at once with workers) and starts one only when the time it
+    is expected to take, by the runs already trained, fits before the deadline; :attr:`notes`
+    say what was skipped. :attr:`overhead` is the measured time per run outside training
+    (building, scoring, storing), for the callers' budgets.
+    """
 
     store: Any
     experiment: str
     jobs: int
     verbose: int
+    notes: list[str] = field(default_factory=list)
+    wall: float = 0.0
+    trained: float = 0.0
+    runs: int = 0
+
+    @property
+    def overhead(self) -> float:
+        """Mean seconds per run spent outside its training loop so far (0 before any run)."""
+        return max(0.0, self.wall - self.trained) / max(self.runs, 1)
+
+    def parallel(self, runs: int) -> int:
+        """How many of ``runs`` train at the same time (one per worker process)."""
+        return max(1, min(self.jobs, runs))
 
     def __call__(
-        self, folds: Sequence[Fold], configs: dict[str, TrainConfig], names: Sequence[str]
+        self,
+        folds: Sequence[Fold],
+        configs: dict[str, TrainConfig],
+        names: Sequence[str],
+        deadline: float | None = None,
     ) -> list[RunRecord]:
         records: list[RunRecord] = []
         for bundle, seeds in folds:
-            specs = [RunSpec(name, configs[name], s) for name in names for s in seeds]
-            done, _ = run_specs(
-                specs,
-                bundle,
-                store=self.store,
-                experiment=self.experiment,
-                jobs=self.jobs,
-                verbose=self.verbose,
-            )
-            records += done
+            if deadline is None:
+                specs = [RunSpec(name, configs[name], s) for name in names for s in seeds]
+                records += self._run(specs, bundle)
+                continue
+            # seed by seed, so that a cut leaves every config with the same seeds
+            specs = [RunSpec(name, configs[name], s) for s in seeds for name in names]
+            tasks = make_tasks(specs)
+            step = max(1, self.jobs)
+            chunks = [
+                [spec for task in tasks[i : i + step] for spec in task]
+                for i in range(0, len(tasks), step)
+            ]
+            for index, chunk in enumerate(chunks):
+                expected = self._expected(records, len(chunk))
+                if index and time.perf_counter() + expected > deadline:
+                    self.notes.append(
+                        f"Skipped {sum(len(c) for c in chunks[index:])} of {len(specs)} runs "
+                        f"that would have ended after the deadline (about {expected:.0f} s "
+                        "each stack)."
+                    )
+                    break
+                records += self._run(chunk, bundle)
         return records
+
+    def _expected(self, records: Sequence[RunRecord], size: int) -> float:
+        if not records:
+            return 0.0
+        per_run = float(np.mean([r.seconds for r in records])) + self.overhead
+        return per_run * size / self.parallel(size)
+
+    def _run(self, specs: Sequence[RunSpec], bundle: DataBundle) -> list[RunRecord]:
+        started = time.perf_counter()
+        done, _ = run_specs(
+            specs,
+            bundle,
+            store=self.store,
+            experiment=self.experiment,
+            jobs=self.jobs,
+            verbose=self.verbose,
+        )
+        self.wall += time.perf_counter() - started
+        self.trained += sum(r.seconds for r in done)
+        self.runs += len(done)
+        return done
 
 
 def _parts(name: str) -> list[str]:
@@ -279,6 +340,7 @@ def search(
     share: float | None = None,
     wide: bool = False,
     fewer_folds: Sequence[Fold] = (),
+    epoch_seconds: float | None = None,
 ) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
     """Train the candidates side by side on every fold, then (``tune``) the strengths of the
     two leaders by validation loss.
@@ -288,6 +350,9 @@ def search(
     configs actually trained are returned with their records. ``wide`` searches strengths
     over a wider grid (cross-validated small data, where linear models need strong penalties).
     ``fewer_folds`` replace ``folds`` when these would leave under :data:`_MIN_CV_EPOCHS`.
+    ``epoch_seconds`` (one epoch of every candidate on one fold, e.g. from measured runs)
+    replaces the speed probe. No run starts that would end after ``deadline`` (see
+    :class:`Runner`).
     """
     known = dict(configs or {})
 
@@ -298,7 +363,9 @@ def search(
     probe = {name: configured(name, 1, 5) for name in candidates}
     first, seeds = folds[0]
     specs = [RunSpec(name, probe[name], s) for name in candidates for s in seeds]
-    per_fold = _estimate_epoch_seconds(first, specs)
+    if epoch_seconds is None:
+        epoch_seconds = _estimate_epoch_seconds(first, specs)
+    per_fold = epoch_seconds / run.parallel(len(specs))
     remaining = deadline - time.perf_counter()
     cap = _MAX_EPOCHS_SMALL if len(first.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
     share = share if share is not None else (_COMPARE_SHARE if tune else _FINAL_SHARE)
@@ -310,15 +377,15 @@ def search(
         )
         folds = fewer_folds
         epochs = int(min(cap, max(2, share * remaining / max(per_fold * len(folds), 1e-3))))
-    epoch_seconds = per_fold * len(folds)
-    if epochs * epoch_seconds > remaining:
+    every_fold = per_fold * len(folds)
+    if epochs * every_fold > remaining:
         notes.append(
             f"The budget is tight: {epochs} epochs take about "
-            f"{epochs * epoch_seconds:.0f} s, more than the {remaining:.0f} s left."
+            f"{epochs * every_fold:.0f} s, more than the {remaining:.0f} s left."
         )
     patience = patience_for(epochs)
     trained = {name: configured(name, epochs, patience) for name in candidates}
-    records = run(folds, trained, candidates)
+    records = run(folds, trained, candidates, deadline)
     if not tune:
         return records, trained, epochs
     means = {
@@ -332,7 +399,9 @@ def search(
         if not variants:
             continue
         remaining = deadline - time.perf_counter()
-        cost = epoch_seconds * epochs * len(variants) / len(candidates)
+        per_run = float(np.mean([r.seconds for r in records])) + run.overhead
+        runs = len(variants) * sum(len(seeds) for _, seeds in folds)
+        cost = per_run * runs / run.parallel(runs)
         if cost > 0.9 * remaining:
             notes.append(
                 f"No time left to tune the strengths of {leader} "
@@ -340,7 +409,7 @@ def search(
             )
             break
         trained.update({name: configured(name, epochs, patience) for name in variants})
-        records += run(folds, trained, variants)
+        records += run(folds, trained, variants, deadline)
         notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
     return records, trained, epochs
 
