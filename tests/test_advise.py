@@ -1401,3 +1401,24 @@ def test_cheap_finals_get_the_full_epoch_cap():
     it, as before); the time left still extends the leader."""
     runner, epochs, notes = _finals(screen_seconds=0.001, left=100.0)
     assert epochs == 40 and "up to 85% of the time left" in notes[-1]
+
+
+def test_a_fold_cut_at_the_deadline_is_set_aside_so_every_config_has_the_same_folds(
+    monkeypatch,
+):
+    search = importlib.import_module("regulab.advise._search")
+    bundle = _tiny_bundle(400)
+    configs = {
+        "none": TrainConfig(model="4-8-2", epochs=2, verbose=0),
+        "batchnorm": TrainConfig(model="4-8-2", epochs=2, batchnorm=True, verbose=0),
+    }
+    run = search.Runner(None, "t", 1, 0)
+    folds = [(bundle, (0,)), (bundle, (1,)), (bundle, (2,))]
+    # expected seconds of each next stack: fold 0 whole, fold 1 cut after its first stack
+    expected = iter([0.0, 0.0, 0.0, 1e9])
+    monkeypatch.setattr(run, "_expected", lambda records, size: next(expected))
+    records = run(folds, configs, list(configs), deadline=time.perf_counter() + 3600)
+    assert sorted((r.config_name, r.seed) for r in records) == [("batchnorm", 0), ("none", 0)]
+    (note,) = run.notes
+    assert "Skipped 3 of 6 runs" in note
+    assert "set aside the 1 runs of a fold that not every config finished" in note

@@ -293,6 +293,11 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["add --report"],
     ),
+    "advise --jobs 0": (
+        ["advise", "--data", "iris", "--jobs", "0", "--budget", "5s"],
+        2,
+        ["'jobs' parameter of advise", "[1, inf)", "Got 0"],
+    ),
     "report of no store": (
         ["report", "--store", "{tmp}/none.sqlite", "--figures", "{tmp}/figs"],
         2,

@@ -571,6 +571,13 @@ def diagnose_run_command(history: str, json_path: str | None) -> None:
 @click.option("--seeds", type=int, default=3, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")
+@click.option(
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes that train runs side by side (e.g. 2 on 2 cores for a CNN).",
+)
 @click.option("--store", default=None, help="SQLite results store to save and reuse runs.")
 @click.option("--report", "report_path", default=None, help="Write an HTML report here.")
 @click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
@@ -611,7 +618,7 @@ def advise_command(**options: Any) -> None:
     if report_path:
         write_advice_report(advice, report_path, figures_dir=figures)
     refit_rows = _save_refit(advice, data, options, save_path) if save_path else None
-    print_advice(advice, Console())
+    print_advice(advice, _console())
     if report_path:
         click.echo(f"Report written to {report_path}")
     if save_path:

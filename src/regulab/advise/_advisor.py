@@ -35,7 +35,7 @@ from regulab.config import TrainConfig
 from regulab.custom import ModelFactory, factory_reference, is_custom
 from regulab.data import Dataset
 from regulab.diagnose import DataDiagnostics, diagnose_data
-from regulab.errors import InvalidParameterError, did_you_mean
+from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment import (
     RunRecord,
     mean_ci,
@@ -388,6 +388,7 @@ def advise(
             f"The 'seeds' parameter of advise must be an int in the range [2, inf). Got {seeds} "
             "instead."
         )
+    check_range("jobs", jobs, low=1, integer=True, owner="advise")
     dataset, bundle = prepare_data(
         data, target=target, task=task, mnist_dir=mnist_dir, data_seed=seed, max_train=max_train
     )

@@ -171,7 +171,7 @@ class Runner:
         deadline: float | None = None,
     ) -> list[RunRecord]:
         records: list[RunRecord] = []
-        for bundle, seeds in folds:
+        for position, (bundle, seeds) in enumerate(folds):
             if deadline is None:
                 specs = [RunSpec(name, configs[name], s) for name in names for s in seeds]
                 records += self._run(specs, bundle)
@@ -184,16 +184,26 @@ class Runner:
                 [spec for task in tasks[i : i + step] for spec in task]
                 for i in range(0, len(tasks), step)
             ]
+            this_fold: list[RunRecord] = []
             for index, chunk in enumerate(chunks):
-                expected = self._expected(records, len(chunk))
-                if index and time.perf_counter() + expected > deadline:
-                    self.notes.append(
-                        f"Skipped {sum(len(c) for c in chunks[index:])} of {len(specs)} runs "
-                        f"that would have ended after the deadline (about {expected:.0f} s "
-                        "each stack)."
+                expected = self._expected(records + this_fold, len(chunk))
+                if (records or this_fold) and time.perf_counter() + expected > deadline:
+                    skipped = sum(len(c) for c in chunks[index:])
+                    skipped += len(specs) * (len(folds) - position - 1)
+                    note = (
+                        f"Skipped {skipped} of {len(specs) * len(folds)} runs that would have "
+                        f"ended after the deadline (about {expected:.0f} s each stack)"
                     )
-                    break
-                records += self._run(chunk, bundle)
+                    if records and this_fold:  # earlier folds are whole: keep them equal
+                        note += (
+                            f"; set aside the {len(this_fold)} runs of a fold that not every "
+                            "config finished, so that every config has the same folds"
+                        )
+                        this_fold = []
+                    self.notes.append(note + ".")
+                    return records + this_fold
+                this_fold += self._run(chunk, bundle)
+            records += this_fold
         return records
 
     def _expected(self, records: Sequence[RunRecord], size: int) -> float:
