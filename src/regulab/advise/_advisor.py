@@ -406,7 +406,7 @@ def advise(
     # The diagnostics steer the candidates: they see the training and validation rows only.
     diagnostics = diagnose_data(
         _training_rows(dataset, bundle),
-        model=None if custom else model,
+        model=model,
         train_share=(1 - 1 / CV_FOLDS) if cross_validate else n_train / pool,
         seed=seed,
     )
