@@ -618,7 +618,7 @@ def advise_command(**options: Any) -> None:
     if report_path:
         write_advice_report(advice, report_path, figures_dir=figures)
     refit_rows = _save_refit(advice, data, options, save_path) if save_path else None
-    print_advice(advice, _console())
+    print_advice(advice, Console())  # markup on: print_advice escapes every user string
     if report_path:
         click.echo(f"Report written to {report_path}")
     if save_path:
