@@ -16,7 +16,6 @@ callbacks see the same :class:`~regulab.training.Run`, and the history holds the
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from regulab.penalties import LayerCoefficients, penalized_weights, prox_l1_, re
 from regulab.training._history import FitResult, History, StopReason
 from regulab.training._metrics import member_metrics
 from regulab.training._progress import Progress
-from regulab.training._stack import OptimizerSpec, prox_threshold
+from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
 from regulab.training._trainer import (
     Member,
     _check_model_fits,
@@ -44,6 +43,9 @@ from regulab.training._trainer import (
     _validation_split,
     available_metrics,
     check_outputs,
+    end_epoch,
+    end_training,
+    epoch_record,
     fit_result,
 )
 from regulab.training._vmap import plan_stacks, train_stacked
@@ -188,12 +190,7 @@ class _Penalized:
     def add_gradients(self) -> None:
         """Add the closed-form gradient of the coupled L1/L2 terms."""
         for p, coefs in self.coupled:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            if "l1" in coefs:
-                p.grad.add_(p.sign() * coefs["l1"])
-            if "l2" in coefs:
-                p.grad.add_(p * coefs["l2"], alpha=2.0)
+            add_coupled_gradient_(p, coefs)
 
     @torch.no_grad()
     def decay(self, lr: float) -> None:
@@ -475,31 +472,23 @@ def _train_one(
                     penalized.prox(optimizer, spec, steps)
                 losses.append(loss.detach())
             mean_loss = float(torch.stack(losses).mean()) if losses else float("nan")
-            record: dict[str, Any] = {"epoch": epoch, "loss": mean_loss}
+            val = None
             if X_val is not None and y_val is not None:
                 val = member_metrics(module_scores(model, X_val).unsqueeze(0), y_val, kind)[0]
-                record.update({f"val_{name}": value for name, value in val.items()})
-            record.update(
-                penalty=penalized.value(),
-                sparsity=penalized.zero_share(),
-                seconds=time.perf_counter() - epoch_start,
+            record = epoch_record(
+                epoch,
+                mean_loss,
+                val,
+                penalized.value(),
+                penalized.zero_share(),
+                time.perf_counter() - epoch_start,
             )
-            run.history.append(record)
-            for callback in member.callbacks:
-                callback.on_epoch_end(run)
-            if not run.stop_training and not math.isfinite(record["loss"]):
-                run.stop_training = True
-                run.stop_reason = StopReason.NON_FINITE
-                run.stop_message = f"loss became {record['loss']} at epoch {epoch}"
+            end_epoch(run, member.callbacks, record)
             progress.update(epoch, [record], 0 if run.stop_training else 1)
             if run.stop_training:
                 break
     progress.close()
-    for callback in member.callbacks:
-        callback.on_train_end(run)
-    if run.stop_reason is None:
-        run.stop_reason = StopReason.MAX_EPOCHS
-        run.stop_message = f"reached the maximum of {epochs} epochs"
+    end_training(run, member.callbacks, epochs)
     model.eval()
     names = _reported_names(model, feature_names)
     return fit_result(run, member, model, time.perf_counter() - started, names)

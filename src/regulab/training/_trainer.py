@@ -592,19 +592,16 @@ def _train_stack(
         seconds = time.perf_counter() - epoch_start
         stopped = []
         for position, k in enumerate(active):
-            run = runs[k]
-            record: dict[str, Any] = {"epoch": epoch, "loss": train_loss[position]}
-            if val is not None:
-                record.update({f"val_{name}": v for name, v in val[position].items()})
-            record.update(penalty=penalty[position], sparsity=zero_share[position], seconds=seconds)
-            run.history.append(record)
-            for callback in members[k].callbacks:
-                callback.on_epoch_end(run)
-            if not run.stop_training and not math.isfinite(record["loss"]):
-                run.stop_training = True
-                run.stop_reason = StopReason.NON_FINITE
-                run.stop_message = f"loss became {record['loss']} at epoch {epoch}"
-            if run.stop_training or epoch == epochs:
+            record = epoch_record(
+                epoch,
+                train_loss[position],
+                None if val is None else val[position],
+                penalty[position],
+                zero_share[position],
+                seconds,
+            )
+            end_epoch(runs[k], members[k].callbacks, record)
+            if runs[k].stop_training or epoch == epochs:
                 stopped.append(k)
         progress.update(epoch, [runs[k].history[-1] for k in active], len(active) - len(stopped))
         for k in stopped:
@@ -660,16 +657,51 @@ def _export(stack: StackedMLP, position: int, shuffler: torch.Generator) -> Trai
     )
 
 
+def epoch_record(
+    epoch: int,
+    loss: float,
+    val: dict[str, float] | None,
+    penalty: float,
+    sparsity: float,
+    seconds: float,
+) -> dict[str, Any]:
+    """One epoch's history row: epoch, training loss, ``val_*`` metrics, penalty, sparsity
+    and seconds (the column order every trainer writes)."""
+    record: dict[str, Any] = {"epoch": epoch, "loss": loss}
+    if val is not None:
+        record.update({f"val_{name}": value for name, value in val.items()})
+    record.update(penalty=penalty, sparsity=sparsity, seconds=seconds)
+    return record
+
+
+def end_epoch(run: Run, callbacks: Sequence[Callback], record: dict[str, Any]) -> None:
+    """Append ``record`` to the run's history, call the callbacks' ``on_epoch_end`` and stop
+    a run whose training loss is no longer finite."""
+    run.history.append(record)
+    for callback in callbacks:
+        callback.on_epoch_end(run)
+    if not run.stop_training and not math.isfinite(record["loss"]):
+        run.stop_training = True
+        run.stop_reason = StopReason.NON_FINITE
+        run.stop_message = f"loss became {record['loss']} at epoch {record['epoch']}"
+
+
+def end_training(run: Run, callbacks: Sequence[Callback], epochs: int) -> None:
+    """Call the callbacks' ``on_train_end`` (early stopping restores its best weights) and
+    name the stop reason of a run that used all its epochs."""
+    for callback in callbacks:
+        callback.on_train_end(run)
+    if run.stop_reason is None:
+        run.stop_reason = StopReason.MAX_EPOCHS
+        run.stop_message = f"reached the maximum of {epochs} epochs"
+
+
 def _finish(run: _MemberRun, member: Member, epochs: int) -> None:
     """Take a stopped member out of the stack and let its callbacks restore weights."""
     assert run.stack is not None
     run.final_state = run.stack.member_state(run.position)
     run.stack = None
-    for callback in member.callbacks:
-        callback.on_train_end(run)
-    if run.stop_reason is None:
-        run.stop_reason = StopReason.MAX_EPOCHS
-        run.stop_message = f"reached the maximum of {epochs} epochs"
+    end_training(run, member.callbacks, epochs)
 
 
 def _result(

@@ -41,11 +41,19 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from regulab.penalties import penalized_weights, prox_l1_
-from regulab.training._history import FitResult, StopReason
+from regulab.training._history import FitResult
 from regulab.training._metrics import member_metrics
 from regulab.training._progress import Progress
-from regulab.training._stack import OptimizerSpec, prox_threshold
-from regulab.training._trainer import Member, _finish, _MemberRun, _seeds, fit_result
+from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
+from regulab.training._trainer import (
+    Member,
+    _finish,
+    _MemberRun,
+    _seeds,
+    end_epoch,
+    epoch_record,
+    fit_result,
+)
 
 __all__ = ["StackPlan", "plan_stacks", "module_signature", "train_stacked", "STACK_CHOICES"]
 
@@ -319,12 +327,7 @@ class _Stack:
             for name, p in self.params.items():
                 coefs = self.coefficients[name]
                 if "l1" in coefs or "l2" in coefs:
-                    if p.grad is None:
-                        p.grad = torch.zeros_like(p)
-                    if "l1" in coefs:
-                        p.grad.add_(p.sign() * coefs["l1"])
-                    if "l2" in coefs:
-                        p.grad.add_(p * coefs["l2"], alpha=2.0)
+                    add_coupled_gradient_(p, coefs)
                 if "decay" in coefs:
                     p.mul_(1.0 - self.spec.lr * coefs["decay"])
         self.optimizer.step()
@@ -465,21 +468,16 @@ def train_stacked(
             seconds = time.perf_counter() - epoch_start
             stopped = []
             for position, k in enumerate(active):
-                run = runs[k]
-                record: dict[str, Any] = {"epoch": epoch, "loss": train_loss[position]}
-                if val is not None:
-                    record.update({f"val_{name}": v for name, v in val[position].items()})
-                record.update(
-                    penalty=penalty[position], sparsity=zero_share[position], seconds=seconds
+                record = epoch_record(
+                    epoch,
+                    train_loss[position],
+                    None if val is None else val[position],
+                    penalty[position],
+                    zero_share[position],
+                    seconds,
                 )
-                run.history.append(record)
-                for callback in members[k].callbacks:
-                    callback.on_epoch_end(run)
-                if not run.stop_training and not math.isfinite(record["loss"]):
-                    run.stop_training = True
-                    run.stop_reason = StopReason.NON_FINITE
-                    run.stop_message = f"loss became {record['loss']} at epoch {epoch}"
-                if run.stop_training or epoch == epochs:
+                end_epoch(runs[k], members[k].callbacks, record)
+                if runs[k].stop_training or epoch == epochs:
                     stopped.append(k)
             progress.update(
                 epoch, [runs[k].history[-1] for k in active], len(active) - len(stopped)
