@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MNIST_DIR = "../shared/data/mnist"
@@ -54,6 +56,21 @@ def load_mnist_arrays(mnist_dir: str, n_train: int | None = None) -> Mnist:
         np.ascontiguousarray(data.y[rows], dtype=np.int64),
         np.ascontiguousarray(data.X_test, dtype=np.float32),
         np.ascontiguousarray(data.y_test, dtype=np.int64),
+    )
+
+
+def seed_mlp(seed: int = 0) -> nn.Module:
+    """The seed article's MLP (784-128-64-10, dropout 0.5/0.3) as plain PyTorch layers,
+    initialized from ``seed``."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(784, 128),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(128, 64),
+        nn.ReLU(),
+        nn.Dropout(0.3),
+        nn.Linear(64, 10),
     )
 
 

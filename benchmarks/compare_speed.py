@@ -21,9 +21,16 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _common import DEFAULT_MNIST_DIR, Samples, Table, load_mnist_arrays, machine_summary, verdict
+from _common import (
+    DEFAULT_MNIST_DIR,
+    Samples,
+    Table,
+    load_mnist_arrays,
+    machine_summary,
+    seed_mlp,
+    verdict,
+)
 from _common import write_json as write_json_file
-from torch import nn
 
 from regulab import L1, L2, MLP, EarlyStopping, ElasticNet, Member, WeightDecay, train_many
 from regulab.config import TrainConfig
@@ -66,16 +73,7 @@ def regulab_epoch(data, count: int, batch: int, threads: int = 1) -> float:
 
 
 def plain_epoch(data, batch: int) -> float:
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Linear(784, 128),
-        nn.ReLU(),
-        nn.Dropout(0.5),
-        nn.Linear(128, 64),
-        nn.ReLU(),
-        nn.Dropout(0.3),
-        nn.Linear(64, 10),
-    )
+    model = seed_mlp(0)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     X, y = torch.from_numpy(data.X), torch.from_numpy(data.y)
     started = time.perf_counter()

@@ -53,6 +53,7 @@ from _common import (  # noqa: E402
     Table,
     load_mnist_arrays,
     machine_summary,
+    seed_mlp,
     threads,
     time_call,
     verdict,
@@ -66,20 +67,6 @@ from regulab.training._trainer import _seeds  # noqa: E402
 TARGET_RATIO = 1.05
 TARGET_ACCURACY = 0.99
 SEED = 0
-
-
-def seed_mlp() -> nn.Module:
-    """The seed article's MLP as plain PyTorch layers."""
-    torch.manual_seed(SEED)
-    return nn.Sequential(
-        nn.Linear(784, 128),
-        nn.ReLU(),
-        nn.Dropout(0.5),
-        nn.Linear(128, 64),
-        nn.ReLU(),
-        nn.Dropout(0.3),
-        nn.Linear(64, 10),
-    )
 
 
 def cnn() -> nn.Module:
