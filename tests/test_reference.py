@@ -308,3 +308,32 @@ def test_combined_penalties_add_their_gradients():
     sum(p(model) for p in penalties).backward()
     for name, parameter in model.named_parameters():
         torch.testing.assert_close(ours[name], parameter.grad, rtol=1e-6, atol=1e-7, msg=name)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_foreach_fallback_matches_the_fused_kernel_and_torch_optim(optimizer, monkeypatch):
+    """Where the device has no fused Adam, the stack runs torch's foreach Adam: forced here,
+    both kernels end at torch.optim's weights (proximal L1 reads the second moments too)."""
+    from regulab.training import _stack
+
+    assert _stack.fused_adam_available("cpu")  # the fused kernel is what the stack runs here
+    X, y = _data("classification")
+    penalties: list[Penalty] = [L1(5e-3, proximal=True), L2(1e-3)]
+    model = MLP("6-16-3", activation="tanh", seed=1)
+    copies = [copy.deepcopy(model) for _ in range(2)]
+    options = {"optimizer": optimizer, "lr": 1e-2, "seed": 3}
+    fused = _regulab_run(copies[0], X, y, penalties=penalties, **options)
+    built: list[StackedMLP] = []
+    original_init = StackedMLP.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(_stack, "fused_adam_available", lambda device: False)
+    monkeypatch.setattr(StackedMLP, "__init__", recording_init)
+    foreach = _regulab_run(copies[1], X, y, penalties=penalties, **options)
+    assert built and not any(stack.fused_adam for stack in built)
+    theirs = _reference_run(model, X, y, penalties=penalties, **options)
+    _assert_same_weights(foreach, theirs)
+    _assert_same_weights(fused, foreach)

@@ -17,12 +17,14 @@ with momentum. ``tests/test_reference.py`` checks each against PyTorch step by s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.optim.adam import adam as functional_adam
 
 from regulab.models import ACTIVATIONS, MLP, Architecture
 from regulab.penalties import LayerCoefficients, prox_l1_
@@ -50,6 +52,40 @@ class _Slot:
     shape: tuple[int, ...]  # per-member shape in the stack layout
     kind: str  # "weight", "bias", "norm"
     layer: int  # linear index for weight/bias, hidden index for norm
+
+
+@functools.cache
+def fused_adam_available(device: torch.device | str) -> bool:
+    """Whether torch.optim's fused Adam kernel runs on ``device``'s type (CPU and CUDA in
+    current torch); a feature test, so a torch without it falls back to the foreach Adam.
+
+    Examples
+    --------
+    >>> isinstance(fused_adam_available("cpu"), bool)
+    True
+    """
+    kind = torch.device(device).type
+    p, g = torch.zeros(1, device=kind), torch.ones(1, device=kind)
+    try:
+        functional_adam(
+            [p],
+            [g],
+            [torch.zeros_like(p)],
+            [torch.zeros_like(p)],
+            [],
+            [torch.zeros((), device=kind)],
+            fused=True,
+            lr=1e-3,
+            beta1=0.9,
+            beta2=0.999,
+            weight_decay=0.0,
+            eps=1e-8,
+            amsgrad=False,
+            maximize=False,
+        )
+    except (RuntimeError, NotImplementedError):
+        return False
+    return True
 
 
 def _member_entry(coefficients: LayerCoefficients, device: torch.device) -> dict[str, Any]:
@@ -202,6 +238,7 @@ class StackedMLP:
             self.load_member(k, model.state_dict())
         self.steps = 0
         self.step_count = torch.zeros((), device=device)
+        self.fused_adam = fused_adam_available(device)
         self._set_dropout_rates([[m.input_dropout, *m.dropout_rates] for m in models])
         self.generators = []
         for seed in dropout_seeds:
@@ -442,16 +479,18 @@ class StackedMLP:
         spec = self.optimizer
         beta1, beta2 = spec.betas
         exp_avg, exp_avg_sq = self.state
-        self.step_count += 1
-        # torch.optim.Adam(fused=True)'s kernel, called directly on the one flat buffer:
-        # a private API, which is why pyproject.toml requires the torch it was tested with.
-        torch._fused_adam_(
+        # torch.optim's public functional Adam on the one flat buffer: one fused kernel for
+        # every member where the device has it, the multi-tensor (foreach) loop elsewhere. It
+        # advances ``step_count`` itself.
+        functional_adam(
             [self.param_flat],
             [self.grad_flat],
             [exp_avg],
             [exp_avg_sq],
             [],
             [self.step_count],
+            foreach=not self.fused_adam,
+            fused=self.fused_adam,
             lr=spec.lr,
             beta1=beta1,
             beta2=beta2,
