@@ -30,8 +30,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from regulab import __version__
 from regulab._files import atomic_write, check_output_paths, dumps_json
+from regulab._version import __version__
 from regulab.custom import is_custom, resolve_factory
 from regulab.errors import RegulabError
 
