@@ -62,7 +62,7 @@ from _common import (  # noqa: E402
 
 import regulab  # noqa: E402
 from regulab.models import CNN  # noqa: E402
-from regulab.training._trainer import _seeds  # noqa: E402
+from regulab.training._common import _seeds  # noqa: E402
 
 TARGET_RATIO = 1.05
 TARGET_ACCURACY = 0.99

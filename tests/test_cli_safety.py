@@ -64,7 +64,7 @@ def test_a_bug_shows_its_traceback_and_exit_1(
     def broken(config: Any) -> None:
         raise bug
 
-    monkeypatch.setattr("regulab.cli.run", broken)
+    monkeypatch.setattr("regulab.cli._train.run", broken)
     code, _, err = invoke("train", "--data", "iris", "--quiet")
     assert code == 1
     assert "Traceback (most recent call last)" in err
@@ -76,7 +76,7 @@ def test_regulab_errors_stay_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch
     def refused(config: Any) -> None:
         raise DataError("The data is refused.\nSecond line.")
 
-    monkeypatch.setattr("regulab.cli.run", refused)
+    monkeypatch.setattr("regulab.cli._train.run", refused)
     code, _, err = invoke("train", "--data", "iris", "--quiet")
     assert (code, err) == (2, "regulab: error: The data is refused.\n")
     monkeypatch.setenv("REGULAB_DEBUG", "1")

@@ -34,8 +34,8 @@ from regulab.training import (
     train,
     train_many,
 )
+from regulab.training._common import _seeds
 from regulab.training._generic import _Penalized
-from regulab.training._trainer import _seeds
 
 TESTS = Path(__file__).parent
 

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 
 from regulab import L1, L2, MLP, ElasticNet, Member, WeightDecay, train_many
 from regulab.penalties import Penalty, resolve
+from regulab.training._common import _seeds
 from regulab.training._stack import OptimizerSpec, StackedMLP
-from regulab.training._trainer import _seeds
 
 ROWS, BATCH, EPOCHS = 100, 50, 25  # 2 batches per epoch: 50 optimizer steps
 ATOL = 1e-5

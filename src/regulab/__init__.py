@@ -11,9 +11,18 @@ Examples
 >>> penalty = regulab.L1(1e-4, proximal=True)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from regulab._version import __version__
+from regulab.advise import Advice, advise
+from regulab.diagnose import diagnose_data, diagnose_run
 from regulab.errors import DataError, InvalidParameterError, RegulabError
+from regulab.estimators import (
+    RegularizedLinearClassifier,
+    RegularizedLinearRegressor,
+    RegularizedMLPClassifier,
+    RegularizedMLPRegressor,
+)
+from regulab.experiment import Comparison, compare
+from regulab.io import load, save
 from regulab.models import CNN, MLP, Architecture, LinearModel
 from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, describe, sparsity
 from regulab.training import (
@@ -29,23 +38,6 @@ from regulab.training import (
     train,
     train_many,
 )
-
-try:
-    __version__ = version("regulab")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
-# Modules below read __version__ at import time, so they come after it.
-from regulab.advise import Advice, advise  # noqa: E402
-from regulab.diagnose import diagnose_data, diagnose_run  # noqa: E402
-from regulab.estimators import (  # noqa: E402
-    RegularizedLinearClassifier,
-    RegularizedLinearRegressor,
-    RegularizedMLPClassifier,
-    RegularizedMLPRegressor,
-)
-from regulab.experiment import Comparison, compare  # noqa: E402
-from regulab.io import load, save  # noqa: E402
 
 __all__ = [
     "RegulabError",

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from regulab import __version__
+from regulab._version import __version__
 from regulab.advise._select import by_fold, one_se_choice
 from regulab.advise._strengths import search_space, strength_search
 from regulab.config import TrainConfig

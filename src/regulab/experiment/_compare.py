@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from regulab import __version__
+from regulab._version import __version__
 from regulab.config import TrainConfig
 from regulab.custom import ModelFactory, factory_reference, importable, is_custom
 from regulab.data import Dataset, load, split

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from regulab import __version__
+from regulab._version import __version__
 from regulab.experiment._compare import run_specs
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import (

@@ -46,7 +46,7 @@ from typing import Any
 
 import optuna
 
-from regulab import __version__
+from regulab._version import __version__
 from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean

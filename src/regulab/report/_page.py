@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from regulab import __version__
 from regulab._files import atomic_write
+from regulab._version import __version__
 from regulab.errors import InvalidParameterError
 from regulab.report._data import ReportData, build_report_data
 from regulab.report._plots import FigureImage, render_figures

@@ -16,10 +16,11 @@ True
 """
 
 from regulab.training._callbacks import Callback, EarlyStopping, Run
+from regulab.training._common import Member
 from regulab.training._evaluate import evaluate, predict, predict_proba, predict_scores
 from regulab.training._history import FitResult, History, StopReason, TrainState
 from regulab.training._stack import OptimizerSpec, StackedMLP
-from regulab.training._trainer import OPTIMIZERS, Member, resolve_device, train, train_many
+from regulab.training._trainer import OPTIMIZERS, resolve_device, train, train_many
 from regulab.training._vmap import StackPlan, plan_stacks
 
 __all__ = [

@@ -10,9 +10,9 @@ from torch import nn
 
 from regulab.custom import recipe
 from regulab.models import MLP
+from regulab.training._common import _features, _targets
 from regulab.training._generic import infer_task, module_inputs, module_scores
 from regulab.training._metrics import head_kind, member_metrics
-from regulab.training._trainer import _features, _targets
 
 __all__ = ["predict_scores", "predict", "predict_proba", "evaluate"]
 

@@ -31,11 +31,8 @@ from torch import nn
 from regulab.errors import DataError, InvalidParameterError
 from regulab.models import MLP, TASKS
 from regulab.penalties import LayerCoefficients, penalized_weights, prox_l1_, resolve
-from regulab.training._history import FitResult, History, StopReason
-from regulab.training._metrics import member_metrics
-from regulab.training._progress import Progress
-from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
-from regulab.training._trainer import (
+from regulab.training._common import (
+    _ADAMW_DEFAULT_DECAY,
     Member,
     _check_model_fits,
     _seeds,
@@ -48,11 +45,14 @@ from regulab.training._trainer import (
     epoch_record,
     fit_result,
 )
+from regulab.training._history import FitResult, History, StopReason
+from regulab.training._metrics import member_metrics
+from regulab.training._progress import Progress
+from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
 from regulab.training._vmap import plan_stacks, train_stacked
 
 __all__ = ["train_modules", "infer_task", "module_inputs", "module_scores", "check_fits"]
 
-_ADAMW_DEFAULT_DECAY = 0.01
 _CHUNK = 4096
 
 

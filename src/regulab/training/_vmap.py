@@ -41,11 +41,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from regulab.penalties import penalized_weights, prox_l1_
-from regulab.training._history import FitResult
-from regulab.training._metrics import member_metrics
-from regulab.training._progress import Progress
-from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
-from regulab.training._trainer import (
+from regulab.training._common import (
     Member,
     _finish,
     _MemberRun,
@@ -54,6 +50,10 @@ from regulab.training._trainer import (
     epoch_record,
     fit_result,
 )
+from regulab.training._history import FitResult
+from regulab.training._metrics import member_metrics
+from regulab.training._progress import Progress
+from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
 
 __all__ = ["StackPlan", "plan_stacks", "module_signature", "train_stacked", "STACK_CHOICES"]
 

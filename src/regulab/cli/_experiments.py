@@ -8,13 +8,12 @@ and one-SE values of a curve, the best trial) is the one the experiment made on 
 data; test figures are printed beside it.
 
 :func:`add_commands` registers the commands on the ``regulab`` group. They reuse the helpers
-of :mod:`regulab.cli` (data options, store session, output checks, JSON writer), imported
-when the commands are built or run, because :mod:`regulab.cli` imports this module.
+of :mod:`regulab.cli._common` (data options, store session, output checks, JSON writer).
 
 Examples
 --------
 >>> import click
->>> from regulab._cli_experiments import add_commands
+>>> from regulab.cli._experiments import add_commands
 >>> group = click.Group("demo")
 >>> add_commands(group)
 >>> sorted(group.commands)
@@ -33,6 +32,16 @@ from typing import Any
 import click
 from rich.table import Column, Table
 
+from regulab.cli._common import (
+    _check_figures,
+    _check_outputs,
+    _console,
+    _data_options,
+    _file_input,
+    _store_input,
+    _store_session,
+    write_json,
+)
 from regulab.errors import InvalidParameterError
 
 __all__ = ["add_commands"]
@@ -186,8 +195,6 @@ def _outputs(options: dict[str, Any]) -> tuple[str | None, str | None, str | Non
 
     No output may replace the data file or the store.
     """
-    from regulab.cli import _check_figures, _check_outputs, _file_input, _store_input
-
     report_path, json_path = options.pop("report_path"), options.pop("json_path")
     figures = options.pop("figures", None)
     _check_figures(figures, report_path)
@@ -211,8 +218,6 @@ def _warnings_as_lines() -> Iterator[None]:
 def _run(function: Callable[..., Any], options: dict[str, Any], quiet: bool, **fixed: Any) -> Any:
     """Call the experiment ``function`` on ``--data`` in the ``--store`` session, warnings as
     lines, with ``fixed`` and the command's other ``options`` as keywords."""
-    from regulab.cli import _store_session
-
     with _store_session(options.pop("store")) as store, _warnings_as_lines():
         return function(
             options.pop("data"), store=store, verbose=0 if quiet else 1, **fixed, **options
@@ -243,8 +248,6 @@ def _print_table(title: str, rows: Sequence[Row]) -> None:
     """Rows of plain strings as a Rich table; user strings are never read as markup."""
     if not rows:
         return
-    from regulab.cli import _console
-
     columns = [Column(key, overflow="fold") for key in rows[0]]
     table = Table(*columns, title=title)
     for row in rows:
@@ -298,8 +301,6 @@ def _finish(
     figures: str | None = None,
 ) -> None:
     """Write the JSON and the report first (nothing printed can lose them), then print."""
-    from regulab.cli import write_json
-
     if json_path:
         write_json(json_path, result.to_json())
     if report_path:
@@ -528,8 +529,6 @@ _COMMANDS: tuple[tuple[str, Callable[..., None], list[Option]], ...] = (
 def add_commands(group: click.Group) -> None:
     """Register ``path``, ``curve`` and ``tune`` on ``group`` with :mod:`regulab.cli`'s data
     options (``--data``, ``--target``, ``--task``, ``--mnist-dir``, ``--model``)."""
-    from regulab.cli import _data_options
-
     for name, function, options in _COMMANDS:
         decorated: Callable[..., Any] = function
         for option in reversed(options):

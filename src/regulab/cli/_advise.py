@@ -1,0 +1,101 @@
+"""``regulab advise``: diagnose, recommend with reasons, prove it, and optionally save the
+recommended model refit on every row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+
+from regulab.cli._common import (
+    SEED,
+    _check_figures,
+    _check_outputs,
+    _data_options,
+    _file_input,
+    _store_input,
+    _store_session,
+    cli,
+    write_json,
+)
+
+
+@cli.command("advise")
+@_data_options
+@click.option("--interpretable", is_flag=True, help="Favour sparse, linear, explainable answers.")
+@click.option(
+    "--important-features", default="", help="Comma-separated features the penalty should spare."
+)
+@click.option("--budget", default="5m", show_default=True, help="Time budget: 90s, 5m, 1h.")
+@click.option("--seeds", type=int, default=3, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")
+@click.option(
+    "--jobs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes that train runs side by side (e.g. 2 on 2 cores for a CNN).",
+)
+@click.option("--store", default=None, help="SQLite results store to save and reuse runs.")
+@click.option("--report", "report_path", default=None, help="Write an HTML report here.")
+@click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
+@click.option("--json", "json_path", default=None, help="Write the advice as JSON here.")
+@click.option(
+    "--save",
+    "save_path",
+    default=None,
+    help="Refit the recommendation on every row and save it for `regulab predict`.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def advise_command(**options: Any) -> None:
+    """Diagnose the data, recommend regularization with reasons, and prove it."""
+    from regulab.advise import advise, parse_budget
+    from regulab.advise._report import print_advice, write_advice_report
+
+    report_path, figures = options.pop("report_path"), options.pop("figures")
+    json_path, quiet = options.pop("json_path"), options.pop("quiet")
+    save_path = options.pop("save_path")
+    _check_figures(figures, report_path)
+    _check_outputs(
+        {"--report": report_path, "--json": json_path, "--save": save_path},
+        {"--data": _file_input(options["data"]), "--store": _store_input(options["store"])},
+    )
+    parse_budget(options["budget"])
+    important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
+    with _store_session(options.pop("store")) as store:
+        data = options.pop("data")
+        advice = advise(
+            data,
+            important_features=important,
+            store=store,
+            verbose=0 if quiet else 1,
+            **options,
+        )
+    if json_path:
+        write_json(json_path, advice.to_json())
+    if report_path:
+        write_advice_report(advice, report_path, figures_dir=figures)
+    refit_rows = _save_refit(advice, data, options, save_path) if save_path else None
+    print_advice(advice, Console())  # markup on: print_advice escapes every user string
+    if report_path:
+        click.echo(f"Report written to {report_path}")
+    if save_path:
+        click.echo(f"Recommended model refit on all {refit_rows} rows, saved to {save_path}")
+
+
+def _save_refit(advice: Any, data: str, options: dict[str, Any], save_path: str) -> int:
+    """Refit the recommended model on every row of ``data`` and save it; return the rows."""
+    from regulab.advise._refit import save_refit
+    from regulab.data import load
+
+    dataset = load(
+        data,
+        target=options["target"],
+        task=options["task"],
+        mnist_dir=options["mnist_dir"],
+        seed=options["seed"],
+    )
+    save_refit(advice, dataset, save_path)
+    return dataset.n_samples

@@ -1,0 +1,142 @@
+"""``regulab compare``: techniques side by side on the same splits and seeds."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from rich.table import Column, Table
+
+from regulab.cli._common import (
+    EPOCHS,
+    _check_figures,
+    _check_outputs,
+    _console,
+    _data_options,
+    _file_input,
+    _store_input,
+    _store_session,
+    cli,
+    write_json,
+)
+
+
+def _number(value: Any, spec: str) -> str:
+    return "—" if value is None or value != value else format(value, spec)
+
+
+def _comparison_table(
+    rows: list[dict[str, Any]], metric: str, test_metric: str, title: str
+) -> Table:
+    """Marks chosen on ``metric`` (validation, with its 95% CI); the mean ``test_metric``
+    beside; a config with a diverged seed reads "diverged" and is never marked."""
+    table = Table(
+        Column("config", overflow="fold"),
+        f"{metric} (95% CI)",
+        test_metric,
+        "gap",
+        "epochs",
+        "sparsity",
+        "s/run",
+        "",
+        title=title,
+    )
+    for row in rows:
+        mark = "best" if row["best"] else ("tied" if row["tied"] else "")
+        if row["preferred"]:
+            mark = f"{mark}, preferred" if mark else "preferred"
+        half = row[f"{metric}_ci"]
+        chosen_on = _number(row[f"{metric}_mean"], ".4f") + (
+            f" ± {half:.4f}" if half is not None and half == half else ""
+        )
+        table.add_row(
+            row["config"],
+            "diverged" if row.get("diverged") else chosen_on,
+            _number(row.get(f"{test_metric}_mean"), ".4f"),
+            _number(row["gap_mean"], "+.3f"),
+            _number(row["epochs_mean"], ".1f"),
+            _number(row["sparsity_mean"], ".1%"),
+            _number(row["seconds_mean"], ".2f"),
+            mark,
+        )
+    return table
+
+
+@cli.command("compare")
+@_data_options
+@click.option(
+    "--techniques",
+    default=None,
+    help="Comma-separated configs; techniques joined by '+', strengths after '=' "
+    "(e.g. none,l1=3e-4,dropout=0.5/0.3+early_stopping=val_loss:5).",
+)
+@click.option("--seeds", type=int, default=5, show_default=True)
+@click.option("--epochs", type=EPOCHS, default=20, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")
+@click.option(
+    "--store",
+    default="regulab-runs.sqlite",
+    show_default=True,
+    help="SQLite results store; a rerun resumes from it.",
+)
+@click.option("--jobs", type=int, default=None, help="Worker processes (default: cores).")
+@click.option("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT.")
+@click.option("--workers", type=int, default=None, help="Start a local Dask cluster of N.")
+@click.option("--report", "report_path", default=None, help="Write an HTML report here.")
+@click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
+@click.option("--json", "json_path", default=None, help="Write the comparison as JSON here.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def compare_command(**options: Any) -> None:
+    """Compare regularization techniques side by side on the same splits and seeds."""
+    from regulab.experiment import DEFAULT_TECHNIQUES, compare
+
+    report_path, figures = options.pop("report_path"), options.pop("figures")
+    json_path, quiet = options.pop("json_path"), options.pop("quiet")
+    _check_figures(figures, report_path)
+    _check_outputs(
+        {"--report": report_path, "--json": json_path},
+        {"--data": _file_input(options["data"]), "--store": _store_input(options["store"])},
+    )
+    jobs = options.pop("jobs")
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    techniques = options.pop("techniques")
+    if techniques is None:
+        techniques = DEFAULT_TECHNIQUES
+    with _store_session(options.pop("store")) as store:
+        result = compare(
+            options.pop("data"),
+            techniques,
+            store=store,
+            jobs=jobs,
+            verbose=0 if quiet else 1,
+            **options,
+        )
+    if json_path:
+        write_json(json_path, result.to_json())
+    if report_path:
+        from regulab.report import write_report
+
+        write_report(
+            result.records,
+            report_path,
+            title=f"Regularization on {result.data['name']}",
+            figures_dir=figures,
+            image_shape=result.image_shape,
+            table=result.rows,
+            dataset=result.data["name"],
+        )
+    _console().print(
+        _comparison_table(
+            result.rows, result.metric, result.test_metric, f"{result.data['name']}: comparison"
+        )
+    )
+    for note in result.notes:
+        click.echo(note)
+    if result.resumed:
+        click.echo(f"{result.resumed} run(s) reused from the store.")
+    if report_path:
+        click.echo(f"Report written to {report_path}")

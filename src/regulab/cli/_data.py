@@ -1,0 +1,71 @@
+"""``regulab datasets``, ``regulab diagnose`` and ``regulab diagnose-run``: look at the data
+and at a finished run before training anything."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from regulab.cli._common import (
+    SEED,
+    _check_outputs,
+    _console,
+    _data_options,
+    _file_input,
+    cli,
+    write_json,
+)
+from regulab.data import list_datasets
+
+
+@cli.command("datasets")
+def datasets_command() -> None:
+    """List the built-in data sets."""
+    table = Table("name", "description")
+    for name, description in list_datasets():
+        table.add_row(name, description)
+    _console().print(table)
+
+
+@cli.command("diagnose")
+@_data_options
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--json", "json_path", default=None, help="Write the findings as JSON here.")
+def diagnose_command(
+    data: str,
+    target: str | None,
+    task: str | None,
+    mnist_dir: str | None,
+    model: str | None,
+    seed: int,
+    json_path: str | None,
+) -> None:
+    """Diagnose a data set: size, irrelevant and correlated features, noise, balance."""
+    from regulab.data import load
+    from regulab.diagnose import diagnose_data
+
+    _check_outputs({"--json": json_path}, {"--data": _file_input(data)})
+    dataset = load(data, target=target, task=task, mnist_dir=mnist_dir, seed=seed)
+    findings = diagnose_data(dataset, model=model, seed=seed)
+    if json_path:
+        write_json(
+            json_path,
+            {"schema_version": 1, "data": dataset.name, "diagnostics": findings.to_dict()},
+        )
+    for reading in findings.readings():
+        click.echo(f"- {reading}")
+
+
+@cli.command("diagnose-run")
+@click.argument("history", type=click.Path())
+@click.option("--json", "json_path", default=None, help="Write the findings as JSON here.")
+def diagnose_run_command(history: str, json_path: str | None) -> None:
+    """Read a training history CSV (epoch, loss, val_loss[, ...]) and say what went wrong."""
+    from regulab.diagnose import diagnose_run
+
+    _check_outputs({"--json": json_path}, {"HISTORY": history})
+    result = diagnose_run(history)
+    if json_path:
+        write_json(json_path, result.to_dict())
+    for finding in result.findings:
+        click.echo(f"[{finding.kind}] {finding.reading}\n    → {finding.action}")

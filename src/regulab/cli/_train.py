@@ -1,0 +1,145 @@
+"""``regulab train`` and ``regulab predict``: one model trained, saved and used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from regulab.cli._common import (
+    EPOCHS,
+    SEED,
+    _check_outputs,
+    _console,
+    _file_input,
+    _resolve_model,
+    cli,
+    write_json,
+)
+from regulab.config import (
+    RunSummary,
+    TrainConfig,
+    parse_early_stopping,
+    parse_elastic_net,
+    parse_rates,
+    run,
+)
+
+
+def _summary_table(summary: RunSummary) -> Table:
+    result = summary.result
+    table = Table("", "value", title=f"{summary.dataset.name}: test results")
+    for name, value in summary.test_metrics.items():
+        table.add_row(f"test {name}", f"{value:.4f}")
+    table.add_row("epochs run", str(result.epochs_run))
+    table.add_row("stop reason", result.stop_message)
+    table.add_row("sparsity (exact zeros)", f"{result.sparsity.total:.1%}")
+    dropped = result.sparsity.dropped_features
+    if dropped:
+        table.add_row("dropped features", f"{len(dropped)} of {summary.dataset.n_features}")
+    table.add_row("seconds", f"{summary.seconds:.1f}")
+    return table
+
+
+@cli.command("train")
+@click.option(
+    "--data",
+    default="digits",
+    show_default=True,
+    help="Built-in name (see `regulab datasets`), mnist, or a CSV/Parquet/NPZ path.",
+)
+@click.option("--target", default=None, help="Target column of a CSV/Parquet file.")
+@click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    default=None,
+    help="Force the task for a file.",
+)
+@click.option("--mnist-dir", default=None, help="Folder with MNIST's four IDX .gz files.")
+@click.option(
+    "--model",
+    default=None,
+    callback=_resolve_model,
+    help="Layer sizes like 64-128-64-10, 'linear', 'cnn', or your own factory as "
+    "package.module:function. Default: inputs-128-64-outputs.",
+)
+@click.option("--activation", default="relu", show_default=True)
+@click.option("--dropout", default="", help="Rates after hidden layers, e.g. 0.5,0.3.")
+@click.option("--input-dropout", type=float, default=0.0, show_default=True)
+@click.option("--batchnorm", is_flag=True, help="Batch norm after every hidden layer.")
+@click.option("--l1", type=float, default=0.0, show_default=True, help="L1 strength.")
+@click.option("--l2", type=float, default=0.0, show_default=True, help="L2 strength.")
+@click.option("--elastic-net", default=None, help="ALPHA:L1_RATIO, e.g. 1e-4:0.5.")
+@click.option(
+    "--weight-decay",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Decoupled (AdamW-style) decay.",
+)
+@click.option("--prox-l1", is_flag=True, help="Apply L1 as a proximal step (exact zeros).")
+@click.option("--early-stopping", default=None, help="MONITOR:PATIENCE, e.g. val_loss:3.")
+@click.option("--optimizer", default="adam", show_default=True, help="adam, adamw or sgd.")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--epochs", type=EPOCHS, default=10, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "json_path", default=None, help="Write the results as JSON here.")
+@click.option(
+    "--save",
+    "save_path",
+    default=None,
+    help="Save the trained model (safetensors + JSON metadata) for `regulab predict`.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_command(**options: Any) -> None:
+    """Train one model with the chosen regularization and report test metrics."""
+    json_path, save_path = options.pop("json_path"), options.pop("save_path")
+    quiet = options.pop("quiet")
+    _check_outputs(
+        {"--json": json_path, "--save": save_path}, {"--data": _file_input(options["data"])}
+    )
+    options["dropout"] = parse_rates(options["dropout"])
+    if options["elastic_net"] is not None:
+        options["elastic_net"] = parse_elastic_net(options["elastic_net"])
+    if options["early_stopping"] is not None:
+        options["early_stopping"] = parse_early_stopping(options["early_stopping"])
+    config = TrainConfig(**options, verbose=0 if quiet else 1)
+    summary = run(config)
+    if json_path:
+        write_json(json_path, summary.to_json())
+    if save_path:
+        from regulab.io import preprocessing_of, save
+
+        save(
+            summary.result.model,
+            save_path,
+            preprocessing=preprocessing_of(
+                summary.dataset, summary.splits.mean, summary.splits.scale
+            ),
+        )
+    _console().print(_summary_table(summary))
+    if save_path:
+        click.echo(f"Model saved to {save_path}")
+
+
+@cli.command("predict")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    help="A file from `regulab train --save` or `regulab advise --save` (a CNN or factory "
+    "model imports and runs its factory).",
+)
+@click.option("--data", "data_path", required=True, help="CSV or Parquet with the features.")
+@click.option("-o", "--output", default="predictions.csv", show_default=True)
+@click.option("--target", default=None, help="A column to leave out and copy to the output.")
+def predict_command(model_path: str, data_path: str, output: str, target: str | None) -> None:
+    """Predict every row of a CSV/Parquet file with a saved model."""
+    from regulab.io import predict_file
+
+    _check_outputs({"-o/--output": output}, {"--model": model_path, "--data": data_path})
+    written = predict_file(model_path, data_path, output, target=target)
+    click.echo(f"{len(written)} predictions written to {output}")
