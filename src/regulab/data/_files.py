@@ -17,14 +17,8 @@ from regulab.errors import DataError, InvalidParameterError, did_you_mean
 
 #: A whole-number target with at most this many distinct values is read as class labels.
 MAX_INFERRED_CLASSES = 20
-
-
 _LOG = logging.getLogger(__name__)
-
-
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
 _FILE_TYPES = (".csv", ".parquet", ".pq", ".npz")
 
 
