@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from regulab import io
 from regulab._format import ModelFileError
-from regulab.errors import InvalidParameterError, did_you_mean
+from regulab.errors import DataError, InvalidParameterError, did_you_mean
 from regulab.models import ACTIVATIONS, MLP
 from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, sparsity
 from regulab.training import (
@@ -339,6 +339,19 @@ class _RegularizedEstimator(BaseEstimator):
         self.history_ = History()
         self.n_iter_ = 0
         self._train_state = TrainState()
+
+    def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``fit``'s validation data, checked like the training data (or none)."""
+        if X_val is None and y_val is None:
+            return None, None
+        if X_val is None or y_val is None:
+            raise DataError("X_val and y_val go together; pass both or neither.")
+        X_v = validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+        return _float_features(X_v), self._validation_targets(y_val, X_v)
+
+    def _validation_targets(self, y_val: Any, X_val: np.ndarray) -> np.ndarray:
+        """``y_val`` encoded as ``fit`` encodes ``y``, checked against ``X_val``'s rows."""
+        raise NotImplementedError
 
     def _raw_scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")

@@ -11,27 +11,10 @@ import torch
 
 from regulab._format import register
 from regulab.errors import InvalidParameterError
-from regulab.models import MLP
-
-try:
-    from sklearn.utils.validation import validate_data
-except ImportError:  # pragma: no cover - scikit-learn < 1.6
-
-    def validate_data(  # type: ignore[misc]
-        _estimator: Any, /, X: Any = "no_validation", y: Any = "no_validation", **kwargs: Any
-    ) -> Any:
-        """``BaseEstimator._validate_data`` under scikit-learn's newer name."""
-        return _estimator._validate_data(X, y, **kwargs)
-
-
-from regulab.estimators._base import (
-    _constraints,
-    _is_rate,
-    _RegularizedEstimator,
-    _store_arguments,
-)
+from regulab.estimators._base import _constraints, _is_rate, _RegularizedEstimator, _store_arguments
 from regulab.estimators._docs import _FITTED_DOC, _PENALTY_DOC
 from regulab.estimators._tasks import _RegularizedClassifier, _RegularizedRegressor
+from regulab.models import MLP
 
 _MLP_DOC = """\
     hidden_layer_sizes : int or tuple of int, default=(128, 64)

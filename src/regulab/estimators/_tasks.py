@@ -11,25 +11,13 @@ from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 
 from regulab.errors import DataError
-from regulab.models import MLP
-
-try:
-    from sklearn.utils.validation import validate_data
-except ImportError:  # pragma: no cover - scikit-learn < 1.6
-
-    def validate_data(  # type: ignore[misc]
-        _estimator: Any, /, X: Any = "no_validation", y: Any = "no_validation", **kwargs: Any
-    ) -> Any:
-        """``BaseEstimator._validate_data`` under scikit-learn's newer name."""
-        return _estimator._validate_data(X, y, **kwargs)
-
-
 from regulab.estimators._base import (
     _float_features,
     _json_safe,
     _RegularizedEstimator,
     validate_data,
 )
+from regulab.models import MLP
 
 
 class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
@@ -83,16 +71,11 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
         self._train(_float_features(X), codes, val_X, val_y, self._n_outputs())
         return self
 
-    def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if X_val is None and y_val is None:
-            return None, None
-        if X_val is None or y_val is None:
-            raise DataError("X_val and y_val go together; pass both or neither.")
-        X_v = validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+    def _validation_targets(self, y_val: Any, X_val: np.ndarray) -> np.ndarray:
         y_v = np.asarray(y_val).reshape(-1)
-        if len(y_v) != len(X_v):
-            raise DataError(f"y_val has {len(y_v)} rows but X_val has {len(X_v)}.")
-        return _float_features(X_v), self._encode(y_v, "y_val")
+        if len(y_v) != len(X_val):
+            raise DataError(f"y_val has {len(y_v)} rows but X_val has {len(X_val)}.")
+        return self._encode(y_v, "y_val")
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
@@ -227,20 +210,15 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
     def _n_outputs(self) -> int:
         return int(self.n_outputs_)
 
-    def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if X_val is None and y_val is None:
-            return None, None
-        if X_val is None or y_val is None:
-            raise DataError("X_val and y_val go together; pass both or neither.")
-        X_v = validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+    def _validation_targets(self, y_val: Any, X_val: np.ndarray) -> np.ndarray:
         given = np.asarray(y_val, dtype=np.float32)
         table = given.reshape(len(given), -1) if given.ndim else given.reshape(1, 1)
-        if table.shape != (len(X_v), self.n_outputs_):
+        if table.shape != (len(X_val), self.n_outputs_):
             raise DataError(
-                f"y_val has shape {given.shape} but X_val has {len(X_v)} rows and "
+                f"y_val has shape {given.shape} but X_val has {len(X_val)} rows and "
                 f"{type(self).__name__} was fitted on {self.n_outputs_} target(s)."
             )
-        return _float_features(X_v), np.ascontiguousarray(table if self._y_2d else table[:, 0])
+        return np.ascontiguousarray(table if self._y_2d else table[:, 0])
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: Any, y: Any) -> Any:
