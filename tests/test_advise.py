@@ -144,7 +144,7 @@ RULES = [
         {},
         "high_capacity",
         ("dropout", "early_stopping", "batchnorm"),
-        "The model has 25.0 parameters per training sample → dropout, batch norm or early "
+        "The model has 25 parameters per training sample → dropout, batch norm or early "
         "stopping rather than ever stronger penalties, which underfit.",
     ),
     (

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regulab import data
 from regulab.data import (
     BUILTIN_DATASETS,
     Dataset,
+    _mnist,
     list_datasets,
     load,
     load_mnist,
@@ -484,7 +484,7 @@ def fake_mnist(tmp_path, monkeypatch):
     for name, array in arrays.items():
         _write_idx(folder / name, array)
     hashes = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in arrays}
-    monkeypatch.setattr(data, "_MNIST_SHA256", hashes)
+    monkeypatch.setattr(_mnist, "_MNIST_SHA256", hashes)
     return folder, arrays
 
 
@@ -533,20 +533,20 @@ def test_mnist_truncated_and_non_gzip_files(fake_mnist):
 def test_mnist_download_from_mirror_into_cache(fake_mnist, tmp_path, monkeypatch):
     folder, _ = fake_mnist
     dead_mirror = (tmp_path / "nowhere").as_uri() + "/"
-    monkeypatch.setattr(data, "_MNIST_MIRRORS", [dead_mirror, folder.as_uri() + "/"])
+    monkeypatch.setattr(_mnist, "_MNIST_MIRRORS", [dead_mirror, folder.as_uri() + "/"])
     monkeypatch.setenv("REGULAB_CACHE", str(tmp_path / "cache"))
     mnist = load_mnist()
     cached = tmp_path / "cache" / "mnist"
-    assert sorted(path.name for path in cached.iterdir()) == sorted(data._MNIST_SHA256)
+    assert sorted(path.name for path in cached.iterdir()) == sorted(_mnist._MNIST_SHA256)
     assert mnist.X.shape == (6, 20)
-    monkeypatch.setattr(data, "_MNIST_MIRRORS", [])
+    monkeypatch.setattr(_mnist, "_MNIST_MIRRORS", [])
     assert load_mnist(download=False).X_test.shape == (3, 20)  # now served from the cache
 
 
 def test_mnist_checksum_mismatch_keeps_nothing(fake_mnist, tmp_path, monkeypatch):
     folder, _ = fake_mnist
-    monkeypatch.setattr(data, "_MNIST_MIRRORS", [folder.as_uri() + "/"])
-    monkeypatch.setitem(data._MNIST_SHA256, "t10k-labels-idx1-ubyte.gz", "0" * 64)
+    monkeypatch.setattr(_mnist, "_MNIST_MIRRORS", [folder.as_uri() + "/"])
+    monkeypatch.setitem(_mnist._MNIST_SHA256, "t10k-labels-idx1-ubyte.gz", "0" * 64)
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: SHA-256 mismatch"):
         load_mnist(cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache" / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
@@ -555,7 +555,7 @@ def test_mnist_checksum_mismatch_keeps_nothing(fake_mnist, tmp_path, monkeypatch
 
 def test_mnist_download_uses_fetch_for_each_mirror(fake_mnist, tmp_path, monkeypatch):
     folder, _ = fake_mnist
-    monkeypatch.setattr(data, "_MNIST_MIRRORS", ["https://one.invalid/", "https://two.invalid/"])
+    monkeypatch.setattr(_mnist, "_MNIST_MIRRORS", ["https://one.invalid/", "https://two.invalid/"])
     requested = []
 
     def fake_fetch(url: str, destination: Path) -> None:
@@ -564,10 +564,10 @@ def test_mnist_download_uses_fetch_for_each_mirror(fake_mnist, tmp_path, monkeyp
             raise OSError("connection refused")
         destination.write_bytes((folder / url.rsplit("/", 1)[1]).read_bytes())
 
-    monkeypatch.setattr(data, "_fetch", fake_fetch)
+    monkeypatch.setattr(_mnist, "_fetch", fake_fetch)
     mnist = load_mnist(cache_dir=tmp_path / "cache")
     assert mnist.X.shape == (6, 20) and len(requested) == 8
-    monkeypatch.setattr(data, "_MNIST_MIRRORS", ["https://one.invalid/"])
+    monkeypatch.setattr(_mnist, "_MNIST_MIRRORS", ["https://one.invalid/"])
     (tmp_path / "cache" / "mnist" / "train-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DataError, match="https://one.invalid/train-images.*connection refused"):
         load_mnist(cache_dir=tmp_path / "cache")

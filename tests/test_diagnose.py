@@ -20,6 +20,7 @@ from regulab.diagnose import (
     diagnose_run,
     read_history,
 )
+from regulab.diagnose._data import format_ratio
 from regulab.errors import DataError
 
 NAN = float("nan")
@@ -178,10 +179,10 @@ def test_label_noise_reading_rises_with_label_noise():
             160,
             40,
             4.0,
-            "Class shares range from 20.0% to 80.0% (ratio 4.0) → imbalanced: watch F1 rather "
+            "Class shares range from 20.0% to 80.0% (ratio 4) → imbalanced: watch F1 rather "
             "than accuracy.",
         ),
-        (100, 100, 1.0, "Class shares range from 50.0% to 50.0% (ratio 1.0)."),
+        (100, 100, 1.0, "Class shares range from 50.0% to 50.0% (ratio 1)."),
     ],
 )
 def test_class_balance_ratio(n_major, n_minor, ratio, reading):
@@ -208,7 +209,7 @@ def test_parameters_per_sample_is_parameters_over_training_rows(model, train_sha
     spec = "-".join(map(str, sizes))
     assert finding.reading.startswith(
         f"The {spec} model has {count_parameters(sizes)} parameters, "
-        f"{finding.value:.1f} per training sample"
+        f"{format_ratio(finding.value)} per training sample"
     )
 
 
@@ -236,8 +237,8 @@ def test_parameters_per_sample_of_the_cnn_and_a_factory(monkeypatch):
     }
     assert cnn.reading == (
         "The cnn model (convolutional: Conv2d, Dropout, Dropout2d, Flatten, Linear, MaxPool2d, "
-        f"ReLU) has {parameters} parameters, {parameters / n_train:.1f} per training sample → "
-        "large capacity for the data: dropout, batch norm or early stopping."
+        f"ReLU) has {parameters} parameters, {format_ratio(parameters / n_train)} per training "
+        "sample → large capacity for the data: dropout, batch norm or early stopping."
     )
     factory = diagnose_data(digits, model=user_models.make_net)["parameters_per_sample"]
     net = build_model(user_models.make_net, input_shape=(1, 8, 8), n_outputs=10, task="x")
@@ -253,7 +254,7 @@ def test_high_capacity_reading_names_the_remedies():
     data = make_synthetic(200, n_informative=3, n_irrelevant=7, seed=0)
     finding = diagnose_data(data, model="10-32-2")["parameters_per_sample"]
     assert finding.reading == (
-        "The 10-32-2 model has 418 parameters, 3.0 per training sample → large capacity for "
+        "The 10-32-2 model has 418 parameters, 3 per training sample → large capacity for "
         "the data: dropout, batch norm or early stopping."
     )
 

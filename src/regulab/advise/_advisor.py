@@ -5,43 +5,25 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from regulab.advise._choice import Choice, choose
 from regulab.advise._code import code_snippets
-from regulab.advise._holdout import SCREEN_ROWS, holdout_search
-from regulab.advise._modules import module_candidates, module_code
+from regulab.advise._experiment import Experiment, cross_validated_experiment, holdout_experiment
+from regulab.advise._modules import module_code
+from regulab.advise._plan import Plan, plan_candidates
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
-from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
-from regulab.advise._search import (
-    CV_FEW_FOLDS,
-    CV_FOLDS,
-    SELECTION_METRIC,
-    Runner,
-    build_config,
-    cv_folds,
-    fine_search,
-    patience_for,
-    repeat_folds,
-    search,
-    simplicity_key,
-    technique_total,
-    with_patience,
-)
-from regulab.advise._select import by_fold, one_se_choice, summary_rows
+from regulab.advise._rules import Reason
+from regulab.advise._search import SELECTION_METRIC, Runner
 from regulab.config import TrainConfig
 from regulab.custom import ModelFactory, factory_reference, is_custom
 from regulab.data import Dataset
-from regulab.diagnose import DataDiagnostics, diagnose_data
+from regulab.diagnose import DataDiagnostics
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
-from regulab.experiment import (
-    RunRecord,
-    mean_ci,
-    prepare_data,
-)
-from regulab.experiment._runner import DataBundle
+from regulab.experiment import RunRecord, mean_ci, prepare_data
 from regulab.models import parse_sizes
 
 __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
@@ -53,9 +35,6 @@ ADVICE_SCHEMA_VERSION = 2
 # row (SE / sqrt(5)) at about 4x the training cost, which small data can afford; above the
 # threshold one split is precise enough and the cost is not.
 _CV_ROWS = 5000
-_CV_SCREEN_SHARE = 0.4  # of the budget left, for the first pass over all candidates
-_FINE_SHARE = 0.5  # of the time left after the screen, for the Optuna strength search
-_LARGE_DATA_BATCH = 128
 _SELECTION_GAP = 2.0
 _MASS_FLOOR = 0.01
 
@@ -298,20 +277,6 @@ def selected_features(
     return [name for index, name in enumerate(names) if index in keep]
 
 
-def _training_rows(dataset: Dataset, bundle: DataBundle) -> Dataset:
-    """The non-test rows (training and validation parts) as a data set: what the
-    diagnostics may see when they steer a choice."""
-    return Dataset(
-        np.concatenate([bundle.X_train, bundle.X_val]),
-        np.concatenate([bundle.y_train, bundle.y_val]),
-        dataset.task,
-        list(dataset.feature_names),
-        dataset.name,
-        classes=dataset.classes,
-        image_shape=dataset.image_shape,
-    )
-
-
 def advise(
     data: str | Dataset = "digits",
     *,
@@ -381,6 +346,36 @@ def advise(
     """
     started = time.perf_counter()
     budget_seconds = parse_budget(budget)
+    model = _check_arguments(model, seeds, jobs)
+    dataset, bundle = prepare_data(
+        data, target=target, task=task, mnist_dir=mnist_dir, data_seed=seed, max_train=max_train
+    )
+    _check_important_features(important_features, dataset)
+    cross_validate = len(bundle.X_train) + len(bundle.X_val) <= _CV_ROWS
+    plan = plan_candidates(
+        dataset,
+        bundle,
+        model,
+        interpretable,
+        important_features,
+        budget_seconds,
+        seed,
+        cross_validate,
+    )
+    deadline = started + budget_seconds
+    run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
+    if plan.cross_validate:
+        experiment = cross_validated_experiment(plan, run, deadline, seed)
+    else:
+        experiment = holdout_experiment(plan, run, started, deadline, seed, seeds)
+    plan.notes += run.notes  # runs skipped at the deadline
+    choice = choose(plan, experiment)
+    info = _data_info(plan, experiment, choice, budget_seconds, seeds, target, data)
+    return _advice(plan, experiment, choice, info, interpretable, important_features, started)
+
+
+def _check_arguments(model: str | ModelFactory | None, seeds: int, jobs: int) -> str | None:
+    """Check ``seeds`` and ``jobs``; a factory model becomes its import path."""
     if model is not None and not isinstance(model, str):
         model = factory_reference(model)
     if seeds < 2:
@@ -389,9 +384,10 @@ def advise(
             "instead."
         )
     check_range("jobs", jobs, low=1, integer=True, owner="advise")
-    dataset, bundle = prepare_data(
-        data, target=target, task=task, mnist_dir=mnist_dir, data_seed=seed, max_train=max_train
-    )
+    return model
+
+
+def _check_important_features(important_features: Sequence[str], dataset: Dataset) -> None:
     unknown = [f for f in important_features if f not in dataset.feature_names]
     if unknown:
         raise InvalidParameterError(
@@ -399,146 +395,59 @@ def advise(
             f"({dataset.n_features} features, e.g. {', '.join(dataset.feature_names[:5])})."
             + did_you_mean(unknown[0], dataset.feature_names)
         )
-    custom = is_custom(model)
-    n_train = len(bundle.X_train)
-    pool = len(bundle.X_train) + len(bundle.X_val)
-    cross_validate = pool <= _CV_ROWS
-    # The diagnostics steer the candidates: they see the training and validation rows only.
-    diagnostics = diagnose_data(
-        _training_rows(dataset, bundle),
-        model=model,
-        train_share=(1 - 1 / CV_FOLDS) if cross_validate else n_train / pool,
-        seed=seed,
+
+
+def _data_info(
+    plan: Plan,
+    experiment: Experiment,
+    choice: Choice,
+    budget_seconds: float,
+    seeds: int,
+    target: str | None,
+    data: str | Dataset,
+) -> dict[str, Any]:
+    """The ``data`` block of the advice: the data, the split, the model and the search."""
+    dataset, bundle = plan.dataset, plan.bundle
+    return {
+        "name": dataset.name,
+        "task": dataset.task,
+        "n_train": plan.n_train,
+        "n_val": len(bundle.X_val),
+        "n_test": len(bundle.X_test),
+        "n_features": dataset.n_features,
+        "model": plan.model_description,
+        "fingerprint": bundle.fingerprint,
+        "budget_seconds": budget_seconds,
+        "epochs": experiment.epochs,
+        "seeds": seeds,
+        "selection": experiment.selection,
+        "target": target,
+        "refit_model": plan.model_description if plan.custom else choice.refit_sizes,
+        "source": data if isinstance(data, str) else None,
+    }
+
+
+def _advice(
+    plan: Plan,
+    experiment: Experiment,
+    choice: Choice,
+    info: dict[str, Any],
+    interpretable: bool,
+    important_features: Sequence[str],
+    started: float,
+) -> Advice:
+    """Assemble the :class:`Advice`: evidence, ranking, gain, kept features and code."""
+    dataset, records, chosen, config = (
+        plan.dataset,
+        experiment.records,
+        choice.chosen,
+        choice.config,
     )
-    reasons = reasons_from(
-        diagnostics,
-        n_train=n_train,
-        interpretable=interpretable,
-        important_features=important_features,
-        budget_seconds=budget_seconds,
-    )
-    base = TrainConfig(data=dataset.name, model=model, verbose=0, seed=seed)
-    notes: list[str] = []
-    shape = (dataset.n_features, bundle.n_outputs)
-    if custom:  # a CNN or the user's own module: rules from its layers and size
-        found = module_candidates(
-            base,
-            reasons,
-            n_features=dataset.n_features,
-            n_outputs=bundle.n_outputs,
-            task=dataset.task,
-            image_shape=dataset.image_shape,
-            n_train=n_train,
-        )
-        reasons, candidates, scores = found.reasons, found.candidates, found.scores
-        notes += found.notes
-        sizes: list[int] = []
-    else:
-        sizes = list(base.build_model(*shape, dataset.task).architecture.sizes)
-        candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
-    if cross_validate and not custom:
-        extra, capacity = capacity_candidates(
-            diagnostics,
-            reasons,
-            n_train=int(pool * (1 - 1 / CV_FOLDS)),
-            n_outputs=bundle.n_outputs,
-            early_stopping=any(c.endswith("early_stopping") for c in candidates),
-        )
-        candidates = list(dict.fromkeys([*candidates, *extra]))
-        reasons = reasons + ([capacity] if capacity else [])
-    if important_features:
-        factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
-        base = replace(base, feature_factors=factors)
-    if diagnostics["irrelevant_features"].sampled:
-        notes.append("Diagnostics used a sample of the rows (said per finding).")
-
-    deadline = started + budget_seconds
-    run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
-    seed_list = tuple(range(seed, seed + seeds))
-    selection: dict[str, Any] = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
-    if cross_validate:
-        records, configs, epochs = search(
-            cv_folds(bundle, 0, seed),
-            candidates,
-            base,
-            run,
-            deadline,
-            notes,
-            shape=shape,
-            share=_CV_SCREEN_SHARE,
-            wide=True,
-            fewer_folds=cv_folds(bundle, 0, seed, CV_FEW_FOLDS),
-        )
-        k = len({r.seed for r in records if r.config_name == "none"})
-        simplicity = simplicity_key(records, configs, shape)
-        epochs_of = next(iter(configs.values())).epochs
-
-        def make(name: str) -> TrainConfig:
-            config = replace(build_config(base, name, shape), epochs=epochs_of)
-            return with_patience(config, patience_for(epochs_of))
-
-        now = time.perf_counter()
-        records, search_note = fine_search(
-            records,
-            configs,
-            cv_folds(bundle, 0, seed, k),
-            make,
-            run,
-            now + _FINE_SHARE * (deadline - now),
-            seed,
-            simplicity,
-        )
-        notes.append(search_note)
-        simplicity = simplicity_key(records, configs, shape)
-        records, repeats, stop_note = repeat_folds(
-            bundle, records, configs, run, deadline, seed, k, simplicity
-        )
-        notes.append(stop_note)
-        selection = {"method": "cv", "folds": k, "repeats": repeats, "seeds": 1}
-    else:
-        if n_train > SCREEN_ROWS:
-            base = replace(base, batch_size=_LARGE_DATA_BATCH)
-        records, configs, epochs = holdout_search(
-            bundle,
-            seed_list,
-            candidates,
-            base,
-            run,
-            notes,
-            shape=shape,
-            seed=seed,
-            started=started,
-            deadline=deadline,
-        )
-    notes += run.notes  # runs skipped at the deadline
-    simplicity = simplicity_key(records, configs, shape)
-    best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
-    rows = summary_rows(records, SELECTION_METRIC, best, tied, chosen, technique_total)
-    best_mean = next(row for row in rows if row["best"])[f"{SELECTION_METRIC}_mean"]
-    notes.append(f"Best {SELECTION_METRIC}: {best} ({best_mean:.4f}).")
-    if tied:
-        notes.append(f"Tied with the best (within one standard error): {', '.join(tied)}.")
-    notes += _spare_avoided(rows, reasons)
-    chosen = next(row["config"] for row in rows if row["preferred"])
-    diverged = [row["config"] for row in rows if row["diverged"]]
-    if diverged:
-        notes.append(f"Diverged (non-finite validation loss, never chosen): {', '.join(diverged)}.")
-    test_metric = "test_accuracy" if dataset.task == "classification" else "test_r2"
-    evidence = _evidence(rows, records, test_metric)
-    if chosen != best:
-        notes.append(
-            f"{best} had the best validation loss, but {chosen} is within one "
-            "standard error and simpler, sparser or more strongly regularized, so it is "
-            "recommended."
-        )
-    notes += _overruled(reasons, scores, rows, chosen)
-    config = replace(configs[chosen], verbose=1)
-    refit_epochs = _refit_epochs(records, chosen, config, cross_validate)
+    test_metric = choice.test_metric
     masses = [r.weights["input_mass"] for r in records if r.config_name == chosen]
     selected = selected_features(masses, dataset.feature_names)
     important = {name: name in selected for name in important_features}
-    uses_l1 = bool(config.l1 or config.elastic_net)
-    if not uses_l1 and not interpretable:
+    if not (config.l1 or config.elastic_net) and not interpretable:
         selected = []
     ranked = [
         {
@@ -548,55 +457,36 @@ def advise(
             "preferred": row["preferred"],
             "tied": row["tied"] or row["best"],
         }
-        for row in sorted(rows, key=lambda r: (not r["preferred"], r["diverged"]))
+        for row in sorted(choice.rows, key=lambda r: (not r["preferred"], r["diverged"]))
     ]
-    gain = _paired_gain(records, chosen, test_metric)
-    info = {
-        "name": dataset.name,
-        "task": dataset.task,
-        "n_train": n_train,
-        "n_val": len(bundle.X_val),
-        "n_test": len(bundle.X_test),
-        "n_features": dataset.n_features,
-        "model": found.description if custom else "-".join(map(str, sizes)),
-        "fingerprint": bundle.fingerprint,
-        "budget_seconds": budget_seconds,
-        "epochs": epochs,
-        "seeds": seeds,
-        "selection": selection,
-        "target": target,
-    }
-    refit_sizes = (
-        [] if custom else list(config.build_model(*shape, dataset.task).architecture.sizes)
-    )
-    info["refit_model"] = found.description if custom else refit_sizes
-    info["source"] = data if isinstance(data, str) else None
-    return Advice(
-        data=info,
-        diagnostics=diagnostics,
-        reasons=reasons,
-        candidates=candidates,
-        recommendation=chosen,
-        config=config,
-        evidence=evidence,
-        ranked=ranked,
-        gain=gain,
-        selected_features=selected,
-        important_features=important,
-        notes=notes,
-        code=module_code(
+    if plan.custom:
+        code = module_code(
             config,
             dataset.task,
             n_features=dataset.n_features,
-            n_outputs=bundle.n_outputs,
+            n_outputs=plan.bundle.n_outputs,
             image_shape=dataset.image_shape,
         )
-        if custom
-        else code_snippets(config, refit_sizes, dataset.task),
+    else:
+        code = code_snippets(config, choice.refit_sizes, dataset.task)
+    return Advice(
+        data=info,
+        diagnostics=plan.diagnostics,
+        reasons=plan.reasons,
+        candidates=plan.candidates,
+        recommendation=chosen,
+        config=config,
+        evidence=_evidence(choice.rows, records, test_metric),
+        ranked=ranked,
+        gain=_paired_gain(records, chosen, test_metric),
+        selected_features=selected,
+        important_features=important,
+        notes=plan.notes,
+        code=code,
         records=records,
         seconds=time.perf_counter() - started,
-        image_shape=None if custom else dataset.image_shape,
-        refit_epochs=refit_epochs,
+        image_shape=None if plan.custom else dataset.image_shape,
+        refit_epochs=_refit_epochs(records, chosen, config, plan.cross_validate),
     )
 
 
@@ -616,41 +506,6 @@ def _refit_epochs(
     return max(1, int(round(float(np.median(stops)))))
 
 
-def _techniques_of(config: str) -> set[str]:
-    return {part.split("=")[0] for part in config.split("+")}
-
-
-def _spare_avoided(rows: list[dict[str, Any]], reasons: Sequence[Reason]) -> list[str]:
-    """Move the tie-break off a config using a technique a rule argues against.
-
-    Among the best config and its ties, ``summarize`` prefers the sparsest, which on
-    correlated features is often pure L1: the technique the correlation rule avoids. When a
-    contender without such a technique exists, the preference goes to the simplest/sparsest
-    of those instead (the flags in ``rows`` are updated). Returns the note saying so.
-    """
-    avoided = {technique for reason in reasons for technique in reason.avoid}
-    preferred = next(row for row in rows if row["preferred"])
-    clash = avoided & _techniques_of(preferred["config"])
-    if not clash:
-        return []
-    allowed = [
-        row
-        for row in rows
-        if (row["best"] or row["tied"]) and not avoided & _techniques_of(row["config"])
-    ]
-    if not allowed:
-        return []
-    choice = min(
-        allowed,
-        key=lambda row: (-round(row["sparsity_mean"], 2), row["techniques"], row["seconds_mean"]),
-    )
-    preferred["preferred"], choice["preferred"] = False, True
-    return [
-        f"{preferred['config']} is tied, but the rules argue against "
-        f"{', '.join(sorted(clash))} on this data, so the tied {choice['config']} is preferred."
-    ]
-
-
 def _mean_of(records: Sequence[RunRecord], config: str, metric: str) -> float:
     return float(np.mean([r.metrics[metric] for r in records if r.config_name == config]))
 
@@ -665,26 +520,3 @@ def _evidence(
         )
         evidence.append({**row, f"{test_metric}_mean": mean, f"{test_metric}_ci": ci})
     return evidence
-
-
-def _overruled(
-    reasons: Sequence[Reason], scores: dict[str, float], rows: list[dict[str, Any]], chosen: str
-) -> list[str]:
-    """Sentences where the experiment contradicts what the rules favoured."""
-    if not reasons:
-        return []
-    favourite = max(scores, key=lambda t: scores[t])
-    chosen_techniques = {part.split("=")[0] for part in chosen.split("+")}
-    if favourite in chosen_techniques:
-        return []
-    by_config = {row["config"]: row for row in rows}
-    tested = [c for c in by_config if favourite in {p.split("=")[0] for p in c.split("+")}]
-    if not tested:
-        return []
-    best_tested = min(tested, key=lambda c: by_config[c][f"{SELECTION_METRIC}_mean"])
-    return [
-        f"The rules favoured {favourite} (score {scores[favourite]:.2f}), but the evidence "
-        f"overrules them: {chosen} reached validation loss "
-        f"{by_config[chosen][f'{SELECTION_METRIC}_mean']:.4f} against "
-        f"{by_config[best_tested][f'{SELECTION_METRIC}_mean']:.4f} for {best_tested}."
-    ]

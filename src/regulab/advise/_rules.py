@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from regulab.diagnose import DataDiagnostics
+from regulab.diagnose._data import format_ratio
 
 __all__ = ["Reason", "reasons_from", "candidate_configs", "capacity_candidates"]
 
@@ -108,9 +109,9 @@ def reasons_from(
                 "high_capacity",
                 ("dropout", "early_stopping", "batchnorm"),
                 min(1.0, 0.4 + 0.1 * capacity.value**0.5),
-                f"The model has {capacity.value:.1f} parameters per training sample → dropout, "
-                "batch norm or early stopping rather than ever stronger penalties, which "
-                "underfit.",
+                f"The model has {format_ratio(capacity.value)} parameters per training sample → "
+                "dropout, batch norm or early stopping rather than ever stronger penalties, "
+                "which underfit.",
             )
         )
     if n_train < _SMALL_DATA:

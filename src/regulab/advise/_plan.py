@@ -1,0 +1,138 @@
+"""The plan before the experiment: diagnose the non-test rows, apply the rules, and turn
+them into candidate configurations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from regulab.advise._modules import module_candidates
+from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
+from regulab.advise._search import CV_FOLDS
+from regulab.config import TrainConfig
+from regulab.custom import is_custom
+from regulab.data import Dataset
+from regulab.diagnose import DataDiagnostics, diagnose_data
+from regulab.experiment._runner import DataBundle
+
+
+@dataclass
+class Plan:
+    """What the steps before the experiment decided: the data, what the diagnostics and the
+    rules made of it, and the candidates to test."""
+
+    dataset: Dataset
+    bundle: DataBundle
+    diagnostics: DataDiagnostics
+    reasons: list[Reason]
+    candidates: list[str]
+    scores: dict[str, float]
+    base: TrainConfig
+    model_description: str  # a custom model's description, else its layer sizes
+    custom: bool
+    cross_validate: bool
+    notes: list[str]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Inputs and outputs of the models."""
+        return (self.dataset.n_features, self.bundle.n_outputs)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.bundle.X_train)
+
+
+def training_rows(dataset: Dataset, bundle: DataBundle) -> Dataset:
+    """The non-test rows (training and validation parts) as a data set: what the
+    diagnostics may see when they steer a choice."""
+    return Dataset(
+        np.concatenate([bundle.X_train, bundle.X_val]),
+        np.concatenate([bundle.y_train, bundle.y_val]),
+        dataset.task,
+        list(dataset.feature_names),
+        dataset.name,
+        classes=dataset.classes,
+        image_shape=dataset.image_shape,
+    )
+
+
+def plan_candidates(
+    dataset: Dataset,
+    bundle: DataBundle,
+    model: str | None,
+    interpretable: bool,
+    important_features: Sequence[str],
+    budget_seconds: float,
+    seed: int,
+    cross_validate: bool,
+) -> Plan:
+    """Diagnose the non-test rows, apply the rules and turn them into candidates
+    (``cross_validate``: the selection will use folds of the non-test rows)."""
+    n_train = len(bundle.X_train)
+    pool = len(bundle.X_train) + len(bundle.X_val)
+    # The diagnostics steer the candidates: they see the training and validation rows only.
+    diagnostics = diagnose_data(
+        training_rows(dataset, bundle),
+        model=model,
+        train_share=(1 - 1 / CV_FOLDS) if cross_validate else n_train / pool,
+        seed=seed,
+    )
+    reasons = reasons_from(
+        diagnostics,
+        n_train=n_train,
+        interpretable=interpretable,
+        important_features=important_features,
+        budget_seconds=budget_seconds,
+    )
+    base = TrainConfig(data=dataset.name, model=model, verbose=0, seed=seed)
+    notes: list[str] = []
+    custom = is_custom(model)
+    if custom:  # a CNN or the user's own module: rules from its layers and size
+        found = module_candidates(
+            base,
+            reasons,
+            n_features=dataset.n_features,
+            n_outputs=bundle.n_outputs,
+            task=dataset.task,
+            image_shape=dataset.image_shape,
+            n_train=n_train,
+        )
+        reasons, candidates, scores = found.reasons, found.candidates, found.scores
+        notes += found.notes
+        description = found.description
+    else:
+        shape = (dataset.n_features, bundle.n_outputs)
+        sizes = list(base.build_model(*shape, dataset.task).architecture.sizes)
+        candidates, scores = candidate_configs(reasons, has_hidden=len(sizes) > 2)
+        description = "-".join(map(str, sizes))
+    if cross_validate and not custom:
+        extra, capacity = capacity_candidates(
+            diagnostics,
+            reasons,
+            n_train=int(pool * (1 - 1 / CV_FOLDS)),
+            n_outputs=bundle.n_outputs,
+            early_stopping=any(c.endswith("early_stopping") for c in candidates),
+        )
+        candidates = list(dict.fromkeys([*candidates, *extra]))
+        reasons = reasons + ([capacity] if capacity else [])
+    if important_features:
+        factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
+        base = replace(base, feature_factors=factors)
+    if diagnostics["irrelevant_features"].sampled:
+        notes.append("Diagnostics used a sample of the rows (said per finding).")
+    return Plan(
+        dataset,
+        bundle,
+        diagnostics,
+        reasons,
+        candidates,
+        scores,
+        base,
+        description,
+        custom,
+        cross_validate,
+        notes,
+    )
