@@ -57,6 +57,14 @@ def cross_validated_experiment(plan: Plan, run: Runner, deadline: float, seed: i
     )
     k = len({r.seed for r in records if r.config_name == "none"})
     simplicity = simplicity_key(records, configs, shape)
+    if k < 2:  # the budget ran out within the first fold: nothing to search or repeat on
+        notes.append(
+            "Only one fold finished within the budget, so no strength search and no repeated "
+            "folds; a larger --budget gives cross-validated evidence."
+        )
+        return Experiment(
+            records, configs, epochs, {"method": "cv", "folds": k, "repeats": 1, "seeds": 1}
+        )
     epochs_of = next(iter(configs.values())).epochs
 
     def make(name: str) -> TrainConfig:
