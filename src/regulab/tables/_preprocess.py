@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -49,7 +48,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from regulab.errors import DataError, check_range, did_you_mean
 from regulab.tables._schema import HIGH_CARDINALITY_LEVELS, ColumnInfo, TableSchema
-from regulab.tables._values import as_numbers, as_text, canonical_text
+from regulab.tables._values import as_numbers, as_text, canonical_text, text_codes
 
 __all__ = ["MIN_FREQUENCY", "TablePreprocessor", "TransformReport"]
 
@@ -127,15 +126,38 @@ def _steps(info: ColumnInfo, min_frequency: int) -> list[tuple[str, Any, list[st
             ]
         )
         return [(info.name, value, [info.name]), (f"{info.name} missing", indicator, [info.name])]
-    encoder = OneHotEncoder(
+    text = FunctionTransformer(_text_frame, validate=False, feature_names_out="one-to-one")
+    encoder = _encoder(info, min_frequency)
+    return [(info.name, Pipeline([("text", text), ("onehot", encoder)]), [info.name])]
+
+
+def _encoder(info: ColumnInfo, min_frequency: int) -> OneHotEncoder:
+    return OneHotEncoder(
         handle_unknown="infrequent_if_exist",
         min_frequency=min_frequency,
         max_categories=HIGH_CARDINALITY_LEVELS if info.high_cardinality else None,
         sparse_output=False,
         dtype=np.float32,
     )
-    text = FunctionTransformer(_text_frame, validate=False, feature_names_out="one-to-one")
-    return [(info.name, Pipeline([("text", text), ("onehot", encoder)]), [info.name])]
+
+
+def _fit_encoder(info: ColumnInfo, series: pd.Series, min_frequency: int) -> dict[str, Any]:
+    """Fit the column's ``OneHotEncoder`` on the ranks of its sorted level texts (NaN where
+    missing): the same categories, counts and infrequent levels as on the texts, since the
+    ranks sort as the texts do, without scikit-learn's per-string Python loop."""
+    codes, levels = text_codes(series)
+    ranks = np.where(codes < 0, np.nan, codes.astype(np.float64))[:, None]
+    encoder = _encoder(info, min_frequency).fit(ranks)
+
+    def texts(values: Any) -> list[Any]:
+        return [] if values is None else [v if v != v else levels[int(v)] for v in values]
+
+    state = _categorical_state(
+        info, texts(encoder.categories_[0]), texts(encoder.infrequent_categories_[0])
+    )
+    if len(_output_names(state)) != len(encoder.get_feature_names_out()):  # pragma: no cover
+        raise RuntimeError(f"OneHotEncoder layout of '{info.name}' is not the expected one.")
+    return state
 
 
 def _numeric_state(info: ColumnInfo, fitted: list[Any]) -> dict[str, Any]:
@@ -150,28 +172,20 @@ def _numeric_state(info: ColumnInfo, fitted: list[Any]) -> dict[str, Any]:
     }
 
 
-def _categorical_state(info: ColumnInfo, fitted: list[Any]) -> dict[str, Any]:
-    encoder = fitted[0].named_steps["onehot"]
-    categories = list(encoder.categories_[0])
-    infrequent = encoder.infrequent_categories_[0]
-    infrequent = [] if infrequent is None else list(infrequent)
-
-    def present(value: Any) -> bool:
-        return not (isinstance(value, float) and value != value)
-
-    missing_seen = any(not present(c) for c in categories)
-    missing_rare = any(not present(c) for c in infrequent)
-    state = {
+def _categorical_state(
+    info: ColumnInfo, categories: list[Any], infrequent: list[Any]
+) -> dict[str, Any]:
+    """The state of a categorical column from its encoder's categories (NaN: missing)."""
+    rare = {c for c in infrequent if isinstance(c, str)}
+    missing_seen = any(not isinstance(c, str) for c in categories)
+    missing_rare = any(not isinstance(c, str) for c in infrequent)
+    return {
         "name": info.name,
         "kind": info.kind,
-        "levels": [str(c) for c in categories if present(c) and c not in infrequent],
-        "infrequent": [str(c) for c in infrequent if present(c)],
+        "levels": [c for c in categories if isinstance(c, str) and c not in rare],
+        "infrequent": [c for c in categories if c in rare],
         "missing": "other" if missing_rare else "level" if missing_seen else "none",
     }
-    width = len(_output_names(state))
-    if width != len(encoder.get_feature_names_out()):  # pragma: no cover - sklearn changed
-        raise RuntimeError(f"OneHotEncoder layout of '{info.name}' is not the expected one.")
-    return state
 
 
 def _output_names(spec: dict[str, Any]) -> list[str]:
@@ -225,15 +239,14 @@ class TablePreprocessor:
     def fit(self, frame: pd.DataFrame) -> TablePreprocessor:
         """Fit on ``frame``: the TRAINING rows only (no statistic sees another row)."""
         self._check_columns(frame)
-        fitted: dict[str, list[Any]] = {}
-        for _, estimator, columns in self.column_transformer().transformers:
-            fitted.setdefault(columns[0], []).append(clone(estimator).fit(frame[columns]))
-        state = [
-            (_numeric_state if info.kind == "numeric" else _categorical_state)(
-                info, fitted[info.name]
-            )
-            for info in self.schema.columns
-        ]
+        state = []
+        for info in self.schema.columns:
+            if info.kind == "numeric":
+                columns = frame[[info.name]]
+                fitted = [step.fit(columns) for _, step, _ in _steps(info, 1)]
+                state.append(_numeric_state(info, fitted))
+            else:
+                state.append(_fit_encoder(info, frame[info.name], self.min_frequency))
         self._set_state(state)
         return self
 

@@ -50,6 +50,14 @@ def is_null_string(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or value is pd.NA
 
 
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _clean_text_column(series: pd.Series) -> pd.Series:
     """Strip a text column, turn null strings into NaN, and make it numeric when every
     remaining cell is a number. Works on the distinct values only (fast on long columns)."""
@@ -58,6 +66,10 @@ def _clean_text_column(series: pd.Series) -> pd.Series:
         np.nan if is_null_string(value) else value.strip() if isinstance(value, str) else value
         for value in uniques
     ]
+    if all(a is b for a, b in zip(cleaned, uniques)) and not all(
+        isinstance(v, str) and _is_number_text(v) for v in cleaned
+    ):
+        return series  # nothing to clean (the common case: no rebuild of a long column)
     present = [value for value in cleaned if not (isinstance(value, float) and value != value)]
     numbers = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
     if present and not numbers.isna().any() and not any(isinstance(v, bool) for v in present):

@@ -45,7 +45,7 @@ from pandas.api.types import (
 
 from regulab.errors import DataError, InvalidParameterError, did_you_mean
 from regulab.tables._read import clean_frame
-from regulab.tables._values import as_numbers, as_text
+from regulab.tables._values import as_numbers, text_codes
 
 __all__ = [
     "KINDS",
@@ -188,15 +188,14 @@ def _id_like_name(name: str) -> bool:
 
 
 def _integer_id_reason(series: pd.Series, name: str) -> str | None:
-    """Why an integer column with one distinct value per row is an ID, or None."""
+    """Why an integer column with one distinct value per row (and no missing cell) is an
+    ID, or None."""
     n = len(series)
-    if n < 2 or series.isna().any() or not is_numeric_dtype(series) or is_bool_dtype(series):
+    if n < 2 or not is_numeric_dtype(series) or is_bool_dtype(series):
         return None
     values = series.to_numpy(dtype=np.float64)
     if is_float_dtype(series) and not np.all(values == np.round(values)):
         return None  # a real measurement: distinct values alone never make an ID
-    if len(np.unique(values)) != n:
-        return None
     low, high = values.min(), values.max()
     if n >= MIN_ROWS_FOR_RANGE and high - low == n - 1:
         return f"ID: integers counting the rows ({low:.0f} to {high:.0f})"
@@ -234,46 +233,64 @@ def _check_overrides(
     return chosen
 
 
-def _is_boolean(series: pd.Series, texts: np.ndarray) -> bool:
-    if is_bool_dtype(series):
-        return True
-    present = {str(t).lower() for t in pd.unique(texts[pd.notna(texts)])}
-    return bool(present) and any(present <= pair for pair in _BOOLEAN_PAIRS)
+def _is_boolean(series: pd.Series, levels: list[str]) -> bool:
+    present = {level.lower() for level in levels}
+    return is_bool_dtype(series) or (
+        bool(present) and any(present <= pair for pair in _BOOLEAN_PAIRS)
+    )
 
 
 def _describe(series: pd.Series, name: str, kind: str | None, by_user: bool) -> ColumnInfo:
     """The kept column's info; ``kind`` None means inferred from the values."""
-    n_missing = int(series.isna().sum())
     is_text = not is_numeric_dtype(series) or isinstance(series.dtype, pd.CategoricalDtype)
     if kind == "numeric" or (kind is None and not is_text and not is_bool_dtype(series)):
-        as_numbers(series, name)  # text forced numeric: a DataError naming column and row
-        return ColumnInfo(name, "numeric", n_missing, by_user=by_user)
-    texts = as_text(series)
-    levels = int(pd.Series(texts).nunique())
-    if kind is None and _is_boolean(series, texts):
+        values = as_numbers(series, name)  # text forced numeric: DataError naming column, row
+        return ColumnInfo(name, "numeric", int(np.isnan(values).sum()), by_user=by_user)
+    codes, levels = text_codes(series)
+    if kind is None and _is_boolean(series, levels):
         kind = "boolean"
     kind = kind or "categorical"
-    high = kind == "categorical" and levels > CARDINALITY_THRESHOLD
-    return ColumnInfo(name, kind, n_missing, levels, high, by_user)
+    high = kind == "categorical" and len(levels) > CARDINALITY_THRESHOLD
+    return ColumnInfo(name, kind, int((codes < 0).sum()), len(levels), high, by_user)
 
 
-def _drop_reason(series: pd.Series, name: str, n_rows: int) -> DroppedColumn | None:
-    missing = float(series.isna().mean()) if n_rows else 0.0
-    if missing > MAX_MISSING_FRACTION:
+def _counts(series: pd.Series) -> tuple[int, int, Any]:
+    """Missing cells, distinct present values (capped at 2 for non-whole numbers: only
+    constancy matters there) and the first value, without hashing a column of floats."""
+    if is_numeric_dtype(series) and not is_bool_dtype(series):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = values[~np.isnan(values)]
+        if not present.size:
+            return len(values), 0, None
+        if np.all(present == np.round(present)):
+            distinct = len(np.unique(present))
+        else:
+            distinct = 1 if present.min() == present.max() else 2
+        return len(values) - present.size, distinct, present[0]
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return int((codes < 0).sum()), len(uniques), uniques[0] if len(uniques) else None
+
+
+def _drop_reason(series: pd.Series, name: str) -> DroppedColumn | None:
+    """Why the column is dropped (mostly missing, date/time, constant, ID), or None."""
+    n_rows = len(series)
+    n_missing, n_distinct, first = _counts(series)
+    n_present = n_rows - n_missing
+    if n_rows and n_missing / n_rows > MAX_MISSING_FRACTION:
+        share = n_missing / n_rows
         return DroppedColumn(
-            name, "missing", f"{missing:.0%} missing, more than {MAX_MISSING_FRACTION:.0%}"
+            name, "missing", f"{share:.0%} missing, more than {MAX_MISSING_FRACTION:.0%}"
         )
     if is_datetime64_any_dtype(series) or is_timedelta64_dtype(series):
         return DroppedColumn(name, "datetime", "date/time: not encoded, convert it to numbers")
-    if series.nunique(dropna=False) <= 1:
-        value = series.iloc[0] if n_rows else None
-        return DroppedColumn(name, "constant", f"constant: every row is {value!r}")
-    id_reason = _integer_id_reason(series, name)
-    if id_reason is not None:
-        return DroppedColumn(name, "id", id_reason)
+    if n_distinct + (n_missing > 0) <= 1:
+        return DroppedColumn(name, "constant", f"constant: every row is {first!r}")
+    if n_missing == 0 and n_distinct == n_rows:
+        id_reason = _integer_id_reason(series, name)
+        if id_reason is not None:
+            return DroppedColumn(name, "id", id_reason)
     is_text = not is_numeric_dtype(series) and not is_bool_dtype(series)
-    present = series.dropna()
-    if is_text and len(present) >= 2 and present.nunique() == len(present):
+    if is_text and n_present >= 2 and n_distinct == n_present:
         return DroppedColumn(name, "id", "ID: text unique per row")
     return None
 
@@ -332,7 +349,7 @@ def infer_schema(
             dropped.append(DroppedColumn(name, "user", "dropped by the user"))
             continue
         if override is None:
-            reason = _drop_reason(series, name, n_rows)
+            reason = _drop_reason(series, name)
             if reason is not None:
                 dropped.append(reason)
                 continue

@@ -26,7 +26,7 @@ from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
 from regulab.errors import DataError
 from regulab.tables._read import is_null_string
 
-__all__ = ["as_numbers", "as_text", "canonical_text", "file_row", "MISSING"]
+__all__ = ["as_numbers", "as_text", "canonical_text", "file_row", "text_codes", "MISSING"]
 
 MISSING = float("nan")
 
@@ -79,11 +79,31 @@ def as_text(series: pd.Series) -> np.ndarray:
     Numbers become one canonical text (whole numbers without ``.0``), booleans ``"True"`` or
     ``"False"``, null strings (see :data:`~regulab.tables.NULL_STRINGS`) NaN.
     """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    lookup = np.empty(len(uniques) + 1, dtype=object)
-    lookup[:-1] = [canonical_text(value) for value in uniques]
+    codes, levels = text_codes(series)
+    lookup = np.empty(len(levels) + 1, dtype=object)
+    lookup[:-1] = levels
     lookup[-1] = MISSING
     return lookup[codes]
+
+
+def text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A categorical column as codes into its sorted distinct texts (-1 where missing).
+
+    The texts are those of :func:`as_text`, sorted as Python sorts strings (the order
+    scikit-learn's ``OneHotEncoder`` gives its categories).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> text_codes(pd.Series(["b", "a", None, " b"]))
+    (array([ 1,  0, -1,  1]), ['a', 'b'])
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    texts = [canonical_text(value) for value in uniques]
+    levels = sorted({text for text in texts if isinstance(text, str)})
+    rank = {text: k for k, text in enumerate(levels)}
+    table = np.array([rank.get(text, -1) for text in texts] + [-1], dtype=np.int64)
+    return table[codes], levels  # code -1 (missing) picks the last entry, -1
 
 
 def as_numbers(series: pd.Series, name: str) -> np.ndarray:
