@@ -292,6 +292,7 @@ def test_high_cardinality_column_keeps_its_most_frequent_levels() -> None:
     pre = TablePreprocessor(schema).fit(frame)
     kept = [pre.feature_names_out_[i] for i in pre.groups_["v"]]
     assert kept == [f"v_v{k}" for k in range(41, 60)] + ["v_(other)"]
+    assert "v: 19 levels kept, 41 rare levels" in pre.notes()[1]
 
 
 def test_state_json_round_trip_gives_the_identical_transform() -> None:
@@ -355,6 +356,17 @@ def test_no_leakage_statistics_come_from_training_rows_only() -> None:
     assert x["mean"] == pytest.approx(train["x"].mean())
     assert x["scale"] == pytest.approx(train["x"].std(ddof=0))
     assert c["levels"] == ["a", "b", "c"] and "only_in_validation" not in json.dumps(state)
+
+
+def test_a_column_missing_in_every_training_row_keeps_its_place() -> None:
+    frame = pd.DataFrame({"x": [np.nan] * 6 + [1.0, 2.0], "c": ["a", "b"] * 4})
+    schema = infer_schema(frame, numeric=["x"])
+    train = frame.iloc[:6]
+    pre = TablePreprocessor(schema, min_frequency=1).fit(train)
+    expected = pre.column_transformer().fit(train).transform(frame)
+    np.testing.assert_allclose(pre.transform(frame), expected, atol=1e-6)
+    assert pre.feature_names_out_[:2] == ["x", "x_(missing)"]
+    json.dumps(pre.to_state(), allow_nan=False)
 
 
 def test_penguins_is_a_real_mixed_table() -> None:

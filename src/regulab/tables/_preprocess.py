@@ -115,7 +115,7 @@ def _steps(info: ColumnInfo, min_frequency: int) -> list[tuple[str, Any, list[st
         value = Pipeline(
             [
                 ("numbers", _numbers()),
-                ("impute", SimpleImputer(strategy="median")),
+                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                 ("scale", StandardScaler()),
             ]
         )
@@ -267,6 +267,37 @@ class TablePreprocessor:
             if spec["kind"] != "numeric":
                 self._plans.append(_plan(spec, start, len(names)))
         self.n_features_out_ = len(self.feature_names_out_)
+
+    def notes(self) -> list[str]:
+        """Short lines saying how the columns are encoded and which levels were grouped.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from regulab.tables import infer_schema
+        >>> frame = pd.DataFrame({"c": ["a"] * 9 + ["b"], "x": range(10)})
+        >>> TablePreprocessor(infer_schema(frame, numeric=["x"])).fit(frame).notes()[1]
+        "c: 1 level kept, 1 rare level (under 5 training rows) grouped as '(other)'"
+        """
+        self._check_fitted()
+        lines = [
+            "numbers: missing cells filled with the training median (plus a 0/1 missing "
+            "column where training rows had some), then standardized; text: one-hot, a "
+            "missing cell is a level of its own"
+        ]
+        for spec in self.state_:
+            if spec["kind"] == "numeric" or not spec["infrequent"]:
+                continue
+            kept, rare = len(spec["levels"]), len(spec["infrequent"])
+            high = self.schema.column(spec["name"]).high_cardinality
+            why = f"under {self.min_frequency} training rows" + (
+                f", or beyond the {HIGH_CARDINALITY_LEVELS - 1} most frequent" if high else ""
+            )
+            lines.append(
+                f"{spec['name']}: {kept} level{'s' * (kept != 1)} kept, {rare} rare "
+                f"level{'s' * (rare != 1)} ({why}) grouped as '{_OTHER}'"
+            )
+        return lines
 
     def to_state(self) -> dict[str, Any]:
         """The fitted preprocessing as JSON-safe plain data (no pickle):
