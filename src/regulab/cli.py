@@ -29,12 +29,12 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
 from regulab import __version__
 from regulab._files import atomic_write, check_output_paths, dumps_json
+from regulab._terminal import comparison_table, print_summary, print_wrapped
 from regulab.config import (
-    RunSummary,
     TrainConfig,
     parse_early_stopping,
     parse_elastic_net,
@@ -122,21 +122,6 @@ def _resolve_model(ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
-def _summary_table(summary: RunSummary) -> Table:
-    result = summary.result
-    table = Table("", "value", title=f"{summary.dataset.name}: test results")
-    for name, value in summary.test_metrics.items():
-        table.add_row(f"test {name}", f"{value:.4f}")
-    table.add_row("epochs run", str(result.epochs_run))
-    table.add_row("stop reason", result.stop_message)
-    table.add_row("sparsity (exact zeros)", f"{result.sparsity.total:.1%}")
-    dropped = result.sparsity.dropped_features
-    if dropped:
-        table.add_row("dropped features", f"{len(dropped)} of {summary.dataset.n_features}")
-    table.add_row("seconds", f"{summary.seconds:.1f}")
-    return table
-
-
 @cli.command("train")
 @click.option(
     "--data",
@@ -215,7 +200,7 @@ def train_command(**options: Any) -> None:
                 summary.dataset, summary.splits.mean, summary.splits.scale
             ),
         )
-    _console().print(_summary_table(summary))
+    print_summary(_console(), summary)
     if save_path:
         click.echo(f"Model saved to {save_path}")
 
@@ -315,47 +300,6 @@ def _check_figures(figures: str | None, report_path: str | None) -> None:
         raise RegulabError(f"--figures '{figures}' is a file; give a folder for the PNG files.")
 
 
-def _number(value: Any, spec: str) -> str:
-    return "—" if value is None or value != value else format(value, spec)
-
-
-def _comparison_table(
-    rows: list[dict[str, Any]], metric: str, test_metric: str, title: str
-) -> Table:
-    """Marks chosen on ``metric`` (validation, with its 95% CI); the mean ``test_metric``
-    beside; a config with a diverged seed reads "diverged" and is never marked."""
-    table = Table(
-        Column("config", overflow="fold"),
-        f"{metric} (95% CI)",
-        test_metric,
-        "gap",
-        "epochs",
-        "sparsity",
-        "s/run",
-        "",
-        title=title,
-    )
-    for row in rows:
-        mark = "best" if row["best"] else ("tied" if row["tied"] else "")
-        if row["preferred"]:
-            mark = f"{mark}, preferred" if mark else "preferred"
-        half = row[f"{metric}_ci"]
-        chosen_on = _number(row[f"{metric}_mean"], ".4f") + (
-            f" ± {half:.4f}" if half is not None and half == half else ""
-        )
-        table.add_row(
-            row["config"],
-            "diverged" if row.get("diverged") else chosen_on,
-            _number(row.get(f"{test_metric}_mean"), ".4f"),
-            _number(row["gap_mean"], "+.3f"),
-            _number(row["epochs_mean"], ".1f"),
-            _number(row["sparsity_mean"], ".1%"),
-            _number(row["seconds_mean"], ".2f"),
-            mark,
-        )
-    return table
-
-
 @cli.command("compare")
 @_data_options
 @click.option(
@@ -422,9 +366,14 @@ def compare_command(**options: Any) -> None:
             table=result.rows,
             dataset=result.data["name"],
         )
-    _console().print(
-        _comparison_table(
-            result.rows, result.metric, result.test_metric, f"{result.data['name']}: comparison"
+    console = _console()
+    console.print(
+        comparison_table(
+            console,
+            result.rows,
+            result.metric,
+            result.test_metric,
+            f"{result.data['name']}: comparison",
         )
     )
     for note in result.notes:
@@ -543,7 +492,7 @@ def diagnose_command(
             {"schema_version": 1, "data": dataset.name, "diagnostics": findings.to_dict()},
         )
     for reading in findings.readings():
-        click.echo(f"- {reading}")
+        print_wrapped(_console(), reading, "- ")
 
 
 @cli.command("diagnose-run")
@@ -646,7 +595,7 @@ class _EchoHandler(logging.Handler):
     the task inferred from a target column."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(record.getMessage())
+        print_wrapped(_console(), record.getMessage())
 
 
 @contextmanager

@@ -47,6 +47,8 @@ from regulab.models import parse_sizes
 __all__ = ["Advice", "advise", "parse_budget", "ADVICE_SCHEMA_VERSION"]
 
 ADVICE_SCHEMA_VERSION = 2
+#: How the note listing the configs tied with the best begins (the terminal counts them).
+TIED_NOTE = "Tied with the best (within one standard error)"
 # Cross-validated selection below this many non-test rows. A single 10% validation part of
 # 5,000 rows has 500 rows, where the standard error of an accuracy near 90% is 1.3 points:
 # already larger than the gaps between sensible regularizers. Five folds validate on every
@@ -517,7 +519,7 @@ def advise(
     best_mean = next(row for row in rows if row["best"])[f"{SELECTION_METRIC}_mean"]
     notes.append(f"Best {SELECTION_METRIC}: {best} ({best_mean:.4f}).")
     if tied:
-        notes.append(f"Tied with the best (within one standard error): {', '.join(tied)}.")
+        notes.append(f"{TIED_NOTE}: {', '.join(tied)}.")
     notes += _spare_avoided(rows, reasons)
     chosen = next(row["config"] for row in rows if row["preferred"])
     diverged = [row["config"] for row in rows if row["diverged"]]
