@@ -505,7 +505,7 @@ def test_keras_snippet_regression_and_linear_text():
     code = code_snippets(config, [10, 128, 64, 1], "regression")["keras"]
     ast.parse(code)
     assert "keras.Input(shape=(10,))" in code
-    assert "layers.Dense(1, kernel_regularizer=regularizers.L1L2(l1=0.001, l2=0))" in code
+    assert "layers.Dense(1, kernel_regularizer=regularizers.L1(0.001))" in code  # no l2=0
     assert "layers.Dense(128" not in code and "Dropout" not in code
     assert 'loss="mse", metrics=["mae"]' in code
     assert "EarlyStopping" not in code

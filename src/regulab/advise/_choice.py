@@ -14,6 +14,9 @@ from regulab.advise._search import SELECTION_METRIC, simplicity_key, technique_t
 from regulab.advise._select import by_fold, one_se_choice, summary_rows
 from regulab.config import TrainConfig
 
+#: How the note listing the configs tied with the best begins (the terminal counts them).
+TIED_NOTE = "Tied with the best (within one standard error)"
+
 
 @dataclass
 class Choice:
@@ -36,7 +39,7 @@ def choose(plan: Plan, experiment: Experiment) -> Choice:
     best_mean = next(row for row in rows if row["best"])[f"{SELECTION_METRIC}_mean"]
     notes.append(f"Best {SELECTION_METRIC}: {best} ({best_mean:.4f}).")
     if tied:
-        notes.append(f"Tied with the best (within one standard error): {', '.join(tied)}.")
+        notes.append(f"{TIED_NOTE}: {', '.join(tied)}.")
     notes += _spare_avoided(rows, plan.reasons)
     chosen = next(row["config"] for row in rows if row["preferred"])
     diverged = [row["config"] for row in rows if row["diverged"]]

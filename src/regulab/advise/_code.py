@@ -28,8 +28,8 @@ def train_call(config: TrainConfig, penalties: list[str], callbacks: list[str]) 
     return [
         "result = regulab.train(",
         "    model, X_train, y_train, X_val, y_val,",
-        f"    penalties=[{', '.join(penalties)}],",
-        f"    callbacks=[{', '.join(callbacks)}],",
+        *([f"    penalties=[{', '.join(penalties)}],"] if penalties else []),
+        *([f"    callbacks=[{', '.join(callbacks)}],"] if callbacks else []),
         f'    optimizer="{config.optimizer}", lr={config.lr:g}, epochs={config.epochs}, '
         f"batch_size={config.batch_size}, seed=0,",
         ")",
@@ -109,12 +109,13 @@ def _pytorch(
         if config.weight_decay
         else f"torch.optim.Adam(model.parameters(), lr={config.lr:g})"
     )
+    terms = [f"{l1:g} * sum(w.abs().sum() for w in weights)"] if l1 else []
+    terms += [f"{l2:g} * sum(w.pow(2).sum() for w in weights)"] if l2 else []
     penalty = []
-    if l1 or l2:
+    if terms:
         penalty = [
             "        weights = [p for n, p in model.named_parameters() if p.ndim > 1]",
-            f"        loss = loss + {l1:g} * sum(w.abs().sum() for w in weights)"
-            f" + {l2:g} * sum(w.pow(2).sum() for w in weights)",
+            f"        loss = loss + {' + '.join(terms)}",
         ]
     patience = config.early_stopping[1] if config.early_stopping else None
     lines = [
@@ -165,9 +166,11 @@ def _keras(
     metric = "accuracy" if classify else "mae"
     rates = _rates(config, len(sizes) - 2) if config.model != "linear" else []
     l1, l2 = _l1_l2(config)
-    regularizer = (
-        f", kernel_regularizer=regularizers.L1L2(l1={l1:g}, l2={l2:g})" if l1 or l2 else ""
-    )
+    regularizer = ""
+    if l1 and l2:
+        regularizer = f", kernel_regularizer=regularizers.L1L2(l1={l1:g}, l2={l2:g})"
+    elif l1 or l2:
+        regularizer = f", kernel_regularizer=regularizers.{'L1' if l1 else 'L2'}({l1 or l2:g})"
     layers = [f"    keras.Input(shape=({sizes[0]},)),", *(model_layers or [])]
     if model_layers is None and config.input_dropout:
         layers.append(f"    layers.Dropout({config.input_dropout:g}),")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import os
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Column, Table
+from rich.table import Table
 
+from regulab._terminal import Col, fitted_table, label_key, number, print_wrapped, short_labels
 from regulab.advise._advisor import Advice
+from regulab.advise._choice import TIED_NOTE
 from regulab.report import ReportInfo, Section, section, table_html, write_report
 
 __all__ = ["print_advice", "write_advice_report"]
@@ -27,46 +30,106 @@ def _gain_sentence(advice: Advice) -> str:
     )
 
 
-def print_advice(advice: Advice, console: Console) -> None:
-    """Print the recommendation, its reasons, the evidence table and the notes."""
-    console.print(f"[bold]Recommendation:[/bold] {' + '.join(advice.techniques)}")
-    console.print(_gain_sentence(advice))
-    console.print("[bold]Why:[/bold]")
-    for reason in advice.reasons:
-        console.print(f"  - {escape(reason.sentence)}")
-    metric = next(k for k in advice.evidence[0] if k.startswith("test_") and k.endswith("_mean"))
-    table = Table(
-        Column("config", overflow="fold"),
-        "val_loss",
-        metric.removesuffix("_mean"),
-        "epochs",
-        "sparsity",
-        "",
-        title="Evidence (same splits, same seeds)",
+#: Evidence rows the terminal shows at most (the report and ``--json`` have every row).
+SHOWN_ROWS = 5
+#: Ties listed by name in the terminal; more are counted.
+LISTED_TIES = 3
+
+
+def _shown_rows(evidence: list[dict[str, Any]], chosen: str) -> list[dict[str, Any]]:
+    """The best rows by validation loss, always with the recommended one and the
+    unregularized baseline, in their table order."""
+    ranked = sorted(
+        range(len(evidence)),
+        key=lambda i: (bool(evidence[i].get("diverged")), _finite_loss(evidence[i])),
     )
-    for row in advice.evidence:
+    must = {i for i, row in enumerate(evidence) if row["config"] in (chosen, "none")}
+    shown = set(ranked[: max(0, SHOWN_ROWS - len(must - set(ranked[:SHOWN_ROWS])))]) | must
+    return [row for i, row in enumerate(evidence) if i in shown]
+
+
+def _finite_loss(row: dict[str, Any]) -> float:
+    value = row["val_loss_mean"]
+    return value if value == value else float("inf")
+
+
+def _evidence_table(advice: Advice, console: Console) -> tuple[Table, list[str]]:
+    """The evidence table of the best rows, and the lines that follow it."""
+    metric = next(k for k in advice.evidence[0] if k.startswith("test_") and k.endswith("_mean"))
+    shown = _shown_rows(advice.evidence, advice.recommendation)
+    labels = short_labels(row["config"] for row in advice.evidence)
+    rows = []
+    for row in shown:
         mark = (
             "recommended"
             if row["config"] == advice.recommendation
             else ("best" if row["best"] else ("tied" if row["tied"] else ""))
         )
-        table.add_row(
-            escape(row["config"]),
-            f"{row['val_loss_mean']:.4f} ± {row['val_loss_ci']:.4f}",
-            f"{row[metric]:.4f}",
-            f"{row['epochs_mean']:.1f}",
-            f"{row['sparsity_mean']:.1%}",
-            mark,
+        rows.append(
+            [
+                labels[row["config"]],
+                f"{number(row['val_loss_mean'], '.4f')} ± {number(row['val_loss_ci'], '.4f')}",
+                number(row[metric], ".4f"),
+                number(row["epochs_mean"], ".1f"),
+                number(row["sparsity_mean"], ".1%"),
+                mark,
+            ]
         )
+    columns = [
+        Col("config", numeric=False),
+        Col("val_loss ± CI"),
+        Col(metric.removesuffix("_mean").replace("accuracy", "acc")),
+        Col("epochs", drop=0),
+        Col("sparsity", drop=1),
+        Col("", numeric=False),
+    ]
+    table = fitted_table(console, columns, rows, "Evidence (same splits, same seeds)")
+    hidden = [row for row in advice.evidence if row not in shown]
+    close = sum(1 for row in hidden if row["best"] or row["tied"])
+    after = []
+    if hidden:
+        behind = len(hidden) - close
+        counts = [f"{close} more within one standard error"] if close else []
+        counts += [f"{behind} more further behind"] if behind else []
+        after.append(f"{' and '.join(counts)} (see the report or --json).")
+    key = label_key(rows[i][0] for i in range(len(rows)))
+    if key:
+        after.append(key + ".")
+    return table, after
+
+
+def _tie_note(advice: Advice) -> str:
+    """The terminal's line on the ties: short labels for a few, a count for more."""
+    tied = [row["config"] for row in advice.evidence if row["tied"]]
+    if len(tied) > LISTED_TIES:
+        return f"{len(tied)} configs tied with the best: see the report."
+    labels = short_labels(row["config"] for row in advice.evidence)
+    return f"Tied with the best (within one standard error): {', '.join(labels[c] for c in tied)}."
+
+
+def print_advice(advice: Advice, console: Console) -> None:
+    """Print the recommendation, its reasons, the best evidence rows and the notes, each
+    line within the console's width (every row and tie is in the report and ``--json``)."""
+    console.print(f"[bold]Recommendation:[/bold] {escape(' + '.join(advice.techniques))}")
+    print_wrapped(console, _gain_sentence(advice), rest="")
+    console.print("[bold]Why:[/bold]")
+    for reason in advice.reasons:
+        print_wrapped(console, reason.sentence, "  - ", "    ")
+    table, after = _evidence_table(advice, console)
     console.print(table)
+    for line in after:
+        print_wrapped(console, line, "  ", "  ")
     for note in advice.notes:
-        console.print(f"  [dim]{escape(note)}[/dim]")
+        shown = _tie_note(advice) if note.startswith(TIED_NOTE) else note
+        print_wrapped(console, shown, "  ", "  ")
     if advice.selected_features:
-        shown = ", ".join(advice.selected_features[:20])
+        shown_features = ", ".join(advice.selected_features[:20])
         more = len(advice.selected_features) - 20
-        console.print(
-            f"Kept features ({len(advice.selected_features)}): {escape(shown)}"
-            + (f" … and {more} more" if more > 0 else "")
+        print_wrapped(
+            console,
+            f"Kept features ({len(advice.selected_features)}): {shown_features}"
+            + (f" … and {more} more" if more > 0 else ""),
+            rest="  ",
         )
     for name, survived in advice.important_features.items():
         console.print(f"Important feature {escape(name)}: {'kept' if survived else 'dropped'}")

@@ -31,6 +31,7 @@ import click
 from rich.console import Console
 
 from regulab._files import atomic_write, check_output_paths, dumps_json
+from regulab._terminal import print_wrapped
 from regulab._version import __version__
 from regulab.custom import is_custom, resolve_factory
 from regulab.errors import RegulabError
@@ -176,7 +177,7 @@ class _EchoHandler(logging.Handler):
     the task inferred from a target column."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(record.getMessage())
+        print_wrapped(_console(), record.getMessage())
 
 
 @contextmanager

@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 import click
-from rich.table import Column, Table
 
+from regulab._terminal import comparison_table
 from regulab.cli._common import (
     EPOCHS,
     _check_figures,
@@ -20,47 +20,6 @@ from regulab.cli._common import (
     cli,
     write_json,
 )
-
-
-def _number(value: Any, spec: str) -> str:
-    return "—" if value is None or value != value else format(value, spec)
-
-
-def _comparison_table(
-    rows: list[dict[str, Any]], metric: str, test_metric: str, title: str
-) -> Table:
-    """Marks chosen on ``metric`` (validation, with its 95% CI); the mean ``test_metric``
-    beside; a config with a diverged seed reads "diverged" and is never marked."""
-    table = Table(
-        Column("config", overflow="fold"),
-        f"{metric} (95% CI)",
-        test_metric,
-        "gap",
-        "epochs",
-        "sparsity",
-        "s/run",
-        "",
-        title=title,
-    )
-    for row in rows:
-        mark = "best" if row["best"] else ("tied" if row["tied"] else "")
-        if row["preferred"]:
-            mark = f"{mark}, preferred" if mark else "preferred"
-        half = row[f"{metric}_ci"]
-        chosen_on = _number(row[f"{metric}_mean"], ".4f") + (
-            f" ± {half:.4f}" if half is not None and half == half else ""
-        )
-        table.add_row(
-            row["config"],
-            "diverged" if row.get("diverged") else chosen_on,
-            _number(row.get(f"{test_metric}_mean"), ".4f"),
-            _number(row["gap_mean"], "+.3f"),
-            _number(row["epochs_mean"], ".1f"),
-            _number(row["sparsity_mean"], ".1%"),
-            _number(row["seconds_mean"], ".2f"),
-            mark,
-        )
-    return table
 
 
 @cli.command("compare")
@@ -129,9 +88,14 @@ def compare_command(**options: Any) -> None:
             table=result.rows,
             dataset=result.data["name"],
         )
-    _console().print(
-        _comparison_table(
-            result.rows, result.metric, result.test_metric, f"{result.data['name']}: comparison"
+    console = _console()
+    console.print(
+        comparison_table(
+            console,
+            result.rows,
+            result.metric,
+            result.test_metric,
+            f"{result.data['name']}: comparison",
         )
     )
     for note in result.notes:

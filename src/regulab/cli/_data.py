@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from regulab._terminal import print_wrapped
 from regulab.cli._common import (
     SEED,
     _check_outputs,
@@ -53,7 +54,7 @@ def diagnose_command(
             {"schema_version": 1, "data": dataset.name, "diagnostics": findings.to_dict()},
         )
     for reading in findings.readings():
-        click.echo(f"- {reading}")
+        print_wrapped(_console(), reading, "- ")
 
 
 @cli.command("diagnose-run")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.table import Table
 
+from regulab._terminal import print_summary
 from regulab.cli._common import (
     EPOCHS,
     SEED,
@@ -18,28 +18,12 @@ from regulab.cli._common import (
     write_json,
 )
 from regulab.config import (
-    RunSummary,
     TrainConfig,
     parse_early_stopping,
     parse_elastic_net,
     parse_rates,
     run,
 )
-
-
-def _summary_table(summary: RunSummary) -> Table:
-    result = summary.result
-    table = Table("", "value", title=f"{summary.dataset.name}: test results")
-    for name, value in summary.test_metrics.items():
-        table.add_row(f"test {name}", f"{value:.4f}")
-    table.add_row("epochs run", str(result.epochs_run))
-    table.add_row("stop reason", result.stop_message)
-    table.add_row("sparsity (exact zeros)", f"{result.sparsity.total:.1%}")
-    dropped = result.sparsity.dropped_features
-    if dropped:
-        table.add_row("dropped features", f"{len(dropped)} of {summary.dataset.n_features}")
-    table.add_row("seconds", f"{summary.seconds:.1f}")
-    return table
 
 
 @cli.command("train")
@@ -120,7 +104,7 @@ def train_command(**options: Any) -> None:
                 summary.dataset, summary.splits.mean, summary.splits.scale
             ),
         )
-    _console().print(_summary_table(summary))
+    print_summary(_console(), summary)
     if save_path:
         click.echo(f"Model saved to {save_path}")
 

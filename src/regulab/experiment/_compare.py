@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from regulab._version import __version__
 from regulab.config import TrainConfig
@@ -32,6 +31,7 @@ from regulab.experiment._techniques import apply_techniques, parse_techniques
 from regulab.stats import check_tie_rule, main_metric, selection_metric
 from regulab.training._callbacks import EarlyStopping
 from regulab.training._generic import check_fits
+from regulab.training._progress import stage_bar
 from regulab.training._trainer import available_metrics
 
 __all__ = [
@@ -236,13 +236,7 @@ def run_specs(
         )
     else:
         batches = execute(tasks, bundle, __version__, jobs=jobs)
-    with Progress(
-        TextColumn("[bold]runs"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TimeElapsedColumn(),
-        disable=not verbose,
-    ) as progress:
+    with stage_bar(verbose, "runs") as progress:
         bar = progress.add_task("", total=len(keys), completed=reused)
         for records in batches:
             for record in records:

@@ -23,9 +23,9 @@ from regulab.experiment._runner import (
     record_from_result,
     train_stack,
 )
-from regulab.experiment._sweep import progress
 from regulab.penalties import penalized_weights
 from regulab.training import FitResult
+from regulab.training._progress import stage_bar
 
 __all__ = ["RecordList", "stored_records", "warm_path", "cold_path", "trapped"]
 
@@ -68,7 +68,7 @@ def warm_path(
         return [[found[k] for k in point] for point in keys], sum(len(p) for p in keys)
     records: list[RecordList] = []
     models: list[nn.Module] = []
-    with progress(verbose, "path") as bars:
+    with stage_bar(verbose, "path") as bars:
         bar = bars.add_task("", total=sum(len(s) for s in all_specs))
         for index, specs in enumerate(all_specs):
             restarted = [False] * len(specs)

@@ -13,8 +13,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from regulab.config import TrainConfig
 from regulab.errors import InvalidParameterError, check_range
 from regulab.experiment._records import RunRecord
@@ -31,7 +29,6 @@ __all__ = [
     "run_json",
     "point_stats",
     "provenance_json",
-    "progress",
 ]
 
 PATHS_SCHEMA_VERSION = 1
@@ -126,14 +123,3 @@ def provenance_json(result: Any) -> dict[str, Any]:
         "resumed": result.resumed,
         "runs": [run_json(r) for r in result.records],
     }
-
-
-def progress(verbose: int, label: str) -> Progress:
-    """A progress bar labelled ``label``, silent when ``verbose`` is 0."""
-    return Progress(
-        TextColumn(f"[bold]{label}"),
-        MofNCompleteColumn(),
-        BarColumn(),
-        TimeElapsedColumn(),
-        disable=not verbose,
-    )

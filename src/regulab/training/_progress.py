@@ -1,13 +1,37 @@
-"""A per-epoch progress bar (rich) that ``verbose=0`` silences."""
+"""Progress bars (rich): a per-epoch bar that ``verbose=0`` silences, and the stage bars of
+experiments, which draw only on a live terminal (or notebook): redirected to a log or a pipe,
+a finished stage leaves no line behind."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich import get_console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "stage_bar"]
+
+
+def stage_bar(verbose: int, label: str) -> RichProgress:
+    """A bar of runs done labelled ``label``: silent when ``verbose`` is 0 or when the
+    output is not a terminal, where each finished stage would leave a line in the log.
+
+    Examples
+    --------
+    >>> with stage_bar(0, "runs") as bars:
+    ...     task = bars.add_task("", total=2)
+    ...     bars.update(task, advance=2)
+    """
+    console = get_console()
+    return RichProgress(
+        TextColumn(f"[bold]{label}"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not verbose or not (console.is_terminal or console.is_jupyter),
+    )
 
 
 def _summary(records: list[dict[str, Any]], active: int) -> str:
