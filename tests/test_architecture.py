@@ -25,11 +25,18 @@ PACKAGE = SRC / "regulab"
 #: one above. The first name that prefixes a module (``regulab.training._vmap`` is in
 #: ``regulab.training``) gives its layer; docs/architecture.md explains the order.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("regulab.errors", "regulab._version", "regulab._files", "regulab._format", "regulab._split"),
-    ("regulab.stats",),
+    (
+        "regulab.errors",
+        "regulab._version",
+        "regulab._files",
+        "regulab._format",
+        "regulab._split",
+        "regulab._terminal",
+    ),
+    ("regulab.stats", "regulab.tables"),
     ("regulab.penalties", "regulab.models"),
     ("regulab.custom",),
-    ("regulab.training",),
+    ("regulab.training", "regulab.solvers"),
     ("regulab.data",),
     ("regulab.io",),
     ("regulab.config",),
