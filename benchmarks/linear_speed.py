@@ -76,15 +76,27 @@ def mnist_section(mnist_dir: str, quick: bool, repeats: int) -> tuple[Table, dic
 
     def ours(l1: float, rows: np.ndarray | slice = slice(None)) -> Any:
         return fit_linear(
-            X[rows], y[rows], task="multiclass", n_classes=10, l1=l1, tol=MNIST_TOL,
-            max_iter=500, dtype=torch.float32,
+            X[rows],
+            y[rows],
+            task="multiclass",
+            n_classes=10,
+            l1=l1,
+            tol=MNIST_TOL,
+            max_iter=500,
+            dtype=torch.float32,
         )
 
     # the pick: a warm-started path over the candidates on the fit rows, scored on validation
     path, pick_time = time_call(
         lambda: linear_path(
-            X[fit_rows], y[fit_rows], MNIST_L1, task="multiclass", n_classes=10,
-            tol=MNIST_TOL, max_iter=500, dtype=torch.float32,
+            X[fit_rows],
+            y[fit_rows],
+            MNIST_L1,
+            task="multiclass",
+            n_classes=10,
+            tol=MNIST_TOL,
+            max_iter=500,
+            dtype=torch.float32,
         )
     )
     candidates = []
@@ -127,14 +139,28 @@ def mnist_section(mnist_dir: str, quick: bool, repeats: int) -> tuple[Table, dic
         f"acc >= 92.5% {verdict(accuracy >= 0.925)}; zeros >= 60% {verdict(zeros >= 0.6)}; "
         f"time {ratio:.2f}x lbfgs <= 0.33 {verdict(ratio <= 1 / 3)}",
     )
-    table.add("scikit-learn lbfgs L2, C=1, max_iter=100", f"{baseline.median:.2f}",
-              pct(lbfgs_accuracy), pct(float(np.mean(lbfgs.coef_ == 0))), "baseline")
-    table.add(f"  the pick: {len(MNIST_L1)}-step path on {len(fit_rows)} rows (once)",
-              f"{pick_time.wall:.2f}", "-", "-", f"chose l1={chosen:g} on validation")
+    table.add(
+        "scikit-learn lbfgs L2, C=1, max_iter=100",
+        f"{baseline.median:.2f}",
+        pct(lbfgs_accuracy),
+        pct(float(np.mean(lbfgs.coef_ == 0))),
+        "baseline",
+    )
+    table.add(
+        f"  the pick: {len(MNIST_L1)}-step path on {len(fit_rows)} rows (once)",
+        f"{pick_time.wall:.2f}",
+        "-",
+        "-",
+        f"chose l1={chosen:g} on validation",
+    )
     figures = {
-        "mnist_ours_s": ours_samples.median, "mnist_lbfgs_s": baseline.median,
-        "mnist_ratio": ratio, "mnist_accuracy": accuracy, "mnist_zeros": zeros,
-        "mnist_l1": chosen, "mnist_pick_s": pick_time.wall,
+        "mnist_ours_s": ours_samples.median,
+        "mnist_lbfgs_s": baseline.median,
+        "mnist_ratio": ratio,
+        "mnist_accuracy": accuracy,
+        "mnist_zeros": zeros,
+        "mnist_l1": chosen,
+        "mnist_pick_s": pick_time.wall,
     }
     return table, figures
 
@@ -183,12 +209,27 @@ def cv_section(repeats: int) -> tuple[Table, dict[str, Any]]:
         f"(median of {repeats}; refit at the pick included)",
         ["method", "seconds", "pick (step)", "nonzero at pick", "target"],
     )
-    table.add("regulab cv_linear_path + fit_linear (KKT <= 1e-4)", f"{mine.median:.2f}",
-              cv.best_index, refit.n_nonzero, f"{ratio:.2f}x <= 0.5 {verdict(ratio <= 0.5)}")
-    table.add("LogisticRegressionCV liblinear L1", f"{base.median:.2f}", sk_index,
-              int(np.count_nonzero(sk.coef_)), "baseline")
-    figures = {"cv_ours_s": mine.median, "cv_liblinear_s": base.median, "cv_ratio": ratio,
-               "cv_pick": cv.best_index, "cv_liblinear_pick": sk_index}
+    table.add(
+        "regulab cv_linear_path + fit_linear (KKT <= 1e-4)",
+        f"{mine.median:.2f}",
+        cv.best_index,
+        refit.n_nonzero,
+        f"{ratio:.2f}x <= 0.5 {verdict(ratio <= 0.5)}",
+    )
+    table.add(
+        "LogisticRegressionCV liblinear L1",
+        f"{base.median:.2f}",
+        sk_index,
+        int(np.count_nonzero(sk.coef_)),
+        "baseline",
+    )
+    figures = {
+        "cv_ours_s": mine.median,
+        "cv_liblinear_s": base.median,
+        "cv_ratio": ratio,
+        "cv_pick": cv.best_index,
+        "cv_liblinear_pick": sk_index,
+    }
     return table, figures
 
 

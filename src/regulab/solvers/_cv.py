@@ -59,8 +59,7 @@ class CVPath:
         chosen, other = ("min", "1se") if self.rule == "min" else ("1se", "min")
         other_index = self.one_se_index if self.rule == "min" else self.best_index
         return (
-            f"λ_{chosen} chose {line(self.chosen_index)}; "
-            f"λ_{other} would give {line(other_index)}."
+            f"λ_{chosen} chose {line(self.chosen_index)}; λ_{other} would give {line(other_index)}."
         )
 
 

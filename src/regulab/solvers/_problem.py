@@ -74,7 +74,9 @@ class Problem:
         if self.task == "multiclass":
             log_p = torch.log_softmax(scores, dim=1)
             picked = log_p.gather(1, self.targets.unsqueeze(1))
-            residual = log_p.exp_().scatter_add_(1, self.targets.unsqueeze(1), -torch.ones_like(picked))
+            residual = log_p.exp_().scatter_add_(
+                1, self.targets.unsqueeze(1), -torch.ones_like(picked)
+            )
             return -picked.mean(), residual / n
         if self.task == "binary":
             z = scores[:, 0]
