@@ -194,7 +194,7 @@ def linear_path(
     >>> y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
     >>> grid = strength_grid(lambda_max(X, y, task="binary"), n=4, eps=0.01)
     >>> linear_path(X, y, grid, task="binary").n_nonzero.tolist()
-    [0, 2, 4, 6]
+    [0, 2, 2, 4]
     """
     check_range("l1_ratio", l1_ratio, low=0.0, high=1.0, owner="linear_path")
     if solver not in SOLVERS:
