@@ -1,0 +1,164 @@
+"""The convex problem in Regulab's semantics: data loss, penalty, gradients and KKT violation.
+
+A linear model has weights ``W`` of shape ``(K, p)`` (``nn.Linear``'s layout) and intercepts
+``b`` of shape ``(K,)``; scores are ``X @ W.T + b``. The objective is the trainer's mean data
+loss plus ``l1 * sum(|W|) + l2 * sum(W ** 2)``; intercepts are not penalized:
+
+============== ===== ====================================================================
+task           K     mean data loss
+============== ===== ====================================================================
+multiclass     C     cross-entropy of the softmax over the C scores (``F.cross_entropy``)
+binary         1     ``F.binary_cross_entropy_with_logits`` on one logit, labels 0/1
+regression     C     squared error averaged over rows and target columns (``F.mse_loss``)
+============== ===== ====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from regulab.errors import DataError, InvalidParameterError
+
+TASKS = ("multiclass", "binary", "regression")
+
+
+def check_task(task: str) -> str:
+    """Return ``task`` if it is one of :data:`TASKS`."""
+    if task not in TASKS:
+        raise InvalidParameterError(
+            f"The 'task' parameter of the linear solvers must be one of {', '.join(TASKS)}. "
+            f"Got {task!r} instead."
+        )
+    return task
+
+
+@dataclass
+class Problem:
+    """Data and strengths of one fit, as tensors on one device and dtype.
+
+    ``targets`` holds class indices (multiclass), 0/1 floats (binary) or an ``(n, K)`` float
+    table (regression).
+    """
+
+    X: torch.Tensor
+    targets: torch.Tensor
+    task: str
+    n_outputs: int
+    l1: float = 0.0
+    l2: float = 0.0
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def size(self) -> int:
+        """Number of unknowns: ``K * p`` weights and ``K`` intercepts."""
+        return self.n_outputs * (self.n_features + 1)
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Views ``(W, b)`` of a flat parameter vector."""
+        cut = self.n_outputs * self.n_features
+        return x[:cut].view(self.n_outputs, self.n_features), x[cut:]
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor:
+        W, b = self.split(x)
+        return torch.addmm(b, self.X, W.T)
+
+    def loss_and_residual(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean data loss and its gradient with respect to the scores."""
+        n = scores.shape[0]
+        if self.task == "multiclass":
+            log_p = torch.log_softmax(scores, dim=1)
+            picked = log_p.gather(1, self.targets.unsqueeze(1))
+            residual = log_p.exp_().scatter_add_(
+                1, self.targets.unsqueeze(1), -torch.ones_like(picked)
+            )
+            return -picked.mean(), residual / n
+        if self.task == "binary":
+            z = scores[:, 0]
+            loss = F.binary_cross_entropy_with_logits(z, self.targets)
+            return loss, ((torch.sigmoid(z) - self.targets) / n).unsqueeze(1)
+        diff = scores - self.targets
+        return diff.pow(2).mean(), diff * (2.0 / diff.numel())
+
+    def smooth(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """Data loss plus the L2 term, and its gradient (flat, like ``x``)."""
+        W, _ = self.split(x)
+        loss, residual = self.loss_and_residual(self.scores(x))
+        grad_W = residual.T @ self.X
+        if self.l2:
+            grad_W = grad_W + (2.0 * self.l2) * W
+            loss = loss + self.l2 * W.pow(2).sum()
+        return float(loss), torch.cat([grad_W.reshape(-1), residual.sum(0)])
+
+    def l1_term(self, x: torch.Tensor) -> float:
+        return self.l1 * float(self.split(x)[0].abs().sum()) if self.l1 else 0.0
+
+    def objective(self, x: torch.Tensor) -> float:
+        """The full objective: mean data loss + L1 + L2."""
+        return self.smooth(x)[0] + self.l1_term(x)
+
+    def pseudo_gradient(self, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """Minimum-norm subgradient of the objective (zero exactly at the optimum)."""
+        if not self.l1:
+            return grad
+        cut = self.n_outputs * self.n_features
+        w, g = x[:cut], grad[:cut]
+        shrunk = torch.sign(g) * torch.clamp(g.abs() - self.l1, min=0.0)
+        at_zero_or_not = torch.where(w == 0, shrunk, g + self.l1 * torch.sign(w))
+        return torch.cat([at_zero_or_not, grad[cut:]])
+
+    def kkt(self, x: torch.Tensor) -> float:
+        """Largest KKT violation: ``max |pseudo-gradient|`` in gradient units."""
+        return float(self.pseudo_gradient(x, self.smooth(x)[1]).abs().max())
+
+    def intercept_only(self) -> torch.Tensor:
+        """The flat parameters of the best intercept-only model (all weights zero)."""
+        x = torch.zeros(self.size, dtype=self.X.dtype, device=self.X.device)
+        _, b = self.split(x)
+        if self.task == "multiclass":
+            counts = torch.bincount(self.targets, minlength=self.n_outputs).to(self.X.dtype)
+            logp = torch.log(torch.clamp(counts / counts.sum(), min=1e-12))
+            b.copy_(logp - logp.mean())
+        elif self.task == "binary":
+            p = torch.clamp(self.targets.mean(), 1e-12, 1 - 1e-12)
+            b.fill_(float(torch.log(p / (1 - p))))
+        else:
+            b.copy_(self.targets.mean(0))
+        return x
+
+
+def make_problem(
+    X: object,
+    y: object,
+    task: str,
+    n_classes: int | None,
+    device: str | torch.device,
+    dtype: torch.dtype,
+) -> Problem:
+    """Validate ``X``/``y`` and place them on ``device`` as ``dtype`` tensors."""
+    task = check_task(task)
+    X_t = torch.as_tensor(X, dtype=dtype, device=device)
+    y_t = torch.as_tensor(y, device=device)
+    if X_t.ndim != 2 or len(X_t) == 0:
+        raise DataError(f"X must be a non-empty 2-D table; got shape {tuple(X_t.shape)}.")
+    if len(y_t) != len(X_t):
+        raise DataError(f"X has {len(X_t)} rows but y has {len(y_t)}.")
+    if not bool(torch.isfinite(X_t).all()):
+        raise DataError("X contains NaN or infinite values.")
+    if task == "regression":
+        targets = y_t.to(dtype).reshape(len(y_t), -1)
+        return Problem(X_t, targets, task, int(targets.shape[1]))
+    labels = y_t.reshape(-1).long()
+    if task == "binary":
+        if bool(((labels != 0) & (labels != 1)).any()):
+            raise DataError("Binary labels must be 0 or 1.")
+        return Problem(X_t, labels.to(dtype), task, 1)
+    k = int(n_classes) if n_classes is not None else int(labels.max()) + 1
+    if k < 2 or int(labels.min()) < 0 or int(labels.max()) >= k:
+        raise DataError(f"Multiclass labels must be integers in [0, {k}); n_classes={k}.")
+    return Problem(X_t, labels, task, k)
