@@ -31,6 +31,7 @@ __all__ = [
     "available_metrics",
     "check_outputs",
     "end_epoch",
+    "end_stack_epoch",
     "end_training",
     "epoch_record",
     "fit_result",
@@ -249,6 +250,35 @@ def end_epoch(run: Run, callbacks: Sequence[Callback], record: dict[str, Any]) -
         run.stop_training = True
         run.stop_reason = StopReason.NON_FINITE
         run.stop_message = f"loss became {record['loss']} at epoch {record['epoch']}"
+
+
+def end_stack_epoch(
+    runs: Sequence[Run],
+    members: Sequence[Member],
+    active: Sequence[int],
+    epoch: int,
+    epochs: int,
+    metrics: tuple[list[float], list[dict[str, float]] | None, list[float], list[float]],
+    seconds: float,
+) -> list[int]:
+    """End one epoch of a stack: write each active member's history row (``metrics`` holds
+    the per-member training losses, validation metrics, penalties and zero shares, in
+    ``active`` order), run its callbacks, and return the members that stop now."""
+    train_loss, val, penalty, zero_share = metrics
+    stopped = []
+    for position, k in enumerate(active):
+        record = epoch_record(
+            epoch,
+            train_loss[position],
+            None if val is None else val[position],
+            penalty[position],
+            zero_share[position],
+            seconds,
+        )
+        end_epoch(runs[k], members[k].callbacks, record)
+        if runs[k].stop_training or epoch == epochs:
+            stopped.append(k)
+    return stopped
 
 
 def end_training(run: Run, callbacks: Sequence[Callback], epochs: int) -> None:

@@ -32,8 +32,7 @@ from regulab.training._common import (
     _targets,
     _validation_split,
     available_metrics,
-    end_epoch,
-    epoch_record,
+    end_stack_epoch,
     fit_result,
 )
 from regulab.training._generic import train_modules
@@ -417,19 +416,9 @@ def _train_stack(
         penalty = stack.penalty_values().tolist()
         zero_share = stack.weight_sparsity().tolist()
         seconds = time.perf_counter() - epoch_start
-        stopped = []
-        for position, k in enumerate(active):
-            record = epoch_record(
-                epoch,
-                train_loss[position],
-                None if val is None else val[position],
-                penalty[position],
-                zero_share[position],
-                seconds,
-            )
-            end_epoch(runs[k], members[k].callbacks, record)
-            if runs[k].stop_training or epoch == epochs:
-                stopped.append(k)
+        stopped = end_stack_epoch(
+            runs, members, active, epoch, epochs, (train_loss, val, penalty, zero_share), seconds
+        )
         progress.update(epoch, [runs[k].history[-1] for k in active], len(active) - len(stopped))
         for k in stopped:
             if members[k].state is not None:

@@ -46,8 +46,7 @@ from regulab.training._common import (
     _finish,
     _MemberRun,
     _seeds,
-    end_epoch,
-    epoch_record,
+    end_stack_epoch,
     fit_result,
 )
 from regulab.training._history import FitResult
@@ -466,19 +465,15 @@ def train_stacked(
                 val = member_metrics(stack.scores(X_val, chunk), y_val, kind)
             penalty, zero_share = stack.penalty_values(), stack.zero_shares()
             seconds = time.perf_counter() - epoch_start
-            stopped = []
-            for position, k in enumerate(active):
-                record = epoch_record(
-                    epoch,
-                    train_loss[position],
-                    None if val is None else val[position],
-                    penalty[position],
-                    zero_share[position],
-                    seconds,
-                )
-                end_epoch(runs[k], members[k].callbacks, record)
-                if runs[k].stop_training or epoch == epochs:
-                    stopped.append(k)
+            stopped = end_stack_epoch(
+                runs,
+                members,
+                active,
+                epoch,
+                epochs,
+                (train_loss, val, penalty, zero_share),
+                seconds,
+            )
             progress.update(
                 epoch, [runs[k].history[-1] for k in active], len(active) - len(stopped)
             )
