@@ -292,8 +292,8 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 def test_commands_exist_under_python_m() -> None:
-    # ``python -m regulab.cli`` runs cli.py as __main__, which imports this module, which
-    # imports regulab.cli again: the commands must be registered on both, without a cycle.
+    # ``python -m regulab.cli`` runs cli/__main__.py, which imports the package: the
+    # experiment commands must be registered there too.
     done = subprocess.run(
         [sys.executable, "-m", "regulab.cli", "curve", "--kind", "dropout", "--values", "0,,1"],
         capture_output=True,
