@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "regulab"
 
@@ -181,10 +179,6 @@ def test_cli_modules_import_only_downward() -> None:
         assert graph()[name] & (commands | {"regulab.cli"}) == set(), name
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="data.py, diagnose.py and estimators.py are split into packages on another branch",
-)
 def test_no_module_over_800_lines() -> None:
     long = {
         name: n
@@ -232,9 +226,6 @@ def test_the_private_torch_finder_finds_them() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=False, reason="training/_stack.py calls torch._fused_adam_; removed on another branch"
-)
 def test_only_public_torch_in_src() -> None:
     used = sorted(
         f"{name}: {private}"

@@ -46,8 +46,8 @@ def _module_capacity(
 ) -> tuple[str, dict[str, Any]]:
     """The name and :func:`~regulab.custom.describe_module` of a CNN or factory model, built
     for ``dataset`` and checked on two of its rows as training checks it."""
+    from regulab.training._common import _targets
     from regulab.training._generic import check_fits
-    from regulab.training._trainer import _targets
 
     name = model if isinstance(model, str) else factory_reference(model)
     shape = dataset.image_shape
