@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -187,6 +187,8 @@ class Penalty:
     def get_config(self) -> dict[str, Any]:
         """Return JSON-safe constructor arguments; ``from_config`` rebuilds the penalty."""
         config = {"name": self.name, **self._own_config()}
+        if self.proximal:
+            config["proximal"] = True
         if self.per_layer:
             config["per_layer"] = {str(k): v for k, v in self.per_layer.items()}
         if self.feature_factors is not None:
@@ -211,7 +213,30 @@ class Penalty:
         return hash(repr(self))
 
 
-class L1(Penalty):
+class _OneCoefficient(Penalty):
+    """A penalty whose strength is one of the three coefficients as it is: ``l1`` (L1),
+    ``l2`` (L2) or ``decay`` (WeightDecay), stored under the parameter name ``_parameter``."""
+
+    _parameter: ClassVar[str]
+    _slot: ClassVar[int]  # position in ``(l1, l2, decay)``
+
+    def _checked(self, strength: float) -> float:
+        return float(check_range(self._parameter, strength, low=0.0, owner=type(self).__name__))
+
+    @property
+    def strength(self) -> float:
+        return float(getattr(self, self._parameter))
+
+    def coefficients(self, strength: float) -> tuple[float, float, float]:
+        slots = [0.0, 0.0, 0.0]
+        slots[self._slot] = strength
+        return slots[0], slots[1], slots[2]
+
+    def _own_config(self) -> dict[str, Any]:
+        return {self._parameter: self.strength}
+
+
+class L1(_OneCoefficient):
     """Lasso penalty ``l1 * sum(|w|)``; ``proximal=True`` gives exact zeros.
 
     Parameters
@@ -230,27 +255,16 @@ class L1(Penalty):
     """
 
     name = "l1"
+    _parameter = "l1"
+    _slot = 0
 
     def __init__(self, l1: float = 0.01, *, proximal: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.l1 = float(check_range("l1", l1, low=0.0, owner="L1"))
+        self.l1 = self._checked(l1)
         self.proximal = bool(proximal)
 
-    @property
-    def strength(self) -> float:
-        return self.l1
 
-    def coefficients(self, strength: float) -> tuple[float, float, float]:
-        return strength, 0.0, 0.0
-
-    def _own_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"l1": self.l1}
-        if self.proximal:
-            config["proximal"] = True
-        return config
-
-
-class L2(Penalty):
+class L2(_OneCoefficient):
     """Ridge penalty ``l2 * sum(w ** 2)`` (coupled: it enters the gradient).
 
     Parameters
@@ -265,20 +279,12 @@ class L2(Penalty):
     """
 
     name = "l2"
+    _parameter = "l2"
+    _slot = 1
 
     def __init__(self, l2: float = 0.01, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.l2 = float(check_range("l2", l2, low=0.0, owner="L2"))
-
-    @property
-    def strength(self) -> float:
-        return self.l2
-
-    def coefficients(self, strength: float) -> tuple[float, float, float]:
-        return 0.0, strength, 0.0
-
-    def _own_config(self) -> dict[str, Any]:
-        return {"l2": self.l2}
+        self.l2 = self._checked(l2)
 
 
 class ElasticNet(Penalty):
@@ -322,13 +328,10 @@ class ElasticNet(Penalty):
         return strength * self.l1_ratio, strength * (1.0 - self.l1_ratio) / 2.0, 0.0
 
     def _own_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"alpha": self.alpha, "l1_ratio": self.l1_ratio}
-        if self.proximal:
-            config["proximal"] = True
-        return config
+        return {"alpha": self.alpha, "l1_ratio": self.l1_ratio}
 
 
-class WeightDecay(Penalty):
+class WeightDecay(_OneCoefficient):
     """Decoupled weight decay (AdamW-style): ``w <- w - lr * wd * w`` with each step.
 
     It adds nothing to the loss; the trainer applies it. With SGD it equals ``L2(wd / 2)``.
@@ -345,20 +348,12 @@ class WeightDecay(Penalty):
     """
 
     name = "weight_decay"
+    _parameter = "wd"
+    _slot = 2
 
     def __init__(self, wd: float = 1e-4, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.wd = float(check_range("wd", wd, low=0.0, owner="WeightDecay"))
-
-    @property
-    def strength(self) -> float:
-        return self.wd
-
-    def coefficients(self, strength: float) -> tuple[float, float, float]:
-        return 0.0, 0.0, strength
-
-    def _own_config(self) -> dict[str, Any]:
-        return {"wd": self.wd}
+        self.wd = self._checked(wd)
 
 
 _REGISTRY: dict[str, type[Penalty]] = {

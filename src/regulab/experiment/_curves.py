@@ -22,7 +22,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -141,20 +141,26 @@ class CurveResult:
 def _curve(
     group: str,
     parameter: str,
-    values: Sequence[float],
+    argument: str,
+    bounds: Mapping[str, Any],
     make_config: Callable[[TrainConfig, float], tuple[str, TrainConfig]],
-    data: str | Dataset,
-    seeds: int,
-    store: Any,
-    jobs: int,
-    verbose: int,
+    arguments: Mapping[str, Any],
     *,
     needs_hidden_layer: bool = False,
-    **setup: Any,
 ) -> CurveResult:
-    """Load and split ``data`` (``setup``: its options and the training settings), train
-    ``make_config(base, value)`` for every value and seed, and choose on validation."""
-    dataset, bundle, base = prepare_experiment(data, **setup)
+    """Check the arguments of curve ``group`` (``arguments``: its ``locals()``; the swept
+    values in ``arguments[argument]``, each within ``bounds`` of :func:`check_range`), load
+    and split the data, train ``make_config(base, value)`` for every value and seed, and
+    choose on validation."""
+    seeds, store, jobs, verbose = (arguments[k] for k in ("seeds", "store", "jobs", "verbose"))
+    check_common(group, seeds, arguments["epochs"], jobs)
+    refuse_custom(arguments["model"], group)
+    check_distinct(argument, arguments[argument], group)
+    for value in arguments[argument]:
+        check_range(argument, value, owner=group, **bounds)
+    kind = int if bounds.get("integer") else float
+    values = [kind(value) for value in arguments[argument]]
+    dataset, bundle, base = prepare_experiment(arguments["data"], **setup_arguments(arguments))
     if needs_hidden_layer:
         require_hidden_layer(base, bundle, group)
     configs = [make_config(base, value) for value in values]
@@ -258,24 +264,14 @@ def dropout_curve(
     >>> [row["rate"] for row in curve.rows]
     [0.0, 0.3]
     """
-    owner = "dropout_curve"
-    check_common(owner, seeds, epochs, jobs)
-    refuse_custom(model, owner)
-    check_distinct("rates", rates, owner)
-    for rate in rates:
-        check_range("rates", rate, low=0.0, high=1.0, high_open=True, owner=owner)
     return _curve(
-        owner,
+        "dropout_curve",
         "rate",
-        [float(r) for r in rates],
+        "rates",
+        {"low": 0.0, "high": 1.0, "high_open": True},
         lambda base, r: (f"dropout={r:g}", replace(base, dropout=(float(r),))),
-        data,
-        seeds,
-        store,
-        jobs,
-        verbose,
+        locals(),
         needs_hidden_layer=True,
-        **setup_arguments(locals()),
     )
 
 
@@ -333,24 +329,14 @@ def patience_curve(
     >>> curve.best in (0, 2)
     True
     """
-    owner = "patience_curve"
-    check_common(owner, seeds, epochs, jobs)
-    refuse_custom(model, owner)
-    check_distinct("patiences", patiences, owner)
-    for patience in patiences:
-        check_range("patiences", patience, low=0, integer=True, owner=owner)
     return _curve(
-        owner,
+        "patience_curve",
         "patience",
-        [int(p) for p in patiences],
+        "patiences",
+        {"low": 0, "integer": True},
         lambda base, p: (
             f"early_stopping={monitor}:{p}",
             replace(base, early_stopping=(monitor, int(p))),
         ),
-        data,
-        seeds,
-        store,
-        jobs,
-        verbose,
-        **setup_arguments(locals()),
+        locals(),
     )

@@ -6,17 +6,8 @@ each stack's records as soon as it finishes, so the caller can store them at onc
 that dies mid-run costs only its stack in flight: the scheduler runs it again elsewhere, and
 every stack is still yielded exactly once.
 
-Needs the ``distributed`` package (``pip install 'regulab[dask]'``).
-
-Examples
---------
->>> from regulab.config import TrainConfig
->>> from regulab.experiment import RunSpec, make_tasks, prepare_data
->>> _, data = prepare_data("iris")
->>> specs = [RunSpec("none", TrainConfig(model="4-8-3", epochs=2), seed) for seed in range(2)]
->>> batches = execute_dask(make_tasks(specs), data, "dev", workers=1)  # doctest: +SKIP
->>> sorted(r.seed for records in batches for r in records)  # doctest: +SKIP
-[0, 1]
+Needs the ``distributed`` package (``pip install 'regulab[dask]'``). The example is in
+:func:`execute_dask`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -113,6 +113,14 @@ def store_file(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def _require(where: str, *checks: tuple[Callable[[], bool], str]) -> None:
+    """Raise :class:`StoreError` ``"{where}: {problem}"`` for the first check whose
+    condition is false, in order (a later condition may assume the earlier ones)."""
+    for holds, problem in checks:
+        if not holds():
+            raise StoreError(f"{where}: {problem}")
+
+
 def check_writable(path: str | os.PathLike[str] = DEFAULT_STORE_NAME) -> Path:
     """Raise :class:`StoreError` unless a store can be opened and written at ``path``.
 
@@ -145,23 +153,26 @@ def check_writable(path: str | os.PathLike[str] = DEFAULT_STORE_NAME) -> Path:
     folder = target.parent
     where = f"Cannot write the results store '{target}'"
     fix = "Create the folder or choose another store path (--store)."
-    if not folder.exists():
-        raise StoreError(f"{where}: folder '{folder}' does not exist. {fix}")
-    if not folder.is_dir():
-        raise StoreError(f"{where}: '{folder}' is a file, not a folder. {fix}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StoreError(
-            f"{where}: folder '{folder}' is not writable (SQLite needs to create journal "
-            f"files next to the store). Choose a writable folder (--store)."
-        )
+    _require(
+        where,
+        (folder.exists, f"folder '{folder}' does not exist. {fix}"),
+        (folder.is_dir, f"'{folder}' is a file, not a folder. {fix}"),
+        (
+            lambda: os.access(folder, os.W_OK | os.X_OK),
+            f"folder '{folder}' is not writable (SQLite needs to create journal files next to "
+            "the store). Choose a writable folder (--store).",
+        ),
+    )
     if target.exists():
-        if not target.is_file():
-            raise StoreError(f"{where}: it exists and is not a regular file. {fix}")
-        if not os.access(target, os.R_OK | os.W_OK):
-            raise StoreError(
-                f"{where}: the file is not readable and writable by this user. "
-                f"Fix its permissions or choose another store path (--store)."
-            )
+        _require(
+            where,
+            (target.is_file, f"it exists and is not a regular file. {fix}"),
+            (
+                lambda: os.access(target, os.R_OK | os.W_OK),
+                "the file is not readable and writable by this user. Fix its permissions or "
+                "choose another store path (--store).",
+            ),
+        )
         _inspect_file(target)
     return target
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -153,6 +154,15 @@ def _render(
     return f"{page}\n", images, data, sections
 
 
+_RENDER_PARAMETERS = tuple(inspect.signature(_render).parameters)
+
+
+def _render_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of :func:`_render` among ``arguments`` (``locals()`` of
+    :func:`render_report` or :func:`write_report`, which take them under the same names)."""
+    return {name: arguments[name] for name in _RENDER_PARAMETERS}
+
+
 def render_report(
     records: Sequence[RunRecord],
     *,
@@ -175,19 +185,7 @@ def render_report(
     figures : list of FigureImage
     data : ReportData
     """
-    page, images, data, _ = _render(
-        records,
-        title=title,
-        image_shape=image_shape,
-        table=table,
-        path_summaries=path_summaries,
-        diagnostics_html=diagnostics_html,
-        extra_sections=extra_sections,
-        lead_sections=lead_sections,
-        summary_html=summary_html,
-        dataset=dataset,
-        generated=generated,
-    )
+    page, images, data, _ = _render(**_render_arguments(locals()))
     return page, images, data
 
 
@@ -256,19 +254,7 @@ def write_report(
     >>> info.sections[:2]
     ['comparison', 'learning-curves']
     """
-    page, images, data, sections = _render(
-        records,
-        title=title,
-        image_shape=image_shape,
-        table=table,
-        path_summaries=path_summaries,
-        diagnostics_html=diagnostics_html,
-        extra_sections=extra_sections,
-        lead_sections=lead_sections,
-        summary_html=summary_html,
-        dataset=dataset,
-        generated=generated,
-    )
+    page, images, data, sections = _render(**_render_arguments(locals()))
     target = Path(path)
     content = page.encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)

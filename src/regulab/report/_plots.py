@@ -140,6 +140,19 @@ def _grid(n: int, max_cols: int, cell: tuple[float, float], **kwargs: Any) -> tu
     return fig, axes
 
 
+def _bar_label(ax: Any, text: str, x: float, y: float | np.integer[Any]) -> None:
+    """Write ``text`` just right of the end ``(x, y)`` of a horizontal bar."""
+    ax.annotate(
+        text,
+        (x, y),
+        xytext=(4, 0),
+        textcoords="offset points",
+        va="center",
+        fontsize=8,
+        color=ACCENT,
+    )
+
+
 def learning_curves_figure(curves: Sequence[LearningCurve]) -> Figure:
     """Small multiples: mean training vs validation loss per epoch, one panel per config."""
     fig, axes = _grid(len(curves), 3, (3.3, 2.5), sharey=True)
@@ -190,15 +203,7 @@ def gap_figure(data: ReportData, colors: dict[str, str]) -> Figure:
     ax.grid(axis="y", visible=False)
     for yi, mean, up in zip(y, means, high):
         if math.isfinite(mean):
-            ax.annotate(
-                f"{mean:.3g}",
-                (max(mean + up, mean, 0.0), yi),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=8,
-                color=ACCENT,
-            )
+            _bar_label(ax, f"{mean:.3g}", max(mean + up, mean, 0.0), yi)
     ax.set_xlabel("validation loss − training loss at the returned epoch (mean, 95% CI)")
     ax.margins(x=0.12)
     return fig
@@ -282,15 +287,7 @@ def sparsity_figure(data: SparsityData, colors: dict[str, str]) -> Figure:
     right.invert_yaxis()
     right.grid(axis="y", visible=False)
     for yi, d in zip(yc, data.dropped):
-        right.annotate(
-            f"{d.mean_count:.3g} of {d.n_inputs}",
-            (d.mean_count, yi),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=8,
-            color=ACCENT,
-        )
+        _bar_label(right, f"{d.mean_count:.3g} of {d.n_inputs}", d.mean_count, yi)
     right.set_xlabel("inputs dropped (mean)")
     right.set_xlim(0, max(max(counts, default=0.0), 1.0) * 1.45)
     if shown:
