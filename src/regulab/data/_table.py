@@ -12,10 +12,10 @@ Examples
 ...                       "y": ["a", "b", "a", "b"]})
 >>> from regulab.data import load
 >>> dataset = load(frame, target="y")
->>> dataset.feature_names
-['x', 'x_(missing)', 'smoker_No', 'smoker_Yes']
+>>> dataset.feature_names  # levels seen in under 5 rows share "(other)"
+['x', 'x_(missing)', 'smoker_(other)']
 >>> dataset.table.groups["smoker"], dataset.classes
-([2, 3], ['a', 'b'])
+([2], ['a', 'b'])
 """
 
 from __future__ import annotations
