@@ -34,6 +34,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     huge = iris.copy()
     huge.loc[5, "petal width (cm)"] = 1e308
     huge.to_csv(folder / "huge.csv", index=False)
+    (folder / "mixed.csv").write_text(
+        "color,smoker,x,y\n"
+        + "".join(
+            f"{'red' if i % 3 else 'blue'},{'Yes' if i % 2 else 'No'},{i},{i % 2}\n"
+            for i in range(12)
+        )
+    )
     (folder / "dup.csv").write_text("a,y,b,y\n1,0,2,0\n2,1,3,1\n3,0,4,0\n4,1,5,1\n")
     save(LinearModel(4, 3, seed=0), folder / "model.safetensors")
     for name, factory in [("gone", "gone_module:make_dense"), ("changed", "user_models:make_mlp")]:
@@ -237,6 +244,37 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         ["tune", "--data", "digits", "--model", "cnn", "--trials", "2", *STORE],
         2,
         ["tune runs Regulab's MLP only", "warm starts and sweeps are built on the MLP's layers"],
+    ),
+    # -- column kinds of a table (issue 19) ---------------------------------------------------
+    "advise --categorical not a column": (
+        ["advise", "--data", "{mixed}", "--target", "y", "--categorical", "colr", *STORE],
+        2,
+        ["'categorical' option names column 'colr'", "Did you mean 'color'"],
+    ),
+    "train --drop not a column": (
+        ["train", "--data", "{mixed}", "--target", "y", "--drop", "smokr", "--quiet"],
+        2,
+        ["'drop' option names column 'smokr'", "Did you mean 'smoker'"],
+    ),
+    "compare --numeric not a column": (
+        ["compare", "--data", "{mixed}", "--target", "y", "--numeric", "z", *STORE],
+        2,
+        ["'numeric' option names column 'z'"],
+    ),
+    "diagnose --drop the target": (
+        ["diagnose", "--data", "{mixed}", "--target", "y", "--drop", "y"],
+        2,
+        ["'y' is the target", "'drop'"],
+    ),
+    "path --categorical on a built-in": (
+        ["path", "--data", "iris", "--categorical", "a", *STORE],
+        2,
+        ["built-in dataset 'iris' is all numeric", "for tables"],
+    ),
+    "train --numeric on a text column": (
+        ["train", "--data", "{mixed}", "--target", "y", "--numeric", "color", "--quiet"],
+        2,
+        ["'color'", "row"],
     ),
     # -- diagnose-run (item 10) -------------------------------------------------------------
     "diagnose-run non-numeric cell": (

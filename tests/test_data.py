@@ -58,9 +58,16 @@ def test_digits_has_image_metadata():
 def test_list_datasets_names_every_builtin():
     names = [name for name, _ in list_datasets()]
     assert names == list(BUILTIN_DATASETS)
-    assert {"digits", "breast_cancer", "wine", "iris", "diabetes", "mnist", "synthetic"} == set(
-        names
-    )
+    assert {
+        "digits",
+        "breast_cancer",
+        "wine",
+        "iris",
+        "diabetes",
+        "penguins",
+        "mnist",
+        "synthetic",
+    } == set(names)
 
 
 def test_builtin_synthetic_follows_seed_and_task():
@@ -193,27 +200,21 @@ def test_absent_target_lists_columns(tmp_path, frame):
         load(str(path), target="specie")
 
 
-def test_non_numeric_feature_names_column_and_count(tmp_path):
-    path = _write_csv(tmp_path, {"city": ["Paris", "Rome", "3", "4"], "y": [0, 1, 0, 1]})
-    with pytest.raises(DataError, match="Feature column 'city' has 2 rows with non-numeric"):
-        load(path, target="y")
-
-
-def test_nan_feature_message(tmp_path):
+def test_text_and_empty_feature_cells_make_a_table_dataset(tmp_path):
+    # Text cells and empty cells are read as users hold them (issue 19), not refused.
+    path = _write_csv(tmp_path, {"city": ["Paris", "Rome", "3", "Rome"], "y": [0, 1, 0, 1]})
+    assert load(path, target="y").table.schema.column("city").kind == "categorical"
     age = [1.0, np.nan, 3.0, np.nan, np.nan, 6.0]
     path = _write_csv(tmp_path, {"age": age, "y": ["a", "b"] * 3})
-    expected = (
-        "Feature column 'age' has 3 rows with NaN or infinite values; clean or impute them first."
-    )
-    with pytest.raises(DataError, match=re.escape(expected)):
-        load(path, target="y")
+    assert load(path, target="y").feature_names == ["age", "age_(missing)"]
 
 
-def test_several_non_finite_columns_are_all_named(tmp_path):
+def test_an_infinite_cell_is_refused_by_column_and_row(tmp_path):
     columns = {"age": [1.0, np.inf, 3.0], "height": [np.nan, np.nan, 1.0], "y": [1, 2, 3]}
     path = tmp_path / "table.parquet"
     pd.DataFrame(columns).to_parquet(path)
-    with pytest.raises(DataError, match=r"Feature columns 'age' \(1 row\), 'height' \(2 rows\)"):
+    # empty cells make it a table; the infinite cell is refused by column and row
+    with pytest.raises(DataError, match=r"Column 'age' .* row 2 holds an infinite value"):
         load(str(path), target="y")
 
 
@@ -224,10 +225,12 @@ def test_single_class_target_message(tmp_path):
         load(path, target="y", task="classification")
 
 
-def test_target_with_missing_values(tmp_path):
+def test_rows_with_an_empty_target_are_dropped_with_a_note(tmp_path, caplog):
     path = _write_csv(tmp_path, {"x": [1, 2, 3], "y": ["a", None, "b"]})
-    with pytest.raises(DataError, match="The target 'y' has 1 row with missing"):
-        load(path, target="y")
+    with caplog.at_level("INFO", logger="regulab"):
+        dataset = load(path, target="y")
+    assert dataset.n_samples == 2 and dataset.X[:, 0].tolist() == [1.0, 3.0]
+    assert "Dropped 1 row with an empty target 'y' (2 left)." in caplog.text
 
 
 def test_regression_needs_numeric_target(tmp_path):

@@ -296,21 +296,23 @@ class RunSummary:
         }
 
 
-def run(config: TrainConfig) -> RunSummary:
-    """Load, split, train and test as ``config`` says.
+def run(config: TrainConfig, dataset: Dataset | None = None) -> RunSummary:
+    """Load, split, train and test as ``config`` says (``dataset``: already loaded, e.g. a
+    table with the user's column kinds; ``config.data`` then only names it).
 
     Returns
     -------
     RunSummary
     """
     started = time.perf_counter()
-    dataset = load(
-        config.data,
-        target=config.target,
-        task=config.task,
-        mnist_dir=config.mnist_dir,
-        seed=config.seed,
-    )
+    if dataset is None:
+        dataset = load(
+            config.data,
+            target=config.target,
+            task=config.task,
+            mnist_dir=config.mnist_dir,
+            seed=config.seed,
+        )
     splits = split(dataset, val_size=config.val_size, test_size=config.test_size, seed=config.seed)
     n_outputs = dataset.n_classes if dataset.task == "classification" else 1
     model = config.build(dataset.n_features, n_outputs, dataset.task, dataset.image_shape)

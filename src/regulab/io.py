@@ -174,9 +174,13 @@ def save(
     return _format.write(path, model.state_dict(), document)
 
 
-def preprocessing_of(dataset: Any, mean: Any, scale: Any) -> dict[str, Any]:
+def preprocessing_of(
+    dataset: Any, mean: Any, scale: Any, table_state: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The ``preprocessing`` entry of a model trained on ``dataset``'s columns scaled as
-    ``(X - mean) / scale`` (what ``regulab train --save`` and ``advise --save`` store).
+    ``(X - mean) / scale`` (what ``regulab train --save`` and ``advise --save`` store);
+    ``table_state`` (:meth:`~regulab.tables.TablePreprocessor.to_state`) is stored as its
+    ``table`` entry for a model trained on a raw table.
 
     Examples
     --------
@@ -194,6 +198,7 @@ def preprocessing_of(dataset: Any, mean: Any, scale: Any) -> dict[str, Any]:
         "classes": [c.item() if hasattr(c, "item") else c for c in classes]
         if classes is not None
         else None,
+        **({"table": table_state} if table_state is not None else {}),
     }
 
 

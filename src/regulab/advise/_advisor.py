@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from regulab.advise._choice import Choice, choose
 from regulab.advise._code import code_snippets
@@ -21,6 +22,7 @@ from regulab.advise._search import SELECTION_METRIC, Runner
 from regulab.config import TrainConfig
 from regulab.custom import ModelFactory, factory_reference, is_custom
 from regulab.data import Dataset
+from regulab.data._table import leak_note
 from regulab.diagnose import DataDiagnostics
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment import RunRecord, mean_ci, prepare_data
@@ -89,6 +91,8 @@ class Advice:
     refit_epochs : int
         Epochs for a refit on every row (the folds' median early-stopping epoch under
         cross-validation).
+    dataset : Dataset, optional
+        The data set the advice was made on (what ``advise --save`` refits on).
 
     Examples
     --------
@@ -114,6 +118,7 @@ class Advice:
     seconds: float = 0.0
     image_shape: tuple[int, int] | None = None
     refit_epochs: int | None = None
+    dataset: Dataset | None = field(default=None, repr=False, compare=False)
 
     @property
     def techniques(self) -> list[str]:
@@ -278,11 +283,14 @@ def selected_features(
 
 
 def advise(
-    data: str | Dataset = "digits",
+    data: str | Dataset | pd.DataFrame = "digits",
     *,
     target: str | None = None,
     task: str | None = None,
     mnist_dir: str | None = None,
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    drop: Sequence[str] = (),
     model: str | ModelFactory | None = None,
     interpretable: bool = False,
     important_features: Sequence[str] = (),
@@ -315,9 +323,21 @@ def advise(
     the chosen config still improving, the time left retrains it with more epochs (kept
     only if its validation loss is lower). No run starts that would end after the budget.
 
+    A table as users hold it (a CSV/Parquet path or a pandas DataFrame with ``target``;
+    text, Yes/No or category columns, empty cells) is accepted raw: its column kinds are
+    printed once, ID, constant and mostly empty columns are dropped with a note, and the
+    imputation, scaling and one-hot encoding are fitted on the training rows of every fold
+    and split only. A column that alone predicts the target on the training rows is kept
+    and flagged as a possible leak in the notes and in ``data["columns"]``.
+
     Parameters
     ----------
-    data : str or Dataset, default="digits"
+    data : str, Dataset or pandas.DataFrame, default="digits"
+        A built-in name (``"penguins"`` is a mixed table), a file path, a DataFrame (give
+        ``target``) or a :class:`~regulab.data.Dataset`.
+    categorical, numeric, drop : sequence of str
+        Column kinds of a table that override the inferred ones (see
+        :func:`~regulab.data.load`).
     model : str or callable, optional
         Layer sizes (default ``inputs-128-64-outputs``), ``"cnn"``, an import path
         ``"package.module:factory"`` or the factory itself (see :mod:`regulab.custom`).
@@ -348,7 +368,15 @@ def advise(
     budget_seconds = parse_budget(budget)
     model = _check_arguments(model, seeds, jobs)
     dataset, bundle = prepare_data(
-        data, target=target, task=task, mnist_dir=mnist_dir, data_seed=seed, max_train=max_train
+        data,
+        target=target,
+        task=task,
+        mnist_dir=mnist_dir,
+        data_seed=seed,
+        max_train=max_train,
+        categorical=categorical,
+        numeric=numeric,
+        drop=drop,
     )
     _check_important_features(important_features, dataset)
     cross_validate = len(bundle.X_train) + len(bundle.X_val) <= _CV_ROWS
@@ -362,6 +390,8 @@ def advise(
         seed,
         cross_validate,
     )
+    if bundle.table is not None:
+        plan.notes += [leak_note(name, score, dataset) for name, score in bundle.table.leaks]
     deadline = started + budget_seconds
     run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
     if plan.cross_validate:
@@ -371,7 +401,9 @@ def advise(
     plan.notes += run.notes  # runs skipped at the deadline
     choice = choose(plan, experiment)
     info = _data_info(plan, experiment, choice, budget_seconds, seeds, target, data)
-    return _advice(plan, experiment, choice, info, interpretable, important_features, started)
+    advice = _advice(plan, experiment, choice, info, interpretable, important_features, started)
+    advice.dataset = dataset
+    return advice
 
 
 def _check_arguments(model: str | ModelFactory | None, seeds: int, jobs: int) -> str | None:
@@ -404,10 +436,14 @@ def _data_info(
     budget_seconds: float,
     seeds: int,
     target: str | None,
-    data: str | Dataset,
+    data: str | Dataset | pd.DataFrame,
 ) -> dict[str, Any]:
-    """The ``data`` block of the advice: the data, the split, the model and the search."""
+    """The ``data`` block of the advice: the data, the split, the model and the search
+    (plus ``columns`` for a table: kinds, dropped columns, possible leaks)."""
     dataset, bundle = plan.dataset, plan.bundle
+    columns = {}
+    if dataset.table is not None and bundle.table is not None:
+        columns = {"columns": dataset.table.columns_json(bundle.table.leaks)}
     return {
         "name": dataset.name,
         "task": dataset.task,
@@ -424,6 +460,7 @@ def _data_info(
         "target": target,
         "refit_model": plan.model_description if plan.custom else choice.refit_sizes,
         "source": data if isinstance(data, str) else None,
+        **columns,
     }
 
 

@@ -134,12 +134,17 @@ def refit_pipeline(estimator: Any, image: bool) -> Any:
 def save_refit(advice: Any, dataset: Dataset, path: str | os.PathLike[str]) -> Path:
     """Fit the recommendation of ``advice`` on every row of ``dataset`` (scaled as the
     advisor trains) and save it for ``regulab predict`` (the model plus its scaling and
-    class labels). A CNN or factory model trains with :func:`regulab.train`; the MLP and
-    linear model through their estimator."""
+    class labels; for a table data set the preprocessing fitted on every row, as JSON
+    state, which ``predict`` applies to the raw file). A CNN or factory model trains with
+    :func:`regulab.train`; the MLP and linear model through their estimator."""
     from regulab.io import preprocessing_of, save
 
     X = np.asarray(dataset.X, dtype=np.float64)
-    if dataset.image_shape is not None:
+    table_state = None
+    if dataset.table is not None:  # X is already the all-rows preprocessing's output
+        mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        table_state = dataset.table.preprocessor.to_state()
+    elif dataset.image_shape is not None:
         mean = np.zeros(X.shape[1])
         scale = np.full(X.shape[1], float(X.max()) or 1.0)
     else:
@@ -151,7 +156,8 @@ def save_refit(advice: Any, dataset: Dataset, path: str | os.PathLike[str]) -> P
         model = _refit_module(advice, dataset, features)
     else:
         model = advice.estimator().fit(features, dataset.y).model_
-    return save(model, path, preprocessing=preprocessing_of(dataset, mean, scale))
+    preprocessing = preprocessing_of(dataset, mean, scale, table_state=table_state)
+    return save(model, path, preprocessing=preprocessing)
 
 
 def _refit_module(advice: Any, dataset: Dataset, features: np.ndarray) -> Any:

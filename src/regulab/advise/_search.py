@@ -311,7 +311,12 @@ def simplicity_key(
 
 def cv_folds(bundle: DataBundle, repeat: int, seed: int, k: int = CV_FOLDS) -> list[Fold]:
     """Stratified (classification) k-fold splits of the training and validation rows; the
-    test part is kept aside, for the report only. Each fold trains one seed: its index."""
+    test part is kept aside, for the report only. Each fold trains one seed: its index.
+
+    A table bundle (``bundle.table`` set) encodes each fold itself: its preprocessing is
+    the layout refit on the fold's training rows only (medians, scales, frequent levels),
+    which encodes both its parts and rides along as the fold's ``table.fitted``.
+    """
     X = np.concatenate([bundle.X_train, bundle.X_val])
     y = np.concatenate([bundle.y_train, bundle.y_val])
     counts = np.bincount(y) if bundle.task == "classification" else np.array([len(y)])
@@ -324,13 +329,20 @@ def cv_folds(bundle: DataBundle, repeat: int, seed: int, k: int = CV_FOLDS) -> l
     result: list[Fold] = []
     for index, (train, val) in enumerate(splitter.split(X, y)):
         fold_id = repeat * k + index
+        X_train, X_val, table = X[train], X[val], bundle.table
+        if table is not None:
+            fitted = table.layout.refit(table.frame.iloc[train])
+            X_train = fitted.transform(table.frame.iloc[train])
+            X_val = fitted.transform(table.frame.iloc[val])
+            table = replace(table, fitted=fitted)
         part = replace(
             bundle,
-            X_train=X[train],
+            X_train=X_train,
             y_train=y[train],
-            X_val=X[val],
+            X_val=X_val,
             y_val=y[val],
             fingerprint=f"{bundle.fingerprint}:cv{fold_id}",
+            table=table,
         )
         result.append((part, (seed + fold_id,)))
     return result
@@ -519,12 +531,18 @@ def repeat_folds(
 
 def subsample(bundle: DataBundle, rows: int, seed: int) -> DataBundle:
     """A bundle whose training part is a random subset of ``rows`` rows."""
-    keep = np.sort(np.random.default_rng(seed).permutation(len(bundle.X_train))[:rows])
+    n_train = len(bundle.X_train)
+    keep = np.sort(np.random.default_rng(seed).permutation(n_train)[:rows])
+    table = bundle.table
+    if table is not None:  # the raw rows stay aligned: the kept training rows, then val
+        rows_kept = np.concatenate([keep, np.arange(n_train, len(table.frame))])
+        table = replace(table, frame=table.frame.iloc[rows_kept].reset_index(drop=True))
     return replace(
         bundle,
         X_train=bundle.X_train[keep],
         y_train=bundle.y_train[keep],
         fingerprint=f"{bundle.fingerprint}:rows{rows}",
+        table=table,
     )
 
 

@@ -86,16 +86,20 @@ def advise_command(**options: Any) -> None:
 
 
 def _save_refit(advice: Any, data: str, options: dict[str, Any], save_path: str) -> int:
-    """Refit the recommended model on every row of ``data`` and save it; return the rows."""
+    """Refit the recommended model on every row of the advised data and save it; return the
+    rows."""
     from regulab.advise._refit import save_refit
     from regulab.data import load
 
-    dataset = load(
+    dataset = advice.dataset or load(
         data,
         target=options["target"],
         task=options["task"],
         mnist_dir=options["mnist_dir"],
         seed=options["seed"],
+        categorical=options["categorical"],
+        numeric=options["numeric"],
+        drop=options["drop"],
     )
     save_refit(advice, dataset, save_path)
     return dataset.n_samples

@@ -104,8 +104,43 @@ def _resolve_model(ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
+def _column_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
+    """``a,b`` as ``("a", "b")`` (spaces around names stripped, empty items skipped)."""
+    return tuple(name.strip() for name in (value or "").split(",") if name.strip())
+
+
+#: ``--categorical``, ``--numeric`` and ``--drop``: the column kinds a user sets on a table.
+COLUMN_OPTIONS = [
+    click.option(
+        "--categorical",
+        default=None,
+        callback=_column_list,
+        help="Comma-separated columns of a table to encode as categories (e.g. a,b).",
+    ),
+    click.option(
+        "--numeric",
+        default=None,
+        callback=_column_list,
+        help="Comma-separated columns of a table to read as numbers.",
+    ),
+    click.option(
+        "--drop",
+        default=None,
+        callback=_column_list,
+        help="Comma-separated columns of a table to leave out.",
+    ),
+]
+
+
+def _column_options(function: Any) -> Any:
+    """Add :data:`COLUMN_OPTIONS` to a command."""
+    for option in reversed(COLUMN_OPTIONS):
+        function = option(function)
+    return function
+
+
 def _data_options(function: Any) -> Any:
-    """The options every data-reading command shares."""
+    """The options every data-reading command shares (the column kinds of a table too)."""
     options = [
         click.option(
             "--data",
@@ -128,6 +163,7 @@ def _data_options(function: Any) -> Any:
             help="Layer sizes like 64-128-64-10, 'cnn', or your own factory as "
             "package.module:function. Default: inputs-128-64-outputs.",
         ),
+        *COLUMN_OPTIONS,
     ]
     for option in reversed(options):
         function = option(function)

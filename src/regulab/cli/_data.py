@@ -38,6 +38,9 @@ def diagnose_command(
     task: str | None,
     mnist_dir: str | None,
     model: str | None,
+    categorical: tuple[str, ...],
+    numeric: tuple[str, ...],
+    drop: tuple[str, ...],
     seed: int,
     json_path: str | None,
 ) -> None:
@@ -46,7 +49,16 @@ def diagnose_command(
     from regulab.diagnose import diagnose_data
 
     _check_outputs({"--json": json_path}, {"--data": _file_input(data)})
-    dataset = load(data, target=target, task=task, mnist_dir=mnist_dir, seed=seed)
+    dataset = load(
+        data,
+        target=target,
+        task=task,
+        mnist_dir=mnist_dir,
+        seed=seed,
+        categorical=categorical,
+        numeric=numeric,
+        drop=drop,
+    )
     findings = diagnose_data(dataset, model=model, seed=seed)
     if json_path:
         write_json(

@@ -218,10 +218,20 @@ def _warnings_as_lines() -> Iterator[None]:
 def _run(function: Callable[..., Any], options: dict[str, Any], quiet: bool, **fixed: Any) -> Any:
     """Call the experiment ``function`` on ``--data`` in the ``--store`` session, warnings as
     lines, with ``fixed`` and the command's other ``options`` as keywords."""
-    with _store_session(options.pop("store")) as store, _warnings_as_lines():
-        return function(
-            options.pop("data"), store=store, verbose=0 if quiet else 1, **fixed, **options
+    data = options.pop("data")
+    columns = {name: options.pop(name) for name in ("categorical", "numeric", "drop")}
+    if any(columns.values()):  # a table with the user's column kinds, loaded here
+        from regulab.data import load
+
+        data = load(
+            data,
+            target=options.pop("target"),
+            task=options.pop("task"),
+            mnist_dir=options.pop("mnist_dir"),
+            **columns,
         )
+    with _store_session(options.pop("store")) as store, _warnings_as_lines():
+        return function(data, store=store, verbose=0 if quiet else 1, **fixed, **options)
 
 
 def _reused(count: int, what: str) -> str:

@@ -11,6 +11,7 @@ from regulab.cli._common import (
     EPOCHS,
     SEED,
     _check_outputs,
+    _column_options,
     _console,
     _file_input,
     _resolve_model,
@@ -48,6 +49,7 @@ from regulab.config import (
     help="Layer sizes like 64-128-64-10, 'linear', 'cnn', or your own factory as "
     "package.module:function. Default: inputs-128-64-outputs.",
 )
+@_column_options
 @click.option("--activation", default="relu", show_default=True)
 @click.option("--dropout", default="", help="Rates after hidden layers, e.g. 0.5,0.3.")
 @click.option("--input-dropout", type=float, default=0.0, show_default=True)
@@ -90,18 +92,33 @@ def train_command(**options: Any) -> None:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])
     if options["early_stopping"] is not None:
         options["early_stopping"] = parse_early_stopping(options["early_stopping"])
+    columns = {name: options.pop(name) for name in ("categorical", "numeric", "drop")}
     config = TrainConfig(**options, verbose=0 if quiet else 1)
-    summary = run(config)
+    dataset = None
+    if any(columns.values()):  # a table with the user's column kinds
+        from regulab.data import load
+
+        dataset = load(
+            config.data,
+            target=config.target,
+            task=config.task,
+            mnist_dir=config.mnist_dir,
+            seed=config.seed,
+            **columns,
+        )
+    summary = run(config, dataset)
     if json_path:
         write_json(json_path, summary.to_json())
     if save_path:
         from regulab.io import preprocessing_of, save
 
+        splits = summary.splits
+        table = splits.preprocessor.to_state() if splits.preprocessor is not None else None
         save(
             summary.result.model,
             save_path,
             preprocessing=preprocessing_of(
-                summary.dataset, summary.splits.mean, summary.splits.scale
+                summary.dataset, splits.mean, splits.scale, table_state=table
             ),
         )
     print_summary(_console(), summary)

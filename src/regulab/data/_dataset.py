@@ -2,13 +2,61 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from regulab.errors import DataError, InvalidParameterError, did_you_mean
+from regulab.tables import TablePreprocessor, TableSchema
 
 TASKS = ("classification", "regression")
+
+
+@dataclass(eq=False, repr=False)
+class TableData:
+    """The raw side of a table :class:`Dataset`.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The usable feature columns as read (the schema's kept columns), one row per row of
+        ``Dataset.y`` (index 0..n-1).
+    schema : TableSchema
+        Every column's kind and the dropped columns with their reasons.
+    preprocessor : TablePreprocessor
+        Fitted on ALL rows: its output columns are ``Dataset.feature_names`` (the layout every
+        split keeps) and its statistics are those of a refit on every row (``advise --save``).
+    notes : list of str
+        Short lines: the column kinds, the dropped columns, the grouped levels.
+    source : pandas.DataFrame
+        Every feature column as read, dropped ones included (the leak check looks at an ID
+        too: an index of a file sorted by the target is the canonical leak).
+    """
+
+    frame: pd.DataFrame
+    schema: TableSchema
+    preprocessor: TablePreprocessor
+    notes: list[str] = field(default_factory=list)
+    source: pd.DataFrame | None = None
+
+    @property
+    def groups(self) -> dict[str, list[int]]:
+        """Each original column's encoded columns (indices into ``Dataset.feature_names``)."""
+        return self.preprocessor.groups_
+
+    def columns_json(self, leaks: Sequence[tuple[str, float]] = ()) -> dict[str, Any]:
+        """The ``data.columns`` block of ``--json``: kinds, dropped columns, possible leaks."""
+        return {
+            "kinds": {c.name: c.kind for c in self.schema.columns},
+            "encoded": {name: len(columns) for name, columns in self.groups.items()},
+            "dropped": [
+                {"name": d.name, "code": d.code, "reason": d.reason} for d in self.schema.dropped
+            ],
+            "possible_leaks": [{"name": name, "score": score} for name, score in leaks],
+        }
 
 
 @dataclass(eq=False, repr=False)
@@ -19,6 +67,9 @@ class Dataset:
     classification (``classes[code]`` is the original label) or float32 values for regression.
     ``informative`` lists the columns a synthetic target was generated from; ``X_test`` and
     ``y_test`` hold a predefined test set (MNIST's official 10k) that :func:`split` uses as is.
+    ``table`` is set for a mixed table (text, boolean or category columns, empty cells): its
+    raw columns, schema and all-rows preprocessor (:class:`~regulab.data.TableData`); ``X``
+    is then that preprocessor's output and ``feature_names`` its encoded column names.
 
     Examples
     --------
@@ -38,6 +89,7 @@ class Dataset:
     image_shape: tuple[int, int] | None = None
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    table: TableData | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n_rows, n_columns = self.X.shape if self.X.ndim == 2 else (-1, -1)

@@ -1,4 +1,5 @@
-"""Reading a dataset from a file: CSV, Parquet and NPZ, and turning a table into a Dataset.
+"""Reading a dataset from a file: CSV, Parquet and NPZ, and turning a table into a Dataset
+(a mixed table becomes a table data set, see :mod:`regulab.data._table`).
 
 Target rule (as scikit-learn's ``type_of_target``): see :func:`infer_task`.
 """
@@ -6,6 +7,7 @@ Target rule (as scikit-learn's ``type_of_target``): see :func:`infer_task`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,9 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from regulab.data._dataset import Dataset, _one_line, _rows
-from regulab.errors import DataError, InvalidParameterError, did_you_mean
+from regulab.data._table import check_target, drop_missing_target, table_dataset
+from regulab.errors import DataError, InvalidParameterError
+from regulab.tables import read_table
 
 #: A whole-number target with at most this many distinct values is read as class labels.
 MAX_INFERRED_CLASSES = 20
@@ -22,12 +26,21 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FILE_TYPES = (".csv", ".parquet", ".pq", ".npz")
 
 
-def read_file(path: Path, target: str | None, task: str | None) -> Dataset:
+def read_file(
+    path: Path,
+    target: str | None,
+    task: str | None,
+    *,
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    drop: Sequence[str] = (),
+) -> Dataset:
     """Read a ``.csv``, ``.parquet``/``.pq`` or ``.npz`` file into a :class:`Dataset`.
 
-    CSV and Parquet need the ``target`` column; every other column is a numeric feature. An
-    ``.npz`` file holds arrays ``X`` (n, p) and ``y`` (n,). ``task`` overrides
-    :func:`infer_task`.
+    CSV and Parquet need the ``target`` column and are read as users hold them
+    (:func:`~regulab.tables.read_table`: null strings such as ``NA`` or ``?`` are empty
+    cells); see :func:`frame_dataset` for what becomes of the columns. An ``.npz`` file holds
+    arrays ``X`` (n, p) and ``y`` (n,). ``task`` overrides :func:`infer_task`.
 
     Examples
     --------
@@ -52,6 +65,11 @@ def read_file(path: Path, target: str | None, task: str | None) -> Dataset:
             f"Supported: {', '.join(_FILE_TYPES)}."
         )
     if suffix == ".npz":
+        if categorical or numeric or drop:
+            raise InvalidParameterError(
+                f"'{path.name}' is an array file; column options (categorical, numeric, drop) "
+                "are for CSV and Parquet tables."
+            )
         return _load_npz(path, task)
     if target is None:
         raise InvalidParameterError(
@@ -61,14 +79,22 @@ def read_file(path: Path, target: str | None, task: str | None) -> Dataset:
     try:
         if suffix == ".csv":
             header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
-            frame = pd.read_csv(path)
-        else:
-            frame = pd.read_parquet(path)
+        frame = read_table(path)
+        if suffix != ".csv":
             header = list(frame.columns)
     except (OSError, ValueError) as error:
         raise DataError(f"Cannot read '{path}': {_one_line(error)}") from error
     _check_unique_columns([str(name) for name in header], path)
-    return _dataset_from_frame(frame, target, task, path)
+    return frame_dataset(
+        frame,
+        target,
+        task,
+        path.stem,
+        where=f"'{path.name}'",
+        categorical=categorical,
+        numeric=numeric,
+        drop=drop,
+    )
 
 
 def _check_unique_columns(names: list[str], path: Path) -> None:
@@ -82,26 +108,62 @@ def _check_unique_columns(names: list[str], path: Path) -> None:
         )
 
 
-def _dataset_from_frame(frame: pd.DataFrame, target: str, task: str | None, path: Path) -> Dataset:
+def _plain_numeric(features: pd.DataFrame) -> bool:
+    """Every column numbers or booleans and no cell missing (infinities are refused later)."""
+    return all(
+        (is_numeric_dtype(features[c]) or is_bool_dtype(features[c]))
+        and not isinstance(features[c].dtype, pd.CategoricalDtype)
+        and not features[c].isna().any()
+        for c in features.columns
+    )
+
+
+def frame_dataset(
+    frame: pd.DataFrame,
+    target: str,
+    task: str | None,
+    name: str,
+    *,
+    where: str = "the table",
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    drop: Sequence[str] = (),
+) -> Dataset:
+    """A table (read by :func:`~regulab.tables.read_table`) with its target as a Dataset.
+
+    A row with an empty target is dropped (the count is noted on the ``regulab`` logger).
+    When every feature column is numeric (or boolean) and complete and no column option is
+    given, the features are the columns as they are, standardized later by
+    :func:`~regulab.data.split`. Anything else (text, boolean Yes/No or category columns,
+    empty cells, ``categorical``/``numeric``/``drop``) is a table data set: its column kinds
+    are inferred, ID, constant and mostly empty columns dropped with a note, and
+    ``Dataset.table`` holds the raw columns and the preprocessing (see
+    :func:`~regulab.data._table.table_dataset`).
+    """
     columns = [str(column) for column in frame.columns]
-    if target not in columns:
-        shown = ", ".join(columns[:20]) + (
-            f", ... ({len(columns)} in all)" if len(columns) > 20 else ""
-        )
-        raise DataError(
-            f"Target column '{target}' is not in '{path.name}'. Columns: {shown}."
-            f"{did_you_mean(target, columns)}"
-        )
+    check_target(columns, target, where)
     frame = frame.set_axis(columns, axis=1)
-    features = frame.drop(columns=[target])
-    if len(frame) == 0 or features.shape[1] == 0:
+    if len(frame) == 0 or frame.shape[1] < 2:
         raise DataError(
-            f"'{path.name}' needs rows and a feature column besides '{target}'; it has "
-            f"{_rows(len(frame))} and {features.shape[1]} feature columns."
+            f"{where} needs rows and a feature column besides '{target}'; it has "
+            f"{_rows(len(frame))} and {frame.shape[1] - 1} feature columns."
         )
+    if categorical or numeric or drop or not _plain_numeric(frame.drop(columns=[target])):
+        return table_dataset(
+            frame,
+            target,
+            task,
+            name,
+            categorical=categorical,
+            numeric=numeric,
+            drop=drop,
+            encode_target=_encode_target,
+        )
+    frame = drop_missing_target(frame.reset_index(drop=True), target)
+    features = frame.drop(columns=[target])
     X = _feature_matrix(features)
     y, task, classes = _encode_target(frame[target], target, task)
-    return Dataset(X, y, task, list(features.columns), path.stem, classes)
+    return Dataset(X, y, task, list(features.columns), name, classes)
 
 
 def _feature_matrix(features: pd.DataFrame) -> np.ndarray:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from regulab._split import holdout as _split_off
 from regulab.data._dataset import Dataset, _rows
 from regulab.errors import DataError, InvalidParameterError, check_range
+from regulab.tables import TablePreprocessor
 
 
 @dataclass(eq=False)
@@ -21,6 +22,12 @@ class Splits:
     :func:`split` ran with ``standardize=False``; zeros and the largest pixel value for
     image data). The ``*_index`` arrays are row indices into
     ``Dataset.X``; ``test_index`` is empty when the dataset has a predefined test set.
+
+    For a table data set (``Dataset.table``) ``preprocessor`` is the table's preprocessing
+    refit on the training part only (:meth:`~regulab.tables.TablePreprocessor.refit`: the
+    same output columns, training statistics) that made every part; ``mean`` and ``scale``
+    are then zeros and ones. ``leaks`` lists the columns that alone predict the target on
+    the training part (:func:`~regulab.tables.find_leaks`), with their scores.
     """
 
     X_train: np.ndarray
@@ -34,6 +41,8 @@ class Splits:
     train_index: np.ndarray
     val_index: np.ndarray
     test_index: np.ndarray
+    preprocessor: TablePreprocessor | None = None
+    leaks: list[tuple[str, float]] = field(default_factory=list)
 
     def fingerprint(self) -> str:
         """SHA-256 hex digest of the six data arrays: identifies the data and the split.
@@ -85,6 +94,12 @@ def split(
     (stratified subsample). With ``standardize`` every part becomes ``(X - mean) / scale``
     with the training part's statistics; constant columns get scale 1.
 
+    A table data set (``dataset.table`` set) is encoded instead by its preprocessing refit
+    on the training rows only: medians, means, scales and frequent levels come from them,
+    a level seen only outside them is encoded as at predict time (``Splits.preprocessor``);
+    the columns that alone predict the target on the training rows are noted as possible
+    leaks (``Splits.leaks``, and on the ``regulab`` logger).
+
     Image data sets (``dataset.image_shape`` set: MNIST, digits) are scaled as pictures
     instead: no centring and one scale for every pixel, the largest pixel value of the
     training part, so pixels land in [0, 1]. Per-pixel standardization would blow up the
@@ -126,6 +141,8 @@ def split(
         train_index, _ = _split_off(
             train_index, len(train_index) - max_train, dataset.y, seed, stratify
         )
+    if dataset.table is not None:
+        return _table_splits(dataset, train_index, val_index, test_index)
 
     X_train = dataset.X[train_index].astype(np.float32, copy=False)  # a copy: edited in place
     mean = np.zeros(dataset.n_features, dtype=np.float32)
@@ -158,4 +175,34 @@ def split(
         train_index=train_index,
         val_index=val_index,
         test_index=test_index,
+    )
+
+
+def _table_splits(
+    dataset: Dataset, train_index: np.ndarray, val_index: np.ndarray, test_index: np.ndarray
+) -> Splits:
+    """The parts of a table data set, encoded by its preprocessing refit on training rows."""
+    from regulab.data._table import table_leaks
+
+    assert dataset.table is not None
+    frame = dataset.table.frame
+    pre = dataset.table.preprocessor.refit(frame.iloc[train_index])
+
+    def part(index: np.ndarray) -> np.ndarray:
+        return pre.transform(frame.iloc[index])
+
+    return Splits(
+        X_train=part(train_index),
+        y_train=dataset.y[train_index],
+        X_val=part(val_index),
+        y_val=dataset.y[val_index],
+        X_test=part(test_index),
+        y_test=dataset.y[test_index],
+        mean=np.zeros(dataset.n_features, dtype=np.float32),
+        scale=np.ones(dataset.n_features, dtype=np.float32),
+        train_index=train_index,
+        val_index=val_index,
+        test_index=test_index,
+        preprocessor=pre,
+        leaks=table_leaks(dataset, train_index),
     )

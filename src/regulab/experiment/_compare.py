@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 
 from regulab._version import __version__
@@ -20,6 +22,7 @@ from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import (
     DataBundle,
     RunSpec,
+    TableFolds,
     custom_stacking_note,
     execute,
     make_tasks,
@@ -171,23 +174,51 @@ def data_info(dataset: Dataset, bundle: DataBundle, config: TrainConfig) -> dict
 
 
 def prepare_data(
-    data: str | Dataset,
+    data: str | Dataset | pd.DataFrame,
     *,
     target: str | None = None,
     task: str | None = None,
     mnist_dir: str | None = None,
     data_seed: int = 0,
     max_train: int | None = None,
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    drop: Sequence[str] = (),
 ) -> tuple[Dataset, DataBundle]:
-    """Load and split once: every run of an experiment sees these exact arrays."""
+    """Load and split once: every run of an experiment sees these exact arrays.
+
+    ``data`` is a built-in name, a file path, a pandas DataFrame (with ``target``) or a
+    :class:`~regulab.data.Dataset`; ``categorical``, ``numeric`` and ``drop`` set column
+    kinds of a table (see :func:`~regulab.data.load`). For a table data set the bundle
+    carries its raw training and validation rows (:class:`TableFolds`, with the possible
+    leaks found on the training rows), so folds refit the preprocessing on their own
+    training rows.
+    """
     dataset = (
         data
         if isinstance(data, Dataset)
-        else load(data, target=target, task=task, mnist_dir=mnist_dir, seed=data_seed)
+        else load(
+            data,
+            target=target,
+            task=task,
+            mnist_dir=mnist_dir,
+            seed=data_seed,
+            categorical=categorical,
+            numeric=numeric,
+            drop=drop,
+        )
     )
     splits = split(dataset, seed=data_seed, max_train=max_train)
     n_outputs = dataset.n_classes if dataset.task == "classification" else 1
-    return dataset, DataBundle.from_splits(splits, dataset.task, n_outputs, dataset.feature_names)
+    table = None
+    if dataset.table is not None:
+        rows = np.concatenate([splits.train_index, splits.val_index])
+        frame = dataset.table.frame.iloc[rows].reset_index(drop=True)
+        table = TableFolds(
+            frame, dataset.table.preprocessor, splits.preprocessor, tuple(splits.leaks)
+        )
+    bundle = DataBundle.from_splits(splits, dataset.task, n_outputs, dataset.feature_names, table)
+    return dataset, bundle
 
 
 def prepare_experiment(
@@ -255,7 +286,7 @@ def _experiment_name(
 
 
 def compare(
-    data: str | Dataset = "digits",
+    data: str | Dataset | pd.DataFrame = "digits",
     techniques: str | Sequence[str] = DEFAULT_TECHNIQUES,
     *,
     model: str | ModelFactory | None = None,
@@ -268,6 +299,9 @@ def compare(
     task: str | None = None,
     mnist_dir: str | None = None,
     max_train: int | None = None,
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    drop: Sequence[str] = (),
     store: Any = None,
     jobs: int = 1,
     scheduler: str | None = None,
@@ -285,7 +319,9 @@ def compare(
 
     Parameters
     ----------
-    data : str or Dataset, default="digits"
+    data : str, Dataset or pandas.DataFrame, default="digits"
+        A built-in name, a file path, a DataFrame (give ``target``; a mixed table is
+        accepted raw, see :func:`~regulab.data.load`) or a data set.
     techniques : str or sequence of str
         Comma-separated configs, techniques joined by ``+``, strengths after ``=``
         (``"none,l1=3e-4,dropout=0.5/0.3+early_stopping=val_loss:5"``).
@@ -309,6 +345,8 @@ def compare(
         error of the best mean, or a paired equivalence test (TOST) within ``margin``.
     margin : float, optional
         Equivalence margin in validation-metric units (required with ``tie_rule="tost"``).
+    categorical, numeric, drop : sequence of str
+        Column kinds of a table that override the inferred ones.
 
     Every mark (best, tied, preferred) is chosen on the validation metric (``val_accuracy``
     or ``val_r2`` at the weights each run returns); ``test_accuracy``/``test_r2`` is reported

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -27,6 +28,7 @@ from regulab.config import TrainConfig
 from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
+from regulab.tables import TablePreprocessor
 from regulab.training import (
     Callback,
     FitResult,
@@ -40,6 +42,7 @@ from regulab.training import (
 __all__ = [
     "RunSpec",
     "DataBundle",
+    "TableFolds",
     "make_tasks",
     "custom_stacking_note",
     "run_task",
@@ -54,9 +57,39 @@ __all__ = [
 PARENT_CHECK_INTERVAL = 0.5
 
 
+@dataclass(frozen=True, eq=False)
+class TableFolds:
+    """What folds of a table data set need to encode their rows themselves.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The raw feature rows of the bundle's training part then its validation part, in
+        that order (the order :func:`~regulab.advise._search.cv_folds` concatenates the
+        arrays in), index 0..n-1.
+    layout : TablePreprocessor
+        The data set's all-rows preprocessing: its output columns are the layout every fold
+        keeps while it refits the statistics on its own training rows.
+    fitted : TablePreprocessor, optional
+        The preprocessing this bundle's arrays were encoded with (fitted on its training
+        rows: the split's, or a fold's).
+    leaks : tuple of (str, float)
+        Columns that alone predict the target on the split's training rows, with scores.
+    """
+
+    frame: pd.DataFrame
+    layout: TablePreprocessor
+    fitted: TablePreprocessor | None = None
+    leaks: tuple[tuple[str, float], ...] = ()
+
+
 @dataclass(frozen=True)
 class DataBundle:
-    """The arrays every run of an experiment uses, plus what records need to know."""
+    """The arrays every run of an experiment uses, plus what records need to know.
+
+    ``table`` is set for a table data set: the raw rows and preprocessing layout that let
+    cross-validation folds refit the preprocessing on their own training rows.
+    """
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -68,12 +101,18 @@ class DataBundle:
     n_outputs: int
     feature_names: tuple[str, ...]
     fingerprint: str
+    table: TableFolds | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_splits(
-        cls, splits: Splits, task: str, n_outputs: int, feature_names: Sequence[str]
+        cls,
+        splits: Splits,
+        task: str,
+        n_outputs: int,
+        feature_names: Sequence[str],
+        table: TableFolds | None = None,
     ) -> DataBundle:
-        """Bundle a :class:`~regulab.data.Splits`."""
+        """Bundle a :class:`~regulab.data.Splits` (``table``: see :class:`TableFolds`)."""
         return cls(
             splits.X_train,
             splits.y_train,
@@ -85,6 +124,7 @@ class DataBundle:
             n_outputs,
             tuple(feature_names),
             splits.fingerprint(),
+            table,
         )
 
 

@@ -15,7 +15,16 @@ from typing import Any
 __all__ = ["DATA_ARGUMENTS", "TRAINING_ARGUMENTS", "setup_arguments"]
 
 #: How the data is loaded and split (see :func:`~regulab.experiment.prepare_data`).
-DATA_ARGUMENTS = ("target", "task", "mnist_dir", "data_seed", "max_train")
+DATA_ARGUMENTS = (
+    "target",
+    "task",
+    "mnist_dir",
+    "data_seed",
+    "max_train",
+    "categorical",
+    "numeric",
+    "drop",
+)
 #: :class:`~regulab.config.TrainConfig` fields an experiment sets for every run.
 TRAINING_ARGUMENTS = ("model", "epochs", "batch_size", "lr", "optimizer", "device", "seed")
 

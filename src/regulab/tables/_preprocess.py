@@ -188,6 +188,22 @@ def _categorical_state(
     }
 
 
+def _within_layout(layout: dict[str, Any], fitted: dict[str, Any]) -> dict[str, Any]:
+    """``fitted``'s statistics in ``layout``'s output columns: the layout's levels (and
+    missing column) that ``fitted`` does not know are listed as ``unused`` (their cells are
+    routed as unseen ones), a missing indicator the fitted rows never needed as
+    ``unused_missing`` (its column stays zero)."""
+    spec = dict(layout)
+    if layout["kind"] == "numeric":
+        spec.update(median=fitted["median"], mean=fitted["mean"], scale=fitted["scale"])
+        spec["unused_missing"] = bool(layout["indicator"] and not fitted["indicator"])
+        return spec
+    known = set(fitted["levels"])
+    spec["unused"] = [level for level in layout["levels"] if level not in known]
+    spec["unused_missing"] = layout["missing"] == "level" and fitted["missing"] != "level"
+    return spec
+
+
 def _output_names(spec: dict[str, Any]) -> list[str]:
     name = spec["name"]
     if spec["kind"] == "numeric":
@@ -249,6 +265,42 @@ class TablePreprocessor:
                 state.append(_fit_encoder(info, frame[info.name], self.min_frequency))
         self._set_state(state)
         return self
+
+    def refit(self, frame: pd.DataFrame) -> TablePreprocessor:
+        """A new preprocessor with this one's output columns, its statistics fitted on
+        ``frame`` only (e.g. the training rows of a split or a fold).
+
+        The layout stays: the same :attr:`feature_names_out_` and :attr:`groups_`. Every
+        statistic (medians, means, scales, which levels are frequent, whether cells were
+        missing) comes from ``frame``. A level of the layout that is absent or rare in
+        ``frame`` is treated as unseen, exactly as at predict time (its cells go to
+        ``"(other)"`` when the column has one, else to no column), so its own column stays
+        zero: a level seen only in validation rows never shapes the training. Likewise a
+        missing-indicator column stays zero when ``frame`` had no missing cell there.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from regulab.tables import infer_schema
+        >>> frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 90.0], "c": ["a", "a", "b", "z"]})
+        >>> layout = TablePreprocessor(infer_schema(frame), min_frequency=1).fit(frame)
+        >>> train = layout.refit(frame.iloc[:3])
+        >>> train.feature_names_out_ == layout.feature_names_out_, train.state_[0]["median"]
+        (True, 2.0)
+        >>> train.transform(frame.iloc[3:]).tolist()[0][1:]  # 'z' unseen in training rows
+        [0.0, 0.0, 0.0]
+        """
+        self._check_fitted()
+        self._check_columns(frame)
+        fitted = TablePreprocessor(
+            self.schema, min_frequency=self.min_frequency, chunk_rows=self.chunk_rows
+        ).fit(frame)
+        state = [_within_layout(old, new) for old, new in zip(self.state_, fitted.state_)]
+        result = TablePreprocessor(
+            self.schema, min_frequency=self.min_frequency, chunk_rows=self.chunk_rows
+        )
+        result._set_state(state)
+        return result
 
     def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
         """:meth:`fit` then :meth:`transform` on the same rows."""
@@ -402,7 +454,7 @@ def _numeric_into(
     report._add(report.missing, spec["name"], int(missing.sum()))
     filled = np.where(missing, spec["median"], values)
     out[:, columns[0]] = (filled - spec["mean"]) / spec["scale"]
-    if spec["indicator"]:
+    if spec["indicator"] and not spec.get("unused_missing", False):
         out[:, columns[1]] = missing
 
 
@@ -419,9 +471,12 @@ class _Plan:
 def _plan(spec: dict[str, Any], first: int, width: int) -> _Plan:
     has_other = bool(spec["infrequent"]) or spec["missing"] == "other"
     other = first + width - 1 if has_other else -1
-    lookup = {level: first + k for k, level in enumerate(spec["levels"])}
+    unused = set(spec.get("unused", ()))
+    lookup = {level: first + k for k, level in enumerate(spec["levels"]) if level not in unused}
     lookup.update({level: other for level in spec["infrequent"]})
     missing = {"level": first + len(spec["levels"]), "other": other, "none": -1}[spec["missing"]]
+    if spec.get("unused_missing", False):
+        missing = other
     return _Plan(lookup, other, missing)
 
 

@@ -58,6 +58,13 @@ def _is_number_text(text: str) -> bool:
     return True
 
 
+def _is_number(value: Any) -> bool:
+    """A number held in an object column (not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
 def _clean_text_column(series: pd.Series) -> pd.Series:
     """Strip a text column, turn null strings into NaN, and make it numeric when every
     remaining cell is a number. Works on the distinct values only (fast on long columns)."""
@@ -67,7 +74,7 @@ def _clean_text_column(series: pd.Series) -> pd.Series:
         for value in uniques
     ]
     if all(a is b for a, b in zip(cleaned, uniques)) and not all(
-        isinstance(v, str) and _is_number_text(v) for v in cleaned
+        _is_number_text(v) if isinstance(v, str) else _is_number(v) for v in cleaned
     ):
         return series  # nothing to clean (the common case: no rebuild of a long column)
     present = [value for value in cleaned if not (isinstance(value, float) and value != value)]
