@@ -486,7 +486,7 @@ def _table_predictions(
 ) -> pd.DataFrame:
     """Predict a raw table file chunk by chunk through its table preprocessing."""
     source = str(data_path)
-    parts = []
+    parts: list[pd.DataFrame] = []
     for chunk in read_table_chunks(data_path, chunksize=chunk_rows):
         if not parts:
             _check_columns(table.schema.names(), chunk.columns, target, source)
