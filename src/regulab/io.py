@@ -10,8 +10,11 @@ One model is one standard `safetensors <https://github.com/huggingface/safetenso
   class and its :meth:`~regulab.models.MLP.config` (for a CNN or factory model, class
   ``"factory"`` and :func:`regulab.custom.recipe`), for estimators the estimator class,
   its parameters and its fitted state (``classes_``, feature names, history, stop
-  reason...), and for models saved by ``regulab train`` the ``preprocessing`` (input
-  means and scales, class names);
+  reason...; for an estimator fitted on a mixed table its ``table`` preprocessing), and for
+  models saved by ``regulab train`` the ``preprocessing`` (input means and scales, class
+  names, and for a mixed table the ``table`` state of
+  :meth:`regulab.tables.TablePreprocessor.to_state`: column kinds, medians, means, scales,
+  levels);
 * a SHA-256 covers that JSON text and every tensor: editing any byte a prediction depends
   on, weights or metadata, makes the file refused. The checksum detects corruption, not
   tampering: someone who can rewrite the file can rewrite the checksum too.
@@ -142,8 +145,9 @@ def save(
     preprocessing : dict, optional
         For a raw model trained on standardized columns (what ``regulab train --save``
         writes): ``feature_names``, ``mean``, ``scale`` (lists, one per feature) and
-        ``classes`` (original labels by class code). :func:`predict_file` applies them.
-        The checksum covers them like the weights.
+        ``classes`` (original labels by class code), and ``table`` for a mixed table
+        (:func:`preprocessing_of`). :func:`predict_file` applies them. The checksum covers
+        them like the weights.
 
     Returns
     -------
