@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 from _cli import invoke
+from sklearn.model_selection import cross_val_score
 
 from regulab._format import ModelFileError
 from regulab.errors import DataError
@@ -139,6 +140,12 @@ def test_partial_fit_keeps_the_first_calls_preprocessing():
     clf.partial_fit(later, labels[150:])
     assert clf.preprocessor_.to_state() == first
     assert clf.n_iter_ == 2
+
+
+def test_cross_validation_fits_the_preprocessing_per_fold():
+    frame, labels, _ = mixed_table()
+    scores = cross_val_score(RegularizedLinearClassifier(**FAST), frame, labels, cv=3)
+    assert scores.shape == (3,) and np.isfinite(scores).all()
 
 
 def test_every_column_dropped_is_refused():
