@@ -20,6 +20,7 @@ from sklearn.datasets import load_iris
 
 from regulab import _format
 from regulab.custom import build_model
+from regulab.estimators import RegularizedLinearClassifier
 from regulab.io import save
 from regulab.models import LinearModel
 
@@ -43,6 +44,15 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     (folder / "dup.csv").write_text("a,y,b,y\n1,0,2,0\n2,1,3,1\n3,0,4,0\n4,1,5,1\n")
     save(LinearModel(4, 3, seed=0), folder / "model.safetensors")
+    mixed = iris.assign(colour=["red", "blue", None] * 50).drop(columns="target")
+    mixed.loc[::7, "sepal width (cm)"] = None
+    RegularizedLinearClassifier(epochs=1, random_state=0).fit(mixed, iris["target"]).save(
+        folder / "table_model.safetensors"
+    )
+    mixed.drop(columns="colour").to_csv(folder / "mixed_lacking.csv", index=False)
+    mixed.astype({"petal length (cm)": object}).assign(
+        **{"petal length (cm)": ["1.4"] * 11 + ["long"] + ["1.5"] * 138}
+    ).to_csv(folder / "mixed_text.csv", index=False)
     for name, factory in [("gone", "gone_module:make_dense"), ("changed", "user_models:make_mlp")]:
         path = folder / f"factory_{name}.safetensors"
         net = build_model(
@@ -342,6 +352,16 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         ["No results store", "running a comparison with this store path creates one"],
     ),
     # -- messages in the CLI's words (item 14) ------------------------------------------------
+    "predict a table without a column the model needs": (
+        ["predict", "--model", "{table_model}", "--data", "{mixed_lacking}", "-o", "{tmp}/p.csv"],
+        2,
+        ["mixed_lacking.csv", "lacks 1 feature column(s)", "colour"],
+    ),
+    "predict a table with text in a numeric column": (
+        ["predict", "--model", "{table_model}", "--data", "{mixed_text}", "-o", "{tmp}/p.csv"],
+        2,
+        ["mixed_text.csv", "Column 'petal length (cm)'", "row 12", "'long'"],
+    ),
     "predict header-only CSV": (
         ["predict", "--model", "{model}", "--data", "{header}", "-o", "{tmp}/p.csv"],
         2,

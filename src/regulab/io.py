@@ -10,8 +10,11 @@ One model is one standard `safetensors <https://github.com/huggingface/safetenso
   class and its :meth:`~regulab.models.MLP.config` (for a CNN or factory model, class
   ``"factory"`` and :func:`regulab.custom.recipe`), for estimators the estimator class,
   its parameters and its fitted state (``classes_``, feature names, history, stop
-  reason...), and for models saved by ``regulab train`` the ``preprocessing`` (input
-  means and scales, class names);
+  reason...; for an estimator fitted on a mixed table its ``table`` preprocessing), and for
+  models saved by ``regulab train`` the ``preprocessing`` (input means and scales, class
+  names, and for a mixed table the ``table`` state of
+  :meth:`regulab.tables.TablePreprocessor.to_state`: column kinds, medians, means, scales,
+  levels);
 * a SHA-256 covers that JSON text and every tensor: editing any byte a prediction depends
   on, weights or metadata, makes the file refused. The checksum detects corruption, not
   tampering: someone who can rewrite the file can rewrite the checksum too.
@@ -53,10 +56,18 @@ from sklearn.base import is_classifier
 from torch import nn
 
 from regulab import _format
+from regulab._files import atomic_write
 from regulab._format import FORMAT, FORMAT_VERSION, SUPPORTED_FORMAT_VERSIONS, ModelFileError
 from regulab.custom import ModelFactory, importable, rebuild, recipe, resolve_factory
-from regulab.errors import DataError, InvalidParameterError, RegulabError, did_you_mean
+from regulab.errors import (
+    DataError,
+    InvalidParameterError,
+    RegulabError,
+    check_range,
+    did_you_mean,
+)
 from regulab.models import MLP, LinearModel
+from regulab.tables import TablePreprocessor, TransformReport, read_table_chunks
 from regulab.training import predict as _predict_codes
 from regulab.training import predict_proba as _predict_model_proba
 
@@ -134,8 +145,9 @@ def save(
     preprocessing : dict, optional
         For a raw model trained on standardized columns (what ``regulab train --save``
         writes): ``feature_names``, ``mean``, ``scale`` (lists, one per feature) and
-        ``classes`` (original labels by class code). :func:`predict_file` applies them.
-        The checksum covers them like the weights.
+        ``classes`` (original labels by class code), and ``table`` for a mixed table
+        (:func:`preprocessing_of`). :func:`predict_file` applies them. The checksum covers
+        them like the weights.
 
     Returns
     -------
@@ -182,6 +194,11 @@ def preprocessing_of(
     ``table_state`` (:meth:`~regulab.tables.TablePreprocessor.to_state`) is stored as its
     ``table`` entry for a model trained on a raw table.
 
+    ``table_state`` is a :meth:`~regulab.tables.TablePreprocessor.to_state` for a model
+    trained on a mixed table: it is stored as ``"table"`` (JSON, covered by the file's
+    checksum), and :func:`predict_file` applies it to the raw file's columns before the
+    ``mean``/``scale`` step (then zeros and ones: the table state standardizes already).
+
     Examples
     --------
     >>> from regulab.data import load as load_data
@@ -191,7 +208,7 @@ def preprocessing_of(
     ('sepal length (cm)', ['setosa', 'versicolor', 'virginica'])
     """
     classes = dataset.classes
-    return {
+    entry = {
         "feature_names": list(dataset.feature_names),
         "mean": np.asarray(mean, dtype=np.float32).tolist(),
         "scale": np.asarray(scale, dtype=np.float32).tolist(),
@@ -200,6 +217,9 @@ def preprocessing_of(
         else None,
         **({"table": table_state} if table_state is not None else {}),
     }
+    if table_state is not None:
+        entry["table"] = table_state
+    return entry
 
 
 def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -334,7 +354,7 @@ def _build_estimator(entry: Any, model: MLP, source: str) -> Any:
 
 
 # -- predictions on a file -----------------------------------------------------------------------
-def _read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+def _check_data_file(path: str | os.PathLike[str]) -> Path:
     source = Path(path)
     if not source.is_file():
         raise DataError(f"Data file '{source}' does not exist.")
@@ -344,13 +364,22 @@ def _read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
             f"Data file '{source}' must be {', '.join(_TABLE_TYPES)}; "
             f"got '{suffix or source.name}'."
         )
+    return source
+
+
+def _read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    source = _check_data_file(path)
     try:
-        frame = pd.read_csv(source) if suffix == ".csv" else pd.read_parquet(source)
+        frame = pd.read_csv(source) if source.suffix.lower() == ".csv" else pd.read_parquet(source)
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise DataError(f"Cannot read '{source}': {error}") from None
     if frame.empty:
-        raise DataError(f"Data file '{source}' has no rows to predict (only a header).")
+        raise DataError(_no_rows(source))
     return frame
+
+
+def _no_rows(source: str | os.PathLike[str]) -> str:
+    return f"Data file '{source}' has no rows to predict (only a header)."
 
 
 def _inputs_expected(model: Any) -> int:
@@ -368,20 +397,30 @@ def _model_recipe(model: nn.Module) -> dict[str, Any]:
     return entry
 
 
+def _check_columns(names: Any, columns: Any, target: str | None, source: str) -> None:
+    """Refuse a file without the target (when named) or a feature column the model needs."""
+    present = [str(c) for c in columns]
+    if target is not None and target not in present:
+        raise DataError(
+            f"'{source}' has no target column '{target}'." + did_you_mean(target, present)
+        )
+    missing = [str(n) for n in names if str(n) not in present]
+    if missing:
+        shown = ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")
+        hint = did_you_mean(missing[0], [c for c in present if c != target])
+        raise DataError(
+            f"'{source}' lacks {len(missing)} feature column(s) the model was trained "
+            f"with: {shown}.{hint}"
+        )
+
+
 def _feature_frame(model: Any, frame: pd.DataFrame, target: str | None, source: str) -> Any:
     """The feature table the model expects, or a DataError naming what is missing."""
-    others = [c for c in frame.columns if c != target]
     names = getattr(model, "feature_names_in_", None)
+    _check_columns([] if names is None else names, frame.columns, target, source)
     if names is not None:
-        missing = [str(n) for n in names if n not in frame.columns]
-        if missing:
-            shown = ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")
-            hint = did_you_mean(missing[0], [str(c) for c in others])
-            raise DataError(
-                f"'{source}' lacks {len(missing)} feature column(s) the model was trained "
-                f"with: {shown}.{hint}"
-            )
         return frame[list(names)]
+    others = [c for c in frame.columns if c != target]
     expected = _inputs_expected(model)
     if len(others) != expected:
         raise DataError(
@@ -392,11 +431,94 @@ def _feature_frame(model: Any, frame: pd.DataFrame, target: str | None, source: 
     return frame[others].to_numpy()
 
 
+def _table_of(model: Any, preprocessing: dict[str, Any] | None) -> TablePreprocessor | None:
+    """The table preprocessing a model file carries: an estimator's ``preprocessor_``, or
+    the ``table`` state of a raw model's ``preprocessing`` block; None for numeric models."""
+    if not isinstance(model, nn.Module):
+        return getattr(model, "preprocessor_", None)
+    if preprocessing is None or preprocessing.get("table") is None:
+        return None
+    try:
+        return TablePreprocessor.from_state(preprocessing["table"])
+    except DataError as error:
+        raise ModelFileError(f"The model file's table preprocessing: {error}") from None
+
+
+def _predictions(
+    model: Any, X: Any, preprocessing: dict[str, Any] | None, encoded: bool
+) -> pd.DataFrame:
+    """The output columns for feature rows ``X`` (``encoded``: rows a table state encoded)."""
+    if isinstance(model, nn.Module):
+        task = model.architecture.task if isinstance(model, MLP) else _model_recipe(model)["task"]
+        features = np.asarray(X, dtype=np.float32)
+        labels: list[Any] | None = None
+        if preprocessing is not None:
+            mean = np.asarray(preprocessing["mean"], dtype=np.float32)
+            scale = np.asarray(preprocessing["scale"], dtype=np.float32)
+            features = (features - mean) / scale
+            labels = preprocessing.get("classes")
+        codes = _predict_codes(model, features, task=task)
+        output = pd.DataFrame({"prediction": [labels[int(c)] for c in codes] if labels else codes})
+        if task == "classification":
+            proba = _predict_model_proba(model, features)
+            for code in range(proba.shape[1]):
+                name = labels[code] if labels else code
+                output[f"proba_{name}"] = proba[:, code]
+        return output
+    if encoded:
+        predictions, probabilities = model._predict_encoded(X)
+    else:
+        predictions = model.predict(X)
+        probabilities = model.predict_proba(X) if is_classifier(model) else None
+    if predictions.ndim == 2:
+        output = pd.DataFrame(
+            {f"prediction_{k}": predictions[:, k] for k in range(predictions.shape[1])}
+        )
+    else:
+        output = pd.DataFrame({"prediction": predictions})
+    if probabilities is not None:
+        for index, label in enumerate(model.classes_):
+            output[f"proba_{label}"] = probabilities[:, index]
+    return output
+
+
+def _table_predictions(
+    model: Any,
+    table: TablePreprocessor,
+    preprocessing: dict[str, Any] | None,
+    data_path: str | os.PathLike[str],
+    target: str | None,
+    report: TransformReport,
+    chunk_rows: int,
+) -> pd.DataFrame:
+    """Predict a raw table file chunk by chunk through its table preprocessing."""
+    source = str(data_path)
+    parts: list[pd.DataFrame] = []
+    for chunk in read_table_chunks(data_path, chunksize=chunk_rows):
+        if not parts:
+            _check_columns(table.schema.names(), chunk.columns, target, source)
+        features = chunk.drop(columns=[target]) if target is not None else chunk
+        try:
+            encoded = table.transform(features, report=report)
+        except DataError as error:
+            raise DataError(f"Cannot predict on '{source}': {error}") from None
+        part = _predictions(model, encoded, preprocessing, encoded=True)
+        if target is not None:
+            part[target] = chunk[target].to_numpy()
+        parts.append(part)
+    if sum(len(part) for part in parts) == 0:
+        raise DataError(_no_rows(source))
+    return pd.concat(parts, ignore_index=True)
+
+
 def predict_file(
     model_path: str | os.PathLike[str],
     data_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     target: str | None = None,
+    *,
+    report: TransformReport | None = None,
+    chunk_rows: int = 100_000,
 ) -> pd.DataFrame:
     """Predict every row of a CSV/Parquet file and write the predictions as CSV.
 
@@ -407,18 +529,34 @@ def predict_file(
     data_path : str or path-like
         ``.csv``, ``.parquet`` or ``.pq`` with the feature columns the model was trained
         with (extra columns are ignored). A model fitted without column names uses every
-        column except ``target``, in file order.
+        column except ``target``, in file order. A model that carries a table
+        preprocessing (an estimator fitted on a mixed DataFrame, or a ``preprocessing``
+        block with a ``table`` state) reads the raw file in chunks of ``chunk_rows`` rows,
+        null strings as empty cells, and encodes each chunk as in training: empty cells
+        filled, unseen categories sent to ``"(other)"`` or to no column, both counted in
+        ``report``.
     output_path : str or path-like
         CSV to write: ``prediction`` (``prediction_<k>`` per target for a multi-output
         regressor), then ``proba_<class>`` per class for classifiers, then the ``target``
-        column when given.
+        column when given. Written once every row is predicted (nothing on an error).
     target : str, optional
         Name of a column to leave out of the features and copy to the output.
+    report : regulab.tables.TransformReport, optional
+        For a table model: filled with the empty cells, unseen categories and ignored
+        columns met in the file (:meth:`~regulab.tables.TransformReport.lines`).
+    chunk_rows : int
+        Rows read and encoded at a time for a table model (bounds the memory used).
 
     Returns
     -------
     pandas.DataFrame
         What was written.
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable, has no rows, lacks a feature column or the
+        target, or holds text in a numeric column (the message names column and row).
 
     Examples
     --------
@@ -433,61 +571,34 @@ def predict_file(
     >>> list(out.columns)
     ['prediction', 'proba_False', 'proba_True']
     """
+    check_range("chunk_rows", chunk_rows, low=1, integer=True, owner="predict_file")
     model = load(model_path)
     preprocessing = read_config(model_path).get("preprocessing")
-    frame = _read_table(data_path)
     source = str(data_path)
-    if target is not None and target not in frame.columns:
-        raise DataError(
-            f"'{source}' has no target column '{target}'."
-            + did_you_mean(target, [str(c) for c in frame.columns])
-        )
-    if preprocessing is not None:
-        model.feature_names_in_ = np.asarray(preprocessing["feature_names"], dtype=object)
-    X = _feature_frame(model, frame, target, source)
-    try:
-        if isinstance(model, nn.Module):
-            task = (
-                model.architecture.task if isinstance(model, MLP) else _model_recipe(model)["task"]
-            )
-            features = np.asarray(X, dtype=np.float32)
-            labels: list[Any] | None = None
-            if preprocessing is not None:
-                mean = np.asarray(preprocessing["mean"], dtype=np.float32)
-                scale = np.asarray(preprocessing["scale"], dtype=np.float32)
-                features = (features - mean) / scale
-                labels = preprocessing.get("classes")
-            codes = _predict_codes(model, features, task=task)
-            output = pd.DataFrame(
-                {"prediction": [labels[int(c)] for c in codes] if labels else codes}
-            )
-            if task == "classification":
-                proba = _predict_model_proba(model, features)
-                for code in range(proba.shape[1]):
-                    name = labels[code] if labels else code
-                    output[f"proba_{name}"] = proba[:, code]
-        else:
-            predictions = model.predict(X)
-            if predictions.ndim == 2:
-                output = pd.DataFrame(
-                    {f"prediction_{k}": predictions[:, k] for k in range(predictions.shape[1])}
-                )
-            else:
-                output = pd.DataFrame({"prediction": predictions})
-            if is_classifier(model):
-                proba = model.predict_proba(X)
-                for index, label in enumerate(model.classes_):
-                    output[f"proba_{label}"] = proba[:, index]
-    except ValueError as error:
-        if isinstance(error, RegulabError):
-            raise
-        raise DataError(f"Cannot predict on '{source}': {error}") from None
-    if target is not None:
-        output[target] = frame[target].to_numpy()
+    _check_data_file(data_path)
     destination = Path(output_path)
     if not destination.parent.exists():
         raise DataError(
             f"Cannot write '{destination}': folder '{destination.parent}' does not exist."
         )
-    output.to_csv(destination, index=False)
+    table = _table_of(model, preprocessing)
+    if table is not None:
+        report = report if report is not None else TransformReport()
+        output = _table_predictions(
+            model, table, preprocessing, data_path, target, report, chunk_rows
+        )
+    else:
+        frame = _read_table(data_path)
+        if preprocessing is not None:
+            model.feature_names_in_ = np.asarray(preprocessing["feature_names"], dtype=object)
+        X = _feature_frame(model, frame, target, source)
+        try:
+            output = _predictions(model, X, preprocessing, encoded=False)
+        except ValueError as error:
+            if isinstance(error, RegulabError):
+                raise
+            raise DataError(f"Cannot predict on '{source}': {error}") from None
+        if target is not None:
+            output[target] = frame[target].to_numpy()
+    atomic_write(destination, output.to_csv(index=False).encode())
     return output

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from regulab._terminal import print_summary
+from regulab._terminal import print_summary, print_wrapped
 from regulab.cli._common import (
     EPOCHS,
     SEED,
@@ -138,9 +138,18 @@ def train_command(**options: Any) -> None:
 @click.option("-o", "--output", default="predictions.csv", show_default=True)
 @click.option("--target", default=None, help="A column to leave out and copy to the output.")
 def predict_command(model_path: str, data_path: str, output: str, target: str | None) -> None:
-    """Predict every row of a CSV/Parquet file with a saved model."""
+    """Predict every row of a CSV/Parquet file with a saved model.
+
+    A model trained on a mixed table reads the raw file (text, empty cells) in chunks and
+    encodes it as in training; one note counts the empty cells filled, the unseen
+    categories and the columns ignored.
+    """
     from regulab.io import predict_file
+    from regulab.tables import TransformReport
 
     _check_outputs({"-o/--output": output}, {"--model": model_path, "--data": data_path})
-    written = predict_file(model_path, data_path, output, target=target)
+    report = TransformReport()
+    written = predict_file(model_path, data_path, output, target=target, report=report)
+    if report.lines():
+        print_wrapped(_console(), "; ".join(report.lines()) + ".", "Note: ")
     click.echo(f"{len(written)} predictions written to {output}")

@@ -1,5 +1,7 @@
 """The machinery the four estimators share: the parameter table and its validation,
-training through Regulab's trainer, float64 scores, and saving to a model file."""
+mixed tables (a DataFrame with text, category, boolean or missing cells, encoded by a
+:class:`~regulab.tables.TablePreprocessor` fitted in ``fit``), training through Regulab's
+trainer, float64 scores, and saving to a model file."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
@@ -21,13 +25,14 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils._param_validation import InvalidParameterError as _SkParameterError
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_y, check_consistent_length, check_is_fitted
 
 from regulab import io
 from regulab._format import ModelFileError
 from regulab.errors import DataError, InvalidParameterError, did_you_mean
 from regulab.models import ACTIVATIONS, MLP
 from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, sparsity
+from regulab.tables import TablePreprocessor, infer_schema
 from regulab.training import (
     OPTIMIZERS,
     EarlyStopping,
@@ -128,6 +133,24 @@ def _scores64(model: MLP, X: np.ndarray) -> np.ndarray:
     return scores.numpy()
 
 
+def _is_mixed_table(X: Any) -> bool:
+    """Whether ``X`` is a DataFrame that is not all numbers without a missing cell: a column
+    of text, ``category`` or booleans, or an empty cell (such a frame goes through a
+    :class:`~regulab.tables.TablePreprocessor`; an all-numeric one is used as it is)."""
+    if not isinstance(X, pd.DataFrame):
+        return False
+    if any(is_bool_dtype(d) or not is_numeric_dtype(d) for d in X.dtypes):
+        return True
+    return bool(X.isna().to_numpy().any())
+
+
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its column names as strings (how the table preprocessing names them)."""
+    if all(isinstance(c, str) for c in frame.columns):
+        return frame
+    return frame.set_axis([str(c) for c in frame.columns], axis=1)
+
+
 def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -166,6 +189,7 @@ class _RegularizedEstimator(BaseEstimator):
     # fitted
     model_: MLP
     n_features_in_: int
+    preprocessor_: TablePreprocessor  # only when fitted on a mixed table
     history_: History
     _train_state: TrainState
 
@@ -245,8 +269,72 @@ class _RegularizedEstimator(BaseEstimator):
         return int(init), int(fit), int(split)
 
     def _feature_names(self) -> list[str] | None:
+        """The model's input names: the encoded columns of a table, else the fitted names."""
+        table = self._table()
+        if table is not None:
+            return list(table.feature_names_out_)
         names = getattr(self, "feature_names_in_", None)
         return None if names is None else [str(n) for n in names]
+
+    def _n_inputs(self) -> int:
+        """The model's input width: the encoded columns of a table, else ``n_features_in_``."""
+        table = self._table()
+        return int(self.n_features_in_) if table is None else int(table.n_features_out_)
+
+    # -- features ----------------------------------------------------------------------------
+    def _table(self) -> TablePreprocessor | None:
+        return getattr(self, "preprocessor_", None)
+
+    def _fit_table(self, frame: pd.DataFrame) -> np.ndarray:
+        """Infer the schema of a mixed table, fit its preprocessing on these rows, encode them."""
+        frame = _named(frame)
+        schema = infer_schema(frame)
+        if not schema.columns:
+            dropped = "; ".join(f"{d.name} ({d.reason})" for d in schema.dropped)
+            raise DataError(
+                f"{type(self).__name__} found no usable feature column in X: every column was "
+                f"dropped: {dropped}."
+            )
+        self.preprocessor_ = TablePreprocessor(schema).fit(frame)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        return self.preprocessor_.transform(frame)
+
+    def _features(self, X: Any, *, reset: bool) -> np.ndarray | None:
+        """``X`` encoded by the table preprocessing (fitted here when ``reset`` and ``X`` is a
+        mixed table), or None when ``X`` takes the numeric path (``validate_data``)."""
+        if reset:
+            if hasattr(self, "preprocessor_"):
+                del self.preprocessor_
+            return self._fit_table(X) if _is_mixed_table(X) else None
+        table = self._table()
+        if table is None:
+            return None
+        if not isinstance(X, pd.DataFrame):
+            names = ", ".join(table.schema.names()[:10])
+            raise DataError(
+                f"{type(self).__name__} was fitted on a table; pass a pandas DataFrame with its "
+                f"columns ({names}), not {type(X).__name__}."
+            )
+        return table.transform(_named(X))
+
+    def _check_X(self, X: Any, *, reset: bool = False) -> np.ndarray:
+        """Features as the model takes them: a mixed table encoded, else ``validate_data``."""
+        encoded = self._features(X, reset=reset)
+        if encoded is not None:
+            return encoded
+        return validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+
+    def _check_X_y(self, X: Any, y: Any, *, reset: bool, **y_options: Any) -> tuple[Any, Any]:
+        """Features (as :meth:`_check_X`) and targets checked by scikit-learn together."""
+        encoded = self._features(X, reset=reset)
+        if encoded is None:
+            return validate_data(
+                self, X, y, reset=reset, dtype=[np.float64, np.float32], **y_options
+            )
+        y = _check_y(y, estimator=self, **y_options)
+        check_consistent_length(encoded, y)
+        return encoded, y
 
     # -- training ----------------------------------------------------------------------------
     def _run(
@@ -346,7 +434,7 @@ class _RegularizedEstimator(BaseEstimator):
             return None, None
         if X_val is None or y_val is None:
             raise DataError("X_val and y_val go together; pass both or neither.")
-        X_v = validate_data(self, X_val, reset=False, dtype=[np.float64, np.float32])
+        X_v = self._check_X(X_val)
         return _float_features(X_v), self._validation_targets(y_val, X_v)
 
     def _validation_targets(self, y_val: Any, X_val: np.ndarray) -> np.ndarray:
@@ -355,8 +443,7 @@ class _RegularizedEstimator(BaseEstimator):
 
     def _raw_scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return _scores64(self.model_, X)
+        return _scores64(self.model_, self._check_X(X))
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -395,11 +482,11 @@ class _RegularizedEstimator(BaseEstimator):
         estimator._import_state(entry["state"], model)
         sizes = model.architecture.sizes
         outputs = estimator._n_outputs()
-        if sizes[0] != estimator.n_features_in_ or sizes[-1] != outputs:
+        if sizes[0] != estimator._n_inputs() or sizes[-1] != outputs:
             raise ModelFileError(
                 f"The model file is inconsistent: the model maps {sizes[0]} inputs to "
                 f"{sizes[-1]} outputs but the estimator state says "
-                f"{estimator.n_features_in_} and {outputs}."
+                f"{estimator._n_inputs()} and {outputs}."
             )
         return estimator
 
@@ -409,9 +496,12 @@ class _RegularizedEstimator(BaseEstimator):
     def _export_state(self) -> dict[str, Any]:
         """JSON-safe fitted state (everything except the weights)."""
         check_is_fitted(self, "model_")
+        names = getattr(self, "feature_names_in_", None)
+        table = self._table()
         state: dict[str, Any] = {
             "n_features_in": int(self.n_features_in_),
-            "feature_names_in": self._feature_names(),
+            "feature_names_in": None if names is None else [str(n) for n in names],
+            "table": None if table is None else table.to_state(),
             "history": self.history_.to_list(),
             "stop_reason": self.stop_reason_.value,
             "stop_message": self.stop_message_,
@@ -423,6 +513,11 @@ class _RegularizedEstimator(BaseEstimator):
     def _import_state(self, state: dict[str, Any], model: MLP) -> None:
         self.model_ = model
         self.n_features_in_ = int(state["n_features_in"])
+        if state.get("table") is not None:
+            try:
+                self.preprocessor_ = TablePreprocessor.from_state(state["table"])
+            except DataError as error:
+                raise ModelFileError(f"The model file's table preprocessing: {error}") from None
         if state.get("feature_names_in") is not None:
             self.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
         self.history_ = History(state.get("history") or [])

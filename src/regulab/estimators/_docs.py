@@ -44,8 +44,17 @@ _PENALTY_DOC = """\
 
 _FITTED_DOC = """\
     n_features_in_ : int
+        Columns of ``X`` seen in ``fit``.
     feature_names_in_ : ndarray of str
-        Defined when ``X`` has string column names (a DataFrame).
+        Defined when ``X`` has string column names (a DataFrame): the original names, also
+        for a mixed table.
+    preprocessor_ : regulab.tables.TablePreprocessor
+        Defined when ``X`` was a mixed table (a DataFrame with text, ``category``, boolean
+        or missing cells): the imputation, scaling and one-hot encoding fitted on the rows of
+        the first ``fit`` or ``partial_fit`` call (``partial_fit`` keeps it), applied to raw
+        frames by ``predict``; saved as JSON state. Its ``feature_names_out_`` name the model's
+        inputs (the columns of ``coef_`` or ``feature_importances_``), its ``schema`` the
+        columns used, their kinds and the columns dropped with a reason.
     model_ : regulab.models.MLP
         The trained torch module (on the CPU, eval mode).
     history_ : regulab.training.History

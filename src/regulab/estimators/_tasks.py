@@ -15,7 +15,7 @@ from regulab.estimators._base import (
     _float_features,
     _json_safe,
     _RegularizedEstimator,
-    validate_data,
+    _scores64,
 )
 from regulab.models import MLP
 
@@ -46,7 +46,11 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a pandas DataFrame
+            A DataFrame with text, ``category``, boolean or missing cells is a mixed table:
+            its column kinds are inferred and a
+            :class:`~regulab.tables.TablePreprocessor` (``preprocessor_``) is fitted on
+            these rows; ``predict`` then takes raw frames with those columns.
         y : array-like of shape (n_samples,)
             Class labels of any type (strings, ints...).
         X_val, y_val : array-like, optional
@@ -58,7 +62,7 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = self._check_X_y(X, y, reset=True)
         self._check_y(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         codes = codes.astype(np.int64).reshape(-1)
@@ -93,7 +97,7 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
         self
         """
         first = not hasattr(self, "model_")
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], reset=first)
+        X, y = self._check_X_y(X, y, reset=first)
         self._check_y(y)
         if first:
             if classes is None:
@@ -127,12 +131,18 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
         ...     X).shape
         (40,)
         """
-        scores = self._raw_scores(X)
+        return self._decision(self._raw_scores(X))
+
+    @staticmethod
+    def _decision(scores: np.ndarray) -> np.ndarray:
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (n, C) in the order of ``classes_``."""
-        scores = self.decision_function(X)
+        return self._proba(self.decision_function(X))
+
+    @staticmethod
+    def _proba(scores: np.ndarray) -> np.ndarray:
         if scores.ndim == 1:
             positive = expit(scores)
             return np.column_stack([1.0 - positive, positive])
@@ -149,9 +159,17 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (from ``classes_``)."""
-        scores = self.decision_function(X)
+        return self._labels(self.decision_function(X))
+
+    def _labels(self, scores: np.ndarray) -> np.ndarray:
         codes = (scores > 0).astype(np.int64) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[codes]
+
+    def _predict_encoded(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels and probabilities of rows already encoded by ``preprocessor_``
+        (:func:`regulab.io.predict_file` encodes a file chunk by chunk)."""
+        scores = self._decision(_scores64(self.model_, X))
+        return self._labels(scores), self._proba(scores)
 
     def _export_state(self) -> dict[str, Any]:
         state = super()._export_state()
@@ -188,7 +206,10 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a pandas DataFrame
+            A mixed table (text, ``category``, boolean or missing cells) is encoded by a
+            :class:`~regulab.tables.TablePreprocessor` fitted on these rows
+            (``preprocessor_``).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         X_val, y_val : array-like, optional
             Validation data for early stopping and the history. Without them and with
@@ -198,9 +219,7 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         -------
         self
         """
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True
-        )
+        X, y = self._check_X_y(X, y, reset=True, multi_output=True, y_numeric=True)
         self._y_2d = y.ndim == 2
         self.n_outputs_ = y.shape[1] if y.ndim == 2 else 1
         val_X, val_y = self._validation(X_val, y_val)
@@ -229,15 +248,7 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         self
         """
         first = not hasattr(self, "model_")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=True,
-            reset=first,
-        )
+        X, y = self._check_X_y(X, y, reset=first, multi_output=True, y_numeric=True)
         n_outputs = y.shape[1] if y.ndim == 2 else 1
         if first:
             self._y_2d = y.ndim == 2
@@ -252,8 +263,14 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values: (n,) for a 1-D training target, (n, n_targets) for 2-D."""
-        scores = self._raw_scores(X)
+        return self._values(self._raw_scores(X))
+
+    def _values(self, scores: np.ndarray) -> np.ndarray:
         return scores if self._y_2d else scores[:, 0]
+
+    def _predict_encoded(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions of rows already encoded by ``preprocessor_`` (no probabilities)."""
+        return self._values(_scores64(self.model_, X)), None
 
     def _export_state(self) -> dict[str, Any]:
         state = super()._export_state()
