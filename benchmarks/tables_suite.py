@@ -1,6 +1,6 @@
 """Real mixed tables, as a new user holds them: ``advise --save`` then ``predict`` on a held-out part.
 
-Each table goes in raw (text columns, Yes/No columns, empty cells, ID columns, rare classes):
+Each table goes in raw (text and Yes/No columns, empty cells, ID columns, rare classes):
 the script cuts a held-out quarter (stratified for classes, seed 0), writes both parts as CSV
 files exactly as read, runs ``regulab advise --data train.csv --target T --save model`` and
 ``regulab predict`` on the held-out file, and scores the predictions next to the scikit-learn

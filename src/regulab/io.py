@@ -190,9 +190,7 @@ def preprocessing_of(
     dataset: Any, mean: Any, scale: Any, table_state: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The ``preprocessing`` entry of a model trained on ``dataset``'s columns scaled as
-    ``(X - mean) / scale`` (what ``regulab train --save`` and ``advise --save`` store);
-    ``table_state`` (:meth:`~regulab.tables.TablePreprocessor.to_state`) is stored as its
-    ``table`` entry for a model trained on a raw table.
+    ``(X - mean) / scale`` (what ``regulab train --save`` and ``advise --save`` store).
 
     ``table_state`` is a :meth:`~regulab.tables.TablePreprocessor.to_state` for a model
     trained on a mixed table: it is stored as ``"table"`` (JSON, covered by the file's
@@ -215,7 +213,6 @@ def preprocessing_of(
         "classes": [c.item() if hasattr(c, "item") else c for c in classes]
         if classes is not None
         else None,
-        **({"table": table_state} if table_state is not None else {}),
     }
     if table_state is not None:
         entry["table"] = table_state
