@@ -1,4 +1,4 @@
-"""Real mixed tables, as a new user holds them: ``advise --save`` then ``predict`` on a held-out part.
+"""Real mixed tables as users hold them: ``advise --save``, then ``predict`` on held-out rows.
 
 Each table goes in raw (text and Yes/No columns, empty cells, ID columns, rare classes):
 the script cuts a held-out quarter (stratified for classes, seed 0), writes both parts as CSV
