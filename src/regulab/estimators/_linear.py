@@ -7,12 +7,44 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import StrOptions
 
 from regulab._format import register
+from regulab.errors import InvalidParameterError
 from regulab.estimators._base import _constraints, _RegularizedEstimator, _store_arguments
 from regulab.estimators._docs import _FITTED_DOC, _PENALTY_DOC
 from regulab.estimators._tasks import _RegularizedClassifier, _RegularizedRegressor
 from regulab.models import MLP, LinearModel
+from regulab.solvers import exact_result, exact_strengths
+from regulab.training import resolve_device
+
+#: ``solver`` values: exact when the problem allows it, always exact, or the epoch trainer.
+SOLVER_CHOICES = ("auto", "exact", "trainer")
+
+_SOLVER_DOC = """\
+    solver : {"auto", "exact", "trainer"}, default="auto"
+        ``"exact"`` solves the convex problem to its optimum with
+        :func:`regulab.solvers.fit_linear` (L-BFGS, OWL-QN or scikit-learn's coordinate
+        descent; stops when the largest KKT violation is at most 1e-6, ignoring ``epochs``,
+        ``optimizer``, ``learning_rate``, ``batch_size``); it needs no ``input_dropout``, no
+        ``weight_decay`` and no ``early_stopping``. ``"trainer"`` trains for ``epochs`` with
+        ``optimizer`` like a network. ``"auto"`` is ``"exact"`` where it applies.
+"""
+
+_SOLVER_FITTED_DOC = """\
+    solver_ : str
+        What fitted the model: the exact solver (``"lbfgs"``, ``"owlqn"``,
+        ``"sklearn.ElasticNet"``...) or the trainer's optimizer (``"adam"``...).
+    converged_ : bool or None
+        Whether the exact solver met its KKT tolerance (None after the trainer). An exact
+        fit's ``n_iter_`` counts the solver's iterations; its history has one record and
+        ``stop_reason_`` is ``converged`` (or ``max_epochs`` when the iteration guard stopped
+        it).
+"""
+
+#: The exact solver's tolerance (largest KKT violation, gradient units) and iteration guard.
+EXACT_TOL = 1e-6
+EXACT_MAX_ITER = 1000
 
 
 class _LinearEstimator(_RegularizedEstimator):
@@ -39,8 +71,72 @@ class _LinearEstimator(_RegularizedEstimator):
         random_state: Any = None,
         device: str = "auto",
         verbose: int = 0,
+        solver: str = "auto",
     ) -> None:
         _store_arguments(self, locals())
+
+    def _exact(self) -> bool:
+        """Whether ``fit`` solves exactly (``solver`` and the parameters allow it)."""
+        if self.solver == "trainer":
+            return False
+        blockers = [
+            name
+            for name, blocks in (
+                ("input_dropout", float(self.input_dropout) > 0),
+                ("weight_decay", exact_strengths(self._penalties()) is None),
+                ("early_stopping", bool(self.early_stopping)),
+            )
+            if blocks
+        ]
+        if blockers and self.solver == "exact":
+            raise InvalidParameterError(
+                f"solver='exact' of {type(self).__name__} solves L1, L2 and elastic net "
+                f"penalties only, without {', '.join(blockers)}; use solver='trainer' or "
+                "'auto' to train with them."
+            )
+        return not blockers
+
+    def _train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_val: np.ndarray | None,
+        y_val: np.ndarray | None,
+        n_outputs: int,
+    ) -> None:
+        if not self._exact():
+            super()._train(X, y, X_val, y_val, n_outputs)
+            self.solver_, self.converged_ = str(self.optimizer), None
+            return
+        self._start(X.shape[1], n_outputs)
+        result, fit = exact_result(
+            self.model_,
+            self._penalties(),
+            X,
+            y,
+            X_val,
+            y_val,
+            feature_names=self._feature_names(),
+            tol=EXACT_TOL,
+            max_iter=EXACT_MAX_ITER,
+            device=resolve_device(self.device),
+        )
+        self._set_model_attributes()
+        self.solver_, self.n_iter_, self.converged_ = fit.solver, fit.n_iter, fit.converged
+        self.history_ = result.history
+        self.stop_reason_ = result.stop_reason
+        self.stop_message_ = result.stop_message
+        self.best_epoch_ = None
+
+    def _export_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super()._export_state()  # type: ignore[misc]
+        state.update(solver=self.solver_, converged=self.converged_)
+        return state
+
+    def _import_state(self, state: dict[str, Any], model: MLP) -> None:
+        self.solver_ = str(state.get("solver", self.optimizer))
+        self.converged_ = state.get("converged")
+        super()._import_state(state, model)  # type: ignore[misc]
 
     def _build_model(self, n_features: int, n_outputs: int, seed: int) -> MLP:
         return LinearModel(
@@ -70,13 +166,13 @@ class RegularizedLinearClassifier(_LinearEstimator, _RegularizedClassifier):
 
     Parameters
     ----------
-{_PENALTY_DOC}
+{_PENALTY_DOC}{_SOLVER_DOC}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (1, n_features) for two classes, else (n_classes, n_features)
     intercept_ : ndarray of shape (1,) or (n_classes,)
-{_FITTED_DOC}
+{_FITTED_DOC}{_SOLVER_FITTED_DOC}
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
@@ -88,7 +184,10 @@ class RegularizedLinearClassifier(_LinearEstimator, _RegularizedClassifier):
     (1, 30)
     """
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", False)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_constraints("classification", False),
+        "solver": [StrOptions(set(SOLVER_CHOICES))],
+    }
 
 
 @register
@@ -97,13 +196,13 @@ class RegularizedLinearRegressor(_LinearEstimator, _RegularizedRegressor):
 
     Parameters
     ----------
-{_PENALTY_DOC}
+{_PENALTY_DOC}{_SOLVER_DOC}
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
     intercept_ : float or ndarray of shape (n_targets,)
     n_outputs_ : int
-{_FITTED_DOC}
+{_FITTED_DOC}{_SOLVER_FITTED_DOC}
     Examples
     --------
     >>> import numpy as np
@@ -115,4 +214,7 @@ class RegularizedLinearRegressor(_LinearEstimator, _RegularizedRegressor):
     [2.0, 0.0, -1.0]
     """
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("regression", False)
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_constraints("regression", False),
+        "solver": [StrOptions(set(SOLVER_CHOICES))],
+    }

@@ -28,6 +28,7 @@ from regulab.config import TrainConfig
 from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
 from regulab.experiment._records import RunRecord, run_key, weight_summary
+from regulab.solvers import exact_result, solvable
 from regulab.tables import TablePreprocessor
 from regulab.training import (
     Callback,
@@ -47,6 +48,7 @@ __all__ = [
     "custom_stacking_note",
     "run_task",
     "train_stack",
+    "solved_exactly",
     "fresh_models",
     "record_from_result",
     "execute",
@@ -280,6 +282,18 @@ def make_tasks(
     return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
+def solved_exactly(
+    specs: Sequence[RunSpec], models: Sequence[nn.Module], callbacks: Sequence[Callback] = ()
+) -> list[bool]:
+    """Which runs :func:`train_stack` solves exactly instead of training them: a linear model
+    without input dropout, penalized by L1, L2 or elastic net only, with no callback (no early
+    stopping) to run (:func:`regulab.solvers.solvable`)."""
+    return [
+        not callbacks and not spec.config.callbacks() and solvable(model, spec.config.penalties())
+        for spec, model in zip(specs, models)
+    ]
+
+
 def train_stack(
     specs: Sequence[RunSpec],
     models: Sequence[nn.Module],
@@ -290,28 +304,55 @@ def train_stack(
     """Train ``models`` (their current weights are the start) as one stack, one per spec.
 
     ``callbacks`` follow every run's own (those of its config); one instance serves every
-    run of the stack, so a callback that keeps state wants a stack of one.
+    run of the stack, so a callback that keeps state wants a stack of one. Runs that
+    :func:`solved_exactly` names are fitted to the optimum of their convex problem on the
+    training rows instead (:func:`regulab.solvers.exact_result`: one history record, the
+    solver's iterations as ``epochs_run``).
     """
-    first = specs[0].config
-    members = [
-        Member(model, spec.config.penalties(), [*spec.config.callbacks(), *callbacks], spec.seed)
-        for spec, model in zip(specs, models)
-    ]
-    return train_many(
-        members,
-        data.X_train,
-        data.y_train,
-        data.X_val,
-        data.y_val,
-        optimizer=first.optimizer,
-        lr=first.lr,
-        epochs=first.epochs,
-        batch_size=first.batch_size,
-        device=first.device,
-        verbose=0,
-        feature_names=list(data.feature_names),
-        task=data.task,
-    )
+    exact = solved_exactly(specs, models, callbacks)
+    results: dict[int, FitResult] = {}
+    for index, (spec, model) in enumerate(zip(specs, models)):
+        if exact[index]:
+            results[index], _ = exact_result(
+                model,  # type: ignore[arg-type]  # solvable(): a linear MLP
+                spec.config.penalties(),
+                data.X_train,
+                data.y_train,
+                data.X_val,
+                data.y_val,
+                seed=spec.seed,
+                feature_names=list(data.feature_names),
+                device=resolve_device(spec.config.device),
+            )
+    rest = [index for index in range(len(specs)) if not exact[index]]
+    if rest:
+        first = specs[rest[0]].config
+        members = [
+            Member(
+                models[i],
+                specs[i].config.penalties(),
+                [*specs[i].config.callbacks(), *callbacks],
+                specs[i].seed,
+            )
+            for i in rest
+        ]
+        trained = train_many(
+            members,
+            data.X_train,
+            data.y_train,
+            data.X_val,
+            data.y_val,
+            optimizer=first.optimizer,
+            lr=first.lr,
+            epochs=first.epochs,
+            batch_size=first.batch_size,
+            device=first.device,
+            verbose=0,
+            feature_names=list(data.feature_names),
+            task=data.task,
+        )
+        results.update(zip(rest, trained))
+    return [results[index] for index in range(len(specs))]
 
 
 def fresh_models(specs: Sequence[RunSpec], data: DataBundle) -> list[nn.Module]:
@@ -328,10 +369,15 @@ def fresh_models(specs: Sequence[RunSpec], data: DataBundle) -> list[nn.Module]:
 
 def run_task(task: Sequence[RunSpec], data: DataBundle, library_version: str) -> list[RunRecord]:
     """Train one stack of compatible runs from their initial weights; return their records."""
-    results = train_stack(task, fresh_models(task, data), data)
+    models = fresh_models(task, data)
+    exact = solved_exactly(task, models)
+    results = train_stack(task, models, data)
+    stacked = max(1, len(task) - sum(exact))  # the trained runs share their stack's time
     return [
-        record_from_result(spec, result, data, library_version, seconds=result.seconds / len(task))
-        for spec, result in zip(task, results)
+        record_from_result(
+            spec, result, data, library_version, seconds=result.seconds / (1 if alone else stacked)
+        )
+        for spec, result, alone in zip(task, results, exact)
     ]
 
 

@@ -11,6 +11,8 @@ stops short of the optimum the convex problem has. These solvers reach it:
   (:func:`sklearn_strength`).
 - :func:`lambda_max`, :func:`strength_grid` and :func:`linear_path` fit a glmnet-style path,
   strongest first, warm-started, with strong-rule screening and a KKT check on all features.
+- :func:`fit_model` solves one of Regulab's own linear models (a ``LinearModel`` and its
+  penalties) exactly, when :func:`solvable` says it can, and loads the weights into it.
 - :func:`cv_linear_path` scores the path on the same folds for every strength and reports
   λ_min and λ_1se.
 
@@ -30,6 +32,13 @@ True
 
 from regulab.solvers._cv import CVPath, cv_linear_path, pick_indices
 from regulab.solvers._fit import LinearFit, elastic_net_strengths, fit_linear, sklearn_strength
+from regulab.solvers._model import (
+    exact_result,
+    exact_strengths,
+    fit_model,
+    model_task,
+    solvable,
+)
 from regulab.solvers._path import LinearPath, lambda_max, linear_path, strength_grid
 
 __all__ = [
@@ -38,10 +47,15 @@ __all__ = [
     "LinearPath",
     "cv_linear_path",
     "elastic_net_strengths",
+    "exact_result",
+    "exact_strengths",
     "fit_linear",
+    "fit_model",
     "lambda_max",
     "linear_path",
+    "model_task",
     "pick_indices",
     "sklearn_strength",
+    "solvable",
     "strength_grid",
 ]

@@ -20,6 +20,7 @@ from regulab.training._common import Member
 from regulab.training._evaluate import evaluate, predict, predict_proba, predict_scores
 from regulab.training._history import FitResult, History, StopReason, TrainState
 from regulab.training._stack import OptimizerSpec, StackedMLP
+from regulab.training._target import TargetScaling
 from regulab.training._trainer import OPTIMIZERS, resolve_device, train, train_many
 from regulab.training._vmap import StackPlan, plan_stacks
 
@@ -43,5 +44,6 @@ __all__ = [
     "OptimizerSpec",
     "StackedMLP",
     "StackPlan",
+    "TargetScaling",
     "plan_stacks",
 ]

@@ -55,6 +55,7 @@ class StopReason(str, Enum):
     PATIENCE = "patience_exhausted"
     BASELINE = "baseline_not_reached"
     NON_FINITE = "non_finite"
+    CONVERGED = "converged"
 
 
 @dataclass
