@@ -76,7 +76,7 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, task: str | None = None) -> di
     Examples
     --------
     >>> sorted(evaluate(MLP("3-2", seed=0), np.zeros((4, 3), "float32"), [0, 1, 0, 1]))
-    ['accuracy', 'f1_macro', 'loss']
+    ['accuracy', 'balanced_accuracy', 'f1_macro', 'loss', 'roc_auc']
     """
     scores = predict_scores(model, X)
     task = _task(model, task or infer_task(np.asarray(y)))
