@@ -41,10 +41,10 @@ def quick(monkeypatch):
     """Epochs that do not depend on the machine's speed (a few, for speed)."""
     searching = importlib.import_module("regulab.advise._search")
     monkeypatch.setattr(searching, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
-    monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 6)
+    monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 20)
     monkeypatch.setattr(searching, "_CV_MAX_REPEATS", 0)
-    strengths = importlib.import_module("regulab.advise._strengths")
-    monkeypatch.setattr(strengths, "_PATIENCE", 1)
+    monkeypatch.setattr(searching, "strength_search", lambda leader, *a, **k: ([], "skipped"))
+    monkeypatch.setattr(searching, "_strength_variants", lambda name, wide=False: [])
 
 
 def test_diagnosis_names_a_rare_class_with_counts_and_shares():
@@ -62,7 +62,7 @@ def test_run_metrics_are_sklearns_balanced_accuracy_and_roc_auc(classes, outputs
     truth = np.arange(60) % classes
     scores = rng.normal(size=(2, 60, outputs)).astype(np.float32)
     kind = "binary" if outputs == 1 else "multiclass"
-    records = member_metrics(torch.as_tensor(scores), torch.as_tensor(truth), kind)
+    records = member_metrics(torch.as_tensor(scores), torch.as_tensor(truth), kind, full=True)
     for member, record in zip(scores, records):
         if outputs == 1:
             predicted, expected_auc = (
@@ -121,7 +121,7 @@ def test_metric_names_are_checked_against_the_task(name, task, message):
 
 
 def test_rare_class_advice_reports_roc_auc_beside_the_baseline(quick):
-    advice = advise(_rare_table(1.5), budget="1h", seeds=2, verbose=0).to_json()
+    advice = advise(_rare_table(1.5), model="6-8-2", budget="1h", seeds=2, verbose=0).to_json()
     assert advice["metrics"]["selection"] == "log_loss"
     assert advice["metrics"]["headline"] == "test_roc_auc"
     assert advice["expected_gain"]["metric"] == "test_roc_auc"
@@ -139,7 +139,7 @@ def test_rare_class_advice_reports_roc_auc_beside_the_baseline(quick):
 
 
 def test_no_gain_is_claimed_when_the_majority_class_wins(quick):
-    advice = advise(_rare_table(0.0), budget="1h", seeds=2, verbose=0)
+    advice = advise(_rare_table(0.0), model="6-8-2", budget="1h", seeds=2, verbose=0)
     assert advice.baseline["beaten"] is False
     assert advice.gain["beats_majority"] is False
     assert any(note.startswith(MAJORITY_NOTE) for note in advice.notes)
@@ -159,7 +159,7 @@ def test_metric_option_drives_the_selection(quick, tmp_path):
     out = tmp_path / "advice.json"
     code, output, errors = invoke(
         "advise", "--data", path, "--target", "y", "--metric", "roc_auc", "--json", out,
-        "--budget", "1h", "--quiet",
+        "--budget", "1h", "--model", "6-8-2", "--quiet",
     )  # fmt: skip
     assert code == 0, errors
     advice = json.loads(out.read_text())

@@ -42,7 +42,9 @@ def majority_metrics(bundle: DataBundle) -> dict[str, float]:
         if len(y) == 0:
             continue
         scores = _scores(bundle, kind, X)
-        metrics = member_metrics(torch.as_tensor(scores)[None], torch.as_tensor(y), kind)[0]
+        metrics = member_metrics(
+            torch.as_tensor(scores)[None], torch.as_tensor(y), kind, full=True
+        )[0]
         result.update({f"{part}_{name}": value for name, value in metrics.items()})
     return result
 

@@ -68,7 +68,8 @@ def predict(model: nn.Module, X: Any, *, task: str | None = None) -> np.ndarray:
 
 
 def evaluate(model: nn.Module, X: Any, y: Any, *, task: str | None = None) -> dict[str, float]:
-    """Loss and metrics on a data set (accuracy, F1 macro, ROC AUC, or MSE/MAE/R^2).
+    """Loss and metrics on a data set (accuracy, balanced accuracy, F1 macro, ROC AUC, or
+    MSE/MAE/R^2).
 
     For a module other than Regulab's ``MLP``, ``task`` defaults to what ``y`` suggests
     (integer targets: classification).
@@ -82,4 +83,4 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, task: str | None = None) -> di
     task = _task(model, task or infer_task(np.asarray(y)))
     targets = _targets(y, task, len(scores), "y", torch.device("cpu"))
     kind = head_kind(task, scores.shape[1])
-    return member_metrics(scores.unsqueeze(0), targets, kind)[0]
+    return member_metrics(scores.unsqueeze(0), targets, kind, full=True)[0]

@@ -65,14 +65,20 @@ def metric_names(kind: str) -> list[str]:
     """Names of the metrics :func:`member_metrics` returns for a head kind."""
     if kind == "regression":
         return ["mse", "mae", "r2"]
-    return ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc"]
+    if kind == "binary":
+        return ["accuracy", "f1_macro", "roc_auc"]
+    return ["accuracy", "f1_macro"]
 
 
 @torch.no_grad()
 def member_metrics(
-    scores: torch.Tensor, targets: torch.Tensor, kind: str
+    scores: torch.Tensor, targets: torch.Tensor, kind: str, *, full: bool = False
 ) -> list[dict[str, float]]:
-    """Loss and metrics per member: scores (K, N, C), targets (N,) -> K dicts."""
+    """Loss and metrics per member: scores (K, N, C), targets (N,) -> K dicts.
+
+    Those of :func:`metric_names` (cheap enough for every epoch); ``full`` adds
+    ``balanced_accuracy`` and, for several classes, ``roc_auc`` (one-vs-rest macro), as a
+    run's returned weights are scored."""
     members = scores.shape[0]
     expanded = targets.unsqueeze(0).expand(members, *targets.shape)
     losses = member_losses(scores, expanded, kind).cpu().numpy()
@@ -97,9 +103,11 @@ def member_metrics(
             else:
                 pred = member_scores.argmax(1)
             record["accuracy"] = float(accuracy_score(truth, pred))
-            record["balanced_accuracy"] = float(balanced_accuracy_score(truth, pred))
+            if full:
+                record["balanced_accuracy"] = float(balanced_accuracy_score(truth, pred))
             record["f1_macro"] = float(f1_score(truth, pred, average="macro", zero_division=0))
-            record["roc_auc"] = _roc_auc(truth, member_scores, kind)
+            if full or kind == "binary":
+                record["roc_auc"] = _roc_auc(truth, member_scores, kind)
         results.append(record)
     return results
 
