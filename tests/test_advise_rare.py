@@ -121,7 +121,7 @@ def test_metric_names_are_checked_against_the_task(name, task, message):
 
 
 def test_rare_class_advice_reports_roc_auc_beside_the_baseline(quick):
-    advice = advise(_rare_table(1.5), model="6-8-2", budget="1h", seeds=2, verbose=0).to_json()
+    advice = advise(_rare_table(2.5), model="6-8-2", budget="1h", seeds=2, verbose=0).to_json()
     assert advice["metrics"]["selection"] == "log_loss"
     assert advice["metrics"]["headline"] == "test_roc_auc"
     assert advice["expected_gain"]["metric"] == "test_roc_auc"
@@ -151,7 +151,7 @@ def test_no_gain_is_claimed_when_the_majority_class_wins(quick):
 
 
 def test_metric_option_drives_the_selection(quick, tmp_path):
-    data = _rare_table(1.5)
+    data = _rare_table(2.5)
     path = tmp_path / "rare.csv"
     frame = np.column_stack([data.X, data.y])
     header = ",".join([*data.feature_names, "y"])
