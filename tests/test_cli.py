@@ -160,7 +160,13 @@ def test_train_json_in_a_subprocess(real_processes: dict[str, Any]) -> None:
     assert data["name"] == "iris" and data["task"] == "classification"
     assert data["n_features"] == 4
     assert data["n_train"] + data["n_val"] + data["n_test"] == 150
-    assert set(payload["test_metrics"]) == {"loss", "accuracy", "f1_macro"}
+    assert set(payload["test_metrics"]) == {
+        "loss",
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "roc_auc",
+    }
     assert all(isinstance(v, float) for v in payload["test_metrics"].values())
     assert 0.0 <= payload["test_metrics"]["accuracy"] <= 1.0
     assert isinstance(payload["epochs_run"], int) and 1 <= payload["epochs_run"] <= 5

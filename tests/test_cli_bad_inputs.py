@@ -346,6 +346,16 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["'jobs' parameter of advise", "[1, inf)", "Got 0"],
     ),
+    "advise --metric unknown": (
+        ["advise", "--data", "iris", "--metric", "auc", "--budget", "5s"],
+        2,
+        ["Unknown metric 'auc'", "roc_auc", "balanced_accuracy", "log_loss"],
+    ),
+    "advise --metric of the other task": (
+        ["advise", "--data", "iris", "--metric", "r2", "--budget", "5s"],
+        2,
+        ["'r2' does not apply to classification", "roc_auc"],
+    ),
     "report of no store": (
         ["report", "--store", "{tmp}/none.sqlite", "--figures", "{tmp}/figs"],
         2,

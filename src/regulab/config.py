@@ -10,7 +10,7 @@ Examples
 >>> config = TrainConfig(data="iris", model="4-16-3", dropout=(0.2,), epochs=3, verbose=0)
 >>> summary = run(config)
 >>> sorted(summary.test_metrics)
-['accuracy', 'f1_macro', 'loss']
+['accuracy', 'balanced_accuracy', 'f1_macro', 'loss', 'roc_auc']
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ __all__ = [
 #: Metric names (or suffixes) where a smaller value is better.
 LOWER_IS_BETTER = ("loss", "mse", "mae", "rmse")
 #: Metric names (or suffixes) where a larger value is better.
-HIGHER_IS_BETTER = ("accuracy", "f1_macro", "roc_auc", "r2")
+HIGHER_IS_BETTER = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2")
 #: Tie rules :func:`choose` knows: ``"se"`` (one standard error) and ``"tost"``.
 TIE_RULES = ("se", "tost")
 

@@ -11,14 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regulab.advise._baseline import MAJORITY_NOTE, baseline_block
 from regulab.advise._choice import Choice, choose
 from regulab.advise._code import code_snippets
 from regulab.advise._experiment import Experiment, cross_validated_experiment, holdout_experiment
+from regulab.advise._metric import Metric, headline_metric, selection_metric
 from regulab.advise._modules import module_code
 from regulab.advise._plan import Plan, plan_candidates
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason
-from regulab.advise._search import SELECTION_METRIC, Runner
+from regulab.advise._search import Runner
 from regulab.config import TrainConfig
 from regulab.custom import ModelFactory, factory_reference, is_custom
 from regulab.data import Dataset
@@ -80,7 +82,15 @@ class Advice:
     ranked : list of dict
         Configs in the order they are recommended, with a sentence each.
     gain : dict
-        Expected test-metric gain over the unregularized baseline (mean, ci, per-seed).
+        Expected test-metric gain over the unregularized network (mean, ci, per-seed), in
+        the headline metric; ``beats_majority`` says whether the chosen config beats the
+        majority-class baseline (when it does not, no gain is claimed).
+    baseline : dict
+        The majority-class baseline (``DummyClassifier(strategy="prior")`` or
+        ``DummyRegressor``) on the same folds: its metrics and whether the choice beats it.
+    metrics : dict
+        ``selection`` (the scorer name that drove the choice, and its record key) and
+        ``headline`` (the test metric the gain is reported in).
     selected_features : list of str
         With an L1 or elastic-net answer (or ``interpretable``): the input features the
         recommended model relies on (see :func:`selected_features`).
@@ -110,6 +120,8 @@ class Advice:
     evidence: list[dict[str, Any]]
     ranked: list[dict[str, Any]]
     gain: dict[str, Any]
+    baseline: dict[str, Any]
+    metrics: dict[str, Any]
     selected_features: list[str]
     important_features: dict[str, bool]
     notes: list[str]
@@ -194,6 +206,8 @@ class Advice:
             },
             "ranked": self.ranked,
             "expected_gain": self.gain,
+            "baseline": self.baseline,
+            "metrics": self.metrics,
             "selected_features": self.selected_features,
             "important_features": self.important_features,
             "evidence": self.evidence,
@@ -295,6 +309,7 @@ def advise(
     interpretable: bool = False,
     important_features: Sequence[str] = (),
     budget: str | float = "5m",
+    metric: str | None = None,
     seeds: int = 3,
     seed: int = 0,
     store: Any = None,
@@ -348,6 +363,13 @@ def advise(
         Features the L1/elastic-net penalty should spare (factor 0.25).
     budget : str or float, default="5m"
         Wall-clock budget for the whole call.
+    metric : str, optional
+        A scikit-learn scorer name that drives the choice and the reported gain:
+        ``log_loss`` (or ``neg_log_loss``), ``roc_auc``, ``balanced_accuracy``,
+        ``accuracy``, ``f1_macro`` for classification; ``r2``, ``neg_mean_squared_error``,
+        ``neg_mean_absolute_error`` for regression. Default: the validation loss selects,
+        and the gain is reported in accuracy (R² for regression), or in ROC AUC when the
+        minority class has under 20% of the rows.
     seeds : int, default=3
         Seeds per config on the single split of large data (>= 2 for standard errors).
     jobs : int, default=1
@@ -379,6 +401,7 @@ def advise(
         drop=drop,
     )
     _check_important_features(important_features, dataset)
+    selection = selection_metric(metric, dataset.task)
     cross_validate = len(bundle.X_train) + len(bundle.X_val) <= _CV_ROWS
     plan = plan_candidates(
         dataset,
@@ -393,17 +416,75 @@ def advise(
     if bundle.table is not None:
         plan.notes += [leak_note(name, score, dataset) for name, score in bundle.table.leaks]
     deadline = started + budget_seconds
-    run = Runner(store, f"advise-{dataset.name}", jobs, verbose)
+    run = Runner(store, f"advise-{dataset.name}", jobs, verbose, selection)
     if plan.cross_validate:
         experiment = cross_validated_experiment(plan, run, deadline, seed)
     else:
         experiment = holdout_experiment(plan, run, started, deadline, seed, seeds)
     plan.notes += run.notes  # runs skipped at the deadline
-    choice = choose(plan, experiment)
+    rare = bool(plan.diagnostics.get("class_balance") and _rare(plan))
+    headline = headline_metric(selection, dataset.task, rare, named=metric is not None)
+    if rare and metric is None:
+        plan.notes.append(_RARE_NOTE.format(share=_rare_share(plan)))
+    choice = choose(plan, experiment, headline)
     info = _data_info(plan, experiment, choice, budget_seconds, seeds, target, data)
-    advice = _advice(plan, experiment, choice, info, interpretable, important_features, started)
+    baseline = baseline_block(
+        experiment.records, run.baselines, choice.chosen, selection, headline, dataset.task
+    )
+    if not baseline["beaten"]:
+        plan.notes.append(_majority_note(baseline, selection))
+    metrics = {
+        "selection": selection.name,
+        "selection_key": selection.key,
+        "selection_label": selection.label,
+        "higher_is_better": selection.higher,
+        "headline": headline,
+    }
+    advice = _advice(
+        plan,
+        experiment,
+        choice,
+        info,
+        (interpretable, important_features),
+        (baseline, metrics),
+        started,
+    )
     advice.dataset = dataset
     return advice
+
+
+_RARE_NOTE = (
+    "A class is rare ({share:.1%} of the rows): the gain is reported in ROC AUC, not accuracy "
+    "(predicting the majority class alone has high accuracy and ROC AUC 0.5); accuracy is "
+    "still in the evidence. --metric names another."
+)
+
+
+def _rare(plan: Plan) -> bool:
+    return bool(plan.diagnostics["class_balance"].details.get("rare"))
+
+
+def _rare_share(plan: Plan) -> float:
+    return float(plan.diagnostics["class_balance"].details["minority_share"])
+
+
+def _majority_note(baseline: dict[str, Any], selection: Metric) -> str:
+    value = baseline["metrics"].get(selection.key)
+    shown = "n/a" if value is None else f"{value:.4f}"
+    return (
+        f"{MAJORITY_NOTE}: the recommended config does not beat the majority-class baseline "
+        f"({selection.label} {shown}) by more than one standard error, so no gain is claimed."
+    )
+
+
+def _with_baseline(row: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """An evidence row with the baseline's value beside each of its metrics."""
+    beside = {
+        f"baseline_{key}": value
+        for key, value in baseline["metrics"].items()
+        if f"{key}_mean" in row
+    }
+    return {**row, **beside}
 
 
 def _check_arguments(model: str | ModelFactory | None, seeds: int, jobs: int) -> str | None:
@@ -469,11 +550,15 @@ def _advice(
     experiment: Experiment,
     choice: Choice,
     info: dict[str, Any],
-    interpretable: bool,
-    important_features: Sequence[str],
+    features: tuple[bool, Sequence[str]],
+    judged: tuple[dict[str, Any], dict[str, Any]],
     started: float,
 ) -> Advice:
-    """Assemble the :class:`Advice`: evidence, ranking, gain, kept features and code."""
+    """Assemble the :class:`Advice`: evidence (with the majority-class ``baseline`` beside
+    each score), ranking, gain, kept features and code. ``features`` is ``(interpretable,
+    important_features)``, ``judged`` the ``(baseline, metrics)`` blocks."""
+    interpretable, important_features = features
+    baseline, metrics = judged
     dataset, records, chosen, config = (
         plan.dataset,
         experiment.records,
@@ -489,7 +574,8 @@ def _advice(
     ranked = [
         {
             "config": row["config"],
-            "val_loss": _finite(row[f"{SELECTION_METRIC}_mean"]),
+            "val_loss": _finite(row["val_loss_mean"]),
+            experiment.metric.key: _finite(row[f"{experiment.metric.key}_mean"]),
             test_metric: _finite(_mean_of(records, row["config"], test_metric)),
             "preferred": row["preferred"],
             "tied": row["tied"] or row["best"],
@@ -513,9 +599,13 @@ def _advice(
         candidates=plan.candidates,
         recommendation=chosen,
         config=config,
-        evidence=_evidence(choice.rows, records, test_metric),
+        evidence=[
+            _with_baseline(row, baseline) for row in _evidence(choice.rows, records, test_metric)
+        ],
         ranked=ranked,
-        gain=_paired_gain(records, chosen, test_metric),
+        gain={**_paired_gain(records, chosen, test_metric), "beats_majority": baseline["beaten"]},
+        baseline=baseline,
+        metrics=metrics,
         selected_features=selected,
         important_features=important,
         notes=plan.notes,
@@ -550,10 +640,14 @@ def _mean_of(records: Sequence[RunRecord], config: str, metric: str) -> float:
 def _evidence(
     rows: list[dict[str, Any]], records: Sequence[RunRecord], test_metric: str
 ) -> list[dict[str, Any]]:
+    """The evidence rows with the test metric's mean and CI (and accuracy's, when the
+    headline metric is another one)."""
     evidence = []
+    extra = ["test_accuracy"] if "test_accuracy" in records[0].metrics else []
     for row in rows:
-        mean, ci, _ = mean_ci(
-            [r.metrics[test_metric] for r in records if r.config_name == row["config"]]
-        )
-        evidence.append({**row, f"{test_metric}_mean": mean, f"{test_metric}_ci": ci})
+        runs = [r for r in records if r.config_name == row["config"]]
+        for key in dict.fromkeys([test_metric, *extra]):
+            mean, ci, _ = mean_ci([r.metrics.get(key, float("nan")) for r in runs])
+            row = {**row, f"{key}_mean": mean, f"{key}_ci": ci}
+        evidence.append(row)
     return evidence

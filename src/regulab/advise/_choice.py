@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from regulab.advise._experiment import Experiment
+from regulab.advise._metric import Metric
 from regulab.advise._plan import Plan
 from regulab.advise._rules import Reason
-from regulab.advise._search import SELECTION_METRIC, simplicity_key, technique_total
-from regulab.advise._select import by_fold, one_se_choice, summary_rows
+from regulab.advise._search import simplicity_key, technique_total
+from regulab.advise._select import one_se_choice, summary_rows
 from regulab.config import TrainConfig
 
 #: How the note listing the configs tied with the best begins (the terminal counts them).
@@ -29,36 +30,46 @@ class Choice:
     test_metric: str
 
 
-def choose(plan: Plan, experiment: Experiment) -> Choice:
-    """The best config by validation loss, or the simplest within one standard error of it;
-    the notes say why, and where the evidence overrules the rules."""
+def choose(plan: Plan, experiment: Experiment, test_metric: str) -> Choice:
+    """The best config by the experiment's metric (validation loss by default), or the
+    simplest within one standard error of it; the notes say why, and where the evidence
+    overrules the rules. ``test_metric`` is the one reported."""
     records, configs, notes = experiment.records, experiment.configs, plan.notes
-    simplicity = simplicity_key(records, configs, plan.shape)
-    best, tied, chosen = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
-    rows = summary_rows(records, SELECTION_METRIC, best, tied, chosen, technique_total)
-    best_mean = next(row for row in rows if row["best"])[f"{SELECTION_METRIC}_mean"]
-    notes.append(f"Best {SELECTION_METRIC}: {best} ({best_mean:.4f}).")
+    metric = experiment.metric
+    simplicity = simplicity_key(records, configs, plan.shape, metric)
+    best, tied, chosen = one_se_choice(metric.values(records), simplicity)
+    rows = summary_rows(
+        records,
+        metric.key,
+        best,
+        tied,
+        chosen,
+        technique_total,
+        higher=metric.higher,
+        also=["val_loss"],
+    )
+    best_mean = next(row for row in rows if row["best"])[f"{metric.key}_mean"]
+    notes.append(f"Best {metric.key}: {best} ({best_mean:.4f}).")
     if tied:
         notes.append(f"{TIED_NOTE}: {', '.join(tied)}.")
     notes += _spare_avoided(rows, plan.reasons)
     chosen = next(row["config"] for row in rows if row["preferred"])
     diverged = [row["config"] for row in rows if row["diverged"]]
     if diverged:
-        notes.append(f"Diverged (non-finite validation loss, never chosen): {', '.join(diverged)}.")
+        notes.append(f"Diverged (non-finite {metric.label}, never chosen): {', '.join(diverged)}.")
     if chosen != best:
         notes.append(
-            f"{best} had the best validation loss, but {chosen} is within one "
+            f"{best} had the best {metric.label}, but {chosen} is within one "
             "standard error and simpler, sparser or more strongly regularized, so it is "
             "recommended."
         )
-    notes += _overruled(plan.reasons, plan.scores, rows, chosen)
+    notes += _overruled(plan.reasons, plan.scores, rows, chosen, metric)
     config = replace(configs[chosen], verbose=1)
     refit_sizes = (
         []
         if plan.custom
         else list(config.build_model(*plan.shape, plan.dataset.task).architecture.sizes)
     )
-    test_metric = "test_accuracy" if plan.dataset.task == "classification" else "test_r2"
     return Choice(chosen, config, refit_sizes, rows, test_metric)
 
 
@@ -98,7 +109,11 @@ def _spare_avoided(rows: list[dict[str, Any]], reasons: Sequence[Reason]) -> lis
 
 
 def _overruled(
-    reasons: Sequence[Reason], scores: dict[str, float], rows: list[dict[str, Any]], chosen: str
+    reasons: Sequence[Reason],
+    scores: dict[str, float],
+    rows: list[dict[str, Any]],
+    chosen: str,
+    metric: Metric,
 ) -> list[str]:
     """Sentences where the experiment contradicts what the rules favoured."""
     if not reasons:
@@ -111,10 +126,12 @@ def _overruled(
     tested = [c for c in by_config if favourite in {p.split("=")[0] for p in c.split("+")}]
     if not tested:
         return []
-    best_tested = min(tested, key=lambda c: by_config[c][f"{SELECTION_METRIC}_mean"])
+    sign = -1.0 if metric.higher else 1.0
+    column = f"{metric.key}_mean"
+    best_tested = min(tested, key=lambda c: sign * by_config[c][column])
     return [
         f"The rules favoured {favourite} (score {scores[favourite]:.2f}), but the evidence "
-        f"overrules them: {chosen} reached validation loss "
-        f"{by_config[chosen][f'{SELECTION_METRIC}_mean']:.4f} against "
-        f"{by_config[best_tested][f'{SELECTION_METRIC}_mean']:.4f} for {best_tested}."
+        f"overrules them: {chosen} reached {metric.label} "
+        f"{by_config[chosen][column]:.4f} against "
+        f"{by_config[best_tested][column]:.4f} for {best_tested}."
     ]

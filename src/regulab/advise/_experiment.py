@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from regulab.advise._holdout import SCREEN_ROWS, holdout_search
+from regulab.advise._metric import LOG_LOSS, Metric
 from regulab.advise._plan import Plan
 from regulab.advise._search import (
     CV_FEW_FOLDS,
@@ -31,12 +32,14 @@ _LARGE_DATA_BATCH = 128
 
 @dataclass
 class Experiment:
-    """The runs of the experiment and the configs they trained."""
+    """The runs of the experiment, the configs they trained and the metric they were
+    compared on."""
 
     records: list[RunRecord]
     configs: dict[str, TrainConfig]
     epochs: int
     selection: dict[str, Any]
+    metric: Metric = LOG_LOSS
 
 
 def cross_validated_experiment(plan: Plan, run: Runner, deadline: float, seed: int) -> Experiment:
@@ -56,15 +59,14 @@ def cross_validated_experiment(plan: Plan, run: Runner, deadline: float, seed: i
         fewer_folds=cv_folds(bundle, 0, seed, CV_FEW_FOLDS),
     )
     k = len({r.seed for r in records if r.config_name == "none"})
-    simplicity = simplicity_key(records, configs, shape)
+    simplicity = simplicity_key(records, configs, shape, run.metric)
     if k < 2:  # the budget ran out within the first fold: nothing to search or repeat on
         notes.append(
             "Only one fold finished within the budget, so no strength search and no repeated "
             "folds; a larger --budget gives cross-validated evidence."
         )
-        return Experiment(
-            records, configs, epochs, {"method": "cv", "folds": k, "repeats": 1, "seeds": 1}
-        )
+        selection = {"method": "cv", "folds": k, "repeats": 1, "seeds": 1}
+        return Experiment(records, configs, epochs, selection, run.metric)
     epochs_of = next(iter(configs.values())).epochs
 
     def make(name: str) -> TrainConfig:
@@ -83,13 +85,13 @@ def cross_validated_experiment(plan: Plan, run: Runner, deadline: float, seed: i
         simplicity,
     )
     notes.append(search_note)
-    simplicity = simplicity_key(records, configs, shape)
+    simplicity = simplicity_key(records, configs, shape, run.metric)
     records, repeats, stop_note = repeat_folds(
         bundle, records, configs, run, deadline, seed, k, simplicity
     )
     notes.append(stop_note)
     selection = {"method": "cv", "folds": k, "repeats": repeats, "seeds": 1}
-    return Experiment(records, configs, epochs, selection)
+    return Experiment(records, configs, epochs, selection, run.metric)
 
 
 def holdout_experiment(
@@ -112,4 +114,4 @@ def holdout_experiment(
         deadline=deadline,
     )
     selection = {"method": "holdout", "folds": 1, "repeats": 1, "seeds": seeds}
-    return Experiment(records, configs, epochs, selection)
+    return Experiment(records, configs, epochs, selection, run.metric)

@@ -21,7 +21,6 @@ import numpy as np
 from regulab.advise import _extend, _search
 from regulab.advise._extend import longer_is_worth, train_longer
 from regulab.advise._search import (
-    SELECTION_METRIC,
     Fold,
     Runner,
     build_config,
@@ -31,7 +30,7 @@ from regulab.advise._search import (
     simplicity_key,
     subsample,
 )
-from regulab.advise._select import by_fold, one_se_choice
+from regulab.advise._select import one_se_choice
 from regulab.config import TrainConfig
 from regulab.experiment import RunRecord, RunSpec
 from regulab.experiment._runner import DataBundle
@@ -156,7 +155,8 @@ def _finals(
     """The finalists on every row, their epochs from their measured screen times."""
     bundle, seeds = fold
     n_train = len(bundle.X_train)
-    finalists = pick_finalists(screened, simplicity_key(screened, configs, shape))
+    simplicity = simplicity_key(screened, configs, shape, run.metric)
+    finalists = pick_finalists(screened, simplicity, run.metric)
     n_val = len(bundle.X_val)
     per_row = seconds_per_row_epoch(screened, _rows(rows, n_val))
     left = deadline - time.perf_counter()
@@ -245,7 +245,7 @@ def holdout_search(
             [fold], candidates, base, run, deadline, notes, shape=shape
         )
     _, _, leader = one_se_choice(
-        by_fold(records, SELECTION_METRIC), simplicity_key(records, configs, shape)
+        run.metric.values(records), simplicity_key(records, configs, shape, run.metric)
     )
     records, longer_note = train_longer(fold, records, configs, leader, run, deadline)
     notes.append(longer_note)

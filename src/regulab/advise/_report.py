@@ -12,6 +12,7 @@ from rich.table import Table
 
 from regulab._terminal import Col, fitted_table, label_key, number, print_wrapped, short_labels
 from regulab.advise._advisor import Advice
+from regulab.advise._baseline import MAJORITY_NOTE
 from regulab.advise._choice import TIED_NOTE
 from regulab.report import ReportInfo, Section, section, table_html, write_report
 
@@ -20,13 +21,23 @@ __all__ = ["print_advice", "write_advice_report"]
 
 def _gain_sentence(advice: Advice) -> str:
     gain = advice.gain
-    if advice.recommendation == "none":
-        return "No regularization beat the unregularized baseline on validation loss."
     metric = gain["metric"].removeprefix("test_")
+    majority = advice.baseline.get("metrics", {}).get(gain["metric"])
+    beside = "" if majority is None else f"; majority-class baseline {majority:.4f}"
+    if not gain.get("beats_majority", True):
+        label = advice.metrics.get("selection_label", "validation loss")
+        return (
+            f"{MAJORITY_NOTE}: no config beats it by more than one standard error on "
+            f"{label}, so no gain is claimed (test {metric}: recommended "
+            f"{number(gain['recommended_mean'], '.4f')}{beside})."
+        )
+    if advice.recommendation == "none":
+        label = advice.metrics.get("selection_label", "validation loss")
+        return f"No regularization beat the unregularized baseline on {label}{beside}."
     return (
         f"Expected test {metric} gain over no regularization: {gain['mean']:+.4f} "
         f"± {gain['ci']:.4f} (95% CI over {len(gain['per_seed'])} paired seeds; "
-        f"{gain['baseline_mean']:.4f} → {gain['recommended_mean']:.4f})."
+        f"{gain['baseline_mean']:.4f} → {gain['recommended_mean']:.4f}{beside})."
     )
 
 
@@ -55,7 +66,8 @@ def _finite_loss(row: dict[str, Any]) -> float:
 
 def _evidence_table(advice: Advice, console: Console) -> tuple[Table, list[str]]:
     """The evidence table of the best rows, and the lines that follow it."""
-    metric = next(k for k in advice.evidence[0] if k.startswith("test_") and k.endswith("_mean"))
+    metric = f"{advice.gain['metric']}_mean"
+    chosen_on = advice.metrics.get("selection_key", "val_loss")
     shown = _shown_rows(advice.evidence, advice.recommendation)
     labels = short_labels(row["config"] for row in advice.evidence)
     rows = []
@@ -68,7 +80,8 @@ def _evidence_table(advice: Advice, console: Console) -> tuple[Table, list[str]]
         rows.append(
             [
                 labels[row["config"]],
-                f"{number(row['val_loss_mean'], '.4f')} ± {number(row['val_loss_ci'], '.4f')}",
+                f"{number(row[f'{chosen_on}_mean'], '.4f')} "
+                f"± {number(row[f'{chosen_on}_ci'], '.4f')}",
                 number(row[metric], ".4f"),
                 number(row["epochs_mean"], ".1f"),
                 number(row["sparsity_mean"], ".1%"),
@@ -77,7 +90,7 @@ def _evidence_table(advice: Advice, console: Console) -> tuple[Table, list[str]]
         )
     columns = [
         Col("config", numeric=False),
-        Col("val_loss ± CI"),
+        Col(f"{chosen_on} ± CI"),
         Col(metric.removesuffix("_mean").replace("accuracy", "acc")),
         Col("epochs", drop=0),
         Col("sparsity", drop=1),
@@ -95,7 +108,17 @@ def _evidence_table(advice: Advice, console: Console) -> tuple[Table, list[str]]
     key = label_key(rows[i][0] for i in range(len(rows)))
     if key:
         after.append(key + ".")
+    after += _baseline_line(advice)
     return table, after
+
+
+def _baseline_line(advice: Advice) -> list[str]:
+    """The majority-class baseline's scores, beside the table's."""
+    values = advice.baseline.get("metrics", {})
+    shown = [f"{key} {value:.4f}" for key, value in values.items() if value is not None]
+    if not shown:
+        return []
+    return [f"Majority-class baseline (same folds): {', '.join(shown)}."]
 
 
 def _tie_note(advice: Advice) -> str:

@@ -12,7 +12,9 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from regulab._version import __version__
-from regulab.advise._select import by_fold, one_se_choice
+from regulab.advise._baseline import majority_metrics
+from regulab.advise._metric import LOG_LOSS, Metric
+from regulab.advise._select import one_se_choice
 from regulab.advise._strengths import search_space, strength_search
 from regulab.config import TrainConfig
 from regulab.custom import is_custom
@@ -43,7 +45,6 @@ __all__ = [
     "with_patience",
     "patience_for",
 ]
-SELECTION_METRIC = "val_loss"
 CV_FOLDS = 5
 CV_FEW_FOLDS = 3  # when 5 folds would leave fewer than _MIN_CV_EPOCHS epochs
 # Fewer epochs leave the 128-64 network undertrained at lr 1e-3 and batch 32 (under ~500
@@ -142,14 +143,18 @@ class Runner:
     do not stack; ``jobs`` stacks at once with workers) and starts one only when the time it
     is expected to take, by the runs already trained, fits before the deadline; :attr:`notes`
     say what was skipped. :attr:`overhead` is the measured time per run outside training
-    (building, scoring, storing), for the callers' budgets.
+    (building, scoring, storing), for the callers' budgets. :attr:`metric` is what every
+    step of the search compares runs on; :attr:`baselines` holds the majority-class
+    baseline's metrics on every data part trained on, by its fingerprint.
     """
 
     store: Any
     experiment: str
     jobs: int
     verbose: int
+    metric: Metric = LOG_LOSS
     notes: list[str] = field(default_factory=list)
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
     wall: float = 0.0
     trained: float = 0.0
     runs: int = 0
@@ -213,6 +218,8 @@ class Runner:
         return per_run * size / self.parallel(size)
 
     def _run(self, specs: Sequence[RunSpec], bundle: DataBundle) -> list[RunRecord]:
+        if bundle.fingerprint not in self.baselines:
+            self.baselines[bundle.fingerprint] = majority_metrics(bundle)
         started = time.perf_counter()
         done, _ = run_specs(
             specs,
@@ -274,15 +281,19 @@ def family(name: str) -> str:
 
 
 def simplicity_key(
-    records: Sequence[RunRecord], configs: dict[str, TrainConfig], shape: tuple[int, int]
+    records: Sequence[RunRecord],
+    configs: dict[str, TrainConfig],
+    shape: tuple[int, int],
+    metric: Metric = LOG_LOSS,
 ) -> Any:
     """Order of preference among tied configs.
 
     Fewer parameters first (a linear model, then a smaller network), then sparser. Among
-    configs equal on both, the family (:func:`family`) whose best config has the lower mean
-    validation loss, and inside it the stronger regularization: a larger penalty (glmnet's
-    ``lambda.1se``), then a higher dropout rate; then faster. The number of techniques is no
-    measure of simplicity: each one regularizes, so fewer of them is not the simpler model.
+    configs equal on both, the family (:func:`family`) whose best config has the better mean
+    ``metric`` (validation loss by default), and inside it the stronger regularization: a
+    larger penalty (glmnet's ``lambda.1se``), then a higher dropout rate; then faster. The
+    number of techniques is no measure of simplicity: each one regularizes, so fewer of
+    them is not the simpler model.
     """
     sparsity: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
@@ -290,7 +301,7 @@ def simplicity_key(
         sparsity.setdefault(record.config_name, []).append(record.sparsity["total"])
         seconds.setdefault(record.config_name, []).append(record.seconds)
     family_loss: dict[str, float] = {}
-    for name, values in by_fold(records, SELECTION_METRIC).items():
+    for name, values in metric.values(records).items():
         losses = list(values.values())
         mean = float(np.mean(losses)) if np.all(np.isfinite(losses)) else np.inf
         family_loss[family(name)] = min(mean, family_loss.get(family(name), np.inf))
@@ -365,7 +376,7 @@ def search(
     epoch_seconds: float | None = None,
 ) -> tuple[list[RunRecord], dict[str, TrainConfig], int]:
     """Train the candidates side by side on every fold, then (``tune``) the strengths of the
-    two leaders by validation loss.
+    two leaders by the runner's metric (validation loss by default).
 
     Epochs are set so that the candidates take about ``share`` of the time left before
     ``deadline`` (default :data:`_COMPARE_SHARE`, :data:`_FINAL_SHARE` without tuning); the
@@ -412,7 +423,7 @@ def search(
         return records, trained, epochs
     means = {
         name: float(np.mean(list(values.values())))
-        for name, values in by_fold(records, SELECTION_METRIC).items()
+        for name, values in run.metric.values(records).items()
         if name != "none" and all(np.isfinite(list(values.values())))
     }
     leaders = sorted(means, key=lambda name: means[name])[:_TUNED_LEADERS]
@@ -455,7 +466,7 @@ def fine_search(
     """Optuna on the strengths of the best regularized config, on the same folds, until
     ``deadline`` or convergence; ``make(name)`` builds a config. Returns every record and
     the note."""
-    values = by_fold(records, SELECTION_METRIC)
+    values = run.metric.values(records)
     finite = {
         n: v for n, v in values.items() if n != "none" and np.isfinite(list(v.values())).all()
     }
@@ -472,7 +483,7 @@ def fine_search(
         return run([fold], configs, names)
 
     found, note = strength_search(
-        leader, folds, train, (mean, se), deadline, seed, known=set(configs)
+        leader, folds, train, (mean, se), deadline, seed, known=set(configs), score=run.metric.score
     )
     return records + found, note
 
@@ -492,7 +503,7 @@ def repeat_folds(
     done and a sentence on why it stopped."""
     repeats = 1
     while True:
-        best, tied, _ = one_se_choice(by_fold(records, SELECTION_METRIC), simplicity)
+        best, tied, _ = one_se_choice(run.metric.values(records), simplicity)
         if not tied:
             return (
                 records,
@@ -546,9 +557,11 @@ def subsample(bundle: DataBundle, rows: int, seed: int) -> DataBundle:
     )
 
 
-def pick_finalists(records: Sequence[RunRecord], simplicity: Any) -> list[str]:
-    """The baseline plus the best configs by validation loss (the chosen one first)."""
-    values = by_fold(records, SELECTION_METRIC)
+def pick_finalists(
+    records: Sequence[RunRecord], simplicity: Any, metric: Metric = LOG_LOSS
+) -> list[str]:
+    """The baseline plus the best configs by ``metric`` (the chosen one first)."""
+    values = metric.values(records)
     best, tied, chosen = one_se_choice(values, simplicity)
     finite = [n for n, v in values.items() if all(np.isfinite(list(v.values())))]
     ordered = sorted(finite, key=lambda n: float(np.mean(list(values[n].values()))))

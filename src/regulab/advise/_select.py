@@ -14,17 +14,7 @@ from regulab.errors import DataError
 from regulab.experiment import RunRecord
 from regulab.stats import choose, mean_ci
 
-__all__ = ["by_fold", "one_se_choice", "summary_rows"]
-
-
-def by_fold(records: Sequence[RunRecord], metric: str) -> dict[str, dict[int, float]]:
-    """``config -> {fold or seed: value}``; a fold's seed identifies it."""
-    table: dict[str, dict[int, float]] = {}
-    for record in records:
-        table.setdefault(record.config_name, {})[record.seed] = float(
-            record.metrics.get(metric, float("nan"))
-        )
-    return table
+__all__ = ["one_se_choice", "summary_rows"]
 
 
 def one_se_choice(
@@ -61,10 +51,15 @@ def summary_rows(
     tied: Sequence[str],
     chosen: str,
     techniques: Callable[[str], int],
+    *,
+    higher: bool = False,
+    also: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """One row per config (the evidence table), lowest mean ``metric`` first, non-finite last.
+    """One row per config (the evidence table), best mean ``metric`` first (the lowest, or
+    the highest when ``higher``), non-finite last.
 
-    Keys as :func:`regulab.experiment.summarize` writes them, plus ``diverged``.
+    Keys as :func:`regulab.experiment.summarize` writes them, plus ``diverged``, plus the
+    mean, CI and standard error of each metric in ``also``.
     """
     groups: dict[str, list[RunRecord]] = {}
     for record in records:
@@ -72,15 +67,16 @@ def summary_rows(
     rows = []
     for name, runs in groups.items():
         values = [float(r.metrics.get(metric, float("nan"))) for r in runs]
-        mean, ci, se = mean_ci(values)
+        extra: dict[str, float] = {}
+        for key in dict.fromkeys([metric, *also]):
+            mean, ci, se = mean_ci([float(r.metrics.get(key, float("nan"))) for r in runs])
+            extra.update({f"{key}_mean": mean, f"{key}_ci": ci, f"{key}_se": se})
         gap_mean, gap_ci, _ = mean_ci([r.metrics.get("gap", float("nan")) for r in runs])
         rows.append(
             {
                 "config": name,
                 "n_seeds": len(runs),
-                f"{metric}_mean": mean,
-                f"{metric}_ci": ci,
-                f"{metric}_se": se,
+                **extra,
                 "gap_mean": gap_mean,
                 "gap_ci": gap_ci,
                 "epochs_mean": float(np.mean([r.epochs_run for r in runs])),
@@ -95,7 +91,11 @@ def summary_rows(
                 "preferred": name == chosen,
             }
         )
+    sign = -1.0 if higher else 1.0
     return sorted(
         rows,
-        key=lambda row: (row["diverged"], row[f"{metric}_mean"] if not row["diverged"] else 0.0),
+        key=lambda row: (
+            row["diverged"],
+            sign * row[f"{metric}_mean"] if not row["diverged"] else 0.0,
+        ),
     )

@@ -64,13 +64,15 @@ def strength_search(
     deadline: float,
     seed: int,
     known: set[str],
+    score: Callable[[RunRecord], float] = lambda record: float(record.metrics["val_loss"]),
 ) -> tuple[list[RunRecord], str]:
     """Search the strengths of ``leader`` until ``deadline`` or convergence.
 
     ``train(fold, names)`` trains configs on one fold; ``best`` is the mean and standard
-    error of the best validation loss so far. Returns the records of the finished trials
-    (pruned ones trained on fewer folds and are left out) and a sentence for the notes;
-    ``known`` (config names already trained, never retried) gains the finished ones.
+    error of the best ``score`` so far (lower is better; default the validation loss).
+    Returns the records of the finished trials (pruned ones trained on fewer folds and are
+    left out) and a sentence for the notes; ``known`` (config names already trained, never
+    retried) gains the finished ones.
     Converged means :data:`_PATIENCE` batches in a row found nothing better than the best
     by more than its standard error.
     """
@@ -110,7 +112,7 @@ def strength_search(
                 break
             done = train(fold, [name for _, name in alive.values()])
             batch += done
-            loss = {r.config_name: float(r.metrics["val_loss"]) for r in done}
+            loss = {r.config_name: score(r) for r in done}
             for number, (trial, name) in list(alive.items()):
                 losses[number].append(loss[name])
                 running = float(np.mean(losses[number]))

@@ -28,6 +28,13 @@ from regulab.cli._common import (
     "--important-features", default="", help="Comma-separated features the penalty should spare."
 )
 @click.option("--budget", default="5m", show_default=True, help="Time budget: 90s, 5m, 1h.")
+@click.option(
+    "--metric",
+    default=None,
+    help="scikit-learn scorer name that drives the choice and the reported gain: log_loss, "
+    "roc_auc, balanced_accuracy, accuracy, f1_macro; r2, neg_mean_squared_error, "
+    "neg_mean_absolute_error (default: validation loss).",
+)
 @click.option("--seeds", type=int, default=3, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--max-train", type=int, default=None, help="Use at most this many training rows.")

@@ -196,7 +196,7 @@ def _diagnose(
         Xn, ys[noise_rows], dataset.task, seed, sampled or len(noise_rows) < len(Xs)
     )
     if dataset.task == "classification":
-        findings["class_balance"] = _class_balance(y)
+        findings["class_balance"] = _class_balance(y, dataset.classes)
     return findings
 
 
@@ -386,13 +386,47 @@ def _label_noise(X: np.ndarray, y: np.ndarray, task: str, seed: int, sampled: bo
     return Finding("label_noise", unexplained, reading, {}, sampled)
 
 
-def _class_balance(y: np.ndarray) -> Finding:
+#: A class rarer than this share of the rows makes accuracy misleading: predicting the
+#: majority class alone scores at least 1 - share.
+RARE_CLASS_SHARE = 0.2
+
+
+def _class_balance(y: np.ndarray, classes: Sequence[Any] | None = None) -> Finding:
+    """Class counts and shares; below :data:`RARE_CLASS_SHARE` the minority class is called
+    rare, with its count, and accuracy is called out as misleading.
+
+    Examples
+    --------
+    >>> _class_balance(np.array([0] * 47 + [1] * 3), ["no", "yes"]).reading[:52]
+    'Rare class: yes has 3 of 50 rows (6.0%); no has 47 ('
+    """
     counts = np.bincount(y)
     shares = counts / counts.sum()
-    ratio = float(counts.max() / max(counts.min(), 1))
+    labels = [str(c) for c in (classes or range(len(counts)))][: len(counts)]
+    present = np.flatnonzero(counts)
+    minority = int(present[np.argmin(counts[present])])
+    majority = int(np.argmax(counts))
+    ratio = float(counts.max() / max(counts[present].min(), 1))
+    details = {
+        "shares": shares.round(4).tolist(),
+        "counts": counts.tolist(),
+        "classes": labels,
+        "minority_class": labels[minority],
+        "minority_share": round(float(shares[minority]), 4),
+        "rare": bool(shares[minority] < RARE_CLASS_SHARE),
+    }
+    if details["rare"]:
+        reading = (
+            f"Rare class: {labels[minority]} has {counts[minority]} of {counts.sum()} rows "
+            f"({shares[minority]:.1%}); {labels[majority]} has {counts[majority]} "
+            f"({shares[majority]:.1%}) (ratio {format_ratio(ratio)}) → predicting the majority "
+            f"class scores {shares[majority]:.1%} accuracy: judge by balanced accuracy, ROC AUC "
+            "or log loss, and try class weighting."
+        )
+        return Finding("class_balance", ratio, reading, details)
     reading = (
-        f"Class shares range from {shares.min():.1%} to {shares.max():.1%} "
+        f"Class shares range from {shares[present].min():.1%} to {shares.max():.1%} "
         f"(ratio {format_ratio(ratio)})"
     )
     reading += " → imbalanced: watch F1 rather than accuracy." if ratio > 3 else "."
-    return Finding("class_balance", ratio, reading, {"shares": shares.round(4).tolist()})
+    return Finding("class_balance", ratio, reading, details)

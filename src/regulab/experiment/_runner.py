@@ -391,7 +391,8 @@ def record_from_result(
     seconds: float | None = None,
 ) -> RunRecord:
     """The record of one finished run: test metrics, the returned epoch's validation
-    metrics, the generalization gap, history, sparsity and a weight summary.
+    metrics (those no epoch computes, e.g. balanced accuracy, scored on the returned
+    weights), the generalization gap, history, sparsity and a weight summary.
 
     ``key`` defaults to ``spec.key(data.fingerprint)`` and ``seconds`` to the run's time.
     """
@@ -400,6 +401,9 @@ def record_from_result(
     metrics = {f"test_{name}": value for name, value in test.items()}
     metrics["train_loss"] = final["loss"]
     metrics.update({k: v for k, v in final.items() if k.startswith("val_")})
+    if len(data.y_val) and "val_loss" in metrics:  # the metrics no epoch computes
+        val = evaluate(result.model, data.X_val, data.y_val)
+        metrics.update({f"val_{k}": v for k, v in val.items() if f"val_{k}" not in metrics})
     metrics.setdefault("val_loss", float("nan"))
     metrics["gap"] = metrics["val_loss"] - metrics["train_loss"]
     return RunRecord(

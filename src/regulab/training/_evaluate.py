@@ -68,7 +68,8 @@ def predict(model: nn.Module, X: Any, *, task: str | None = None) -> np.ndarray:
 
 
 def evaluate(model: nn.Module, X: Any, y: Any, *, task: str | None = None) -> dict[str, float]:
-    """Loss and metrics on a data set (accuracy, F1 macro, ROC AUC, or MSE/MAE/R^2).
+    """Loss and metrics on a data set (accuracy, balanced accuracy, F1 macro, ROC AUC, or
+    MSE/MAE/R^2).
 
     For a module other than Regulab's ``MLP``, ``task`` defaults to what ``y`` suggests
     (integer targets: classification).
@@ -76,10 +77,10 @@ def evaluate(model: nn.Module, X: Any, y: Any, *, task: str | None = None) -> di
     Examples
     --------
     >>> sorted(evaluate(MLP("3-2", seed=0), np.zeros((4, 3), "float32"), [0, 1, 0, 1]))
-    ['accuracy', 'f1_macro', 'loss']
+    ['accuracy', 'balanced_accuracy', 'f1_macro', 'loss', 'roc_auc']
     """
     scores = predict_scores(model, X)
     task = _task(model, task or infer_task(np.asarray(y)))
     targets = _targets(y, task, len(scores), "y", torch.device("cpu"))
     kind = head_kind(task, scores.shape[1])
-    return member_metrics(scores.unsqueeze(0), targets, kind)[0]
+    return member_metrics(scores.unsqueeze(0), targets, kind, full=True)[0]

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     f1_score,
     mean_absolute_error,
     mean_squared_error,
@@ -71,9 +72,13 @@ def metric_names(kind: str) -> list[str]:
 
 @torch.no_grad()
 def member_metrics(
-    scores: torch.Tensor, targets: torch.Tensor, kind: str
+    scores: torch.Tensor, targets: torch.Tensor, kind: str, *, full: bool = False
 ) -> list[dict[str, float]]:
-    """Loss and metrics per member: scores (K, N, C), targets (N,) -> K dicts."""
+    """Loss and metrics per member: scores (K, N, C), targets (N,) -> K dicts.
+
+    Those of :func:`metric_names` (cheap enough for every epoch); ``full`` adds
+    ``balanced_accuracy`` and, for several classes, ``roc_auc`` (one-vs-rest macro), as a
+    run's returned weights are scored."""
     members = scores.shape[0]
     expanded = targets.unsqueeze(0).expand(members, *targets.shape)
     losses = member_losses(scores, expanded, kind).cpu().numpy()
@@ -98,14 +103,32 @@ def member_metrics(
             else:
                 pred = member_scores.argmax(1)
             record["accuracy"] = float(accuracy_score(truth, pred))
+            if full:
+                record["balanced_accuracy"] = float(balanced_accuracy_score(truth, pred))
             record["f1_macro"] = float(f1_score(truth, pred, average="macro", zero_division=0))
-            if kind == "binary":
-                finite = np.isfinite(member_scores[:, 0]).all()
-                two_classes = len(np.unique(truth)) == 2
-                record["roc_auc"] = (
-                    float(roc_auc_score(truth, member_scores[:, 0]))
-                    if finite and two_classes
-                    else float("nan")
-                )
+            if full or kind == "binary":
+                record["roc_auc"] = _roc_auc(truth, member_scores, kind)
         results.append(record)
     return results
+
+
+def _roc_auc(truth: np.ndarray, scores: np.ndarray, kind: str) -> float:
+    """ROC AUC from scores (N, C): the positive class's score for two classes (one logit, or
+    the second softmax probability), one-vs-rest macro over softmax probabilities for more;
+    NaN where undefined (a class absent from ``truth``, or non-finite scores).
+
+    Examples
+    --------
+    >>> _roc_auc(np.array([0, 1, 1]), np.array([[-1.0], [2.0], [0.5]]), "binary")
+    1.0
+    """
+    classes = 2 if kind == "binary" else scores.shape[1]
+    if not np.isfinite(scores).all() or len(np.unique(truth)) < classes:
+        return math.nan
+    if kind == "binary":
+        return float(roc_auc_score(truth, scores[:, 0]))
+    shifted = np.exp(scores - scores.max(1, keepdims=True))
+    proba = shifted / shifted.sum(1, keepdims=True)
+    if classes == 2:
+        return float(roc_auc_score(truth, proba[:, 1]))
+    return float(roc_auc_score(truth, proba, multi_class="ovr", average="macro"))
