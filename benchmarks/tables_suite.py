@@ -67,7 +67,7 @@ CASES = (
     Case("penguins", "species", "classification", note="3 species, text and empty cells"),
     Case("Default", "default", "classification", note="3% defaults: a rare class"),
     Case("Caravan", "Purchase", "classification", note="6% buyers, 85 coded columns"),
-    Case("College", "Private", "classification", note="Yes/No target, a row-name column"),
+    Case("College", "Private", "classification", note="Yes/No target"),
     Case("Carseats", "Sales", "regression", note="ShelveLoc text, Yes/No columns"),
     Case("Credit", "Balance", "regression", note="an ID column, five text columns"),
     Case("Hitters", "Salary", "regression", note="59 empty targets, text columns"),
@@ -233,6 +233,7 @@ def run_regulab(
 
 
 def run_references(case: Case, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
+    train = train[~train[case.target].str.strip().isin(NULLS)]  # sklearn needs every target
     both = reference_frame(pd.concat([train, test]))
     features = both.drop(columns=[case.target, *case.drop])
     X_train, X_test = features.iloc[: len(train)], features.iloc[len(train) :]
