@@ -124,4 +124,3 @@ def test_l2_and_elastic_net_paths(penalty: str, sparse: dict[str, Path]) -> None
         assert result.nonzero[0] == 0 and result.nonzero[1] > 0 and result.l1_ratio == 0.5
     else:
         assert min(result.nonzero) == max(result.nonzero) >= 30  # L2 shrinks, never zeroes
-

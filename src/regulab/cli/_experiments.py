@@ -508,7 +508,8 @@ def path_command(**options: Any) -> None:
     if _is_linear(options["model"]):
         if report_path:
             raise _only_with(
-                "--report", "a network model (a linear path prints and writes --json)",
+                "--report",
+                "a network model (a linear path prints and writes --json)",
                 f"--model {options['model']}",
             )
         _linear_path_command(options, json_path, quiet)

@@ -259,7 +259,7 @@ def linear_regularization_path(
     top = lambda_max(X, targets, task=solver_task, n_classes=n_classes, l1_ratio=share or L2_SHARE)
     top /= factor
     grid = strength_grid(strength_max or top, n=n_steps, eps=ratio)
-    common = {"task": solver_task, "n_classes": n_classes, "l1_ratio": share}
+    common: dict[str, Any] = {"task": solver_task, "n_classes": n_classes, "l1_ratio": share}
     path = linear_path(X, targets, factor * grid, **common)
     cv = cv_linear_path(X, targets, folds, factor * grid, rule=rule, **common)
     ratio_value = l1_ratio if penalty == "elastic_net" else 1.0
