@@ -849,7 +849,7 @@ def _fixed_advice(monkeypatch, permute_test: bool, cross_validate: bool) -> Advi
     if not cross_validate:
         monkeypatch.setattr(advisor, "_CV_ROWS", 0)
     searching = importlib.import_module("regulab.advise._search")
-    monkeypatch.setattr(searching, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
+    monkeypatch.setattr(searching, "_probe_seconds", lambda bundle, specs: (1e-3, 0.0))
     monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 4)
     monkeypatch.setattr(searching, "_CV_MAX_REPEATS", 1)
     original = advisor.prepare_data

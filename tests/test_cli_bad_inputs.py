@@ -164,6 +164,41 @@ BAD_INPUTS: dict[str, tuple[list[str], int, list[str]]] = {
         2,
         ["Refusing to write --json", "--data file"],
     ),
+    "path --interpretable with a network": (
+        ["path", "--data", "iris", "--model", "4-8-3", "--interpretable", *STORE],
+        2,
+        ["'--interpretable'", "a linear model", "--model 4-8-3"],
+    ),
+    "path --folds with the default network": (
+        ["path", "--data", "iris", "--folds", "3", *STORE],
+        2,
+        ["'--folds'", "a linear model", "default network"],
+    ),
+    "path --steps 0 for a linear model": (
+        ["path", "--data", "iris", "--model", "linear", "--steps", "0"],
+        2,
+        ["n_steps", "0"],
+    ),
+    "path --folds 1 for a linear model": (
+        ["path", "--data", "iris", "--model", "linear", "--folds", "1"],
+        2,
+        ["folds", "1"],
+    ),
+    "path --epochs for a linear model": (
+        ["path", "--data", "iris", "--model", "4-3", "--epochs", "5"],
+        2,
+        ["'--epochs'", "a network model", "solved exactly", "--model 4-3"],
+    ),
+    "path --store for a linear model": (
+        ["path", "--data", "iris", "--model", "linear", *STORE],
+        2,
+        ["'--store'", "a network model"],
+    ),
+    "path --report for a linear model": (
+        ["path", "--data", "iris", "--model", "linear", "--report", "{tmp}/r.html"],
+        2,
+        ["'--report'", "a network model"],
+    ),
     "curve --report onto --store": (
         ["curve", "--kind", "dropout", "--data", "iris", "--store", "{runs}", "--report", "{runs}"],
         2,

@@ -28,7 +28,7 @@ from regulab.experiment import (
     run_specs,
     run_task,
 )
-from regulab.experiment._runner import DataBundle
+from regulab.experiment._runner import DataBundle, fresh_models, solved_exactly
 
 __all__ = [
     "Fold",
@@ -101,11 +101,14 @@ def _strength_variants(name: str, wide: bool = False) -> list[str]:
     return variants
 
 
-def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> float:
-    """Seconds for one epoch of all ``specs`` (stacked as the real run will be).
+def _probe_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> tuple[float, float]:
+    """``(epoch, once)``: seconds for one epoch of the ``specs`` that train (stacked as the
+    real run will be), and seconds of those solved exactly (linear candidates, see
+    :func:`~regulab.experiment._runner.solved_exactly`), which take their time once, however
+    many epochs the others train.
 
-    Trains one epoch of the real stacks on a slice of the training rows and reads the
-    epoch time each stack recorded (set-up and scoring excluded), scaled by the row count.
+    Runs the real stacks for one epoch on a slice of the training rows and reads the epoch
+    time each stack recorded (set-up and scoring excluded), scaled by the row count.
     """
     order = np.random.default_rng(0).permutation(len(bundle.X_train))
     rows = order[: min(len(order), 1000)]
@@ -124,11 +127,21 @@ def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> flo
     if is_custom(specs[0].config.model):  # one run per task: one seed stands for every seed
         one_epoch, repeat = [s for s in one_epoch if s.seed == seeds[0]], len(seeds)
     run_task(one_epoch[:1], probe, __version__)  # warm-up: first calls pay one-off costs
-    seconds = sum(
-        run_task(task, probe, __version__)[0].history[0]["seconds"]
-        for task in make_tasks(one_epoch, data=probe)
-    )
-    return repeat * seconds * len(bundle.X_train) / len(rows)
+    epoch = once = 0.0
+    for task in make_tasks(one_epoch, data=probe):
+        exact = solved_exactly(task, fresh_models(task, probe))
+        records = run_task(task, probe, __version__)
+        seconds = [r.history[0]["seconds"] for r in records]
+        epoch += next((t for t, e in zip(seconds, exact) if not e), 0.0)  # the stack's epoch
+        once += sum(t for t, e in zip(seconds, exact) if e)
+    scale = repeat * len(bundle.X_train) / len(rows)
+    return epoch * scale, once * scale
+
+
+def _estimate_epoch_seconds(bundle: DataBundle, specs: Sequence[RunSpec]) -> float:
+    """Seconds for one epoch of the ``specs`` that train; exact solves are left out (see
+    :func:`_probe_seconds`)."""
+    return _probe_seconds(bundle, specs)[0]
 
 
 Fold = tuple[DataBundle, tuple[int, ...]]
@@ -396,10 +409,11 @@ def search(
     probe = {name: configured(name, 1, 5) for name in candidates}
     first, seeds = folds[0]
     specs = [RunSpec(name, probe[name], s) for name in candidates for s in seeds]
+    once = 0.0  # exact solves: their time counts once per fold, not per epoch
     if epoch_seconds is None:
-        epoch_seconds = _estimate_epoch_seconds(first, specs)
+        epoch_seconds, once = _probe_seconds(first, specs)
     per_fold = epoch_seconds / run.parallel(len(specs))
-    remaining = deadline - time.perf_counter()
+    remaining = deadline - time.perf_counter() - once * len(folds) / run.parallel(len(specs))
     cap = _MAX_EPOCHS_SMALL if len(first.X_train) <= _SMALL_DATA_ROWS else _MAX_EPOCHS
     share = share if share is not None else (_COMPARE_SHARE if tune else _FINAL_SHARE)
     epochs = int(min(cap, max(2, share * remaining / max(per_fold * len(folds), 1e-3))))

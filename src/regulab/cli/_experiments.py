@@ -87,7 +87,12 @@ PATH_OPTIONS: list[Option] = [
         "--penalty", default="l1", show_default=True, help="l1, l2 or elastic_net (proximal L1)."
     ),
     click.option(
-        "--strengths", "n_strengths", type=int, default=10, show_default=True, help="Grid points."
+        "--strengths",
+        "--steps",
+        "n_strengths",
+        type=int,
+        default=None,
+        help="Grid points (default 10; a linear model's exact path: 30).",
     ),
     click.option(
         "--strength-max",
@@ -104,6 +109,17 @@ PATH_OPTIONS: list[Option] = [
     ),
     click.option(
         "--l1-ratio", type=float, default=None, help="Elastic net's L1 share (default 0.5)."
+    ),
+    click.option(
+        "--folds",
+        type=int,
+        default=None,
+        help="A linear model's cross-validation folds of the training+validation rows (5).",
+    ),
+    click.option(
+        "--interpretable",
+        is_flag=True,
+        help="A linear model: take the sparsest strength within one SE (λ_1se), not λ_min.",
     ),
     click.option(
         "--warm-start/--no-warm-start",
@@ -354,8 +370,134 @@ def _path_sentence(result: Any) -> str:
     )
 
 
+def _is_linear(model: str | None) -> bool:
+    """Whether ``--model`` asks for a linear model: ``linear`` or sizes without a hidden layer."""
+    from regulab.custom import is_custom
+    from regulab.models import parse_sizes
+
+    if model == "linear":
+        return True
+    if not model or model == "cnn" or is_custom(model):
+        return False
+    try:
+        return len(parse_sizes(model)) == 2
+    except InvalidParameterError:
+        return False  # the network path reports the bad spec
+
+
+#: Options of a network's path that an exact linear path has no use for.
+_NETWORK_ONLY = ("seeds", "epochs", "batch_size", "lr", "warm_start", "jobs", "store")
+_LINEAR_ONLY = (("--folds", "folds"), ("--interpretable", "interpretable"))
+_SHOWN_STEPS = 16  # a longer path shows the ends and the steps around the picks
+
+
+def _shown_steps(n: int, picks: Sequence[int]) -> list[int]:
+    if n <= _SHOWN_STEPS:
+        return list(range(n))
+    near = {i + d for i in picks for d in range(-2, 3)} | {0, 1, n - 1}
+    return sorted(i for i in near if 0 <= i < n)
+
+
+def _score_name(scoring: str) -> str:
+    return "log loss" if scoring == "neg_log_loss" else "MSE (standardized y)"
+
+
+def _linear_step(result: Any, index: int) -> str:
+    """``strength 0.0123: 14 nonzero weights, CV log loss 0.2345 ± 0.0123``."""
+    return (
+        f"strength {_g(result.strengths[index])}: {result.nonzero[index]} nonzero weights, "
+        f"CV {_score_name(result.scoring)} "
+        f"{_mean_se(-result.cv_mean[index], result.cv_se[index])}"
+    )
+
+
+def _print_linear_path(result: Any) -> None:
+    from regulab._terminal import Col, fitted_table, print_wrapped
+    from regulab.experiment._linear_path import RULE_NAMES
+
+    n = len(result.strengths)
+    marks = {result.lambda_min_index: ["λ_min"]}
+    marks.setdefault(result.lambda_1se_index, []).append("λ_1se")
+    shown = _shown_steps(n, list(marks))
+    cells, previous = [], -1
+    for i in shown:
+        if i > previous + 1:
+            cells.append(["…", "", "", "", ""])
+        mark = ", ".join(marks.get(i, [])) + (" (chosen)" if i == result.chosen_index else "")
+        cells.append(
+            [
+                str(i + 1),
+                _g(result.strengths[i]),
+                str(result.nonzero[i]),
+                _mean_se(-result.cv_mean[i], result.cv_se[i]),
+                mark,
+            ]
+        )
+        previous = i
+    columns = [
+        Col("step"),
+        Col("strength"),
+        Col("nonzero"),
+        Col(f"CV {_score_name(result.scoring)} ± SE"),
+        Col("", numeric=False),
+    ]
+    name = str(result.data.get("name", ""))
+    title = f"{name}: exact {result.penalty} path, {result.folds}-fold CV"
+    console = _console()
+    console.print(fitted_table(console, columns, cells, title))
+    if len(shown) < n:
+        click.echo(f"{n - len(shown)} of {n} steps hidden (--json has all of them).")
+    chosen, other = ("min", "1se") if result.rule == "min" else ("1se", "min")
+    print_wrapped(
+        console,
+        f"λ_{chosen} ({RULE_NAMES[chosen]}) chose {_linear_step(result, result.chosen_index)}. "
+        f"λ_{other} ({RULE_NAMES[other]}) would give "
+        f"{_linear_step(result, result.other_index)}.",
+    )
+    print_wrapped(
+        console,
+        f"{_label(result.test_metric).capitalize()} of the chosen model, fitted on the training "
+        f"and validation rows: {result.test_score:.4f} (reported, not used to choose).",
+    )
+
+
+def _linear_path_command(options: dict[str, Any], json_path: str | None, quiet: bool) -> None:
+    """``regulab path`` for a linear model: the whole path solved exactly, chosen by CV."""
+    from click.core import ParameterSource
+
+    from regulab.experiment import linear_regularization_path
+
+    context = click.get_current_context()
+    for name in _NETWORK_ONLY:
+        if context.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            raise _only_with(
+                f"--{name.replace('_', '-')}",
+                "a network model (a linear model's path is solved exactly)",
+                f"--model {options['model']}",
+            )
+        if name != "store":  # _run opens the store, None here
+            options.pop(name)
+    if options["n_strengths"] is None:
+        options["n_strengths"] = 30
+    options["n_steps"] = options.pop("n_strengths")
+    options["rule"] = "1se" if options.pop("interpretable") else "min"
+    if options["folds"] is None:
+        options["folds"] = 5
+
+    def solve(data: Any, store: Any, verbose: int, **arguments: Any) -> Any:
+        return linear_regularization_path(data, **arguments)
+
+    result = _run(solve, options, quiet)
+    if json_path:
+        write_json(json_path, result.to_json())
+    _print_linear_path(result)
+
+
 def path_command(**options: Any) -> None:
-    """Train a grid of penalty strengths, strongest first, and pick λ_min and λ_1se (glmnet)."""
+    """Train a grid of penalty strengths, strongest first, and pick λ_min and λ_1se (glmnet).
+
+    A linear model's path (``--model linear``) is solved exactly and chosen by cross-validation.
+    """
     from regulab.experiment import regularization_path
 
     report_path, figures, json_path, quiet = _outputs(options)
@@ -363,6 +505,24 @@ def path_command(**options: Any) -> None:
         options["l1_ratio"] = 0.5
     elif options["penalty"] != "elastic_net":
         raise _only_with("--l1-ratio", "--penalty elastic_net", f"--penalty {options['penalty']}")
+    if _is_linear(options["model"]):
+        if report_path:
+            raise _only_with(
+                "--report",
+                "a network model (a linear path prints and writes --json)",
+                f"--model {options['model']}",
+            )
+        _linear_path_command(options, json_path, quiet)
+        return
+    for option, key in _LINEAR_ONLY:
+        if options.pop(key):
+            raise _only_with(
+                option,
+                "a linear model (--model linear, or sizes without a hidden layer)",
+                f"--model {options['model'] or 'default network'}",
+            )
+    if options["n_strengths"] is None:
+        options["n_strengths"] = 10
     jobs = options.pop("jobs")
     if jobs is not None and options["warm_start"]:
         raise _only_with("--jobs", "--no-warm-start (a warm path runs in order)", f"--jobs {jobs}")

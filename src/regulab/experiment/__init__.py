@@ -17,6 +17,7 @@ from regulab.experiment._compare import (
     run_specs,
 )
 from regulab.experiment._curves import CurveResult, dropout_curve, patience_curve
+from regulab.experiment._linear_path import LinearPathResult, linear_regularization_path
 from regulab.experiment._paths import PathResult, regularization_path
 from regulab.experiment._records import RunRecord, run_key, weight_summary
 from regulab.experiment._runner import (
@@ -53,6 +54,8 @@ __all__ = [
     "run_task",
     "record_from_result",
     "regularization_path",
+    "linear_regularization_path",
+    "LinearPathResult",
     "dropout_curve",
     "patience_curve",
     "one_se_rule",
