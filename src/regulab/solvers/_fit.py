@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from regulab.errors import InvalidParameterError, check_range
-from regulab.solvers._owlqn import owlqn, solver_threads
+from regulab.solvers._owlqn import solver_threads
 from regulab.solvers._problem import Problem, check_task, make_problem
+from regulab.solvers._standardize import standardized_owlqn
 
 SOLVERS = ("auto", "owlqn", "sklearn")
 
@@ -247,8 +248,38 @@ def solve(
         coef, intercept, n_iter, name = _sklearn_squared(problem, W0, tol, max_iter)
         x = torch.cat([torch.as_tensor(coef.reshape(-1)), torch.as_tensor(intercept)])
         return x.to(dtype=problem.X.dtype, device=problem.X.device), n_iter, name
-    result = owlqn(problem, x0, tol=tol, max_iter=max_iter)
+    result = standardized_owlqn(problem, x0, tol=tol, max_iter=max_iter)
     return result.x, result.n_iter, "owlqn" if problem.l1 > 0 else "lbfgs"
+
+
+def solve_screened(
+    problem: Problem, x: torch.Tensor, keep: torch.Tensor, *, tol: float, max_iter: int, solver: str
+) -> tuple[torch.Tensor, int, str]:
+    """Solve on the columns ``keep`` from ``x``, then add every column that violates the KKT
+    conditions on all columns and solve again, until none does: the exact solution."""
+    K = problem.n_outputs
+    W, b = problem.split(x)
+    n_iter = 0
+    while True:
+        sub = Problem(problem.X[:, keep], problem.targets, problem.task, K, problem.l1, problem.l2)
+        x_sub, steps, name = solve(
+            sub,
+            torch.cat([W[:, keep].reshape(-1), b]),
+            warm=True,
+            tol=tol,
+            max_iter=max_iter,
+            solver=solver,
+        )
+        n_iter += steps
+        W_sub, b = sub.split(x_sub)
+        W = torch.zeros_like(W)
+        W[:, keep] = W_sub
+        x = torch.cat([W.reshape(-1), b])
+        grad_W = problem.split(problem.smooth(x)[1])[0]
+        violators = ~keep & (grad_W.abs() - problem.l1 > tol).any(0)
+        if not bool(violators.any()):
+            return x, n_iter, name
+        keep = keep | violators
 
 
 def finish(problem: Problem, x: torch.Tensor, n_iter: int, name: str, tol: float) -> LinearFit:
