@@ -53,7 +53,7 @@ from regulab.solvers import (
     strength_grid,
 )
 
-MNIST_L1 = (4e-4, 3e-4, 2e-4, 1.5e-4, 1e-4, 7e-5, 5e-5)  # candidates, strongest first
+MNIST_L1 = (4e-4, 3e-4, 2e-4, 1.5e-4, 1e-4)  # candidates, strongest first
 MNIST_TOL = 1e-4  # KKT violation (gradient units) at which the MNIST fits stop
 LBFGS_MAX_ITER = 1000  # the baseline's guard: the default 100 does not converge on MNIST
 
