@@ -165,6 +165,32 @@ def test_l1_and_elastic_net_logistic_match_saga(task: str, l1: float, l2: float)
     )
 
 
+def test_constant_columns_get_zero_weights_and_change_nothing_else() -> None:
+    X, y = _data("multiclass")
+    padded = np.column_stack([np.zeros(len(X)), X, np.full(len(X), 3.0)])
+    plain = fit_linear(X, y, task="multiclass", l1=0.01, l2=0.002, tol=1e-9)
+    fit = fit_linear(padded, y, task="multiclass", l1=0.01, l2=0.002, tol=1e-9)
+    assert fit.converged and fit.kkt <= 1e-9
+    assert np.all(fit.coef[:, [0, -1]] == 0)
+    np.testing.assert_allclose(fit.coef[:, 1:-1], plain.coef, atol=1e-7)
+    np.testing.assert_allclose(fit.intercept, plain.intercept, atol=1e-7)
+
+
+def test_large_fit_warm_started_on_a_row_subsample_matches_saga(monkeypatch) -> None:
+    from regulab.solvers import _fit
+
+    X, y = _data("multiclass", n=300, p=12, seed=3)
+    X = X * np.linspace(0.2, 5.0, 12) + 2.0  # uneven scales and offsets
+    monkeypatch.setattr(_fit, "SUBSAMPLE_ROWS", 60)
+    l1 = 0.01
+    ours = fit_linear(X, y, task="multiclass", l1=l1, tol=1e-8)
+    assert ours.converged and 0 < ours.n_nonzero < ours.coef.size
+    sk = _fit_quiet(
+        _sk_logistic(**sklearn_strength("multiclass", l1, 0.0, len(X)), solver="saga"), X, y
+    )
+    _assert_same("multiclass", X, y, l1, 0.0, ours, sk.coef_, sk.intercept_)
+
+
 def test_l1_binary_matches_liblinear_with_a_negligible_intercept_penalty() -> None:
     X, y = _data("binary")
     l1 = 0.02

@@ -10,10 +10,16 @@ import numpy as np
 import torch
 
 from regulab.errors import InvalidParameterError, check_range
-from regulab.solvers._owlqn import owlqn, solver_threads
+from regulab.solvers._owlqn import solver_threads
 from regulab.solvers._problem import Problem, check_task, make_problem
+from regulab.solvers._standardize import standardized_owlqn
 
 SOLVERS = ("auto", "owlqn", "sklearn")
+
+#: A cold L1 logistic fit on at least 3x this many rows first fits this many randomly chosen
+#: rows, then solves all rows from there on that fit's nonzero columns (the KKT check on every
+#: column adds any other column that needs a weight, so the answer is the exact optimum).
+SUBSAMPLE_ROWS = 10_000
 
 
 @dataclass
@@ -27,7 +33,8 @@ class LinearFit:
     intercept : ndarray of shape (n_outputs,)
         Unpenalized intercepts (multiclass: centered to sum zero, which changes no prediction).
     n_iter : int
-        Iterations of the solver (quasi-Newton steps, or coordinate-descent passes).
+        Iterations of the solver (quasi-Newton steps, or coordinate-descent passes; a large L1
+        logistic fit counts the steps of its warm start on a row subsample too).
     solver : str
         ``"owlqn"`` (L1/elastic net), ``"lbfgs"`` (no L1 term), or the scikit-learn estimator
         that solved a squared loss (``"sklearn.ElasticNet"``, ``"sklearn.Ridge"``, ...).
@@ -231,8 +238,35 @@ def _fit(
     if intercept_init is not None:
         bias.copy_(torch.as_tensor(np.asarray(intercept_init, np.float64).reshape(-1)))
     warm = coef_init is not None or intercept_init is not None
-    x, n_iter, name = solve(problem, x0, warm=warm, tol=tol, max_iter=max_iter, solver=solver)
+    n = len(problem.X)
+    if not warm and problem.task != "regression" and problem.l1 > 0 and n >= 3 * SUBSAMPLE_ROWS:
+        x, n_iter, name = _from_subsample(problem, tol, max_iter, solver)
+    else:
+        x, n_iter, name = solve(problem, x0, warm=warm, tol=tol, max_iter=max_iter, solver=solver)
     return finish(problem, x, n_iter, name, tol)
+
+
+def _from_subsample(
+    problem: Problem, tol: float, max_iter: int, solver: str
+) -> tuple[torch.Tensor, int, str]:
+    """Warm start from a fit on :data:`SUBSAMPLE_ROWS` rows, then the screened exact solve."""
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.randperm(len(problem.X), generator=generator)[:SUBSAMPLE_ROWS]
+    rows = rows.to(problem.X.device)
+    sub = Problem(
+        problem.X[rows],
+        problem.targets[rows],
+        problem.task,
+        problem.n_outputs,
+        problem.l1,
+        problem.l2,
+    )
+    x_sub, steps, _ = solve(
+        sub, sub.intercept_only(), warm=False, tol=tol, max_iter=max_iter, solver=solver
+    )
+    keep = (sub.split(x_sub)[0] != 0).any(0)
+    x, more, name = solve_screened(problem, x_sub, keep, tol=tol, max_iter=max_iter, solver=solver)
+    return x, steps + more, name
 
 
 def solve(
@@ -247,8 +281,38 @@ def solve(
         coef, intercept, n_iter, name = _sklearn_squared(problem, W0, tol, max_iter)
         x = torch.cat([torch.as_tensor(coef.reshape(-1)), torch.as_tensor(intercept)])
         return x.to(dtype=problem.X.dtype, device=problem.X.device), n_iter, name
-    result = owlqn(problem, x0, tol=tol, max_iter=max_iter)
+    result = standardized_owlqn(problem, x0, tol=tol, max_iter=max_iter)
     return result.x, result.n_iter, "owlqn" if problem.l1 > 0 else "lbfgs"
+
+
+def solve_screened(
+    problem: Problem, x: torch.Tensor, keep: torch.Tensor, *, tol: float, max_iter: int, solver: str
+) -> tuple[torch.Tensor, int, str]:
+    """Solve on the columns ``keep`` from ``x``, then add every column that violates the KKT
+    conditions on all columns and solve again, until none does: the exact solution."""
+    K = problem.n_outputs
+    W, b = problem.split(x)
+    n_iter = 0
+    while True:
+        sub = Problem(problem.X[:, keep], problem.targets, problem.task, K, problem.l1, problem.l2)
+        x_sub, steps, name = solve(
+            sub,
+            torch.cat([W[:, keep].reshape(-1), b]),
+            warm=True,
+            tol=tol,
+            max_iter=max_iter,
+            solver=solver,
+        )
+        n_iter += steps
+        W_sub, b = sub.split(x_sub)
+        W = torch.zeros_like(W)
+        W[:, keep] = W_sub
+        x = torch.cat([W.reshape(-1), b])
+        grad_W = problem.split(problem.smooth(x)[1])[0]
+        violators = ~keep & (grad_W.abs() - problem.l1 > tol).any(0)
+        if not bool(violators.any()):
+            return x, n_iter, name
+        keep = keep | violators
 
 
 def finish(problem: Problem, x: torch.Tensor, n_iter: int, name: str, tol: float) -> LinearFit:

@@ -72,7 +72,7 @@ def owlqn(
     n_iter = 0
     while True:
         pg = problem.pseudo_gradient(x, grad)
-        kkt = float(pg.abs().max())
+        kkt = problem.violation(x, grad)
         if kkt <= tol or n_iter >= max_iter:
             break
         n_iter += 1
@@ -94,6 +94,11 @@ def owlqn(
             step *= 0.5
         else:  # no decrease left at this precision
             break
+        if bool(torch.equal(x_new, x)):  # the orthant projection undid the whole step
+            if not memory:
+                break
+            memory.clear()  # retry from steepest descent
+            continue
         s, y = x_new - x, grad_new - grad
         sy = float(torch.dot(s, y))
         if sy > 1e-12 * float(torch.dot(y, y)) and sy > 0:

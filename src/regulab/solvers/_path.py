@@ -17,7 +17,13 @@ import numpy as np
 import torch
 
 from regulab.errors import InvalidParameterError, check_range
-from regulab.solvers._fit import SOLVERS, LinearFit, elastic_net_strengths, finish, solve
+from regulab.solvers._fit import (
+    SOLVERS,
+    LinearFit,
+    elastic_net_strengths,
+    finish,
+    solve_screened,
+)
 from regulab.solvers._owlqn import solver_threads
 from regulab.solvers._problem import Problem, make_problem
 
@@ -102,40 +108,22 @@ def _path_steps(
     screening: bool,
     solver: str,
 ) -> list[LinearFit]:
-    K, p = problem.n_outputs, problem.n_features
+    p = problem.n_features
     x = problem.intercept_only()
     l1_prev = _l1_max(problem)
     fits = []
     for alpha in strengths:
         l1, l2 = elastic_net_strengths(float(alpha), l1_ratio)
         problem.l1, problem.l2 = l1, l2
-        W, b = problem.split(x)
+        W = problem.split(x)[0]
         grad_W = problem.split(problem.smooth(x)[1])[0]
         if screening and l1 > 0:
             keep = (grad_W.abs() >= 2 * l1 - l1_prev).any(0) | (W != 0).any(0)
         else:
             keep = torch.ones(p, dtype=torch.bool, device=x.device)
-        n_iter = 0
-        while True:
-            sub = Problem(problem.X[:, keep], problem.targets, problem.task, K, l1, l2)
-            x_sub, steps, name = solve(
-                sub,
-                torch.cat([W[:, keep].reshape(-1), b]),
-                warm=True,
-                tol=tol,
-                max_iter=max_iter,
-                solver=solver,
-            )
-            n_iter += steps
-            W_sub, b_sub = sub.split(x_sub)
-            W = torch.zeros_like(W)
-            W[:, keep] = W_sub
-            x = torch.cat([W.reshape(-1), b_sub])
-            grad_W = problem.split(problem.smooth(x)[1])[0]
-            violators = ~keep & (grad_W.abs() - l1 > tol).any(0)
-            if not bool(violators.any()):
-                break
-            keep |= violators
+        x, n_iter, name = solve_screened(
+            problem, x, keep, tol=tol, max_iter=max_iter, solver=solver
+        )
         fits.append(finish(problem, x, n_iter, name, tol))
         l1_prev = l1
     return fits

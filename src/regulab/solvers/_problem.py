@@ -40,7 +40,11 @@ class Problem:
     """Data and strengths of one fit, as tensors on one device and dtype.
 
     ``targets`` holds class indices (multiclass), 0/1 floats (binary) or an ``(n, K)`` float
-    table (regression).
+    table (regression). ``col_mean`` and ``col_scale`` (length ``p``, optional) say the
+    columns of ``X`` were centered by ``col_mean`` and divided by ``col_scale``, so a weight here
+    is ``col_scale`` times the original one: the penalties are ``l1 * |W / col_scale|`` and
+    ``l2 * (W / col_scale) ** 2``, and :meth:`violation` measures the KKT conditions of the
+    original problem (the intercepts are unpenalized, so the two problems are one).
     """
 
     X: torch.Tensor
@@ -49,6 +53,8 @@ class Problem:
     n_outputs: int
     l1: float = 0.0
     l2: float = 0.0
+    col_mean: torch.Tensor | None = None
+    col_scale: torch.Tensor | None = None
 
     @property
     def n_features(self) -> int:
@@ -85,18 +91,24 @@ class Problem:
         diff = scores - self.targets
         return diff.pow(2).mean(), diff * (2.0 / diff.numel())
 
+    def original_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The weights ``W`` in the original units (``W / col_scale``)."""
+        W = self.split(x)[0]
+        return W if self.col_scale is None else W / self.col_scale
+
     def smooth(self, x: torch.Tensor) -> tuple[float, torch.Tensor]:
         """Data loss plus the L2 term, and its gradient (flat, like ``x``)."""
-        W, _ = self.split(x)
         loss, residual = self.loss_and_residual(self.scores(x))
         grad_W = residual.T @ self.X
         if self.l2:
-            grad_W = grad_W + (2.0 * self.l2) * W
+            W = self.original_weights(x)
+            scaled = W if self.col_scale is None else W / self.col_scale
+            grad_W = grad_W + (2.0 * self.l2) * scaled
             loss = loss + self.l2 * W.pow(2).sum()
         return float(loss), torch.cat([grad_W.reshape(-1), residual.sum(0)])
 
     def l1_term(self, x: torch.Tensor) -> float:
-        return self.l1 * float(self.split(x)[0].abs().sum()) if self.l1 else 0.0
+        return self.l1 * float(self.original_weights(x).abs().sum()) if self.l1 else 0.0
 
     def objective(self, x: torch.Tensor) -> float:
         """The full objective: mean data loss + L1 + L2."""
@@ -107,14 +119,25 @@ class Problem:
         if not self.l1:
             return grad
         cut = self.n_outputs * self.n_features
-        w, g = x[:cut], grad[:cut]
-        shrunk = torch.sign(g) * torch.clamp(g.abs() - self.l1, min=0.0)
-        at_zero_or_not = torch.where(w == 0, shrunk, g + self.l1 * torch.sign(w))
-        return torch.cat([at_zero_or_not, grad[cut:]])
+        lam: torch.Tensor | float = self.l1
+        if self.col_scale is not None:
+            lam = (self.l1 / self.col_scale).repeat(self.n_outputs)
+        return torch.cat([_shrink(x[:cut], grad[:cut], lam), grad[cut:]])
+
+    def violation(self, x: torch.Tensor, grad: torch.Tensor) -> float:
+        """Largest KKT violation of the original problem at ``x``, whose gradient is ``grad``."""
+        if self.col_scale is None or self.col_mean is None:
+            return float(self.pseudo_gradient(x, grad).abs().max())
+        cut = self.n_outputs * self.n_features
+        g_b = grad[cut:]
+        g_W = grad[:cut].view(self.n_outputs, self.n_features) * self.col_scale
+        g_W = g_W + torch.outer(g_b, self.col_mean)  # the gradient in the original columns
+        pg = _shrink(self.original_weights(x), g_W, self.l1) if self.l1 else g_W
+        return max(float(pg.abs().max()), float(g_b.abs().max()))
 
     def kkt(self, x: torch.Tensor) -> float:
         """Largest KKT violation: ``max |pseudo-gradient|`` in gradient units."""
-        return float(self.pseudo_gradient(x, self.smooth(x)[1]).abs().max())
+        return self.violation(x, self.smooth(x)[1])
 
     def intercept_only(self) -> torch.Tensor:
         """The flat parameters of the best intercept-only model (all weights zero)."""
@@ -130,6 +153,12 @@ class Problem:
         else:
             b.copy_(self.targets.mean(0))
         return x
+
+
+def _shrink(w: torch.Tensor, g: torch.Tensor, lam: torch.Tensor | float) -> torch.Tensor:
+    """Minimum-norm subgradient of ``g . w + lam * |w|`` (elementwise)."""
+    shrunk = torch.sign(g) * torch.clamp(g.abs() - lam, min=0.0)
+    return torch.where(w == 0, shrunk, g + lam * torch.sign(w))
 
 
 def make_problem(
