@@ -89,56 +89,46 @@ def _path_on(
     screening: bool,
     solver: str,
 ) -> list[LinearFit]:
+    """Warm-started fits along ``strengths`` (strongest first), with strong-rule screening
+    when ``screening``, in the threads :func:`solver_threads` picks for the problem."""
     with solver_threads(problem):
-        return _path_steps(problem, strengths, l1_ratio, tol, max_iter, screening, solver)
-
-
-def _path_steps(
-    problem: Problem,
-    strengths: np.ndarray,
-    l1_ratio: float,
-    tol: float,
-    max_iter: int,
-    screening: bool,
-    solver: str,
-) -> list[LinearFit]:
-    K, p = problem.n_outputs, problem.n_features
-    x = problem.intercept_only()
-    l1_prev = _l1_max(problem)
-    fits = []
-    for alpha in strengths:
-        l1, l2 = elastic_net_strengths(float(alpha), l1_ratio)
-        problem.l1, problem.l2 = l1, l2
-        W, b = problem.split(x)
-        grad_W = problem.split(problem.smooth(x)[1])[0]
-        if screening and l1 > 0:
-            keep = (grad_W.abs() >= 2 * l1 - l1_prev).any(0) | (W != 0).any(0)
-        else:
-            keep = torch.ones(p, dtype=torch.bool, device=x.device)
-        n_iter = 0
-        while True:
-            sub = Problem(problem.X[:, keep], problem.targets, problem.task, K, l1, l2)
-            x_sub, steps, name = solve(
-                sub,
-                torch.cat([W[:, keep].reshape(-1), b]),
-                warm=True,
-                tol=tol,
-                max_iter=max_iter,
-                solver=solver,
-            )
-            n_iter += steps
-            W_sub, b_sub = sub.split(x_sub)
-            W = torch.zeros_like(W)
-            W[:, keep] = W_sub
-            x = torch.cat([W.reshape(-1), b_sub])
+        K, p = problem.n_outputs, problem.n_features
+        x = problem.intercept_only()
+        l1_prev = _l1_max(problem)
+        fits = []
+        for alpha in strengths:
+            l1, l2 = elastic_net_strengths(float(alpha), l1_ratio)
+            problem.l1, problem.l2 = l1, l2
+            W, b = problem.split(x)
             grad_W = problem.split(problem.smooth(x)[1])[0]
-            violators = ~keep & (grad_W.abs() - l1 > tol).any(0)
-            if not bool(violators.any()):
-                break
-            keep |= violators
-        fits.append(finish(problem, x, n_iter, name, tol))
-        l1_prev = l1
-    return fits
+            if screening and l1 > 0:
+                keep = (grad_W.abs() >= 2 * l1 - l1_prev).any(0) | (W != 0).any(0)
+            else:
+                keep = torch.ones(p, dtype=torch.bool, device=x.device)
+            n_iter = 0
+            while True:
+                sub = Problem(problem.X[:, keep], problem.targets, problem.task, K, l1, l2)
+                x_sub, steps, name = solve(
+                    sub,
+                    torch.cat([W[:, keep].reshape(-1), b]),
+                    warm=True,
+                    tol=tol,
+                    max_iter=max_iter,
+                    solver=solver,
+                )
+                n_iter += steps
+                W_sub, b_sub = sub.split(x_sub)
+                W = torch.zeros_like(W)
+                W[:, keep] = W_sub
+                x = torch.cat([W.reshape(-1), b_sub])
+                grad_W = problem.split(problem.smooth(x)[1])[0]
+                violators = ~keep & (grad_W.abs() - l1 > tol).any(0)
+                if not bool(violators.any()):
+                    break
+                keep |= violators
+            fits.append(finish(problem, x, n_iter, name, tol))
+            l1_prev = l1
+        return fits
 
 
 def _stack(fits: list[LinearFit], strengths: np.ndarray, l1_ratio: float) -> LinearPath:
