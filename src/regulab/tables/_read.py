@@ -119,7 +119,8 @@ def _csv_options() -> dict[str, Any]:
     return {"na_values": nulls, "keep_default_na": True, "skipinitialspace": True}
 
 
-def _check_path(source: str | os.PathLike[str]) -> Path:
+def check_table_file(source: str | os.PathLike[str]) -> Path:
+    """``source`` as a path, or a DataError: it must be an existing CSV or Parquet file."""
     path = Path(source)
     if not path.is_file():
         raise DataError(f"File '{path}' does not exist.")
@@ -185,7 +186,7 @@ def read_table_chunks(
             yield read_table(source.iloc[start : start + step], columns=wanted)
         return
     if isinstance(source, (str, os.PathLike)):
-        path = _check_path(source)
+        path = check_table_file(source)
         name, is_csv = path.name, path.suffix.lower() == ".csv"
     else:
         name, is_csv = "the table", True
