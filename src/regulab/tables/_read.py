@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype, is_string_dtype
 
-from regulab.errors import DataError
+from regulab.errors import DataError, one_line
 
 __all__ = ["NULL_STRINGS", "read_table", "read_table_chunks", "clean_frame", "is_null_string"]
 
@@ -132,10 +132,6 @@ def check_table_file(source: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
-
-
 def read_table(source: Source, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file (or take a DataFrame) with missing cells made NaN.
 
@@ -204,7 +200,7 @@ def read_table_chunks(
     except (OSError, ValueError) as error:
         if isinstance(error, DataError):
             raise
-        raise DataError(f"Cannot read '{name}': {_one_line(error)}") from error
+        raise DataError(f"Cannot read '{name}': {one_line(error)}") from error
 
 
 def _parquet_chunks(
