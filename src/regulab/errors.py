@@ -96,3 +96,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the nearest choice, or an empty string."""
     match = closest(word, choices)
     return f" Did you mean '{match}'?" if match else ""
+
+
+def one_line(error: BaseException) -> str:
+    """``error``'s message on one line (runs of whitespace, newlines too, as one space).
+
+    Examples
+    --------
+    >>> one_line(ValueError("bad value,   see row 3"))
+    'bad value, see row 3'
+    """
+    return " ".join(str(error).split())

@@ -68,6 +68,7 @@ from regulab.errors import (
 )
 from regulab.models import MLP, LinearModel
 from regulab.tables import TablePreprocessor, TransformReport, read_table_chunks
+from regulab.tables._read import check_table_file
 from regulab.training import predict as _predict_codes
 from regulab.training import predict_proba as _predict_model_proba
 
@@ -85,7 +86,6 @@ __all__ = [
 
 _MODEL_CLASSES = {"MLP": MLP, "LinearModel": LinearModel}
 _FACTORY_CLASS = "factory"  # a CNN or a user's factory: built again from its recipe
-_TABLE_TYPES = (".csv", ".parquet", ".pq")
 
 
 def _model_entry(model: MLP) -> dict[str, Any]:
@@ -351,21 +351,8 @@ def _build_estimator(entry: Any, model: MLP, source: str) -> Any:
 
 
 # -- predictions on a file -----------------------------------------------------------------------
-def _check_data_file(path: str | os.PathLike[str]) -> Path:
-    source = Path(path)
-    if not source.is_file():
-        raise DataError(f"Data file '{source}' does not exist.")
-    suffix = source.suffix.lower()
-    if suffix not in _TABLE_TYPES:
-        raise DataError(
-            f"Data file '{source}' must be {', '.join(_TABLE_TYPES)}; "
-            f"got '{suffix or source.name}'."
-        )
-    return source
-
-
 def _read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    source = _check_data_file(path)
+    source = check_table_file(path)
     try:
         frame = pd.read_csv(source) if source.suffix.lower() == ".csv" else pd.read_parquet(source)
     except (ValueError, OSError, pd.errors.ParserError) as error:
@@ -572,7 +559,7 @@ def predict_file(
     model = load(model_path)
     preprocessing = read_config(model_path).get("preprocessing")
     source = str(data_path)
-    _check_data_file(data_path)
+    check_table_file(data_path)
     destination = Path(output_path)
     if not destination.parent.exists():
         raise DataError(

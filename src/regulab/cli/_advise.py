@@ -10,11 +10,8 @@ from rich.console import Console
 
 from regulab.cli._common import (
     SEED,
-    _check_figures,
-    _check_outputs,
     _data_options,
-    _file_input,
-    _store_input,
+    _pop_outputs,
     _store_session,
     cli,
     write_json,
@@ -61,14 +58,7 @@ def advise_command(**options: Any) -> None:
     from regulab.advise import advise, parse_budget
     from regulab.advise._report import print_advice, write_advice_report
 
-    report_path, figures = options.pop("report_path"), options.pop("figures")
-    json_path, quiet = options.pop("json_path"), options.pop("quiet")
-    save_path = options.pop("save_path")
-    _check_figures(figures, report_path)
-    _check_outputs(
-        {"--report": report_path, "--json": json_path, "--save": save_path},
-        {"--data": _file_input(options["data"]), "--store": _store_input(options["store"])},
-    )
+    report_path, figures, json_path, save_path, quiet = _pop_outputs(options)
     parse_budget(options["budget"])
     important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
     with _store_session(options.pop("store")) as store:

@@ -208,6 +208,25 @@ def _check_figures(figures: str | None, report_path: str | None) -> None:
         raise RegulabError(f"--figures '{figures}' is a file; give a folder for the PNG files.")
 
 
+def _pop_outputs(
+    options: dict[str, Any],
+) -> tuple[str | None, str | None, str | None, str | None, bool]:
+    """Pop ``--report``, ``--figures``, ``--json``, ``--save`` (those the command has) and
+    ``--quiet``, and check the output files before any work: none may replace the data file,
+    the store or another output.
+
+    Returns ``(report_path, figures, json_path, save_path, quiet)``.
+    """
+    report_path, figures = options.pop("report_path", None), options.pop("figures", None)
+    json_path, save_path = options.pop("json_path", None), options.pop("save_path", None)
+    _check_figures(figures, report_path)
+    _check_outputs(
+        {"--report": report_path, "--json": json_path, "--save": save_path},
+        {"--data": _file_input(options["data"]), "--store": _store_input(options.get("store"))},
+    )
+    return report_path, figures, json_path, save_path, options.pop("quiet")
+
+
 class _EchoHandler(logging.Handler):
     """Prints Regulab's notes (``logging.INFO`` on the ``regulab`` logger) to stdout, such as
     the task inferred from a target column."""

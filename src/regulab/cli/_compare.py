@@ -10,12 +10,9 @@ import click
 from regulab._terminal import comparison_table
 from regulab.cli._common import (
     EPOCHS,
-    _check_figures,
-    _check_outputs,
     _console,
     _data_options,
-    _file_input,
-    _store_input,
+    _pop_outputs,
     _store_session,
     cli,
     write_json,
@@ -52,13 +49,7 @@ def compare_command(**options: Any) -> None:
     """Compare regularization techniques side by side on the same splits and seeds."""
     from regulab.experiment import DEFAULT_TECHNIQUES, compare
 
-    report_path, figures = options.pop("report_path"), options.pop("figures")
-    json_path, quiet = options.pop("json_path"), options.pop("quiet")
-    _check_figures(figures, report_path)
-    _check_outputs(
-        {"--report": report_path, "--json": json_path},
-        {"--data": _file_input(options["data"]), "--store": _store_input(options["store"])},
-    )
+    report_path, figures, json_path, _, quiet = _pop_outputs(options)
     jobs = options.pop("jobs")
     if jobs is None:
         jobs = os.cpu_count() or 1

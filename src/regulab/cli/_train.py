@@ -13,7 +13,7 @@ from regulab.cli._common import (
     _check_outputs,
     _column_options,
     _console,
-    _file_input,
+    _pop_outputs,
     _resolve_model,
     cli,
     write_json,
@@ -82,11 +82,7 @@ from regulab.config import (
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(**options: Any) -> None:
     """Train one model with the chosen regularization and report test metrics."""
-    json_path, save_path = options.pop("json_path"), options.pop("save_path")
-    quiet = options.pop("quiet")
-    _check_outputs(
-        {"--json": json_path, "--save": save_path}, {"--data": _file_input(options["data"])}
-    )
+    _, _, json_path, save_path, quiet = _pop_outputs(options)
     options["dropout"] = parse_rates(options["dropout"])
     if options["elastic_net"] is not None:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])

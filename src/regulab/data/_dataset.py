@@ -135,10 +135,6 @@ def _check_choice(name: str, value: object, choices: tuple[str, ...], owner: str
     return value
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
-
-
 def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 

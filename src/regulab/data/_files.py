@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from regulab.data._dataset import Dataset, _one_line, _rows
+from regulab.data._dataset import Dataset, _rows
 from regulab.data._table import check_target, drop_missing_target, table_dataset
-from regulab.errors import DataError, InvalidParameterError
+from regulab.errors import DataError, InvalidParameterError, one_line
 from regulab.tables import read_table
 
 #: A whole-number target with at most this many distinct values is read as class labels.
@@ -83,7 +83,7 @@ def read_file(
         if suffix != ".csv":
             header = list(frame.columns)
     except (OSError, ValueError) as error:
-        raise DataError(f"Cannot read '{path}': {_one_line(error)}") from error
+        raise DataError(f"Cannot read '{path}': {one_line(error)}") from error
     _check_unique_columns([str(name) for name in header], path)
     return frame_dataset(
         frame,
@@ -288,7 +288,7 @@ def _load_npz(path: Path, task: str | None) -> Dataset:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as error:
-        raise DataError(f"Cannot read '{path}': {_one_line(error)}") from error
+        raise DataError(f"Cannot read '{path}': {one_line(error)}") from error
     if "X" not in arrays or "y" not in arrays:
         raise DataError(
             f"'{path.name}' must hold arrays 'X' and 'y'; it holds: "

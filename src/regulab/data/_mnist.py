@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from regulab.data._dataset import Dataset, _one_line, _pixel_names
-from regulab.errors import DataError
+from regulab.data._dataset import Dataset, _pixel_names
+from regulab.errors import DataError, one_line
 
 _MNIST_SHA256 = {
     "train-images-idx3-ubyte.gz": (
@@ -113,7 +113,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
         with gzip.open(path, "rb") as handle:
             raw = handle.read()
     except (OSError, EOFError) as error:
-        raise DataError(f"Cannot read '{path}': {_one_line(error)}") from error
+        raise DataError(f"Cannot read '{path}': {one_line(error)}") from error
     header_size = 4 + 4 * ndim
     magic = int.from_bytes(raw[:4], "big")
     if len(raw) < header_size or magic != 0x0800 + ndim:
@@ -161,7 +161,7 @@ def _download(name: str, folder: Path) -> None:
                 return
             failures.append(f"{url}: SHA-256 mismatch (got {actual}, expected {expected})")
         except (OSError, http.client.HTTPException) as error:
-            failures.append(f"{url}: {_one_line(error)}")
+            failures.append(f"{url}: {one_line(error)}")
         finally:
             part.unlink(missing_ok=True)
     raise DataError(

@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
-from regulab.errors import InvalidParameterError, RegulabError, check_range
+from regulab.errors import InvalidParameterError, RegulabError, check_range, one_line
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle, RunSpec, run_task
 
@@ -56,8 +56,7 @@ def _distributed() -> ModuleType:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    return one_line(exc) or type(exc).__name__
 
 
 def check_scheduler_address(address: object) -> tuple[str, int]:

@@ -95,38 +95,28 @@ def _path_on(
     screening: bool,
     solver: str,
 ) -> list[LinearFit]:
+    """Warm-started fits along ``strengths`` (strongest first), with strong-rule screening
+    when ``screening``, in the threads :func:`solver_threads` picks for the problem."""
     with solver_threads(problem):
-        return _path_steps(problem, strengths, l1_ratio, tol, max_iter, screening, solver)
-
-
-def _path_steps(
-    problem: Problem,
-    strengths: np.ndarray,
-    l1_ratio: float,
-    tol: float,
-    max_iter: int,
-    screening: bool,
-    solver: str,
-) -> list[LinearFit]:
-    p = problem.n_features
-    x = problem.intercept_only()
-    l1_prev = _l1_max(problem)
-    fits = []
-    for alpha in strengths:
-        l1, l2 = elastic_net_strengths(float(alpha), l1_ratio)
-        problem.l1, problem.l2 = l1, l2
-        W = problem.split(x)[0]
-        grad_W = problem.split(problem.smooth(x)[1])[0]
-        if screening and l1 > 0:
-            keep = (grad_W.abs() >= 2 * l1 - l1_prev).any(0) | (W != 0).any(0)
-        else:
-            keep = torch.ones(p, dtype=torch.bool, device=x.device)
-        x, n_iter, name = solve_screened(
-            problem, x, keep, tol=tol, max_iter=max_iter, solver=solver
-        )
-        fits.append(finish(problem, x, n_iter, name, tol))
-        l1_prev = l1
-    return fits
+        p = problem.n_features
+        x = problem.intercept_only()
+        l1_prev = _l1_max(problem)
+        fits = []
+        for alpha in strengths:
+            l1, l2 = elastic_net_strengths(float(alpha), l1_ratio)
+            problem.l1, problem.l2 = l1, l2
+            W = problem.split(x)[0]
+            grad_W = problem.split(problem.smooth(x)[1])[0]
+            if screening and l1 > 0:
+                keep = (grad_W.abs() >= 2 * l1 - l1_prev).any(0) | (W != 0).any(0)
+            else:
+                keep = torch.ones(p, dtype=torch.bool, device=x.device)
+            x, n_iter, name = solve_screened(
+                problem, x, keep, tol=tol, max_iter=max_iter, solver=solver
+            )
+            fits.append(finish(problem, x, n_iter, name, tol))
+            l1_prev = l1
+        return fits
 
 
 def _stack(fits: list[LinearFit], strengths: np.ndarray, l1_ratio: float) -> LinearPath:

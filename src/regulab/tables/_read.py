@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype, is_string_dtype
 
-from regulab.errors import DataError
+from regulab.errors import DataError, one_line
 
 __all__ = ["NULL_STRINGS", "read_table", "read_table_chunks", "clean_frame", "is_null_string"]
 
@@ -119,7 +119,8 @@ def _csv_options() -> dict[str, Any]:
     return {"na_values": nulls, "keep_default_na": True, "skipinitialspace": True}
 
 
-def _check_path(source: str | os.PathLike[str]) -> Path:
+def check_table_file(source: str | os.PathLike[str]) -> Path:
+    """``source`` as a path, or a DataError: it must be an existing CSV or Parquet file."""
     path = Path(source)
     if not path.is_file():
         raise DataError(f"File '{path}' does not exist.")
@@ -129,10 +130,6 @@ def _check_path(source: str | os.PathLike[str]) -> Path:
             f"Supported: {', '.join(_FILE_TYPES)}."
         )
     return path
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
 
 
 def read_table(source: Source, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -185,7 +182,7 @@ def read_table_chunks(
             yield read_table(source.iloc[start : start + step], columns=wanted)
         return
     if isinstance(source, (str, os.PathLike)):
-        path = _check_path(source)
+        path = check_table_file(source)
         name, is_csv = path.name, path.suffix.lower() == ".csv"
     else:
         name, is_csv = "the table", True
@@ -203,7 +200,7 @@ def read_table_chunks(
     except (OSError, ValueError) as error:
         if isinstance(error, DataError):
             raise
-        raise DataError(f"Cannot read '{name}': {_one_line(error)}") from error
+        raise DataError(f"Cannot read '{name}': {one_line(error)}") from error
 
 
 def _parquet_chunks(
