@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 from dataclasses import replace
 
 import numpy as np
@@ -15,9 +16,10 @@ from torch import nn
 
 from regulab import MLP, Member, train, train_many
 from regulab._terminal import label_key, short_label
+from regulab.advise import advise
 from regulab.advise._code import code_snippets
 from regulab.advise._plan import plan_candidates
-from regulab.advise._refit import train_command
+from regulab.advise._refit import save_refit, train_command
 from regulab.advise._search import build_config
 from regulab.config import TrainConfig
 from regulab.data import Dataset, split
@@ -240,3 +242,22 @@ def test_a_class_weighted_config_trains_through_the_runner_and_refit_surfaces():
     assert 'class_weight="balanced"' in snippets["regulab"]
     assert "weight=weight)" in snippets["pytorch"]
     assert "class_weight=class_weight" in snippets["keras"]
+
+
+def test_class_weighted_advice_refits_with_the_trainer_not_an_estimator(monkeypatch, tmp_path):
+    searching = importlib.import_module("regulab.advise._search")
+    monkeypatch.setattr(searching, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
+    monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 3)
+    monkeypatch.setattr(searching, "_CV_MAX_REPEATS", 0)
+    monkeypatch.setattr(searching, "strength_search", lambda leader, *a, **k: ([], "skipped"))
+    monkeypatch.setattr(searching, "_strength_variants", lambda name, wide=False: [])
+    data, _ = _table(0.06)
+    advice = advise(data, model="6-8-2", budget="1h", seeds=2, verbose=0)
+    assert any("balanced" in row["config"] for row in advice.evidence)
+    weighted = replace(advice, config=replace(advice.config, class_weight="balanced"))
+    with pytest.raises(InvalidParameterError, match="class_weight='balanced'"):
+        weighted.estimator()
+    recommendation = weighted.to_json()["recommendation"]
+    assert recommendation["estimator"] is None and recommendation["params"] is None
+    assert "--class-weight balanced" in recommendation["train_command"]
+    assert save_refit(weighted, data, tmp_path / "model").exists()
