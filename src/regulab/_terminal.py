@@ -47,6 +47,7 @@ _PARTS: dict[str, tuple[int, str, str]] = {
     "dropout": (8, "drop", "dropout rate per hidden layer"),
     "input_dropout": (9, "in-drop", "dropout on the inputs"),
     "early_stopping": (10, "ES", "early stopping on val_loss, patience 5"),
+    "balanced": (11, "CW", "balanced class weights"),
 }
 _DEFAULT_STOPPING = ("val_loss", "5")
 _UNBOUNDED = 10_000  # the width a table is measured in, before it is fitted

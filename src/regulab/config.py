@@ -132,6 +132,9 @@ class TrainConfig:
     prox_l1 : bool
         Apply L1 (and elastic net's L1 part) as a proximal step: exact zeros.
     early_stopping : tuple of (monitor, patience), optional
+    class_weight : {None, "balanced"}
+        Classification: weigh the training loss per class (see
+        :func:`regulab.training.train_many`).
     optimizer, lr, epochs, batch_size, seed, val_size, test_size, device, verbose
         Training options.
     """
@@ -151,6 +154,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     prox_l1: bool = False
     early_stopping: tuple[str, int] | None = None
+    class_weight: str | None = None
     optimizer: str = "adam"
     lr: float = 1e-3
     epochs: int = 10
@@ -333,6 +337,7 @@ def run(config: TrainConfig, dataset: Dataset | None = None) -> RunSummary:
         verbose=config.verbose,
         feature_names=dataset.feature_names,
         task=dataset.task,
+        class_weight=config.class_weight,
     )
     test_metrics = evaluate(result.model, splits.X_test, splits.y_test)
     return RunSummary(config, dataset, splits, result, test_metrics, time.perf_counter() - started)

@@ -150,6 +150,12 @@ class Advice:
                 "scikit-learn estimators cannot build; train it with regulab.train (or "
                 "`regulab train --model ...`, the recommendation's train_command)."
             )
+        if self.config.class_weight:
+            raise InvalidParameterError(
+                f"The advice weighs classes (class_weight={self.config.class_weight!r}), "
+                "which Regulab's scikit-learn estimators do not take; train it with "
+                "regulab.train(..., class_weight=...) or the recommendation's train_command."
+            )
         return estimator_spec(
             self.config,
             list(self.data["refit_model"]),
@@ -178,7 +184,8 @@ class Advice:
     def to_json(self) -> dict[str, Any]:
         """The versioned ``--json`` contract (see docs/json-schemas.md)."""
         custom = is_custom(self.config.model)
-        estimator, params = (None, None) if custom else self.estimator_spec()
+        no_estimator = custom or self.config.class_weight is not None
+        estimator, params = (None, None) if no_estimator else self.estimator_spec()
         return {
             "schema_version": ADVICE_SCHEMA_VERSION,
             "task": self.data["task"],
@@ -245,6 +252,8 @@ def _described(config: TrainConfig) -> list[str]:
         parts.append(
             f"early_stopping({config.early_stopping[0]}, patience={config.early_stopping[1]})"
         )
+    if config.class_weight:
+        parts.append(f"class_weight({config.class_weight})")
     return parts or ["none"]
 
 

@@ -32,6 +32,7 @@ def train_call(config: TrainConfig, penalties: list[str], callbacks: list[str]) 
         *([f"    callbacks=[{', '.join(callbacks)}],"] if callbacks else []),
         f'    optimizer="{config.optimizer}", lr={config.lr:g}, epochs={config.epochs}, '
         f"batch_size={config.batch_size}, seed=0,",
+        *([f'    class_weight="{config.class_weight}",'] if config.class_weight else []),
         ")",
         "print(regulab.evaluate(result.model, X_test, y_test))",
     ]
@@ -118,6 +119,11 @@ def _pytorch(
             f"        loss = loss + {' + '.join(terms)}",
         ]
     patience = config.early_stopping[1] if config.early_stopping else None
+    weighted = task == "classification" and config.class_weight is not None
+    balanced = [
+        "counts = torch.bincount(y_train).float()  # balanced class weights (training rows)",
+        "weight = len(y_train) / (len(counts) * counts)",
+    ]
     lines = [
         "import copy, torch, torch.nn as nn, torch.nn.functional as F",
         "",
@@ -125,11 +131,13 @@ def _pytorch(
         *[f"    {layer}," for layer in layers],
         ")",
         f"opt = {optimizer}",
+        *(balanced if weighted else []),
         "best, best_state, wait = float('inf'), None, 0",
         f"for epoch in range({config.epochs}):",
         "    model.train()",
         "    for i in torch.randperm(len(X_train)).split(" + str(config.batch_size) + "):",
-        f"        loss = {loss_fn}(model(X_train[i]), y_train[i]{target})",
+        f"        loss = {loss_fn}(model(X_train[i]), y_train[i]{target}"
+        + (", weight=weight)" if weighted else ")"),
         *penalty,
         "        opt.zero_grad(); loss.backward(); opt.step()",
         "    model.eval()",
@@ -189,17 +197,27 @@ def _keras(
         else f"keras.optimizers.Adam({config.lr:g})"
     )
     callbacks = ""
+    weights: list[str] = []
+    if classify and config.class_weight is not None:
+        weights = [
+            "counts = np.bincount(y_train)  # balanced class weights (Keras averages over the "
+            "batch, not over the weights)",
+            "class_weight = dict(enumerate(len(y_train) / (len(counts) * counts)))",
+        ]
+        callbacks = "class_weight=class_weight, "
     if config.early_stopping:
         monitor, patience = config.early_stopping
-        callbacks = (
+        callbacks += (
             f'callbacks=[keras.callbacks.EarlyStopping(monitor="{monitor}", '
             f"patience={patience}, restore_best_weights=True)], "
         )
     return "\n".join(
         [
             "import keras",
+            *(["import numpy as np"] if weights else []),
             "from keras import layers, regularizers",
             "",
+            *weights,
             "model = keras.Sequential([",
             *layers,
             "])",

@@ -59,6 +59,26 @@ def training_rows(dataset: Dataset, bundle: DataBundle) -> Dataset:
     )
 
 
+def balanced_candidates(candidates: Sequence[str]) -> list[str]:
+    """Class weighting for a rare class (minority share under
+    :data:`~regulab.diagnose._data.RARE_CLASS_SHARE`): balanced weights alone (with early
+    stopping when a candidate stops early) and on the rules' first regularized candidate.
+
+    Examples
+    --------
+    >>> balanced_candidates(["none", "l2+early_stopping", "dropout+early_stopping"])
+    ['balanced+early_stopping', 'l2+early_stopping+balanced']
+    >>> balanced_candidates(["none"])
+    ['balanced']
+    """
+    stop = any(name.split("+")[-1] == "early_stopping" for name in candidates)
+    found = ["balanced+early_stopping" if stop else "balanced"]
+    first = next((name for name in candidates if name not in ("none", "early_stopping")), None)
+    if first is not None:
+        found.append(f"{first}+balanced")
+    return found
+
+
 def plan_candidates(
     dataset: Dataset,
     bundle: DataBundle,
@@ -118,6 +138,8 @@ def plan_candidates(
         )
         candidates = list(dict.fromkeys([*candidates, *extra]))
         reasons = reasons + ([capacity] if capacity else [])
+    if diagnostics["class_balance"].details.get("rare"):
+        candidates = list(dict.fromkeys([*candidates, *balanced_candidates(candidates)]))
     if important_features:
         factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
         base = replace(base, feature_factors=factors)

@@ -100,6 +100,8 @@ def train_command(
         words.append("--prox-l1")
     if config.early_stopping and not cross_validated:
         words += ["--early-stopping", f"{config.early_stopping[0]}:{config.early_stopping[1]}"]
+    if config.class_weight:
+        words += ["--class-weight", config.class_weight]
     words += ["--epochs", str(epochs if cross_validated else config.epochs)]
     words += ["--lr", f"{config.lr:g}", "--batch-size", str(config.batch_size)]
     words += ["--optimizer", config.optimizer, "--seed", str(config.seed)]
@@ -135,8 +137,9 @@ def save_refit(advice: Any, dataset: Dataset, path: str | os.PathLike[str]) -> P
     """Fit the recommendation of ``advice`` on every row of ``dataset`` (scaled as the
     advisor trains) and save it for ``regulab predict`` (the model plus its scaling and
     class labels; for a table data set the preprocessing fitted on every row, as JSON
-    state, which ``predict`` applies to the raw file). A CNN or factory model trains with
-    :func:`regulab.train`; the MLP and linear model through their estimator."""
+    state, which ``predict`` applies to the raw file). A CNN or factory model, and any
+    model with class weights, trains with :func:`regulab.train`; the MLP and linear model
+    otherwise through their estimator."""
     from regulab.io import preprocessing_of, save
 
     X = np.asarray(dataset.X, dtype=np.float64)
@@ -152,7 +155,7 @@ def save_refit(advice: Any, dataset: Dataset, path: str | os.PathLike[str]) -> P
         spread = X.std(0)
         scale = np.where(spread > 0, spread, 1.0)
     features = ((X - mean) / scale).astype(np.float32)
-    if is_custom(advice.config.model):
+    if is_custom(advice.config.model) or advice.config.class_weight:
         model = _refit_module(advice, dataset, features)
     else:
         model = advice.estimator().fit(features, dataset.y).model_
@@ -161,9 +164,10 @@ def save_refit(advice: Any, dataset: Dataset, path: str | os.PathLike[str]) -> P
 
 
 def _refit_module(advice: Any, dataset: Dataset, features: np.ndarray) -> Any:
-    """Train the advised CNN or factory model on every row, as :func:`estimator_spec` has
-    the estimators do: under cross-validation for the folds' median stopping epoch without
-    early stopping, on a single split with early stopping on a carved-off 10%."""
+    """Train the advised CNN, factory or class-weighted model on every row, as
+    :func:`estimator_spec` has the estimators do: under cross-validation for the folds'
+    median stopping epoch without early stopping, on a single split with early stopping on
+    a carved-off 10%."""
     from regulab.training import train
 
     config: TrainConfig = advice.config
@@ -184,5 +188,6 @@ def _refit_module(advice: Any, dataset: Dataset, features: np.ndarray) -> Any:
         validation_split=0.1 if early else 0.0,
         verbose=0,
         task=dataset.task,
+        class_weight=config.class_weight,
     )
     return result.model

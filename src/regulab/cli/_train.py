@@ -66,6 +66,12 @@ from regulab.config import (
 )
 @click.option("--prox-l1", is_flag=True, help="Apply L1 as a proximal step (exact zeros).")
 @click.option("--early-stopping", default=None, help="MONITOR:PATIENCE, e.g. val_loss:3.")
+@click.option(
+    "--class-weight",
+    type=click.Choice(["balanced"]),
+    default=None,
+    help="Weigh the training loss by inverse class frequency (classification).",
+)
 @click.option("--optimizer", default="adam", show_default=True, help="adam, adamw or sgd.")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--epochs", type=EPOCHS, default=10, show_default=True)

@@ -168,7 +168,17 @@ def _stack_key(spec: RunSpec) -> tuple[Any, ...]:
     c = spec.config
     if is_custom(c.model):  # one task per run unless _custom_stacks joins them
         return ("custom", spec.key(""))
-    return (c.model, c.activation, c.batchnorm, c.optimizer, c.lr, c.epochs, c.batch_size, c.device)
+    return (
+        c.model,
+        c.activation,
+        c.batchnorm,
+        c.optimizer,
+        c.lr,
+        c.epochs,
+        c.batch_size,
+        c.device,
+        c.class_weight,
+    )
 
 
 def _custom_key(config: TrainConfig) -> str:
@@ -287,9 +297,12 @@ def solved_exactly(
 ) -> list[bool]:
     """Which runs :func:`train_stack` solves exactly instead of training them: a linear model
     without input dropout, penalized by L1, L2 or elastic net only, with no callback (no early
-    stopping) to run (:func:`regulab.solvers.solvable`)."""
+    stopping) to run and unweighted classes (:func:`regulab.solvers.solvable`)."""
     return [
-        not callbacks and not spec.config.callbacks() and solvable(model, spec.config.penalties())
+        not callbacks
+        and not spec.config.callbacks()
+        and spec.config.class_weight is None
+        and solvable(model, spec.config.penalties())
         for spec, model in zip(specs, models)
     ]
 
@@ -350,6 +363,7 @@ def train_stack(
             verbose=0,
             feature_names=list(data.feature_names),
             task=data.task,
+            class_weight=first.class_weight,
         )
         results.update(zip(rest, trained))
     return [results[index] for index in range(len(specs))]

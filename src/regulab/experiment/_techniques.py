@@ -16,6 +16,7 @@ technique            default                   strength form
 ``input_dropout``    ``0.2``                   ``input_dropout=0.1``
 ``batchnorm``        every hidden layer        -
 ``early_stopping``   ``val_loss:5``            ``early_stopping=val_accuracy:3``
+``balanced``         balanced class weights    - (classification: ``class_weight``)
 ===================  ========================  ===========================================
 
 A technique appears at most once in a configuration; ``none`` stands alone; ``linear`` (no
@@ -102,6 +103,7 @@ TECHNIQUES: dict[str, tuple[dict[str, Any], Callable[[str], dict[str, Any]] | No
         {"early_stopping": ("val_loss", 5)},
         lambda t: {"early_stopping": parse_early_stopping(t)},
     ),
+    "balanced": ({"class_weight": "balanced"}, None),
 }
 
 

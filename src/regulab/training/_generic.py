@@ -46,7 +46,7 @@ from regulab.training._common import (
     fit_result,
 )
 from regulab.training._history import FitResult, History, StopReason
-from regulab.training._metrics import member_metrics
+from regulab.training._metrics import class_weights, member_losses, member_metrics
 from regulab.training._progress import Progress
 from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
 from regulab.training._vmap import plan_stacks, train_stacked
@@ -284,9 +284,14 @@ def check_fits(model: nn.Module, X: torch.Tensor, y: torch.Tensor, task: str) ->
     return check_outputs(task, _output_size(model, X), y)
 
 
-def _loss(scores: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+def _loss(
+    scores: torch.Tensor, y: torch.Tensor, kind: str, class_weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """The mean loss of one batch: :func:`~regulab.training._metrics.member_losses` for a
-    single model, without the member axis (fewer small operations per step)."""
+    single model, without the member axis (fewer small operations per step); with
+    ``class_weight``, that function's weighted mean on a stack of one."""
+    if class_weight is not None:
+        return member_losses(scores.reshape(1, len(y), -1), y.unsqueeze(0), kind, class_weight)[0]
     if kind == "multiclass":
         return F.cross_entropy(scores.reshape(len(y), -1), y)
     if kind == "binary":
@@ -315,6 +320,7 @@ def train_modules(
     verbose: int,
     feature_names: Sequence[str] | None,
     stack: str | bool = "auto",
+    class_weight: str | None = None,
 ) -> list[FitResult]:
     """Train the members' modules: groups of one architecture as torch.func stacks where
     :func:`~regulab.training._vmap.plan_stacks` says so, the others in turn (the arguments
@@ -350,6 +356,7 @@ def train_modules(
             )
     elif validation_split > 0:
         X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed, task)
+    weights = class_weights(class_weight, y_fit, task)
     models = [member.model for member in members]
     if any(next(model.parameters(), None) is None for model in models):
         raise InvalidParameterError("The model has no parameters to train.")
@@ -376,7 +383,7 @@ def train_modules(
                     device,
                     verbose,
                     partial(_reported_names, feature_names=feature_names),
-                    partial(_loss, kind=kind),
+                    partial(_loss, kind=kind, class_weight=weights),
                     available_metrics(kind, X_v is not None),
                     _CHUNK,
                 )
@@ -395,6 +402,7 @@ def train_modules(
                         device,
                         verbose,
                         feature_names,
+                        weights,
                     )
                     for i in indices
                 ]
@@ -429,6 +437,7 @@ def _train_one(
     device: torch.device,
     verbose: int,
     feature_names: Sequence[str] | None,
+    class_weight: torch.Tensor | None = None,
 ) -> FitResult:
     model = member.model
     available = available_metrics(kind, X_val is not None)
@@ -459,7 +468,7 @@ def _train_one(
                 if has_norm and len(index) < 2:
                     continue  # batch norm needs two samples; PyTorch raises on one
                 xb, yb = X[index], y[index]
-                loss = _loss(model(xb), yb, kind)
+                loss = _loss(model(xb), yb, kind, class_weight)
                 optimizer.zero_grad()
                 loss.backward()
                 if coupled:

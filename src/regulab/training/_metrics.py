@@ -20,10 +20,14 @@ from sklearn.metrics import (
     r2_score,
     roc_auc_score,
 )
+from sklearn.utils.class_weight import compute_class_weight
 
+from regulab.errors import InvalidParameterError
 from regulab.stats import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 __all__ = [
+    "CLASS_WEIGHTS",
+    "class_weights",
     "member_losses",
     "regression_losses",
     "member_metrics",
@@ -40,19 +44,75 @@ def head_kind(task: str, n_outputs: int) -> str:
     return "binary" if n_outputs == 1 else "multiclass"
 
 
-def member_losses(scores: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
-    """Mean loss of each member: scores (K, B, C), targets (K, B) -> (K,)."""
+def member_losses(
+    scores: torch.Tensor,
+    targets: torch.Tensor,
+    kind: str,
+    class_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean loss of each member: scores (K, B, C), targets (K, B) -> (K,).
+
+    ``class_weight`` (one weight per class, from :func:`class_weights`) makes it the
+    weighted mean ``sum_i w[y_i] loss_i / sum_i w[y_i]``: what
+    ``torch.nn.functional.cross_entropy(weight=w)`` computes, and the same normalisation
+    for a one-logit binary head."""
     members, batch = scores.shape[0], scores.shape[1]
     if kind == "multiclass":
         flat = F.cross_entropy(
             scores.reshape(members * batch, -1), targets.reshape(-1), reduction="none"
         )
-        return flat.view(members, batch).mean(1)
+        return weighted_mean(flat.view(members, batch), targets, class_weight)
     if kind == "binary":
-        return F.binary_cross_entropy_with_logits(
+        losses = F.binary_cross_entropy_with_logits(
             scores.squeeze(-1), targets.to(scores.dtype), reduction="none"
-        ).mean(1)
+        )
+        return weighted_mean(losses, targets, class_weight)
     return regression_losses(scores, targets).mean(1)
+
+
+def weighted_mean(
+    losses: torch.Tensor, targets: torch.Tensor, class_weight: torch.Tensor | None
+) -> torch.Tensor:
+    """Mean of per-sample ``losses`` over the last axis, each weighted by its class's
+    weight when ``class_weight`` is given (the plain mean when None)."""
+    if class_weight is None:
+        return losses.mean(-1)
+    weights = class_weight[targets]
+    return (losses * weights).sum(-1) / weights.sum(-1)
+
+
+CLASS_WEIGHTS = ("balanced",)
+
+
+def class_weights(class_weight: str | None, y: torch.Tensor, task: str) -> torch.Tensor | None:
+    """Per-class loss weights from the training targets ``y`` (class codes), or None.
+
+    ``"balanced"`` is scikit-learn's ``compute_class_weight("balanced")``:
+    ``n_samples / (n_classes * count)`` over the classes present in ``y``; a class code
+    absent from ``y`` (it weighs no training row) gets weight 1.
+
+    Examples
+    --------
+    >>> class_weights("balanced", torch.tensor([0, 0, 0, 1]), "classification")
+    tensor([0.6667, 2.0000])
+    """
+    if class_weight is None:
+        return None
+    if class_weight not in CLASS_WEIGHTS:
+        raise InvalidParameterError(
+            f"The 'class_weight' parameter must be None or 'balanced'. Got {class_weight!r} "
+            "instead."
+        )
+    if task == "regression":
+        raise InvalidParameterError(
+            "class_weight='balanced' weights classes, but the task is regression; leave "
+            "class_weight as None."
+        )
+    labels = y.cpu().numpy()
+    present = np.unique(labels)
+    weights = np.ones(int(present.max()) + 1)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    return torch.as_tensor(weights, dtype=torch.float32, device=y.device)
 
 
 def regression_losses(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,12 @@ from regulab.training._common import (
 )
 from regulab.training._generic import train_modules
 from regulab.training._history import FitResult, TrainState
-from regulab.training._metrics import member_losses, member_metrics, regression_losses
+from regulab.training._metrics import (
+    class_weights,
+    member_losses,
+    member_metrics,
+    regression_losses,
+)
 from regulab.training._progress import Progress
 from regulab.training._stack import OptimizerSpec, StackedMLP
 from regulab.training._target import TargetScaling
@@ -105,8 +110,8 @@ def train(
         Seeds the shuffling and the dropout masks.
     **options
         ``optimizer`` (adam, adamw, sgd), ``lr``, ``momentum``, ``epochs``, ``batch_size``,
-        ``validation_split``, ``device``, ``verbose``, ``feature_names``, ``task``: see
-        :func:`train_many`.
+        ``validation_split``, ``device``, ``verbose``, ``feature_names``, ``task``,
+        ``class_weight``: see :func:`train_many`.
 
     Returns
     -------
@@ -149,6 +154,7 @@ def train_many(
     n_classes: int | None = None,
     task: str | None = None,
     stack: str | bool = "auto",
+    class_weight: str | None = None,
 ) -> list[FitResult]:
     """Train several models on the same data; models of one architecture train as one stack.
 
@@ -211,6 +217,12 @@ def train_many(
         with ``verbose`` a line says which path ran and why. Stacked members get their own
         dropout masks, seeded, but not those they would get alone; without dropout they
         end where they would alone, within float rounding.
+    class_weight : {None, "balanced"}, default=None
+        Classification: ``"balanced"`` weights each training row's loss by
+        ``n_samples / (n_classes * count of its class)`` over the training rows (after the
+        validation hold-out; scikit-learn's ``compute_class_weight``), and the loss is the
+        weighted mean, as ``torch.nn.functional.cross_entropy(weight=...)`` computes it.
+        The validation loss (early stopping, selection) stays unweighted.
 
     Returns
     -------
@@ -257,6 +269,7 @@ def train_many(
                 verbose=verbose,
                 feature_names=feature_names,
                 stack=stack,
+                class_weight=class_weight,
             )
     models = [cast(MLP, member.model) for member in members]
     task = models[0].architecture.task
@@ -275,6 +288,7 @@ def train_many(
         y_v = _targets(y_val, task, len(X_v), "y_val", target)
     elif validation_split > 0:
         X_fit, y_fit, X_v, y_v = _validation_split(X_fit, y_fit, validation_split, split_seed, task)
+    weights = class_weights(class_weight, y_fit, task)
     fresh = TargetScaling.fit(y_fit) if task == "regression" and standardize_target else None
     groups: dict[tuple[Any, ...], list[int]] = {}
     scalings: dict[tuple[Any, ...], TargetScaling | None] = {}
@@ -292,7 +306,7 @@ def train_many(
                 arch,
                 kinds[arch],
                 [members[i] for i in indices],
-                _Data(X_fit, y_fit, X_v, y_v, scaling),
+                _Data(X_fit, y_fit, X_v, y_v, scaling, weights),
                 spec,
                 int(epochs),
                 int(batch_size),
@@ -308,13 +322,15 @@ def train_many(
 @dataclass
 class _Data:
     """What a stack trains on; regression targets are standardized when ``scaling`` is set
-    (the validation targets stay in their units: scores are mapped back instead)."""
+    (the validation targets stay in their units: scores are mapped back instead);
+    ``class_weight`` weighs the training loss per class (:func:`class_weights`)."""
 
     X: torch.Tensor
     y: torch.Tensor
     X_val: torch.Tensor | None
     y_val: torch.Tensor | None
     scaling: TargetScaling | None
+    class_weight: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.scaling is not None:
@@ -397,7 +413,7 @@ def _train_stack(
                 column_losses = regression_losses(scores, yb)
                 losses = column_losses.mean(1)
             else:
-                losses = member_losses(scores, yb, kind)
+                losses = member_losses(scores, yb, kind, data.class_weight)
             stack.zero_grad()
             losses.sum().backward()
             stack.add_penalty_gradients()
