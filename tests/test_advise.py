@@ -623,7 +623,7 @@ def test_unknown_dataset_name_suggests_the_closest():
         advise("irsi", verbose=0)
     assert str(error.value) == (
         "Unknown dataset 'irsi'. Built-in datasets: digits, breast_cancer, wine, iris, diabetes, "
-        "mnist, synthetic; or give the path of a .csv, .parquet, .pq, .npz file. Did you mean "
+        "penguins, mnist, synthetic; or give the path of a .csv, .parquet, .pq, .npz file. Did you mean "
         "'iris'?"
     )
 
@@ -747,6 +747,8 @@ def test_to_json_contract(interpretable_advice):
         "evidence",
         "notes",
         "seconds",
+        "metrics",
+        "baseline",
     }
     assert set(payload["data"]) == {
         "name",
@@ -802,6 +804,7 @@ def test_to_json_contract(interpretable_advice):
 
 # -- selection: one standard error over folds, finite only, never the test part ----------------
 
+from regulab.advise._metric import selection_metric  # noqa: E402
 from regulab.advise._refit import estimator_spec, train_command  # noqa: E402
 from regulab.advise._select import one_se_choice  # noqa: E402
 from regulab.estimators import ESTIMATORS, RegularizedLinearClassifier  # noqa: E402
@@ -1087,6 +1090,7 @@ class _ScriptedRunner:
     """Stands in for the advisor's Runner: returns scripted records and remembers configs."""
 
     overhead = 0.0
+    metric = selection_metric(None, "classification")  # the advisor's default: log loss
 
     def parallel(self, runs):
         return 1
