@@ -566,9 +566,9 @@ def test_diagnose_run_finds_overfitting(tmp_path: Path) -> None:
 def bad_files(tmp_path_factory: pytest.TempPathFactory, wine_csv: Path) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("bad")
     frame = pd.read_csv(wine_csv)
-    with_nan = frame.copy()
-    with_nan.loc[[3, 7, 9], "alcohol"] = np.nan
-    with_nan.to_csv(folder / "nan.csv", index=False)
+    with_inf = frame.copy()  # empty cells are missing values now; an infinity is refused
+    with_inf.loc[[3, 7, 9], "alcohol"] = np.inf
+    with_inf.to_csv(folder / "inf.csv", index=False)
     single = frame.copy()
     single["cultivar"] = "barolo"
     single.to_csv(folder / "single.csv", index=False)
@@ -579,7 +579,7 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory, wine_csv: Path) -> dict[
     (folder / "corrupt.sqlite").write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
     return {
         "wine": wine_csv,
-        "nan": folder / "nan.csv",
+        "inf": folder / "inf.csv",
         "single": folder / "single.csv",
         "notes": folder / "notes.sqlite",
         "other": folder / "other.sqlite",
@@ -600,9 +600,9 @@ BAD_INPUTS = {
         ["train", "--data", "{wine}", "--target", "label"],
         ["Target column 'label'", "Columns: alcohol, malic_acid", "cultivar"],
     ),
-    "NaN feature": (
-        ["train", "--data", "{nan}", "--target", "cultivar"],
-        ["'alcohol'", "3 rows", "NaN"],
+    "infinite feature": (
+        ["train", "--data", "{inf}", "--target", "cultivar"],
+        ["'alcohol'", "3 rows", "infinite"],
     ),
     "single class": (
         ["train", "--data", "{single}", "--target", "cultivar"],

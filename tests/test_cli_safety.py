@@ -61,7 +61,7 @@ def strict_json(path: Path) -> Any:
 def test_a_bug_shows_its_traceback_and_exit_1(
     bug: Exception, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(config: Any) -> None:
+    def broken(config: Any, dataset: Any = None) -> None:
         raise bug
 
     monkeypatch.setattr("regulab.cli._train.run", broken)
@@ -73,7 +73,7 @@ def test_a_bug_shows_its_traceback_and_exit_1(
 
 
 def test_regulab_errors_stay_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refused(config: Any) -> None:
+    def refused(config: Any, dataset: Any = None) -> None:
         raise DataError("The data is refused.\nSecond line.")
 
     monkeypatch.setattr("regulab.cli._train.run", refused)

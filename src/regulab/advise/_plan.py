@@ -138,7 +138,8 @@ def plan_candidates(
         )
         candidates = list(dict.fromkeys([*candidates, *extra]))
         reasons = reasons + ([capacity] if capacity else [])
-    if diagnostics["class_balance"].details.get("rare"):
+    balance = diagnostics.get("class_balance")  # classification only
+    if balance is not None and balance.details.get("rare"):
         candidates = list(dict.fromkeys([*candidates, *balanced_candidates(candidates)]))
     if important_features:
         factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
