@@ -623,8 +623,8 @@ def test_unknown_dataset_name_suggests_the_closest():
         advise("irsi", verbose=0)
     assert str(error.value) == (
         "Unknown dataset 'irsi'. Built-in datasets: digits, breast_cancer, wine, iris, diabetes, "
-        "penguins, mnist, synthetic; or give the path of a .csv, .parquet, .pq, .npz file. Did you mean "
-        "'iris'?"
+        "penguins, mnist, synthetic; or give the path of a .csv, .parquet, .pq, .npz file. "
+        "Did you mean 'iris'?"
     )
 
 
