@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "regulab._format",
         "regulab._split",
         "regulab._terminal",
+        "regulab._groups",
     ),
     ("regulab.stats", "regulab.tables"),
     ("regulab.penalties", "regulab.models"),

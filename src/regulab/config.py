@@ -16,11 +16,12 @@ Examples
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from torch import nn
 
+from regulab._groups import table_group_ids
 from regulab.custom import build_model as build_custom
 from regulab.custom import is_custom
 from regulab.data import Dataset, Splits, load, split
@@ -36,6 +37,7 @@ __all__ = [
     "parse_elastic_net",
     "parse_early_stopping",
     "parse_rates",
+    "table_groups",
     "SCHEMA_VERSION",
 ]
 
@@ -137,6 +139,11 @@ class TrainConfig:
         :func:`regulab.training.train_many`).
     optimizer, lr, epochs, batch_size, seed, val_size, test_size, device, verbose
         Training options.
+    feature_factors : list of float, optional
+        Per-input factors on the first layer's penalty (see :mod:`regulab.penalties`).
+    feature_groups : list of int, optional
+        One group id per input column: L1 and elastic net's L1 part become a group lasso on
+        the first layer (one table column, one unit; see :mod:`regulab.penalties`).
     """
 
     data: str = "digits"
@@ -165,18 +172,20 @@ class TrainConfig:
     device: str = "auto"
     verbose: int = 1
     feature_factors: list[float] | None = field(default=None, repr=False)
+    feature_groups: list[int] | None = field(default=None, repr=False)
 
     def penalties(self) -> list[Penalty]:
         """The penalties this config asks for."""
         factors = {"feature_factors": self.feature_factors} if self.feature_factors else {}
+        groups = {"feature_groups": self.feature_groups} if self.feature_groups else {}
         result: list[Penalty] = []
         if self.l1:
-            result.append(L1(self.l1, proximal=self.prox_l1, **factors))
+            result.append(L1(self.l1, proximal=self.prox_l1, **factors, **groups))
         if self.l2:
             result.append(L2(self.l2, **factors))
         if self.elastic_net:
             alpha, ratio = self.elastic_net
-            result.append(ElasticNet(alpha, ratio, proximal=self.prox_l1, **factors))
+            result.append(ElasticNet(alpha, ratio, proximal=self.prox_l1, **factors, **groups))
         if self.weight_decay:
             result.append(WeightDecay(self.weight_decay))
         return result
@@ -300,9 +309,27 @@ class RunSummary:
         }
 
 
+def table_groups(dataset: Dataset) -> list[int] | None:
+    """The ``feature_groups`` of a mixed table (each original column's encoded columns one
+    group) when some column owns two or more, else None.
+
+    Examples
+    --------
+    >>> from regulab.data import load
+    >>> table_groups(load("penguins"))[:8]
+    [0, 0, 0, 1, 1, 2, 2, 3]
+    >>> table_groups(load("iris")) is None
+    True
+    """
+    table = dataset.table
+    return None if table is None else table_group_ids(table.groups, dataset.n_features)
+
+
 def run(config: TrainConfig, dataset: Dataset | None = None) -> RunSummary:
     """Load, split, train and test as ``config`` says (``dataset``: already loaded, e.g. a
-    table with the user's column kinds; ``config.data`` then only names it).
+    table with the user's column kinds; ``config.data`` then only names it). On a mixed
+    table whose columns own several encoded columns, a config without ``feature_groups``
+    gets the table's (:func:`table_groups`): L1 treats each original column as one unit.
 
     Returns
     -------
@@ -317,6 +344,8 @@ def run(config: TrainConfig, dataset: Dataset | None = None) -> RunSummary:
             mnist_dir=config.mnist_dir,
             seed=config.seed,
         )
+    if config.feature_groups is None:
+        config = replace(config, feature_groups=table_groups(dataset))
     splits = split(dataset, val_size=config.val_size, test_size=config.test_size, seed=config.seed)
     n_outputs = dataset.n_classes if dataset.task == "classification" else 1
     model = config.build(dataset.n_features, n_outputs, dataset.task, dataset.image_shape)

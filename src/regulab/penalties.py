@@ -11,6 +11,8 @@ Formulas (Keras' convention for L1/L2, scikit-learn/glmnet's for elastic net):
 ``L2(l2)``           ``l2 * sum(w ** 2)``
 ``ElasticNet(a, r)`` ``a * (r * sum(|w|) + (1 - r) / 2 * sum(w ** 2))``
 ``WeightDecay(wd)``  not a loss term: with each step ``w <- w - lr * wd * w``
+L1 part, grouped     ``l1 * sum_h sum_g sqrt(|g|) * ||W[h, g]||_2`` on the first
+                     weight matrix ``W`` (out, in) with ``feature_groups``
 ===================  ==========================================================
 
 Coupled L2 versus decoupled decay under Adam: an L2 term enters the gradient, so Adam divides
@@ -25,12 +27,26 @@ Biases and normalization parameters are excluded by default (``include_bias=True
 ``penalty.factor``: 0 leaves a feature unpenalized, 1 is normal, >1 penalizes more (on a
 convolution, per input channel).
 
+``feature_groups`` (Regulab's own group lasso, for tables) gives each input feature a group
+id, 0..G-1 in first-appearance order (:func:`group_ids` builds it from a table's
+``name -> columns`` mapping): the one-hot columns of one categorical share an id. On the first
+weight matrix, and there only, the L1 part of ``L1`` and ``ElasticNet`` then penalizes each
+output unit's block of a group by its Euclidean norm (the table's last row), so a group's
+columns leave the model together (``W[:, g]`` all zero). A group of one column is exactly
+``l1 * |w|``: numeric data gives today's numbers. Feature factors must be equal within a
+group; the group's factor multiplies its term. L2 and deeper layers are unchanged, and
+penalties without an L1 part ignore the groups. For a linear model (one row per class or
+target) this is the standard group lasso per class row.
+
 ``proximal=True`` on L1 or elastic net replaces the L1 subgradient by soft-thresholding after
 each optimizer step, ``w <- sign(w) * max(|w| - t, 0)``, which produces exact zeros. The
 threshold ``t`` is ``l1`` (gradient units) times the optimizer's step per unit of gradient
 (weight units): ``lr * (1 - mu**t) / (1 - mu)`` for SGD with momentum ``mu`` after ``t``
 steps, ``lr / (sqrt(v_hat) + eps)`` per weight for Adam, so a weight settles at zero where
 ``|dL/dw| <= l1`` whatever the optimizer (:func:`regulab.training._stack.prox_threshold`).
+With ``feature_groups`` the step is the group soft-threshold
+``W[h, g] <- W[h, g] * max(0, 1 - t * sqrt(|g|) / ||W[h, g]||)`` (:func:`prox_group_l1_`),
+with ``t`` the block's mean threshold under Adam's per-weight thresholds.
 Decoupled decay is applied just before each optimizer step, as ``torch.optim.AdamW`` does.
 
 Examples
@@ -46,12 +62,19 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from regulab._groups import (
+    FeatureGroups,
+    check_feature_groups,
+    group_ids,
+    group_term,
+    prox_group_l1_,
+)
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 
 __all__ = [
@@ -64,6 +87,9 @@ __all__ = [
     "penalized_weights",
     "resolve",
     "prox_l1_",
+    "prox_group_l1_",
+    "group_ids",
+    "FeatureGroups",
     "describe",
     "sparsity",
     "SparsityReport",
@@ -112,6 +138,7 @@ class Penalty:
         *,
         per_layer: Mapping[int, float] | None = None,
         feature_factors: Sequence[float] | None = None,
+        feature_groups: Sequence[int] | None = None,
         include_bias: bool = False,
     ) -> None:
         try:
@@ -128,7 +155,30 @@ class Penalty:
         )
         for index, factor in enumerate(self.feature_factors or []):
             check_range(f"feature_factors[{index}]", factor, low=0.0, owner=type(self).__name__)
+        self.feature_groups = check_feature_groups(feature_groups, type(self).__name__)
+        self._check_factors_per_group()
         self.include_bias = bool(include_bias)
+
+    def _check_factors_per_group(self) -> None:
+        """Feature factors, when given with groups, are one value per group."""
+        factors, ids = self.feature_factors, self.feature_groups
+        if factors is None or ids is None:
+            return
+        owner = type(self).__name__
+        if len(factors) != len(ids):
+            raise InvalidParameterError(
+                f"The 'feature_groups' parameter of {owner} has {len(ids)} ids but "
+                f"'feature_factors' has {len(factors)} values; give one of each per feature."
+            )
+        seen: dict[int, tuple[int, float]] = {}
+        for column, (group, factor) in enumerate(zip(ids, factors)):
+            first, value = seen.setdefault(group, (column, factor))
+            if value != factor:
+                raise InvalidParameterError(
+                    f"The 'feature_factors' parameter of {owner} must be equal within a "
+                    f"group: features {first} and {column} share group {group} but have "
+                    f"factors {value} and {factor}."
+                )
 
     # -- what subclasses define -------------------------------------------------------------
     def coefficients(self, strength: float) -> tuple[float, float, float]:
@@ -155,10 +205,13 @@ class Penalty:
         """
         weights = penalized_weights(model)
         total = torch.zeros((), device=weights[0][1].device if weights else None)
+        groups = self._groups(weights[0][1]) if weights else None
         for layer, (_, w) in enumerate(weights):
             l1, l2, _ = self.coefficients(self.layer_strength(layer))
             scale = self._row_factors(w, layer)
-            if l1 and not self.proximal:
+            if l1 and not self.proximal and layer == 0 and groups is not None:
+                total = total + l1 * group_term(w, scale, groups, axis=1)
+            elif l1 and not self.proximal:
                 total = total + l1 * (scale * w.abs()).sum()
             if l2:
                 total = total + l2 * (scale * w.pow(2)).sum()
@@ -174,15 +227,18 @@ class Penalty:
     def _row_factors(self, weight: torch.Tensor, layer: int) -> torch.Tensor | float:
         if layer != 0 or self.feature_factors is None:
             return 1.0
-        n_inputs = weight.shape[1]
-        if len(self.feature_factors) != n_inputs:
-            raise InvalidParameterError(
-                f"The 'feature_factors' parameter of {type(self).__name__} has "
-                f"{len(self.feature_factors)} values but the first layer has {n_inputs} inputs."
-            )
+        _check_width("feature_factors", self, len(self.feature_factors), weight.shape[1])
         factors = torch.tensor(self.feature_factors, dtype=weight.dtype, device=weight.device)
         # nn.Linear stores (out, in), nn.Conv* (out, in, *kernel): inputs are axis 1
         return factors.view(1, -1, *([1] * (weight.ndim - 2)))
+
+    def _groups(self, weight: torch.Tensor) -> FeatureGroups | None:
+        """The first layer's groups when some group has two or more features, else None."""
+        if self.feature_groups is None:
+            return None
+        _check_width("feature_groups", self, len(self.feature_groups), weight.shape[1])
+        groups = FeatureGroups(self.feature_groups, weight.device)
+        return groups if groups.nontrivial else None
 
     def get_config(self) -> dict[str, Any]:
         """Return JSON-safe constructor arguments; ``from_config`` rebuilds the penalty."""
@@ -193,6 +249,8 @@ class Penalty:
             config["per_layer"] = {str(k): v for k, v in self.per_layer.items()}
         if self.feature_factors is not None:
             config["feature_factors"] = list(self.feature_factors)
+        if self.feature_groups is not None:
+            config["feature_groups"] = list(self.feature_groups)
         if self.include_bias:
             config["include_bias"] = True
         return config
@@ -211,6 +269,14 @@ class Penalty:
 
     def __hash__(self) -> int:
         return hash(repr(self))
+
+
+def _check_width(parameter: str, penalty: Penalty, count: int, n_inputs: int) -> None:
+    if count != n_inputs:
+        raise InvalidParameterError(
+            f"The '{parameter}' parameter of {type(penalty).__name__} has {count} values but "
+            f"the first layer has {n_inputs} inputs."
+        )
 
 
 class _OneCoefficient(Penalty):
@@ -245,7 +311,7 @@ class L1(_OneCoefficient):
         Strength, >= 0.
     proximal : bool, default=False
         Soft-threshold after each step instead of adding the subgradient.
-    per_layer, feature_factors, include_bias
+    per_layer, feature_factors, feature_groups, include_bias
         See the module documentation.
 
     Examples
@@ -301,6 +367,8 @@ class ElasticNet(Penalty):
         Share of L1 in [0, 1].
     proximal : bool, default=False
         Soft-threshold the L1 part after each step.
+    per_layer, feature_factors, feature_groups, include_bias
+        See the module documentation.
 
     Examples
     --------
@@ -411,13 +479,15 @@ class LayerCoefficients:
 
     ``l1`` and ``l2`` may be a tensor of per-input factors (first layer with
     ``feature_factors``) or a float; ``prox_l1`` is the threshold coefficient applied by the
-    proximal step; ``decay`` the decoupled weight-decay rate.
+    proximal step; ``decay`` the decoupled weight-decay rate. ``groups`` (first layer only,
+    when some group has two or more features) makes ``l1`` and ``prox_l1`` group-wise.
     """
 
     l1: float | torch.Tensor = 0.0
     l2: float | torch.Tensor = 0.0
     prox_l1: float | torch.Tensor = 0.0
     decay: float = 0.0
+    groups: FeatureGroups | None = None
 
     @property
     def active(self) -> bool:
@@ -438,7 +508,9 @@ def resolve(
 ) -> tuple[list[LayerCoefficients], LayerCoefficients]:
     """Combine penalties into per-weight-matrix coefficients plus one for other parameters.
 
-    Feature factors become a ``(n_inputs,)`` tensor on the first layer's L1/L2 coefficients.
+    Feature factors become a ``(n_inputs,)`` tensor on the first layer's L1/L2 coefficients;
+    feature groups with a group of two or more features become the first layer's ``groups``
+    (penalties whose L1 part reaches the first layer must then agree on them).
 
     Returns
     -------
@@ -449,6 +521,7 @@ def resolve(
     """
     layers = [LayerCoefficients() for _ in range(n_weights)]
     others = LayerCoefficients()
+    grouped: list[Penalty] = []  # the penalties with an L1 part on the first layer so far
     for penalty in penalties:
         for index in penalty.per_layer:
             if not 0 <= index < n_weights:
@@ -460,18 +533,34 @@ def resolve(
             l1, l2, decay = penalty.coefficients(penalty.layer_strength(index))
             factor: float | torch.Tensor = 1.0
             if index == 0 and penalty.feature_factors is not None:
-                if len(penalty.feature_factors) != n_inputs:
-                    raise InvalidParameterError(
-                        f"The 'feature_factors' parameter of {type(penalty).__name__} has "
-                        f"{len(penalty.feature_factors)} values but the data has {n_inputs} "
-                        "features."
-                    )
+                _check_width("feature_factors", penalty, len(penalty.feature_factors), n_inputs)
                 factor = torch.tensor(penalty.feature_factors, dtype=torch.float32)
             layers[index] = _combine(layers[index], l1, l2, decay, factor, penalty.proximal)
+        if n_weights and penalty.coefficients(penalty.layer_strength(0))[0]:
+            layers[0] = _with_groups(layers[0], penalty, n_inputs, grouped)
+            grouped.append(penalty)
         if penalty.include_bias:
             l1, l2, decay = penalty.coefficients(penalty.strength)
             others = _combine(others, l1, l2, decay, 1.0, penalty.proximal)
     return layers, others
+
+
+def _with_groups(
+    first: LayerCoefficients, penalty: Penalty, n_inputs: int, before: list[Penalty]
+) -> LayerCoefficients:
+    """The first layer's coefficients with ``penalty``'s groups, checked against the groups
+    of the ``before`` penalties that also put an L1 part there."""
+    ids = penalty.feature_groups
+    if ids is not None:
+        _check_width("feature_groups", penalty, len(ids), n_inputs)
+    groups = FeatureGroups(ids) if ids is not None else None
+    groups = groups if groups is not None and groups.nontrivial else None
+    if before and groups != first.groups:
+        raise InvalidParameterError(
+            f"{type(penalty).__name__} and {type(before[0]).__name__} both put an L1 part on "
+            "the first layer but with different 'feature_groups'; give them the same groups."
+        )
+    return replace(first, groups=groups)
 
 
 def _combine(
@@ -482,7 +571,8 @@ def _combine(
     factor: float | torch.Tensor,
     proximal: bool,
 ) -> LayerCoefficients:
-    return LayerCoefficients(
+    return replace(
+        current,
         l1=current.l1 if proximal or not l1 else _add(current.l1, l1 * factor),
         l2=_add(current.l2, l2 * factor) if l2 else current.l2,
         prox_l1=_add(current.prox_l1, l1 * factor) if proximal and l1 else current.prox_l1,

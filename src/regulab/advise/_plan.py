@@ -11,7 +11,7 @@ import numpy as np
 from regulab.advise._modules import module_candidates
 from regulab.advise._rules import Reason, candidate_configs, capacity_candidates, reasons_from
 from regulab.advise._search import CV_FOLDS
-from regulab.config import TrainConfig
+from regulab.config import TrainConfig, table_groups
 from regulab.custom import is_custom
 from regulab.data import Dataset
 from regulab.diagnose import DataDiagnostics, diagnose_data
@@ -141,9 +141,13 @@ def plan_candidates(
     balance = diagnostics.get("class_balance")  # classification only
     if balance is not None and balance.details.get("rare"):
         candidates = list(dict.fromkeys([*candidates, *balanced_candidates(candidates)]))
+    groups = table_groups(dataset)  # one table column, one unit for L1
+    if groups is not None:
+        base = replace(base, feature_groups=groups)
     if important_features:
-        factors = [0.25 if name in important_features else 1.0 for name in dataset.feature_names]
-        base = replace(base, feature_factors=factors)
+        ids = groups or list(range(dataset.n_features))
+        named = {g for g, name in zip(ids, dataset.feature_names) if name in important_features}
+        base = replace(base, feature_factors=[0.25 if g in named else 1.0 for g in ids])
     if diagnostics["irrelevant_features"].sampled:
         notes.append("Diagnostics used a sample of the rows (said per finding).")
     return Plan(

@@ -29,6 +29,7 @@ from sklearn.utils.validation import _check_y, check_consistent_length, check_is
 
 from regulab import io
 from regulab._format import ModelFileError
+from regulab._groups import table_group_ids
 from regulab.errors import DataError, InvalidParameterError, did_you_mean
 from regulab.models import ACTIVATIONS, MLP
 from regulab.penalties import L1, L2, ElasticNet, Penalty, WeightDecay, sparsity
@@ -246,14 +247,19 @@ class _RegularizedEstimator(BaseEstimator):
 
     # -- building ----------------------------------------------------------------------------
     def _penalties(self) -> list[Penalty]:
+        # on a mixed table, L1 treats each original column's encoded columns as one unit
+        table = self._table()
+        groups = None if table is None else table_group_ids(table.groups_, self._n_inputs())
         penalties: list[Penalty] = []
         if self.l1 > 0:
-            penalties.append(L1(float(self.l1), proximal=self.prox_l1))
+            penalties.append(L1(float(self.l1), proximal=self.prox_l1, feature_groups=groups))
         if self.l2 > 0:
             penalties.append(L2(float(self.l2)))
         if self.elastic_net is not None:
             alpha, ratio = self.elastic_net
-            penalties.append(ElasticNet(float(alpha), float(ratio), proximal=self.prox_l1))
+            penalties.append(
+                ElasticNet(float(alpha), float(ratio), proximal=self.prox_l1, feature_groups=groups)
+            )
         if self.weight_decay > 0:
             penalties.append(WeightDecay(float(self.weight_decay)))
         return penalties

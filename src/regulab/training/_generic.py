@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -30,7 +30,7 @@ from torch import nn
 
 from regulab.errors import DataError, InvalidParameterError
 from regulab.models import MLP, TASKS
-from regulab.penalties import LayerCoefficients, penalized_weights, prox_l1_, resolve
+from regulab.penalties import LayerCoefficients, penalized_weights, resolve
 from regulab.training._common import (
     _ADAMW_DEFAULT_DECAY,
     Member,
@@ -48,7 +48,13 @@ from regulab.training._common import (
 from regulab.training._history import FitResult, History, StopReason
 from regulab.training._metrics import class_weights, member_losses, member_metrics
 from regulab.training._progress import Progress
-from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
+from regulab.training._stack import (
+    OptimizerSpec,
+    add_coupled_gradient_,
+    l1_magnitude,
+    prox_step_,
+    prox_threshold,
+)
 from regulab.training._vmap import plan_stacks, train_stacked
 
 __all__ = ["train_modules", "infer_task", "module_inputs", "module_scores", "check_fits"]
@@ -149,32 +155,20 @@ class _Penalized:
         n_inputs = weights[0].shape[1] if weights else 0
         layers, others = resolve(penalties, len(weights), n_inputs)
         if optimizer == "adamw" and not any(c.decay for c in layers):
-            layers = [
-                LayerCoefficients(c.l1, c.l2, c.prox_l1, _ADAMW_DEFAULT_DECAY) for c in layers
-            ]
+            layers = [replace(c, decay=_ADAMW_DEFAULT_DECAY) for c in layers]
         weight_ids = {id(w) for w in weights}
         pairs = list(zip(weights, layers)) + [
             (p, others) for p in model.parameters() if id(p) not in weight_ids
         ]
         self.weights = weights
-        self.entries = [
-            (
-                p,
-                {
-                    name: _shaped(getattr(c, name), p)
-                    for name in ("l1", "l2", "prox_l1")
-                    if _nonzero(getattr(c, name))
-                },
-                c.decay,
-            )
-            for p, c in pairs
-            if c.active
-        ]
+        self.entries = [(p, _coefficients(p, c), c.decay) for p, c in pairs if c.active]
         self.coupled = [
             (p, coefs) for p, coefs, _ in self.entries if "l1" in coefs or "l2" in coefs
         ]
         self.proximal = [
-            (p, coefs["prox_l1"]) for p, coefs, _ in self.entries if "prox_l1" in coefs
+            (p, coefs["prox_l1"], coefs.get("groups"))
+            for p, coefs, _ in self.entries
+            if "prox_l1" in coefs
         ]
         self.decayed = [(p, decay) for p, _, decay in self.entries if decay]
 
@@ -202,20 +196,21 @@ class _Penalized:
     def prox(self, optimizer: torch.optim.Optimizer, spec: OptimizerSpec, steps: int) -> None:
         """Soft-threshold after optimizer step number ``steps`` by the stacked trainer's one
         rule (:func:`regulab.training._stack.prox_threshold`)."""
-        for p, prox in self.proximal:
+        for p, prox, groups in self.proximal:
             second_moment = None
             if spec.name != "sgd":  # a weight without a gradient yet has no state: v = 0
                 second_moment = optimizer.state.get(p, {}).get("exp_avg_sq", torch.zeros_like(p))
-            prox_l1_(p, prox_threshold(spec, steps, prox, second_moment))
+            prox_step_(p, prox_threshold(spec, steps, prox, second_moment), groups)
 
     @torch.no_grad()
     def value(self) -> float:
         """The penalty term, proximal L1 included."""
         total = 0.0
         for p, coefs, _ in self.entries:
-            for name, coef in coefs.items():
-                term = p.pow(2) if name == "l2" else p.abs()
-                total += float((term * coef).sum())
+            for name in ("l1", "l2", "prox_l1"):
+                if name in coefs:
+                    term = p.pow(2) if name == "l2" else l1_magnitude(p, coefs.get("groups"))
+                    total += float((term * coefs[name]).sum())
         return total
 
     @torch.no_grad()
@@ -226,6 +221,24 @@ class _Penalized:
 
 def _nonzero(value: float | torch.Tensor) -> bool:
     return bool(value.abs().sum() > 0) if isinstance(value, torch.Tensor) else value != 0.0
+
+
+def _coefficients(p: torch.Tensor, c: LayerCoefficients) -> dict[str, Any]:
+    """The non-zero coefficients of one tensor, laid along its input axis, and the groups
+    of a grouped first layer (a dense ``(out, in)`` weight: inputs on the last axis)."""
+    coefs: dict[str, Any] = {
+        name: _shaped(getattr(c, name), p)
+        for name in ("l1", "l2", "prox_l1")
+        if _nonzero(getattr(c, name))
+    }
+    if c.groups is not None and ("l1" in coefs or "prox_l1" in coefs):
+        if p.ndim != 2:
+            raise InvalidParameterError(
+                "'feature_groups' needs a dense first layer (a weight of shape (out, in)); "
+                f"the model's first weight has shape {tuple(p.shape)}."
+            )
+        coefs["groups"] = c.groups.to(p.device)
+    return coefs
 
 
 def _optimizer(

@@ -26,10 +26,19 @@ from typing import Any
 import torch
 from torch.optim.adam import adam as functional_adam
 
+from regulab._groups import FeatureGroups, group_direction, prox_group_l1_
 from regulab.models import ACTIVATIONS, MLP, Architecture
 from regulab.penalties import LayerCoefficients, prox_l1_
 
-__all__ = ["StackedMLP", "OptimizerSpec", "prox_threshold", "add_coupled_gradient_"]
+__all__ = [
+    "StackedMLP",
+    "OptimizerSpec",
+    "prox_threshold",
+    "add_coupled_gradient_",
+    "l1_direction",
+    "l1_magnitude",
+    "prox_step_",
+]
 
 _BN_EPS = 1e-5
 _BN_MOMENTUM = 0.1
@@ -99,6 +108,8 @@ def _member_entry(coefficients: LayerCoefficients, device: torch.device) -> dict
                 entry[name] = value.float().reshape(-1, 1).to(device)
         elif value:
             entry[name] = float(value)
+    if coefficients.groups is not None and ("l1" in entry or "prox_l1" in entry):
+        entry["groups"] = coefficients.groups.to(device)
     return entry
 
 
@@ -106,10 +117,49 @@ _FEW_OUTPUTS = 16
 
 
 @torch.no_grad()
+def l1_direction(p: torch.Tensor, groups: FeatureGroups | None, axis: int = -1) -> torch.Tensor:
+    """The L1 subgradient per unit strength: ``sign(w)``, or with ``groups`` (a grouped
+    first layer, inputs on ``axis``) the group term's ``sqrt(|g|) * W[h, g] / ||W[h, g]||``.
+
+    Examples
+    --------
+    >>> l1_direction(torch.tensor([[3.0, -4.0]]), None)
+    tensor([[ 1., -1.]])
+    >>> l1_direction(torch.tensor([[3.0, -4.0]]), FeatureGroups([0, 0]))
+    tensor([[ 0.8485, -1.1314]])
+    """
+    return p.sign() if groups is None else group_direction(p, groups, axis)
+
+
+@torch.no_grad()
+def l1_magnitude(p: torch.Tensor, groups: FeatureGroups | None, axis: int = -1) -> torch.Tensor:
+    """What each weight adds to the L1 term per unit strength: ``|w|``, or with ``groups``
+    its share ``w * l1_direction`` of its block's ``sqrt(|g|) * ||W[h, g]||``."""
+    return p.abs() if groups is None else p * group_direction(p, groups, axis)
+
+
+@torch.no_grad()
+def prox_step_(
+    p: torch.Tensor,
+    threshold: float | torch.Tensor,
+    groups: FeatureGroups | None,
+    axis: int = -1,
+) -> None:
+    """The proximal L1 step: :func:`~regulab.penalties.prox_l1_`, or with ``groups`` the
+    group soft-threshold :func:`~regulab.penalties.prox_group_l1_` (inputs on ``axis``)."""
+    if groups is None:
+        prox_l1_(p, threshold)
+    else:
+        prox_group_l1_(p, threshold, groups, axis)
+
+
+@torch.no_grad()
 def add_coupled_gradient_(p: torch.Tensor, coefs: dict[str, Any]) -> None:
     """Add the closed-form gradient of the coupled penalties in ``coefs`` to ``p.grad``:
-    ``l1 * sign(w)`` and ``2 * l2 * w`` (strengths a float, or a tensor that broadcasts
-    against ``p``: per row, per member). The generic and torch.func paths share it.
+    ``l1 * sign(w)`` (the group subgradient :func:`l1_direction` when ``coefs`` holds
+    ``groups``: inputs on the last axis) and ``2 * l2 * w`` (strengths a float, or a tensor
+    that broadcasts against ``p``: per row, per member). The generic and torch.func paths
+    share it.
 
     Examples
     --------
@@ -121,7 +171,7 @@ def add_coupled_gradient_(p: torch.Tensor, coefs: dict[str, Any]) -> None:
     if p.grad is None:
         p.grad = torch.zeros_like(p)
     if "l1" in coefs:
-        p.grad.add_(p.sign() * coefs["l1"])
+        p.grad.add_(l1_direction(p, coefs.get("groups")) * coefs["l1"])
     if "l2" in coefs:
         p.grad.add_(p * coefs["l2"], alpha=2.0)
 
@@ -294,7 +344,11 @@ class StackedMLP:
         self.grads = self._views(self.grad_flat)
         self.state_views = [self._views(buffer) for buffer in self.state]
         self.decayed = [(slot, k, e["decay"]) for slot, k, e in self.penalized if "decay" in e]
-        self.proximal = [(slot, k, e["prox_l1"]) for slot, k, e in self.penalized if "prox_l1" in e]
+        self.proximal = [
+            (slot, k, e["prox_l1"], e.get("groups"))
+            for slot, k, e in self.penalized
+            if "prox_l1" in e
+        ]
 
     # -- members in and out -----------------------------------------------------------------
     @torch.no_grad()
@@ -461,14 +515,16 @@ class StackedMLP:
     @torch.no_grad()
     def add_penalty_gradients(self) -> None:
         """Add the closed-form gradient of the coupled L1/L2 terms, member by member (only
-        penalized members pay for it)."""
+        penalized members pay for it); a grouped first layer gets the group subgradient."""
         for slot, k, entry in self.penalized:
             weight, grad = self.params[slot][k], self.grads[slot][k]
             l1, l2 = entry.get("l1"), entry.get("l2")
-            if isinstance(l1, torch.Tensor):  # per-input factors: (inputs, 1) coefficients
-                grad.addcmul_(weight.sign(), l1)
-            elif l1 is not None:
-                grad.add_(weight.sign(), alpha=l1)
+            if l1 is not None:  # weights are (inputs, outputs) here: inputs on axis 0
+                direction = l1_direction(weight, entry.get("groups"), axis=0)
+                if isinstance(l1, torch.Tensor):  # per-input factors: (inputs, 1)
+                    grad.addcmul_(direction, l1)
+                else:
+                    grad.add_(direction, alpha=l1)
             if l2 is not None:
                 if isinstance(l2, torch.Tensor):
                     grad.addcmul_(weight, l2, value=2.0)
@@ -523,9 +579,10 @@ class StackedMLP:
             else:
                 momentum_buffer.mul_(spec.momentum).add_(self.grad_flat)
             self.param_flat.add_(momentum_buffer, alpha=-spec.lr)
-        for slot, k, l1 in self.proximal:
+        for slot, k, l1, groups in self.proximal:
             second = self.state_views[1][slot][k] if adam else None
-            prox_l1_(self.params[slot][k], prox_threshold(spec, self.steps, l1, second))
+            threshold = prox_threshold(spec, self.steps, l1, second)
+            prox_step_(self.params[slot][k], threshold, groups, axis=0)
 
     @torch.no_grad()
     def penalty_values(self) -> torch.Tensor:
@@ -535,7 +592,8 @@ class StackedMLP:
             weight = self.params[slot][k]
             for name, power in (("l1", 1), ("prox_l1", 1), ("l2", 2)):
                 if name in entry:
-                    term = weight.abs() if power == 1 else weight.pow(2)
+                    groups = entry.get("groups")
+                    term = l1_magnitude(weight, groups, 0) if power == 1 else weight.pow(2)
                     total[k] += (term * entry[name]).sum()
         return total
 

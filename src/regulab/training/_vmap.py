@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from regulab.penalties import penalized_weights, prox_l1_
+from regulab.penalties import penalized_weights
 from regulab.training._common import (
     Member,
     _finish,
@@ -52,7 +52,13 @@ from regulab.training._common import (
 from regulab.training._history import FitResult
 from regulab.training._metrics import member_metrics
 from regulab.training._progress import Progress
-from regulab.training._stack import OptimizerSpec, add_coupled_gradient_, prox_threshold
+from regulab.training._stack import (
+    OptimizerSpec,
+    add_coupled_gradient_,
+    l1_magnitude,
+    prox_step_,
+    prox_threshold,
+)
 
 __all__ = ["StackPlan", "plan_stacks", "module_signature", "train_stacked", "STACK_CHOICES"]
 
@@ -275,14 +281,31 @@ class _Stack:
         }
         self.keys = list(models[0].state_dict())
         self.weight_names = [name for name, _ in penalized_weights(models[0])]
-        self.coefficients: dict[str, dict[str, torch.Tensor]] = {}
+        self.grouped: dict[str, list[dict[str, Any]]] = {}  # group-lasso parts per tensor
+        self.coefficients: dict[str, dict[str, Any]] = {}
         for name, stacked in self.params.items():
             per_member = [_member_coefficients(p, name, m) for p, m in zip(penalized, models)]
+            # one part of coefficients per kind of L1: element-wise (groups None), then one per
+            # distinct grouping; members of another part have 0 there
+            groupings = dict.fromkeys(c.get("groups") for c in per_member)
+            parts = []
+            for groups in [None, *(g for g in groupings if g is not None)]:
+                own = [c if c.get("groups") == groups else {} for c in per_member]
+                part: dict[str, Any] = {
+                    kind: _stacked_coefficient([c.get(kind, 0.0) for c in own], stacked)
+                    for kind in ("l1", "prox_l1")
+                }
+                part = {k: v for k, v in part.items() if v is not None}
+                parts.append({**part, "groups": groups} if groups is not None and part else part)
             coefs = {
                 kind: _stacked_coefficient([c.get(kind, 0.0) for c in per_member], stacked)
-                for kind in ("l1", "l2", "prox_l1", "decay")
+                for kind in ("l2", "decay")
             }
-            self.coefficients[name] = {k: v for k, v in coefs.items() if v is not None}
+            self.coefficients[name] = {
+                **parts[0],
+                **{k: v for k, v in coefs.items() if v is not None},
+            }
+            self.grouped[name] = [part for part in parts[1:] if part]
         self.optimizer = self._optimizer()
         self.steps = 0
 
@@ -327,29 +350,37 @@ class _Stack:
                 coefs = self.coefficients[name]
                 if "l1" in coefs or "l2" in coefs:
                     add_coupled_gradient_(p, coefs)
+                for part in self.grouped[name]:
+                    if "l1" in part:
+                        add_coupled_gradient_(p, part)
                 if "decay" in coefs:
                     p.mul_(1.0 - self.spec.lr * coefs["decay"])
         self.optimizer.step()
         self.steps += 1
         with torch.no_grad():
             for name, p in self.params.items():
-                prox = self.coefficients[name].get("prox_l1")
-                if prox is None:
-                    continue
-                moment = None
-                if self.spec.name != "sgd":
-                    moment = self.optimizer.state.get(p, {}).get("exp_avg_sq", torch.zeros_like(p))
-                prox_l1_(p, prox_threshold(self.spec, self.steps, prox, moment))
+                for part in [self.coefficients[name], *self.grouped[name]]:
+                    prox = part.get("prox_l1")
+                    if prox is None:
+                        continue
+                    moment = None
+                    if self.spec.name != "sgd":
+                        state = self.optimizer.state.get(p, {})
+                        moment = state.get("exp_avg_sq", torch.zeros_like(p))
+                    threshold = prox_threshold(self.spec, self.steps, prox, moment)
+                    prox_step_(p, threshold, part.get("groups"))
 
     @torch.no_grad()
     def penalty_values(self) -> list[float]:
         """Each member's penalty term, proximal L1 included."""
         total = torch.zeros(self.members, dtype=torch.float64)
         for name, p in self.params.items():
-            for kind, coef in self.coefficients[name].items():
-                if kind != "decay":
-                    term = p.pow(2) if kind == "l2" else p.abs()
-                    total += (term * coef).flatten(1).sum(1).double().cpu()
+            for part in [self.coefficients[name], *self.grouped[name]]:
+                for kind in ("l1", "l2", "prox_l1"):
+                    if kind in part:
+                        groups = part.get("groups")
+                        term = p.pow(2) if kind == "l2" else l1_magnitude(p, groups)
+                        total += (term * part[kind]).flatten(1).sum(1).double().cpu()
         return total.tolist()
 
     @torch.no_grad()
@@ -384,9 +415,11 @@ class _Stack:
             for name, p in self.params.items()
         }
         self.buffers = {name: b.index_select(0, index) for name, b in self.buffers.items()}
-        for coefs in self.coefficients.values():
+        parts = [*self.coefficients.values(), *(p for ps in self.grouped.values() for p in ps)]
+        for coefs in parts:
             for kind, value in coefs.items():
-                coefs[kind] = value.index_select(0, index)
+                if kind != "groups":
+                    coefs[kind] = value.index_select(0, index)
         self.optimizer = self._optimizer()
         for name, p in self.params.items():
             if old_state[name]:
