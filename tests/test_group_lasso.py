@@ -34,7 +34,7 @@ from regulab.penalties import (
     resolve,
 )
 from regulab.tables import TablePreprocessor, infer_schema
-from regulab.training import Member, train, train_many
+from regulab.training import Callback, Member, train, train_many
 
 GROUPS = [0, 1, 1, 2, 2, 2]
 
@@ -275,11 +275,11 @@ def _reference_step(model: nn.Module, penalty: Any) -> torch.Tensor:
             p.sub_(0.5 * p.grad)
     weight = next(p for n, p in model.named_parameters() if p.ndim == 2)
     if penalty.proximal:
-        prox_group_l1_(
-            weight.data,
-            0.5 * penalty.coefficients(penalty.strength)[0],
-            FeatureGroups(penalty.feature_groups),
-        )
+        threshold = 0.5 * penalty.coefficients(penalty.strength)[0]
+        if penalty.feature_groups is None:
+            prox_l1_(weight.data, threshold)
+        else:
+            prox_group_l1_(weight.data, threshold, FeatureGroups(penalty.feature_groups))
     return weight.detach()
 
 
@@ -301,13 +301,12 @@ def test_one_step_of_each_path_equals_the_hand_step(path: str, proximal: bool) -
     # the second member has plain L1: a stack holds both kinds side by side
     plain = L1(0.05, proximal=proximal)
     results = _one_step(models, [[penalty], [plain]], stack=path == "torch.func stack")
-    expected = _reference_step(before[0], penalty)
-    torch.testing.assert_close(_first_weight(results[0].model), expected, rtol=1e-5, atol=1e-6)
-    # the reported penalty is the group term
-    if not proximal:
-        assert results[0].history[-1]["penalty"] == pytest.approx(
-            penalty(results[0].model).item(), rel=1e-5
-        )
+    for result, model, member_penalty in zip(results, before, [penalty, plain]):
+        expected = _reference_step(model, member_penalty)
+        torch.testing.assert_close(_first_weight(result.model), expected, rtol=1e-5, atol=1e-6)
+    # the reported penalty is the group term (proximal or not)
+    term = L1(0.05, feature_groups=GROUPS)(results[0].model).item()
+    assert results[0].history[-1]["penalty"] == pytest.approx(term, rel=1e-5)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -321,6 +320,48 @@ def test_singleton_groups_train_exactly_as_plain_l1(path: str, proximal: bool) -
         torch.testing.assert_close(
             _first_weight(a.model), _first_weight(b.model), rtol=0, atol=1e-7
         )
+
+
+class _StopAfterOneEpoch(Callback):
+    def on_epoch_end(self, run: Any, **kwargs: Any) -> None:
+        run.stop_training = True
+
+
+def test_a_grouped_member_goes_on_alone_after_another_leaves_the_stack() -> None:
+    """A torch.func stack slices its group-lasso coefficients when a member leaves it."""
+    X, y = _data()
+
+    def fit(stack: bool) -> list[Any]:
+        members = [
+            Member(_sequential(0), [L1(0.05)], [_StopAfterOneEpoch()], seed=0),
+            Member(_sequential(1), [L1(0.02, proximal=True, feature_groups=GROUPS)], seed=0),
+            Member(_sequential(2), [ElasticNet(0.05, 0.5, feature_groups=GROUPS)], seed=0),
+        ]
+        return train_many(
+            members,
+            X,
+            y,
+            X[:8],
+            y[:8],
+            optimizer="adam",
+            lr=0.05,
+            epochs=4,
+            batch_size=16,
+            device="cpu",
+            verbose=0,
+            stack=stack,
+        )
+
+    stacked, alone = fit(True), fit(False)
+    assert [r.epochs_run for r in stacked] == [1, 4, 4]
+    for ours, reference in zip(stacked, alone):
+        torch.testing.assert_close(
+            _first_weight(ours.model), _first_weight(reference.model), rtol=1e-5, atol=1e-6
+        )
+        assert ours.history[-1]["penalty"] == pytest.approx(reference.history[-1]["penalty"])
+    first = _first_weight(alone[1].model)
+    blocks = [first[:, [j for j, g in enumerate(GROUPS) if g == k]] == 0 for k in range(3)]
+    assert all((b.all(dim=1) | ~b.any(dim=1)).all() for b in blocks)  # zero per block
 
 
 # -- end to end on a table --------------------------------------------------------------------

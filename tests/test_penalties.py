@@ -213,7 +213,7 @@ def test_feature_factors_length_mismatch(layer):
     assert str(info.value) == (
         "The 'feature_factors' parameter of L1 has 3 values but the first layer has 2 inputs."
     )
-    with pytest.raises(InvalidParameterError, match="has 3 values but the data has 2 features"):
+    with pytest.raises(InvalidParameterError, match="3 values but the first layer has 2 inputs"):
         describe(layer, [L1(0.1, feature_factors=[1.0, 1.0, 1.0])])
 
 

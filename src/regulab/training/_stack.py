@@ -116,7 +116,6 @@ def _member_entry(coefficients: LayerCoefficients, device: torch.device) -> dict
 _FEW_OUTPUTS = 16
 
 
-@torch.no_grad()
 def l1_direction(p: torch.Tensor, groups: FeatureGroups | None, axis: int = -1) -> torch.Tensor:
     """The L1 subgradient per unit strength: ``sign(w)``, or with ``groups`` (a grouped
     first layer, inputs on ``axis``) the group term's ``sqrt(|g|) * W[h, g] / ||W[h, g]||``.
@@ -131,14 +130,12 @@ def l1_direction(p: torch.Tensor, groups: FeatureGroups | None, axis: int = -1) 
     return p.sign() if groups is None else group_direction(p, groups, axis)
 
 
-@torch.no_grad()
 def l1_magnitude(p: torch.Tensor, groups: FeatureGroups | None, axis: int = -1) -> torch.Tensor:
     """What each weight adds to the L1 term per unit strength: ``|w|``, or with ``groups``
     its share ``w * l1_direction`` of its block's ``sqrt(|g|) * ||W[h, g]||``."""
     return p.abs() if groups is None else p * group_direction(p, groups, axis)
 
 
-@torch.no_grad()
 def prox_step_(
     p: torch.Tensor,
     threshold: float | torch.Tensor,
