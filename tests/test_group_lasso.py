@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -37,14 +36,6 @@ from regulab.tables import TablePreprocessor, infer_schema
 from regulab.training import Callback, Member, train, train_many
 
 GROUPS = [0, 1, 1, 2, 2, 2]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _hand_term(w: np.ndarray, ids: list[int], factors: list[float] | None = None) -> float:
@@ -241,25 +232,27 @@ def _first_weight(model: nn.Module) -> torch.Tensor:
     return next(p for n, p in model.named_parameters() if p.ndim == 2).detach()
 
 
-def _one_step(models: list[nn.Module], penalties: list[list[Any]], stack: bool) -> list[Any]:
-    """One full-batch SGD step (no momentum) of every model, on the path ``models`` pick."""
+def _fit(members: list[Member], stack: bool, **options: Any) -> list[Any]:
+    """Train ``members`` on :func:`_data` (one full-batch SGD step without momentum unless
+    ``options`` say otherwise), on the path the models and ``stack`` pick."""
     X, y = _data()
-    members = [Member(m, p, seed=0) for m, p in zip(models, penalties)]
+    settings = {"optimizer": "sgd", "momentum": 0.0, "lr": 0.5, "epochs": 1, "batch_size": len(X)}
     return train_many(
         members,
         X,
         y,
         X[:8],
         y[:8],
-        optimizer="sgd",
-        momentum=0.0,
-        lr=0.5,
-        epochs=1,
-        batch_size=len(X),
         device="cpu",
         verbose=0,
         stack=stack,
+        **{**settings, **options},
     )
+
+
+def _one_step(models: list[nn.Module], penalties: list[list[Any]], stack: bool) -> list[Any]:
+    """One full-batch SGD step of every model."""
+    return _fit([Member(m, p, seed=0) for m, p in zip(models, penalties)], stack)
 
 
 def _reference_step(model: nn.Module, penalty: Any) -> torch.Tensor:
@@ -329,7 +322,6 @@ class _StopAfterOneEpoch(Callback):
 
 def test_a_grouped_member_goes_on_alone_after_another_leaves_the_stack() -> None:
     """A torch.func stack slices its group-lasso coefficients when a member leaves it."""
-    X, y = _data()
 
     def fit(stack: bool) -> list[Any]:
         members = [
@@ -337,20 +329,7 @@ def test_a_grouped_member_goes_on_alone_after_another_leaves_the_stack() -> None
             Member(_sequential(1), [L1(0.02, proximal=True, feature_groups=GROUPS)], seed=0),
             Member(_sequential(2), [ElasticNet(0.05, 0.5, feature_groups=GROUPS)], seed=0),
         ]
-        return train_many(
-            members,
-            X,
-            y,
-            X[:8],
-            y[:8],
-            optimizer="adam",
-            lr=0.05,
-            epochs=4,
-            batch_size=16,
-            device="cpu",
-            verbose=0,
-            stack=stack,
-        )
+        return _fit(members, stack, optimizer="adam", lr=0.05, epochs=4, batch_size=16)
 
     stacked, alone = fit(True), fit(False)
     assert [r.epochs_run for r in stacked] == [1, 4, 4]
