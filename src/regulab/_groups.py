@@ -26,6 +26,7 @@ tensor([[-1.0000,  0.8485,  1.1314]])
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from regulab.errors import InvalidParameterError
 
 __all__ = [
     "FeatureGroups",
+    "nontrivial_groups",
     "check_feature_groups",
     "group_ids",
     "table_group_ids",
@@ -176,6 +178,29 @@ class FeatureGroups:
 
     def __repr__(self) -> str:
         return f"FeatureGroups({len(self.ids)} columns in {self.n_groups} groups)"
+
+
+def nontrivial_groups(
+    ids: Sequence[int] | None, device: torch.device | str | None = None
+) -> FeatureGroups | None:
+    """:class:`FeatureGroups` of ``ids`` on ``device`` when some group has two or more
+    columns, else None (element-wise L1 is the same and faster); cached, since a loss term
+    built in the user's own loop asks for them at every step.
+
+    Examples
+    --------
+    >>> nontrivial_groups([0, 1, 1]), nontrivial_groups([0, 1, 2])
+    (FeatureGroups(3 columns in 2 groups), None)
+    """
+    if ids is None:
+        return None
+    return _cached_groups(tuple(ids), None if device is None else str(device))
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_groups(ids: tuple[int, ...], device: str | None) -> FeatureGroups | None:
+    groups = FeatureGroups(ids, device)
+    return groups if groups.nontrivial else None
 
 
 def _along(values: torch.Tensor, axis: int, like: torch.Tensor) -> torch.Tensor:

@@ -73,6 +73,7 @@ from regulab._groups import (
     check_feature_groups,
     group_ids,
     group_term,
+    nontrivial_groups,
     prox_group_l1_,
 )
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
@@ -237,8 +238,7 @@ class Penalty:
         if self.feature_groups is None:
             return None
         _check_width("feature_groups", self, len(self.feature_groups), weight.shape[1])
-        groups = FeatureGroups(self.feature_groups, weight.device)
-        return groups if groups.nontrivial else None
+        return nontrivial_groups(self.feature_groups, weight.device)
 
     def get_config(self) -> dict[str, Any]:
         """Return JSON-safe constructor arguments; ``from_config`` rebuilds the penalty."""
@@ -553,8 +553,7 @@ def _with_groups(
     ids = penalty.feature_groups
     if ids is not None:
         _check_width("feature_groups", penalty, len(ids), n_inputs)
-    groups = FeatureGroups(ids) if ids is not None else None
-    groups = groups if groups is not None and groups.nontrivial else None
+    groups = nontrivial_groups(ids)
     if before and groups != first.groups:
         raise InvalidParameterError(
             f"{type(penalty).__name__} and {type(before[0]).__name__} both put an L1 part on "
