@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from regulab.errors import InvalidParameterError
-from regulab.solvers._path import _path_on, check_strengths
-from regulab.solvers._problem import Problem, make_problem
+from regulab.solvers._path import PathSettings, check_strengths
+from regulab.solvers._problem import Problem
 
 SCORINGS = ("neg_log_loss", "accuracy", "neg_mean_squared_error")
 RULES = ("min", "1se")
@@ -106,16 +106,9 @@ def cv_linear_path(
     strengths: Any,
     *,
     task: str,
-    n_classes: int | None = None,
-    l1_ratio: float = 1.0,
     scoring: str | None = None,
     rule: str = "min",
-    tol: float = 1e-6,
-    max_iter: int = 1000,
-    screening: bool = True,
-    solver: str = "auto",
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float64,
+    **options: Any,
 ) -> CVPath:
     """Score the path of every strength on every fold (the same folds for all strengths).
 
@@ -130,7 +123,9 @@ def cv_linear_path(
     rule : {"min", "1se"}, default="min"
         ``"min"``: the best mean score (for prediction); ``"1se"``: the sparsest within one
         standard error (for interpretation). Both indices are reported either way.
-    Other parameters are those of :func:`linear_path`.
+    options
+        The keyword options of :func:`linear_path` (:class:`PathSettings`: ``l1_ratio``,
+        ``groups``, ``tol``, ...), the same for every fold.
 
     Returns
     -------
@@ -158,8 +153,9 @@ def cv_linear_path(
         raise InvalidParameterError(
             f"The 'rule' parameter of cv_linear_path must be 'min' or '1se'. Got {rule!r}."
         )
+    settings = PathSettings(**options)
     values = check_strengths(strengths)
-    full = make_problem(X, y, task, n_classes, device, dtype)
+    full = settings.problem(X, y, task)
     labels = full.targets.cpu().numpy()
     splits = _folds(folds, labels if task != "regression" else np.zeros(len(labels)), task)
     if len(splits) < 2:
@@ -169,15 +165,14 @@ def cv_linear_path(
     for f, (train, valid) in enumerate(splits):
         train_t = torch.as_tensor(train, device=full.X.device)
         valid_t = torch.as_tensor(valid, device=full.X.device)
-        part = Problem(full.X[train_t], full.targets[train_t], task, full.n_outputs)
-        held = Problem(full.X[valid_t], full.targets[valid_t], task, full.n_outputs)
-        fits = _path_on(part, values, l1_ratio, tol, max_iter, screening, solver)
+        held = full.rows(valid_t)
+        fits = settings.path(full.rows(train_t), values)
         for s, fit in enumerate(fits):
-            W = torch.as_tensor(fit.coef, dtype=dtype, device=full.X.device)
-            b = torch.as_tensor(fit.intercept, dtype=dtype, device=full.X.device)
+            W = torch.as_tensor(fit.coef, dtype=full.X.dtype, device=full.X.device)
+            b = torch.as_tensor(fit.intercept, dtype=full.X.dtype, device=full.X.device)
             scores[f, s] = _score(held, torch.addmm(b, held.X, W.T), scoring)
             nonzero[f, s] = fit.n_nonzero
     mean = scores.mean(0)
     se = scores.std(0, ddof=1) / np.sqrt(len(splits))
     best, one_se = pick_indices(mean, se)
-    return CVPath(values, l1_ratio, scoring, scores, nonzero, mean, se, best, one_se, rule)
+    return CVPath(values, settings.l1_ratio, scoring, scores, nonzero, mean, se, best, one_se, rule)
