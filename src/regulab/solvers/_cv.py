@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +108,7 @@ def cv_linear_path(
     task: str,
     scoring: str | None = None,
     rule: str = "min",
+    encode: Callable[[np.ndarray, np.ndarray], tuple[Any, Any]] | None = None,
     **options: Any,
 ) -> CVPath:
     """Score the path of every strength on every fold (the same folds for all strengths).
@@ -123,6 +124,11 @@ def cv_linear_path(
     rule : {"min", "1se"}, default="min"
         ``"min"``: the best mean score (for prediction); ``"1se"``: the sparsest within one
         standard error (for interpretation). Both indices are reported either way.
+    encode : callable, optional
+        ``encode(train_indices, validation_indices) -> (X_train, X_validation)``: each fold's
+        own features, e.g. a table's preprocessing refitted on the fold's training rows
+        (``TableFolds.encode``), so no statistic of a fold sees its validation rows. ``X``
+        then only sets the rows and columns; default: the rows of ``X``.
     options
         The keyword options of :func:`linear_path` (:class:`PathSettings`: ``l1_ratio``,
         ``groups``, ``tol``, ...), the same for every fold.
@@ -165,8 +171,13 @@ def cv_linear_path(
     for f, (train, valid) in enumerate(splits):
         train_t = torch.as_tensor(train, device=full.X.device)
         valid_t = torch.as_tensor(valid, device=full.X.device)
-        held = full.rows(valid_t)
-        fits = settings.path(full.rows(train_t), values)
+        part, held = full.rows(train_t), full.rows(valid_t)
+        if encode is not None:
+            part.X, held.X = (
+                torch.as_tensor(np.asarray(features), dtype=full.X.dtype, device=full.X.device)
+                for features in encode(train, valid)
+            )
+        fits = settings.path(part, values)
         for s, fit in enumerate(fits):
             W = torch.as_tensor(fit.coef, dtype=full.X.dtype, device=full.X.device)
             b = torch.as_tensor(fit.intercept, dtype=full.X.dtype, device=full.X.device)
