@@ -140,9 +140,8 @@ def cv_linear_path(
     Examples
     --------
     >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(120, 5))
-    >>> y = (X[:, 0] + rng.normal(size=120) > 0).astype(int)
+    >>> X = np.random.default_rng(0).normal(size=(120, 5))
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
     >>> cv = cv_linear_path(X, y, 3, [0.2, 0.05, 0.01], task="binary")
     >>> cv.scores.shape, cv.rule
     ((3, 3), 'min')

@@ -37,9 +37,9 @@ def lambda_max(
     y: Any,
     *,
     task: str,
-    n_classes: int | None = None,
     l1_ratio: float = 1.0,
     groups: Sequence[int] | None = None,
+    n_classes: int | None = None,
 ) -> float:
     """The smallest ``alpha`` of ``ElasticNet(alpha, l1_ratio)`` whose fit has all weights zero.
 
