@@ -241,6 +241,14 @@ def _subsets(k: int) -> list[tuple[int, ...]]:
     return [tuple(j for j in range(k) if mask >> j & 1) for mask in range(2**k)]
 
 
+def test_groups_without_an_l1_term_keep_the_quasi_newton_solver() -> None:
+    X, y = _grouped("multiclass")
+    grouped = fit_linear(X, y, task="multiclass", l2=0.01, groups=GROUPS)
+    plain = fit_linear(X, y, task="multiclass", l2=0.01)
+    assert grouped.solver == plain.solver == "lbfgs" and grouped.converged
+    np.testing.assert_allclose(grouped.coef, plain.coef, atol=1e-8)
+
+
 def test_bad_groups_are_refused() -> None:
     X, y = _grouped("binary")
     with pytest.raises(InvalidParameterError, match="one integer group id per feature"):

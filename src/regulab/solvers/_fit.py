@@ -215,9 +215,9 @@ def fit_linear(
     coef_init, intercept_init : array-like, optional
         Warm start (default: all weights zero and the best intercept-only model).
     solver : {"auto", "owlqn", "sklearn", "group-fista"}, default="auto"
-        ``"auto"``: ``"group-fista"`` when there are groups of more than one column;
-        otherwise scikit-learn's coordinate descent / Ridge for a squared loss on the CPU,
-        OWL-QN (L-BFGS when ``l1 == 0``) otherwise. ``"sklearn"`` is for squared loss only.
+        ``"auto"``: ``"group-fista"`` when there are groups of more than one column and
+        ``l1 > 0``; otherwise scikit-learn's coordinate descent / Ridge for a squared loss on
+        the CPU, OWL-QN (L-BFGS when ``l1 == 0``) otherwise. ``"sklearn"`` is for squared loss only.
         ``"group-fista"`` (accelerated proximal gradient with backtracking and adaptive
         restart on centered columns; ``max_iter`` counts its proximal steps) solves any
         groups, singletons included.
@@ -257,7 +257,7 @@ def fit_linear(
     problem.groups = group_structure(
         groups, problem.n_features, problem.X.device, dtype, force=solver == "group-fista"
     )
-    if problem.groups is not None and solver in ("owlqn", "sklearn"):
+    if problem.groups is not None and l1 > 0 and solver in ("owlqn", "sklearn"):
         raise InvalidParameterError(
             f"solver={solver!r} solves element-wise L1; column groups need 'group-fista' "
             "(or 'auto')."
@@ -307,7 +307,7 @@ def solve(
     """Minimize ``problem`` from ``x0``: flat solution, iterations and the solver's name."""
     if problem.n_features == 0:  # every feature screened out: the intercept-only model
         return problem.intercept_only(), 0, "intercept-only"
-    if problem.groups is not None:
+    if problem.groups is not None and (problem.l1 > 0 or solver == "group-fista"):
         result = group_fista(problem, x0, tol=tol, max_iter=max_iter)
         return result.x, result.n_iter, "group-fista"
     on_cpu = problem.X.device.type == "cpu"
