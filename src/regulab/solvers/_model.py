@@ -168,7 +168,8 @@ def exact_result(
     The history has one record with an epoch's keys (training ``loss``, ``val_*`` on
     ``(X_val, y_val)`` when given, ``penalty``, ``sparsity``, ``seconds``); ``epochs_run`` is
     the solver's iteration count; the stop reason is ``converged`` (``max_epochs`` when
-    ``max_iter`` stopped the solver first).
+    ``max_iter`` stopped the solver first). ``groups`` are those of :func:`fit_model`; the
+    record's ``penalty`` is the group lasso term when there are groups.
 
     Examples
     --------
