@@ -355,9 +355,7 @@ def cv_folds(bundle: DataBundle, repeat: int, seed: int, k: int = CV_FOLDS) -> l
         fold_id = repeat * k + index
         X_train, X_val, table = X[train], X[val], bundle.table
         if table is not None:
-            fitted = table.layout.refit(table.frame.iloc[train])
-            X_train = fitted.transform(table.frame.iloc[train])
-            X_val = fitted.transform(table.frame.iloc[val])
+            fitted, X_train, X_val = table.encode(train, val)
             table = replace(table, fitted=fitted)
         part = replace(
             bundle,

@@ -10,6 +10,12 @@ strength: λ_min (best mean score) for prediction, or λ_1se (the strongest with
 error, so the sparsest) for interpretation. The chosen model is then fitted on all those rows
 and its test score is reported once; the test rows never take part in the choice.
 
+On a table (text or category columns, empty cells), the one-hot columns of one original
+column are one unit: L1 and elastic net are the group lasso over the table's column groups
+(:func:`~regulab.solvers.fit_linear`'s ``groups``), and every cross-validation fold refits the
+table's preprocessing on its own training rows (medians, scales, frequent levels), so no
+statistic of a fold sees its validation rows.
+
 Examples
 --------
 >>> from regulab.experiment import linear_regularization_path
@@ -31,6 +37,7 @@ from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment
 from regulab.experiment._paths import _path_spec
+from regulab.experiment._runner import DataBundle
 from regulab.experiment._sweep import PATHS_SCHEMA_VERSION
 from regulab.models import MLP
 from regulab.solvers import (
@@ -163,6 +170,20 @@ def _solver_strengths(penalty: str, l1_ratio: float) -> tuple[float, float]:
     return 1.0, l1_ratio
 
 
+def table_groups(bundle: DataBundle) -> list[int] | None:
+    """One group id per encoded column of a table bundle (its original column), or None when
+    there is no table or every original column owns one encoded column."""
+    if bundle.table is None:
+        return None
+    owners = bundle.table.layout.groups_
+    if all(len(columns) == 1 for columns in owners.values()):
+        return None
+    ids = np.zeros(len(bundle.feature_names), dtype=np.int64)
+    for group, columns in enumerate(owners.values()):
+        ids[columns] = group
+    return ids.tolist()
+
+
 def linear_regularization_path(
     data: str | Dataset,
     penalty: str = "l1",
@@ -256,16 +277,26 @@ def linear_regularization_path(
         targets = scaling.standardize(torch.as_tensor(y, dtype=torch.float64)).numpy()
     n_classes = probe.architecture.sizes[-1] if solver_task == "multiclass" else None
     factor, share = _solver_strengths(penalty, l1_ratio)
-    top = lambda_max(X, targets, task=solver_task, n_classes=n_classes, l1_ratio=share or L2_SHARE)
-    top /= factor
+    groups = table_groups(bundle)
+    common: dict[str, Any] = {"task": solver_task, "n_classes": n_classes, "groups": groups}
+    top = lambda_max(X, targets, l1_ratio=share or L2_SHARE, **common) / factor
     grid = strength_grid(strength_max or top, n=n_steps, eps=ratio)
-    common: dict[str, Any] = {"task": solver_task, "n_classes": n_classes, "l1_ratio": share}
-    path = linear_path(X, targets, factor * grid, **common)
-    cv = cv_linear_path(X, targets, folds, factor * grid, rule=rule, **common)
+    path = linear_path(X, targets, factor * grid, l1_ratio=share, **common)
+    table = bundle.table
+    cv = cv_linear_path(
+        X,
+        targets,
+        folds,
+        factor * grid,
+        rule=rule,
+        l1_ratio=share,
+        encode=None if table is None else (lambda train, valid: table.encode(train, valid)[1:]),
+        **common,
+    )
     ratio_value = l1_ratio if penalty == "elastic_net" else 1.0
     chosen = _path_spec(penalty, float(grid[cv.chosen_index]), ratio_value, base, 0, {})
     final = chosen.config.build_model(X.shape[1], bundle.n_outputs, bundle.task)
-    fit_model(final, chosen.config.penalties(), X, y)
+    fit_model(final, chosen.config.penalties(), X, y, groups=groups)
     test_name, _ = main_metric(bundle.task)
     test_score = evaluate(final, bundle.X_test, bundle.y_test)[test_name.removeprefix("test_")]
     return LinearPathResult(

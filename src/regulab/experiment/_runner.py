@@ -84,6 +84,18 @@ class TableFolds:
     fitted: TablePreprocessor | None = None
     leaks: tuple[tuple[str, float], ...] = ()
 
+    def encode(
+        self, train: np.ndarray, valid: np.ndarray
+    ) -> tuple[TablePreprocessor, np.ndarray, np.ndarray]:
+        """The layout refit on the rows ``train`` of :attr:`frame` (positions) only, and the
+        rows ``train`` and ``valid`` encoded with it: a fold's own preprocessing."""
+        fitted = self.layout.refit(self.frame.iloc[train])
+        return (
+            fitted,
+            fitted.transform(self.frame.iloc[train]),
+            fitted.transform(self.frame.iloc[valid]),
+        )
+
 
 @dataclass(frozen=True)
 class DataBundle:

@@ -8,7 +8,9 @@ stops short of the optimum the convex problem has. These solvers reach it:
   penalized), stopping when the largest KKT violation is at most ``tol``. Logistic losses use
   OWL-QN (L-BFGS when there is no L1 term) in PyTorch, so they run on a GPU too; squared loss
   on the CPU uses scikit-learn's coordinate descent / Ridge with the strength mapped
-  (:func:`sklearn_strength`).
+  (:func:`sklearn_strength`). With column ``groups`` (one-hot columns of one original column)
+  the L1 part is the group lasso ``l1 * sum_h sum_g sqrt(|g|) * ||W[h, g]||``, solved by
+  accelerated proximal gradient (``"group-fista"``, PyTorch, float64, any loss).
 - :func:`lambda_max`, :func:`strength_grid` and :func:`linear_path` fit a glmnet-style path,
   strongest first, warm-started, with strong-rule screening and a KKT check on all features.
 - :func:`fit_model` solves one of Regulab's own linear models (a ``LinearModel`` and its
@@ -33,20 +35,29 @@ True
 from regulab.solvers._cv import CVPath, cv_linear_path, pick_indices
 from regulab.solvers._fit import LinearFit, elastic_net_strengths, fit_linear, sklearn_strength
 from regulab.solvers._model import (
+    exact_groups,
     exact_result,
     exact_strengths,
     fit_model,
     model_task,
     solvable,
 )
-from regulab.solvers._path import LinearPath, lambda_max, linear_path, strength_grid
+from regulab.solvers._path import (
+    LinearPath,
+    PathSettings,
+    lambda_max,
+    linear_path,
+    strength_grid,
+)
 
 __all__ = [
     "CVPath",
     "LinearFit",
     "LinearPath",
+    "PathSettings",
     "cv_linear_path",
     "elastic_net_strengths",
+    "exact_groups",
     "exact_result",
     "exact_strengths",
     "fit_linear",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from regulab.errors import InvalidParameterError
-from regulab.solvers._path import _path_on, check_strengths
-from regulab.solvers._problem import Problem, make_problem
+from regulab.solvers._path import PathSettings, check_strengths
+from regulab.solvers._problem import Problem
 
 SCORINGS = ("neg_log_loss", "accuracy", "neg_mean_squared_error")
 RULES = ("min", "1se")
@@ -106,16 +106,10 @@ def cv_linear_path(
     strengths: Any,
     *,
     task: str,
-    n_classes: int | None = None,
-    l1_ratio: float = 1.0,
     scoring: str | None = None,
     rule: str = "min",
-    tol: float = 1e-6,
-    max_iter: int = 1000,
-    screening: bool = True,
-    solver: str = "auto",
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float64,
+    encode: Callable[[np.ndarray, np.ndarray], tuple[Any, Any]] | None = None,
+    **options: Any,
 ) -> CVPath:
     """Score the path of every strength on every fold (the same folds for all strengths).
 
@@ -130,7 +124,14 @@ def cv_linear_path(
     rule : {"min", "1se"}, default="min"
         ``"min"``: the best mean score (for prediction); ``"1se"``: the sparsest within one
         standard error (for interpretation). Both indices are reported either way.
-    Other parameters are those of :func:`linear_path`.
+    encode : callable, optional
+        ``encode(train_indices, validation_indices) -> (X_train, X_validation)``: each fold's
+        own features, e.g. a table's preprocessing refitted on the fold's training rows
+        (``TableFolds.encode``), so no statistic of a fold sees its validation rows. ``X``
+        then only sets the rows and columns; default: the rows of ``X``.
+    options
+        The keyword options of :func:`linear_path` (:class:`PathSettings`: ``l1_ratio``,
+        ``groups``, ``tol``, ...), the same for every fold.
 
     Returns
     -------
@@ -139,9 +140,8 @@ def cv_linear_path(
     Examples
     --------
     >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(120, 5))
-    >>> y = (X[:, 0] + rng.normal(size=120) > 0).astype(int)
+    >>> X = np.random.default_rng(0).normal(size=(120, 5))
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
     >>> cv = cv_linear_path(X, y, 3, [0.2, 0.05, 0.01], task="binary")
     >>> cv.scores.shape, cv.rule
     ((3, 3), 'min')
@@ -158,8 +158,9 @@ def cv_linear_path(
         raise InvalidParameterError(
             f"The 'rule' parameter of cv_linear_path must be 'min' or '1se'. Got {rule!r}."
         )
+    settings = PathSettings(**options)
     values = check_strengths(strengths)
-    full = make_problem(X, y, task, n_classes, device, dtype)
+    full = settings.problem(X, y, task)
     labels = full.targets.cpu().numpy()
     splits = _folds(folds, labels if task != "regression" else np.zeros(len(labels)), task)
     if len(splits) < 2:
@@ -169,15 +170,19 @@ def cv_linear_path(
     for f, (train, valid) in enumerate(splits):
         train_t = torch.as_tensor(train, device=full.X.device)
         valid_t = torch.as_tensor(valid, device=full.X.device)
-        part = Problem(full.X[train_t], full.targets[train_t], task, full.n_outputs)
-        held = Problem(full.X[valid_t], full.targets[valid_t], task, full.n_outputs)
-        fits = _path_on(part, values, l1_ratio, tol, max_iter, screening, solver)
+        part, held = full.rows(train_t), full.rows(valid_t)
+        if encode is not None:
+            part.X, held.X = (
+                torch.as_tensor(np.asarray(features), dtype=full.X.dtype, device=full.X.device)
+                for features in encode(train, valid)
+            )
+        fits = settings.path(part, values)
         for s, fit in enumerate(fits):
-            W = torch.as_tensor(fit.coef, dtype=dtype, device=full.X.device)
-            b = torch.as_tensor(fit.intercept, dtype=dtype, device=full.X.device)
+            W = torch.as_tensor(fit.coef, dtype=full.X.dtype, device=full.X.device)
+            b = torch.as_tensor(fit.intercept, dtype=full.X.dtype, device=full.X.device)
             scores[f, s] = _score(held, torch.addmm(b, held.X, W.T), scoring)
             nonzero[f, s] = fit.n_nonzero
     mean = scores.mean(0)
     se = scores.std(0, ddof=1) / np.sqrt(len(splits))
     best, one_se = pick_indices(mean, se)
-    return CVPath(values, l1_ratio, scoring, scores, nonzero, mean, se, best, one_se, rule)
+    return CVPath(values, settings.l1_ratio, scoring, scores, nonzero, mean, se, best, one_se, rule)

@@ -10,11 +10,13 @@ import numpy as np
 import torch
 
 from regulab.errors import InvalidParameterError, check_range
+from regulab.solvers._fista import group_fista
+from regulab.solvers._groups import group_structure
 from regulab.solvers._owlqn import solver_threads
 from regulab.solvers._problem import Problem, check_task, make_problem
 from regulab.solvers._standardize import standardized_owlqn
 
-SOLVERS = ("auto", "owlqn", "sklearn")
+SOLVERS = ("auto", "owlqn", "sklearn", "group-fista")
 
 #: A cold L1 logistic fit on at least 3x this many rows first fits this many randomly chosen
 #: rows, then solves all rows from there on that fit's nonzero columns (the KKT check on every
@@ -36,14 +38,18 @@ class LinearFit:
         Iterations of the solver (quasi-Newton steps, or coordinate-descent passes; a large L1
         logistic fit counts the steps of its warm start on a row subsample too).
     solver : str
-        ``"owlqn"`` (L1/elastic net), ``"lbfgs"`` (no L1 term), or the scikit-learn estimator
-        that solved a squared loss (``"sklearn.ElasticNet"``, ``"sklearn.Ridge"``, ...).
+        ``"owlqn"`` (L1/elastic net), ``"lbfgs"`` (no L1 term), ``"group-fista"`` (column
+        groups), or the scikit-learn estimator that solved a squared loss
+        (``"sklearn.ElasticNet"``, ``"sklearn.Ridge"``, ...).
     kkt : float
         Largest KKT violation at exit (minimum-norm subgradient, gradient units).
     converged : bool
         ``kkt <= tol``.
     objective : float
-        Mean data loss + ``l1 * sum(|coef|) + l2 * sum(coef ** 2)`` at exit.
+        Mean data loss + ``l1 * sum(|coef|) + l2 * sum(coef ** 2)`` at exit (with groups the
+        L1 part is the group lasso ``l1 * sum_h sum_g sqrt(|g|) * ||coef[h, g]||``).
+    groups : list of int, optional
+        The column groups of the fit (None: every column its own group).
     """
 
     coef: np.ndarray
@@ -56,6 +62,7 @@ class LinearFit:
     task: str
     l1: float
     l2: float
+    groups: list[int] | None = None
 
     @property
     def n_nonzero(self) -> int:
@@ -65,6 +72,17 @@ class LinearFit:
     def decision_function(self, X: Any) -> np.ndarray:
         """Scores ``X @ coef.T + intercept`` of shape (n, n_outputs)."""
         return np.asarray(X, dtype=np.float64) @ self.coef.T + self.intercept
+
+    def penalty(self) -> float:
+        """The penalty at ``coef``: the L1 (or group lasso) term plus the L2 term."""
+        if self.groups is None:
+            l1_part = np.abs(self.coef).sum()
+        else:
+            ids = np.asarray(self.groups)
+            blocks = np.zeros((len(self.coef), ids.max() + 1))
+            np.add.at(blocks.T, ids, np.square(self.coef.T))
+            l1_part = (np.sqrt(blocks) * np.sqrt(np.bincount(ids))).sum()
+        return float(self.l1 * l1_part + self.l2 * np.square(self.coef).sum())
 
 
 def elastic_net_strengths(alpha: float, l1_ratio: float) -> tuple[float, float]:
@@ -160,6 +178,7 @@ def fit_linear(
     n_classes: int | None = None,
     l1: float = 0.0,
     l2: float = 0.0,
+    groups: Any = None,
     tol: float = 1e-6,
     max_iter: int = 1000,
     coef_init: Any = None,
@@ -169,6 +188,9 @@ def fit_linear(
     dtype: torch.dtype = torch.float64,
 ) -> LinearFit:
     """Fit a linear model exactly: mean data loss + ``l1 * sum|W| + l2 * sum W**2``.
+
+    With ``groups`` the L1 part is the group lasso ``l1 * sum_h sum_g sqrt(|g|) *
+    ||W[h, g]||_2`` per output row ``h`` (singleton groups: ``l1 * |w|``).
 
     Parameters
     ----------
@@ -182,15 +204,23 @@ def fit_linear(
         Number of classes for ``"multiclass"`` (default: largest label + 1).
     l1, l2 : float, default=0.0
         Regulab's ``L1(l1)`` and ``L2(l2)`` strengths (see :func:`elastic_net_strengths`).
+    groups : sequence of int, optional
+        One group id per column (``feature_groups``, e.g. the one-hot columns of one original
+        column share an id). None, or every column its own group, fits today's element-wise
+        L1 with the solvers below; real groups are solved by ``"group-fista"``.
     tol : float, default=1e-6
         Stop when the largest KKT violation (gradient units) is at most ``tol``.
     max_iter : int, default=1000
         Guard on the iterations; a run stopped by it has ``converged=False``.
     coef_init, intercept_init : array-like, optional
         Warm start (default: all weights zero and the best intercept-only model).
-    solver : {"auto", "owlqn", "sklearn"}, default="auto"
-        ``"auto"``: scikit-learn's coordinate descent / Ridge for a squared loss on the CPU,
-        OWL-QN (L-BFGS when ``l1 == 0``) otherwise. ``"sklearn"`` is for squared loss only.
+    solver : {"auto", "owlqn", "sklearn", "group-fista"}, default="auto"
+        ``"auto"``: ``"group-fista"`` when there are groups of more than one column and
+        ``l1 > 0``; otherwise scikit-learn's coordinate descent / Ridge for a squared loss on
+        the CPU, OWL-QN (L-BFGS when ``l1 == 0``) otherwise. ``"sklearn"`` is for squared loss only.
+        ``"group-fista"`` (accelerated proximal gradient with backtracking and adaptive
+        restart on centered columns; ``max_iter`` counts its proximal steps) solves any
+        groups, singletons included.
     device : str or torch.device, default="cpu"
         Where OWL-QN runs (``"cuda"`` on a GPU).
     dtype : torch.dtype, default=torch.float64
@@ -224,6 +254,14 @@ def fit_linear(
         )
     problem = make_problem(X, y, task, n_classes, device, dtype)
     problem.l1, problem.l2 = float(l1), float(l2)
+    problem.groups = group_structure(
+        groups, problem.n_features, problem.X.device, dtype, force=solver == "group-fista"
+    )
+    if problem.groups is not None and l1 > 0 and solver in ("owlqn", "sklearn"):
+        raise InvalidParameterError(
+            f"solver={solver!r} solves element-wise L1; column groups need 'group-fista' "
+            "(or 'auto')."
+        )
     with solver_threads(problem):
         return _fit(problem, coef_init, intercept_init, tol, max_iter, solver)
 
@@ -239,7 +277,8 @@ def _fit(
         bias.copy_(torch.as_tensor(np.asarray(intercept_init, np.float64).reshape(-1)))
     warm = coef_init is not None or intercept_init is not None
     n = len(problem.X)
-    if not warm and problem.task != "regression" and problem.l1 > 0 and n >= 3 * SUBSAMPLE_ROWS:
+    big = n >= 3 * SUBSAMPLE_ROWS
+    if not warm and problem.task != "regression" and problem.l1 > 0 and big:
         x, n_iter, name = _from_subsample(problem, tol, max_iter, solver)
     else:
         x, n_iter, name = solve(problem, x0, warm=warm, tol=tol, max_iter=max_iter, solver=solver)
@@ -253,14 +292,7 @@ def _from_subsample(
     generator = torch.Generator().manual_seed(0)
     rows = torch.randperm(len(problem.X), generator=generator)[:SUBSAMPLE_ROWS]
     rows = rows.to(problem.X.device)
-    sub = Problem(
-        problem.X[rows],
-        problem.targets[rows],
-        problem.task,
-        problem.n_outputs,
-        problem.l1,
-        problem.l2,
-    )
+    sub = problem.rows(rows)
     x_sub, steps, _ = solve(
         sub, sub.intercept_only(), warm=False, tol=tol, max_iter=max_iter, solver=solver
     )
@@ -275,6 +307,9 @@ def solve(
     """Minimize ``problem`` from ``x0``: flat solution, iterations and the solver's name."""
     if problem.n_features == 0:  # every feature screened out: the intercept-only model
         return problem.intercept_only(), 0, "intercept-only"
+    if problem.groups is not None and (problem.l1 > 0 or solver == "group-fista"):
+        result = group_fista(problem, x0, tol=tol, max_iter=max_iter)
+        return result.x, result.n_iter, "group-fista"
     on_cpu = problem.X.device.type == "cpu"
     if problem.task == "regression" and (solver == "sklearn" or (solver == "auto" and on_cpu)):
         W0 = problem.split(x0)[0].double().cpu().numpy() if warm else None
@@ -290,11 +325,12 @@ def solve_screened(
 ) -> tuple[torch.Tensor, int, str]:
     """Solve on the columns ``keep`` from ``x``, then add every column that violates the KKT
     conditions on all columns and solve again, until none does: the exact solution."""
-    K = problem.n_outputs
     W, b = problem.split(x)
+    if problem.groups is not None:
+        keep = problem.groups.whole(keep)
     n_iter = 0
     while True:
-        sub = Problem(problem.X[:, keep], problem.targets, problem.task, K, problem.l1, problem.l2)
+        sub = problem.columns(keep)
         x_sub, steps, name = solve(
             sub,
             torch.cat([W[:, keep].reshape(-1), b]),
@@ -309,7 +345,7 @@ def solve_screened(
         W[:, keep] = W_sub
         x = torch.cat([W.reshape(-1), b])
         grad_W = problem.split(problem.smooth(x)[1])[0]
-        violators = ~keep & (grad_W.abs() - problem.l1 > tol).any(0)
+        violators = ~keep & (problem.excess(grad_W, problem.l1) > tol)
         if not bool(violators.any()):
             return x, n_iter, name
         keep = keep | violators
@@ -333,4 +369,5 @@ def finish(problem: Problem, x: torch.Tensor, n_iter: int, name: str, tol: float
         task=problem.task,
         l1=problem.l1,
         l2=problem.l2,
+        groups=None if problem.groups is None else problem.groups.ids.tolist(),
     )

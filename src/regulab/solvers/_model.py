@@ -4,7 +4,9 @@
 A model is solvable exactly when it is one linear layer without input dropout or batch norm and
 its penalties reduce to one L1 and one L2 coefficient on that layer (``L1``, ``L2``,
 ``ElasticNet``, no feature factors, no penalized bias, no decoupled decay): then training it is
-a convex problem whose optimum the solvers reach. Regression targets are standardized with the
+a convex problem whose optimum the solvers reach. Column groups (``feature_groups``: the
+penalties', or ``TrainConfig.feature_groups`` passed as ``groups``) make the L1 part a group
+lasso per output row, solved by ``"group-fista"``. Regression targets are standardized with the
 training rows' statistics, as the trainer does, and the model's ``target_mean``/``target_scale``
 buffers are set, so the fitted model predicts in the target's units exactly like a trained one.
 """
@@ -47,6 +49,22 @@ def exact_strengths(penalties: Sequence[Penalty]) -> tuple[float, float] | None:
     return l1, l2
 
 
+def exact_groups(penalties: Sequence[Penalty]) -> list[int] | None:
+    """The column groups the penalties carry (``feature_groups`` of L1 / ElasticNet), if any.
+
+    Examples
+    --------
+    >>> from regulab.penalties import L2
+    >>> exact_groups([L2(0.01)]) is None
+    True
+    """
+    for penalty in penalties:
+        groups = getattr(penalty, "feature_groups", None)
+        if groups is not None:
+            return [int(g) for g in groups]
+    return None
+
+
 def solvable(model: Any, penalties: Sequence[Penalty]) -> bool:
     """Whether :func:`fit_model` solves ``model`` with ``penalties`` exactly."""
     return (
@@ -72,6 +90,7 @@ def fit_model(
     X: Any,
     y: Any,
     *,
+    groups: Sequence[int] | None = None,
     tol: float = 1e-6,
     max_iter: int = 1000,
     device: str | torch.device = "cpu",
@@ -81,6 +100,8 @@ def fit_model(
     ``y`` holds class codes ``0..C-1`` (0/1 for a one-logit binary model) or regression
     targets of shape (n,) or (n, K) in their own units. Returns the solver's
     :class:`LinearFit` (weights in the model's units: standardized targets for regression).
+    ``groups`` (one id per column; default: the penalties' ``feature_groups``) makes the L1
+    part the group lasso of :func:`~regulab.solvers.fit_linear`.
 
     Examples
     --------
@@ -115,6 +136,7 @@ def fit_model(
         n_classes=n_classes,
         l1=strengths[0],
         l2=strengths[1],
+        groups=exact_groups(penalties) if groups is None else groups,
         tol=tol,
         max_iter=max_iter,
         device=device,
@@ -136,38 +158,40 @@ def exact_result(
     *,
     seed: int = 0,
     feature_names: Sequence[str] | None = None,
+    groups: Sequence[int] | None = None,
+    device: str | torch.device = "cpu",
     tol: float = 1e-6,
     max_iter: int = 1000,
-    device: str | torch.device = "cpu",
 ) -> tuple[FitResult, LinearFit]:
     """:func:`fit_model`, reported as the trainer reports a run, and the solver's fit.
 
     The history has one record with an epoch's keys (training ``loss``, ``val_*`` on
     ``(X_val, y_val)`` when given, ``penalty``, ``sparsity``, ``seconds``); ``epochs_run`` is
     the solver's iteration count; the stop reason is ``converged`` (``max_epochs`` when
-    ``max_iter`` stopped the solver first).
+    ``max_iter`` stopped the solver first). ``groups`` are those of :func:`fit_model`; the
+    record's ``penalty`` is the group lasso term when there are groups.
 
     Examples
     --------
     >>> import numpy as np
     >>> from regulab.models import LinearModel
     >>> from regulab.penalties import L2
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(100, 3))
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
     >>> result, fit = exact_result(LinearModel(3, 1, seed=0), [L2(0.01)], X, X[:, 0] > 0)
     >>> result.stop_reason.value, len(result.history), fit.solver
     ('converged', 1, 'lbfgs')
     """
     start = time.perf_counter()
-    fit = fit_model(model, penalties, X, y, tol=tol, max_iter=max_iter, device=device)
+    fit = fit_model(
+        model, penalties, X, y, groups=groups, tol=tol, max_iter=max_iter, device=device
+    )
     seconds = time.perf_counter() - start
     report = sparsity(model, feature_names)
     with torch.no_grad():
         record: dict[str, Any] = {"epoch": 1, "loss": evaluate(model, X, y)["loss"]}
         if X_val is not None and y_val is not None and len(X_val):
             record.update({f"val_{k}": v for k, v in evaluate(model, X_val, y_val).items()})
-    penalty = fit.l1 * np.abs(fit.coef).sum() + fit.l2 * np.square(fit.coef).sum()
-    record.update(penalty=float(penalty), sparsity=report.total, seconds=seconds)
+    record.update(penalty=fit.penalty(), sparsity=report.total, seconds=seconds)
     verdict = "converged" if fit.converged else "stopped"
     message = (
         f"{fit.solver} {verdict} after {fit.n_iter} iterations: largest KKT violation "

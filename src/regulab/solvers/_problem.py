@@ -15,12 +15,13 @@ regression     C     squared error averaged over rows and target columns (``F.ms
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from regulab.errors import DataError, InvalidParameterError
+from regulab.solvers._groups import Groups
 
 TASKS = ("multiclass", "binary", "regression")
 
@@ -45,6 +46,8 @@ class Problem:
     is ``col_scale`` times the original one: the penalties are ``l1 * |W / col_scale|`` and
     ``l2 * (W / col_scale) ** 2``, and :meth:`violation` measures the KKT conditions of the
     original problem (the intercepts are unpenalized, so the two problems are one).
+    ``groups`` (optional) turns the L1 term into the group lasso of :mod:`._groups`; group
+    problems are never rescaled (a column's scale is not a change of variables there).
     """
 
     X: torch.Tensor
@@ -55,6 +58,7 @@ class Problem:
     l2: float = 0.0
     col_mean: torch.Tensor | None = None
     col_scale: torch.Tensor | None = None
+    groups: Groups | None = None
 
     @property
     def n_features(self) -> int:
@@ -108,7 +112,11 @@ class Problem:
         return float(loss), torch.cat([grad_W.reshape(-1), residual.sum(0)])
 
     def l1_term(self, x: torch.Tensor) -> float:
-        return self.l1 * float(self.original_weights(x).abs().sum()) if self.l1 else 0.0
+        if not self.l1:
+            return 0.0
+        W = self.original_weights(x)
+        total = W.abs().sum() if self.groups is None else self.groups.penalty(W)
+        return self.l1 * float(total)
 
     def objective(self, x: torch.Tensor) -> float:
         """The full objective: mean data loss + L1 + L2."""
@@ -125,15 +133,45 @@ class Problem:
         return torch.cat([_shrink(x[:cut], grad[:cut], lam), grad[cut:]])
 
     def violation(self, x: torch.Tensor, grad: torch.Tensor) -> float:
-        """Largest KKT violation of the original problem at ``x``, whose gradient is ``grad``."""
-        if self.col_scale is None or self.col_mean is None:
-            return float(self.pseudo_gradient(x, grad).abs().max())
+        """Largest KKT violation of the original problem at ``x``, whose gradient is ``grad``
+        (per weight, or per block with groups: see :mod:`._groups`)."""
         cut = self.n_outputs * self.n_features
         g_b = grad[cut:]
-        g_W = grad[:cut].view(self.n_outputs, self.n_features) * self.col_scale
-        g_W = g_W + torch.outer(g_b, self.col_mean)  # the gradient in the original columns
-        pg = _shrink(self.original_weights(x), g_W, self.l1) if self.l1 else g_W
-        return max(float(pg.abs().max()), float(g_b.abs().max()))
+        g_W = grad[:cut].view(self.n_outputs, self.n_features)
+        if self.col_scale is not None:
+            g_W = g_W * self.col_scale
+        if self.col_mean is not None:
+            g_W = g_W + torch.outer(g_b, self.col_mean)  # the gradient in the original columns
+        W = self.original_weights(x)
+        if self.groups is not None:
+            pg = self.groups.violation(W, g_W, self.l1)
+        else:
+            pg = _shrink(W, g_W, self.l1) if self.l1 else g_W
+        return float(torch.cat([pg.reshape(-1), g_b]).abs().max())
+
+    def excess(self, grad_W: torch.Tensor, level: float) -> torch.Tensor:
+        """Per column: how far its (block) gradient exceeds ``level`` (times ``sqrt|g|``),
+        the largest over the outputs; positive where zero weights break the KKT conditions
+        at ``l1 = level``."""
+        if self.groups is None:
+            return (grad_W.abs() - level).max(0).values
+        return self.groups.excess(grad_W, level)
+
+    def l1_max(self) -> float:
+        """The smallest ``l1`` whose optimum has every weight zero."""
+        grad_W = self.split(self.smooth(self.intercept_only())[1])[0]
+        if self.groups is None:
+            return float(grad_W.abs().max())
+        return self.groups.scaled_max(grad_W)
+
+    def columns(self, keep: torch.Tensor) -> Problem:
+        """The same problem on the columns ``keep`` (unscaled problems only)."""
+        groups = None if self.groups is None else self.groups.columns(keep)
+        return replace(self, X=self.X[:, keep], groups=groups)
+
+    def rows(self, index: torch.Tensor) -> Problem:
+        """The same problem on the rows ``index``."""
+        return replace(self, X=self.X[index], targets=self.targets[index])
 
     def kkt(self, x: torch.Tensor) -> float:
         """Largest KKT violation: ``max |pseudo-gradient|`` in gradient units."""
