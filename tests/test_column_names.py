@@ -208,3 +208,5 @@ def test_advise_on_a_table_speaks_columns():
         assert set(record.sparsity["dropped_features"]) <= set(columns)
         assert record.sparsity["n_columns"] == 5
     assert "spares noise_cat" in advice.code["regulab"]
+    irrelevant = [r.sentence for r in advice.reasons if r.code == "irrelevant_features"]
+    assert irrelevant and " of 5 columns look irrelevant" in irrelevant[0]
