@@ -288,8 +288,9 @@ def print_summary(console: Console, summary: Any) -> None:
     table.add_row("stop reason", result.stop_reason.value.replace("_", " "))
     table.add_row("sparsity (exact zeros)", f"{result.sparsity.total:.1%}")
     dropped = result.sparsity.dropped_features
-    if dropped:
-        table.add_row("dropped features", f"{len(dropped)} of {summary.dataset.n_features}")
+    if dropped:  # a table's original columns, when the run was given its groups
+        inputs = result.sparsity.n_columns or summary.dataset.n_features
+        table.add_row("dropped features", f"{len(dropped)} of {inputs}")
     table.add_row("seconds", f"{summary.seconds:.1f}")
     console.print(table)
     print_wrapped(console, result.stop_message, "Stopped: ")

@@ -365,6 +365,7 @@ def run(config: TrainConfig, dataset: Dataset | None = None) -> RunSummary:
         device=config.device,
         verbose=config.verbose,
         feature_names=dataset.feature_names,
+        column_groups=None if dataset.table is None else dataset.table.groups,
         task=dataset.task,
         class_weight=config.class_weight,
     )

@@ -607,44 +607,88 @@ class SparsityReport:
     total : float
         Fraction over all weight matrices together.
     dropped_features : list
-        Input features whose outgoing first-layer weights are all zero.
+        Input features whose outgoing first-layer weights are all zero; with column
+        ``groups`` (a table), the original columns whose encoded columns are all dropped.
+    dropped_encoded : list or None
+        With ``groups``: every dropped encoded input column (a one-hot level can be
+        dropped while its column is kept); None without groups.
+    n_columns : int or None
+        With ``groups``: the number of original columns; None without groups.
     """
 
     per_layer: dict[str, float]
     total: float
     dropped_features: list[str]
+    dropped_encoded: list[str] | None = None
+    n_columns: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
+        """JSON-safe form (``dropped_encoded`` and ``n_columns`` only with groups)."""
+        found: dict[str, Any] = {
             "per_layer": self.per_layer,
             "total": self.total,
             "dropped_features": self.dropped_features,
         }
+        if self.dropped_encoded is not None:
+            found.update(dropped_encoded=self.dropped_encoded, n_columns=self.n_columns)
+        return found
 
 
 @torch.no_grad()
-def sparsity(model: nn.Module, feature_names: Sequence[str] | None = None) -> SparsityReport:
+def sparsity(
+    model: nn.Module,
+    feature_names: Sequence[str] | None = None,
+    groups: Mapping[str, Sequence[int]] | None = None,
+) -> SparsityReport:
     """Measure exact zeros per weight matrix, in total, and the dropped input features.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    feature_names : sequence of str, optional
+        The first layer's input names (``x0``, ``x1``, ... when None).
+    groups : mapping of str to sequence of int, optional
+        A table's original column -> its encoded input columns (``Dataset.table.groups``;
+        every input in exactly one group). A column is dropped when all of its encoded
+        columns are: ``dropped_features`` then names original columns, and
+        ``dropped_encoded`` keeps the encoded ones.
 
     Examples
     --------
-    >>> layer = torch.nn.Linear(2, 2)
-    >>> _ = layer.weight.data.copy_(torch.tensor([[0.0, 1.0], [0.0, 2.0]]))
-    >>> sparsity(layer, ["a", "b"]).dropped_features
-    ['a']
+    >>> layer = torch.nn.Linear(3, 2)
+    >>> _ = layer.weight.data.copy_(torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 0.0]]))
+    >>> sparsity(layer, ["a", "b", "c"]).dropped_features
+    ['a', 'c']
+    >>> report = sparsity(layer, ["a", "c_x", "c_y"], groups={"a": [0], "c": [1, 2]})
+    >>> report.dropped_features, report.dropped_encoded
+    (['a'], ['a', 'c_y'])
     """
     weights = penalized_weights(model)
     per_layer = {name: float((w == 0).float().mean()) for name, w in weights}
     zeros = sum(int((w == 0).sum()) for _, w in weights)
     count = sum(w.numel() for _, w in weights)
-    dropped: list[str] = []
-    if weights:
-        first = weights[0][1].reshape(weights[0][1].shape[0], weights[0][1].shape[1], -1)
-        dead = (first == 0).all(dim=2).all(dim=0).nonzero().flatten().tolist()
-        names = list(feature_names) if feature_names is not None else None
-        dropped = [names[i] if names else f"x{i}" for i in dead]
-    return SparsityReport(per_layer, zeros / count if count else 0.0, dropped)
+    total = zeros / count if count else 0.0
+    if not weights:
+        return SparsityReport(per_layer, total, [], [] if groups is not None else None)
+    first = weights[0][1].reshape(weights[0][1].shape[0], weights[0][1].shape[1], -1)
+    dead = (first == 0).all(dim=2).all(dim=0).tolist()
+    names = list(feature_names) if feature_names is not None else None
+    encoded = [names[i] if names else f"x{i}" for i, gone in enumerate(dead) if gone]
+    if groups is None:
+        return SparsityReport(per_layer, total, encoded)
+    _check_groups(groups, len(dead))
+    columns = [name for name, cols in groups.items() if all(dead[i] for i in cols)]
+    return SparsityReport(per_layer, total, columns, encoded, len(groups))
+
+
+def _check_groups(groups: Mapping[str, Sequence[int]], n_inputs: int) -> None:
+    """Refuse ``groups`` that do not assign each of the ``n_inputs`` inputs exactly once."""
+    assigned = sorted(int(i) for cols in groups.values() for i in cols)
+    if assigned != list(range(n_inputs)) or not all(groups.values()):
+        raise InvalidParameterError(
+            f"The 'groups' parameter of sparsity must give each of the first layer's {n_inputs} "
+            f"inputs (0..{n_inputs - 1}) to exactly one non-empty group. Got {dict(groups)!r}."
+        )
 
 
 def describe(model: nn.Module, penalties: Iterable[Penalty]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from regulab.advise._code import code_snippets
 from regulab.advise._experiment import Experiment, cross_validated_experiment, holdout_experiment
 from regulab.advise._metric import Metric, headline_metric, selection_metric
 from regulab.advise._modules import module_code
-from regulab.advise._plan import Plan, plan_candidates
+from regulab.advise._plan import Plan, check_important_features, input_columns, plan_candidates
 from regulab.advise._refit import estimator_spec, refit_pipeline, train_command
 from regulab.advise._rules import Reason
 from regulab.advise._search import Runner
@@ -26,7 +26,7 @@ from regulab.custom import ModelFactory, factory_reference, is_custom
 from regulab.data import Dataset
 from regulab.data._table import leak_note
 from regulab.diagnose import DataDiagnostics
-from regulab.errors import InvalidParameterError, check_range, did_you_mean
+from regulab.errors import InvalidParameterError, check_range
 from regulab.experiment import RunRecord, mean_ci, prepare_data
 from regulab.models import parse_sizes
 
@@ -93,7 +93,11 @@ class Advice:
         ``headline`` (the test metric the gain is reported in).
     selected_features : list of str
         With an L1 or elastic-net answer (or ``interpretable``): the input features the
-        recommended model relies on (see :func:`selected_features`).
+        recommended model relies on (see :func:`selected_features`); on a table, the
+        original columns (each column's encoded inputs' weight mass summed).
+    important_features : dict of str to bool
+        Each ``important_features`` name (a table's original column) -> whether the
+        recommended model kept it.
     notes : list of str
         Ties, overruled rules, sampling, budget, why the search stopped.
     code : dict
@@ -369,7 +373,9 @@ def advise(
     interpretable : bool, default=False
         Favour sparse and linear answers and list the kept features.
     important_features : sequence of str
-        Features the L1/elastic-net penalty should spare (factor 0.25).
+        Features the L1/elastic-net penalty should spare (factor 0.25); on a table, original
+        column names (each spares all of its encoded inputs). An unknown name is refused
+        with the valid ones listed.
     budget : str or float, default="5m"
         Wall-clock budget for the whole call.
     metric : str, optional
@@ -409,7 +415,7 @@ def advise(
         numeric=numeric,
         drop=drop,
     )
-    _check_important_features(important_features, dataset)
+    check_important_features(dataset, important_features)
     selection = selection_metric(metric, dataset.task)
     cross_validate = len(bundle.X_train) + len(bundle.X_val) <= _CV_ROWS
     plan = plan_candidates(
@@ -509,16 +515,6 @@ def _check_arguments(model: str | ModelFactory | None, seeds: int, jobs: int) ->
     return model
 
 
-def _check_important_features(important_features: Sequence[str], dataset: Dataset) -> None:
-    unknown = [f for f in important_features if f not in dataset.feature_names]
-    if unknown:
-        raise InvalidParameterError(
-            f"Important feature '{unknown[0]}' is not a feature of {dataset.name} "
-            f"({dataset.n_features} features, e.g. {', '.join(dataset.feature_names[:5])})."
-            + did_you_mean(unknown[0], dataset.feature_names)
-        )
-
-
 def _data_info(
     plan: Plan,
     experiment: Experiment,
@@ -575,8 +571,13 @@ def _advice(
         choice.config,
     )
     test_metric = choice.test_metric
-    masses = [r.weights["input_mass"] for r in records if r.config_name == chosen]
-    selected = selected_features(masses, dataset.feature_names)
+    columns = input_columns(dataset)  # a table's original columns: their inputs' mass summed
+    masses = [
+        [sum(r.weights["input_mass"][i] for i in inputs) for inputs in columns.values()]
+        for r in records
+        if r.config_name == chosen
+    ]
+    selected = selected_features(masses, list(columns))
     important = {name: name in selected for name in important_features}
     if not (config.l1 or config.elastic_net) and not interpretable:
         selected = []
@@ -600,7 +601,8 @@ def _advice(
             image_shape=dataset.image_shape,
         )
     else:
-        code = code_snippets(config, choice.refit_sizes, dataset.task)
+        groups = None if dataset.table is None else dataset.table.groups
+        code = code_snippets(config, choice.refit_sizes, dataset.task, groups)
     return Advice(
         data=info,
         diagnostics=plan.diagnostics,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from regulab.config import TrainConfig
 
 __all__ = ["code_snippets"]
@@ -38,7 +40,27 @@ def train_call(config: TrainConfig, penalties: list[str], callbacks: list[str]) 
     ]
 
 
-def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
+def _factors_comment(factors: Sequence[float], columns: Mapping[str, Sequence[int]] | None) -> str:
+    """What the pasted ``factors`` line says: per input, and on a table which original
+    columns the factors spare (every encoded input of each).
+
+    Examples
+    --------
+    >>> _factors_comment([0.25, 0.25, 1.0], {"sex": [0, 1], "x": [2]})
+    'penalty factor per encoded input: spares sex (all its encoded inputs)'
+    """
+    if not columns:
+        return "penalty factor per input"
+    spared = [name for name, inputs in columns.items() if all(factors[i] < 1 for i in inputs)]
+    return f"penalty factor per encoded input: spares {', '.join(spared)} (all its encoded inputs)"
+
+
+def _regulab(
+    config: TrainConfig,
+    sizes: list[int],
+    task: str,
+    columns: Mapping[str, Sequence[int]] | None = None,
+) -> str:
     penalties = []
     factors = ", feature_factors=factors" if config.feature_factors else ""
     prox = ", proximal=True" if config.prox_l1 else ""
@@ -74,7 +96,8 @@ def _regulab(config: TrainConfig, sizes: list[int], task: str) -> str:
         model = f"MLP({', '.join(options + task_option + ['seed=0'])})"
     lines = []
     if config.feature_factors:
-        lines.append(f"factors = {list(config.feature_factors)}  # penalty factor per input")
+        comment = _factors_comment(config.feature_factors, columns)
+        lines.append(f"factors = {list(config.feature_factors)}  # {comment}")
     lines += [f"model = {model}", *train_call(config, penalties, callbacks)]
     body = "\n".join(lines)
     names = ("MLP", "LinearModel", "L1", "L2", "ElasticNet", "WeightDecay", "EarlyStopping")
@@ -229,9 +252,15 @@ def _keras(
 
 
 def code_snippets(
-    config: TrainConfig, sizes: list[int], task: str = "classification"
+    config: TrainConfig,
+    sizes: list[int],
+    task: str = "classification",
+    columns: Mapping[str, Sequence[int]] | None = None,
 ) -> dict[str, str]:
     """Code that reproduces ``config`` on a model with layer ``sizes``.
+
+    ``columns`` (a table's original column -> its encoded inputs) lets the Regulab snippet
+    name the original columns its feature factors spare.
 
     Examples
     --------
@@ -242,7 +271,7 @@ def code_snippets(
     if config.model == "linear":  # the sizes may be those of the MLP the advisor compared
         sizes = [sizes[0], sizes[-1]]
     return {
-        "regulab": _regulab(config, sizes, task),
+        "regulab": _regulab(config, sizes, task, columns),
         "pytorch": _pytorch(config, sizes, task),
         "keras": _keras(config, sizes, task),
     }

@@ -15,6 +15,8 @@ from regulab.config import TrainConfig, table_groups
 from regulab.custom import is_custom
 from regulab.data import Dataset
 from regulab.diagnose import DataDiagnostics, diagnose_data
+from regulab.diagnose._columns import units
+from regulab.errors import InvalidParameterError, did_you_mean
 from regulab.experiment._runner import DataBundle
 
 
@@ -59,6 +61,66 @@ def training_rows(dataset: Dataset, bundle: DataBundle) -> Dataset:
     )
 
 
+def input_columns(dataset: Dataset) -> dict[str, list[int]]:
+    """The columns a user names: a table's original columns with their encoded inputs, else
+    every input feature alone.
+
+    Examples
+    --------
+    >>> from regulab.data import load
+    >>> input_columns(load("penguins"))["island"]
+    [0, 1, 2]
+    """
+    return units(dataset.feature_names, None if dataset.table is None else dataset.table.groups)
+
+
+def check_important_features(dataset: Dataset, important_features: Sequence[str]) -> None:
+    """Refuse an ``important_features`` name that is not one of :func:`input_columns`, in
+    one line that names the valid ones (a table's original columns, all of them up to 30).
+
+    Examples
+    --------
+    >>> from regulab.data import load
+    >>> check_important_features(load("penguins"), ["sex_male"])
+    Traceback (most recent call last):
+    ...
+    regulab.errors.InvalidParameterError: Important feature 'sex_male' is not a column of \
+penguins (7 columns: island, bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g, \
+sex, year). Did you mean 'sex'?
+    """
+    columns = input_columns(dataset)
+    unknown = [name for name in important_features if name not in columns]
+    if not unknown:
+        return
+    valid = list(columns)
+    if dataset.table is None:
+        listed = f"{len(valid)} features, e.g. {', '.join(valid[:5])}"
+    else:
+        more = f", … and {len(valid) - 30} more" if len(valid) > 30 else ""
+        listed = f"{len(valid)} columns: {', '.join(valid[:30])}{more}"
+    kind = "feature" if dataset.table is None else "column"
+    raise InvalidParameterError(
+        f"Important feature '{unknown[0]}' is not a {kind} of {dataset.name} ({listed})."
+        + did_you_mean(unknown[0], valid)
+    )
+
+
+def important_factors(dataset: Dataset, important_features: Sequence[str]) -> list[float]:
+    """The first layer's penalty factor per input: 0.25 for the encoded inputs of each
+    ``important_features`` column (a table's original column names), 1 elsewhere.
+
+    Examples
+    --------
+    >>> from regulab.data import load
+    >>> important_factors(load("penguins"), ["sex"])[-4:]
+    [0.25, 0.25, 0.25, 1.0]
+    """
+    check_important_features(dataset, important_features)
+    columns = input_columns(dataset)
+    spared = {i for name in important_features for i in columns[name]}
+    return [0.25 if i in spared else 1.0 for i in range(dataset.n_features)]
+
+
 def balanced_candidates(candidates: Sequence[str]) -> list[str]:
     """Class weighting for a rare class (minority share under
     :data:`~regulab.diagnose._data.RARE_CLASS_SHARE`): balanced weights alone (with early
@@ -99,6 +161,7 @@ def plan_candidates(
         model=model,
         train_share=(1 - 1 / CV_FOLDS) if cross_validate else n_train / pool,
         seed=seed,
+        groups=None if dataset.table is None else dataset.table.groups,
     )
     reasons = reasons_from(
         diagnostics,
@@ -145,9 +208,7 @@ def plan_candidates(
     if groups is not None:
         base = replace(base, feature_groups=groups)
     if important_features:
-        ids = groups or list(range(dataset.n_features))
-        named = {g for g, name in zip(ids, dataset.feature_names) if name in important_features}
-        base = replace(base, feature_factors=[0.25 if g in named else 1.0 for g in ids])
+        base = replace(base, feature_factors=important_factors(dataset, important_features))
     if diagnostics["irrelevant_features"].sampled:
         notes.append("Diagnostics used a sample of the rows (said per finding).")
     return Plan(

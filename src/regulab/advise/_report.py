@@ -167,6 +167,13 @@ def _code_blocks(code: dict[str, str]) -> str:
     return "".join(blocks)
 
 
+def _n_columns(advice: Advice) -> int:
+    """The features the kept ones are counted among: a table's original columns, else
+    the input features."""
+    columns = advice.data.get("columns")
+    return len(columns["encoded"]) if columns else int(advice.data["n_features"])
+
+
 def _recommendation_html(advice: Advice) -> Section:
     reasons = "".join(f"<li>{html.escape(r.sentence)}</li>" for r in advice.reasons)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in advice.notes)
@@ -176,7 +183,7 @@ def _recommendation_html(advice: Advice) -> Section:
         extra = len(advice.selected_features) - 60
         features = (
             f"<p><strong>Kept features ({len(advice.selected_features)} of "
-            f"{advice.data['n_features']}):</strong> {html.escape(listed)}"
+            f"{_n_columns(advice)}):</strong> {html.escape(listed)}"
             f"{html.escape(f' … and {extra} more') if extra > 0 else ''}</p>"
         )
     important = "".join(

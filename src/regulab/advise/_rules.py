@@ -59,14 +59,16 @@ def reasons_from(
     reasons: list[Reason] = []
     irrelevant = diagnostics["irrelevant_features"]
     share = float(irrelevant.details.get("share", 0.0))
-    n_features = int(diagnostics["features"].value)
+    by_column = irrelevant.details.get("column_p_values")  # a table: its original columns
+    n_features = len(by_column) if by_column else int(diagnostics["features"].value)
+    unit = "columns" if by_column else "features"
     if share > _IRRELEVANT_SHARE:
         reasons.append(
             Reason(
                 "irrelevant_features",
                 ("l1", "elastic_net"),
                 min(1.0, share + 0.2),
-                f"{int(irrelevant.value)} of {n_features} features look irrelevant (no signal "
+                f"{int(irrelevant.value)} of {n_features} {unit} look irrelevant (no signal "
                 "alone or together) → L1 or elastic net zeroes them.",
             )
         )
@@ -77,7 +79,7 @@ def reasons_from(
     if groups or ill_conditioned:
         covered = correlation.details.get("features_in_groups", 0)
         why = (
-            f"{groups} group(s) of highly correlated features ({covered} features, largest "
+            f"{groups} group(s) of highly correlated {unit} ({covered} {unit}, largest "
             f"|r| {correlation.value:.2f})"
             if groups
             else f"an ill-conditioned design (condition number {condition or float('inf'):.3g})"

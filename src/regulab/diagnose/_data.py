@@ -4,7 +4,7 @@ outliers, label noise and class balance, each a :class:`Finding` with a one-sent
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,13 @@ from threadpoolctl import threadpool_limits
 from regulab.custom import ModelFactory, is_custom
 from regulab.data import Dataset
 from regulab.diagnose._capacity import _check_model_fits, _module_capacity, count_parameters
+from regulab.diagnose._columns import (
+    between_units,
+    reference_coded,
+    unit_of,
+    unit_p_values,
+    units,
+)
 from regulab.diagnose._statistics import (
     _MI_BINS,
     _benjamini_hochberg,
@@ -98,8 +105,14 @@ def diagnose_data(
     train_share: float = 0.7,
     max_samples: int = 5000,
     seed: int = 0,
+    groups: Mapping[str, Sequence[int]] | None = None,
 ) -> DataDiagnostics:
     """Measure what the regularization rules depend on.
+
+    On a table (``dataset.table``, or ``groups``) the irrelevant and correlated features are
+    the original columns, not their encoded inputs (see :mod:`regulab.diagnose._columns`:
+    a categorical is irrelevant when none of its one-hot levels carries signal; two columns
+    correlate as strongly as their most correlated pair of encoded columns).
 
     Parameters
     ----------
@@ -114,6 +127,9 @@ def diagnose_data(
     max_samples : int, default=5000
         Rows used by the sampled diagnostics (MI, correlation, outliers, label noise).
     seed : int, default=0
+    groups : mapping of str to sequence of int, optional
+        Original column -> its encoded columns of ``dataset.X``; by default
+        ``dataset.table.groups`` for a table, else every feature is its own column.
 
     Returns
     -------
@@ -125,7 +141,9 @@ def diagnose_data(
     2-core machine multi-threaded BLAS spins instead of computing (20x slower measured).
     """
     with threadpool_limits(limits=1, user_api="blas"):
-        return _diagnose(dataset, model, train_share, max_samples, seed)
+        if groups is None and dataset.table is not None:
+            groups = dataset.table.groups
+        return _diagnose(dataset, model, train_share, max_samples, seed, groups)
 
 
 def _diagnose(
@@ -134,6 +152,7 @@ def _diagnose(
     train_share: float,
     max_samples: int,
     seed: int,
+    groups: Mapping[str, Sequence[int]] | None,
 ) -> DataDiagnostics:
     rng = np.random.default_rng(seed)
     X, y = dataset.X, dataset.y
@@ -180,17 +199,19 @@ def _diagnose(
         ),
         {"parameters": parameters, "n_train": n_train, **details},
     )
+    columns = units(dataset.feature_names, groups)
+    table = groups is not None
     findings["irrelevant_features"] = _irrelevant(
-        Xs, ys, dataset.task, dataset.feature_names, rng, sampled
+        Xs, ys, dataset.task, columns, rng, sampled, table
     )
     corr_rows = _sample(len(Xs), _CORRELATION_ROWS, rng)
     findings["correlation"] = _correlation(
-        Xs[corr_rows], dataset.feature_names, sampled or len(corr_rows) < len(Xs)
+        Xs[corr_rows], columns, sampled or len(corr_rows) < len(Xs), table
     )
     findings["outliers"] = _outliers(Xs, seed, sampled)
     noise_rows = _sample(len(Xs), 3000, rng)
     irrelevant = set(findings["irrelevant_features"].details["features"])
-    relevant = [j for j, name in enumerate(dataset.feature_names) if name not in irrelevant]
+    relevant = sorted(j for name, cols in columns.items() if name not in irrelevant for j in cols)
     Xn = Xs[noise_rows][:, relevant or list(range(p))]
     findings["label_noise"] = _label_noise(
         Xn, ys[noise_rows], dataset.task, seed, sampled or len(noise_rows) < len(Xs)
@@ -204,26 +225,34 @@ def _irrelevant(
     X: np.ndarray,
     y: np.ndarray,
     task: str,
-    names: Sequence[str],
+    columns: Mapping[str, Sequence[int]],
     rng: np.random.Generator,
     sampled: bool,
+    table: bool = False,
 ) -> Finding:
-    """Features without detectable signal, called only where the sample size can tell.
+    """Features (a table's original ``columns``) without detectable signal, called only
+    where the sample size can tell.
 
     A feature is a candidate when neither test finds signal at a false discovery rate of
     :data:`_RELEVANCE_FDR` (so at most that share of the features called relevant are
     noise); the candidates are called irrelevant only when a ridge on all of them together
     predicts no better than on permuted targets. Otherwise many weak effects hide among
-    them and the finding says it cannot tell at this sample size.
+    them and the finding says it cannot tell at this sample size. A column of a table is
+    tested through its encoded columns (:func:`~regulab.diagnose._columns.unit_p_values`);
+    ``mutual_information`` and ``p_values`` stay per encoded column, ``column_p_values``
+    is per original column.
     """
     labels = y if task == "classification" else _quantile_bins(y.reshape(-1, 1), _MI_BINS)[:, 0]
     binned = _quantile_bins(X, _MI_BINS)
     p_values, observed = _univariate_p_values(X, y, task, binned, labels)
-    candidates = ~_benjamini_hochberg(p_values, _RELEVANCE_FDR)
-    joint, null = _joint_signal(X[:, candidates], y, task, rng) if candidates.any() else (0, 0)
+    column_p = unit_p_values(p_values, columns)
+    candidates = ~_benjamini_hochberg(column_p, _RELEVANCE_FDR)
+    inputs = np.isin(unit_of(columns, X.shape[1]), np.flatnonzero(candidates))
+    joint, null = _joint_signal(X[:, inputs], y, task, rng) if candidates.any() else (0, 0)
     undetermined = bool(candidates.any() and joint > null)
     irrelevant = candidates & (not undetermined)
-    count = int(irrelevant.sum())
+    count, total, word = int(irrelevant.sum()), len(columns), "columns" if table else "features"
+    names = list(columns)
     listed = [names[int(i)] for i in np.flatnonzero(irrelevant)]
     tests = (
         "no signal in a linear or a mutual-information test at a "
@@ -231,74 +260,87 @@ def _irrelevant(
     )
     if undetermined:
         reading = (
-            f"Cannot tell at this size: {int(candidates.sum())} of {X.shape[1]} features show "
+            f"Cannot tell at this size: {int(candidates.sum())} of {total} {word} show "
             f"{tests}, but together they predict the target (ridge leave-one-out R² "
             f"{joint:.3f} against {null:.3f} at most on permuted targets): many weak effects, "
             "too few rows to call any of them irrelevant."
         )
     else:
-        reading = f"{count} of {X.shape[1]} features look irrelevant ({tests}, alone or together)"
-        reading += " → L1 or elastic net can drop them." if count > 0.2 * X.shape[1] else "."
+        reading = f"{count} of {total} {word} look irrelevant ({tests}, alone or together)"
+        reading += " → L1 or elastic net can drop them." if count > 0.2 * total else "."
+    by_column = {"column_p_values": column_p.round(6).tolist()} if table else {}
     return Finding(
         "irrelevant_features",
         float(count),
         reading,
         {
             "features": listed,
-            "share": count / X.shape[1],
+            "share": count / total,
             "undetermined": undetermined,
             "candidates": int(candidates.sum()),
             "joint_r2": round(float(joint), 5),
             "joint_null_r2": round(float(null), 5),
             "mutual_information": observed.round(5).tolist(),
             "p_values": p_values.round(6).tolist(),
+            **by_column,
         },
         sampled,
     )
 
 
-def _correlation(X: np.ndarray, names: Sequence[str], sampled: bool) -> Finding:
-    """Groups of strongly correlated features and the design's conditioning, called only
-    where the sample size supports them.
+def _correlation(
+    X: np.ndarray, columns: Mapping[str, Sequence[int]], sampled: bool, table: bool = False
+) -> Finding:
+    """Groups of strongly correlated features (a table's original ``columns``) and the
+    design's conditioning, called only where the sample size supports them.
 
     A pair joins a group when the lower end of its 95% Fisher-z interval of ``|r|`` is
     above :data:`_CORRELATED` (at 50 rows an observed 0.93 is not enough). The condition
     number counts as ill-conditioned when above 1e3 and far (10x) above what independent
     features give at this shape (the Marchenko-Pastur edge ``(1 + sqrt(p/n)) / (1 -
     sqrt(p/n))``); with no more rows than features it is infinite whatever the correlations,
-    so no call is made from it.
+    so no call is made from it. On a table, two columns correlate as their most correlated
+    pair of encoded columns (the largest ``|r|``, not a dedicated association measure such
+    as Cramér's V), pairs within one column do not count, and each categorical loses one
+    level before the conditioning (:mod:`regulab.diagnose._columns`).
     """
     n, p = X.shape
     varying = X.std(0) > 0
+    owner = unit_of(columns, p)[varying]
     Z = X[:, varying]
     Z = (Z - Z.mean(0)) / Z.std(0)
     corr = np.corrcoef(Z, rowvar=False) if Z.shape[1] > 1 else np.ones((1, 1))
     corr = np.atleast_2d(corr)
-    off = np.abs(corr - np.eye(len(corr)))
+    off = between_units(np.abs(corr - np.eye(len(corr))), owner)
     largest = float(off.max()) if len(corr) > 1 else 0.0
+    coded = reference_coded(Z, owner)
+    Z, corr = Z[:, coded], corr[np.ix_(coded, coded)]
     singular = np.linalg.svd(Z / math.sqrt(len(Z)), compute_uv=False)
     condition = float(singular[0] / singular[-1]) if singular[-1] > 1e-12 else float("inf")
     vif = np.diag(np.linalg.pinv(corr))
     spread = 1.96 / math.sqrt(max(n - 3, 1))
     lower = np.tanh(np.maximum(np.arctanh(np.minimum(off, 1 - 1e-12)) - spread, 0.0))
-    strong = lower > _CORRELATED
+    first, second = np.nonzero(lower > _CORRELATED)
+    strong = np.zeros((len(columns), len(columns)), dtype=bool)
+    strong[owner[first], owner[second]] = True
     n_groups, label = connected_components(strong, directed=False)
-    kept_names = [n for n, keep in zip(names, varying) if keep]
-    groups = [[kept_names[i] for i in np.flatnonzero(label == g)] for g in range(n_groups)]
+    names = list(columns)
+    groups = [[names[i] for i in np.flatnonzero(label == g)] for g in range(n_groups)]
     groups = [g for g in groups if len(g) > 1]
     in_groups = sum(len(g) for g in groups)
     ratio = Z.shape[1] / n
     independent = (1 + math.sqrt(ratio)) / (1 - math.sqrt(ratio)) if ratio < 1 else float("inf")
     ill_conditioned = bool(ratio < 1 and condition > max(1e3, 10 * independent))
+    word = "columns" if table else "features"
     reading = (
-        f"Largest |r| between two features is {largest:.2f}; {len(groups)} group(s) of "
-        f"features with |r| > {_CORRELATED} (95% sure at {n} rows) cover {in_groups} features; "
+        f"Largest |r| between two {word} is {largest:.2f}; {len(groups)} group(s) of "
+        f"{word} with |r| > {_CORRELATED} (95% sure at {n} rows) cover {in_groups} {word}; "
         f"condition number {condition:.3g}"
     )
     if ratio >= 1:
-        reading += " (no more rows than features: cannot tell conditioning at this size)"
+        reading += f" (no more rows than {word}: cannot tell conditioning at this size)"
     if groups or ill_conditioned:
-        reading += " → correlated features: L2 or elastic net (pure L1 picks one per group)."
+        reading += f" → correlated {word}: L2 or elastic net (pure L1 picks one per group)."
     else:
         reading += "."
     return Finding(

@@ -408,7 +408,9 @@ class _RegularizedEstimator(BaseEstimator):
     @torch.no_grad()
     def _set_model_attributes(self) -> None:
         """Derive ``sparsity_`` and the first layer's summary (:meth:`_set_weight_attributes`)."""
-        self.sparsity_ = sparsity(self.model_, self._feature_names())
+        table = self._table()
+        groups = None if table is None else table.groups_
+        self.sparsity_ = sparsity(self.model_, self._feature_names(), groups)
         self._set_weight_attributes(self.model_.state_dict())
 
     def _set_weight_attributes(self, state: dict[str, torch.Tensor]) -> None:

@@ -66,5 +66,6 @@ _FITTED_DOC = """\
     n_iter_ : int
         Epochs run.
     sparsity_ : regulab.penalties.SparsityReport
-        Exact zeros per layer, in total, and the input features whose weights are all zero.
+        Exact zeros per layer, in total, and the input features whose weights are all zero
+        (fitted on a table: the original columns whose encoded columns all are).
 """

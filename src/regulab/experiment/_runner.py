@@ -141,6 +141,11 @@ class DataBundle:
             table,
         )
 
+    @property
+    def column_groups(self) -> dict[str, list[int]] | None:
+        """A table's original column -> its encoded columns (None for numeric data)."""
+        return None if self.table is None else self.table.layout.groups_
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -347,6 +352,7 @@ def train_stack(
                 data.y_val,
                 seed=spec.seed,
                 feature_names=list(data.feature_names),
+                column_groups=data.column_groups,
                 device=resolve_device(spec.config.device),
             )
     rest = [index for index in range(len(specs)) if not exact[index]]
@@ -374,6 +380,7 @@ def train_stack(
             device=first.device,
             verbose=0,
             feature_names=list(data.feature_names),
+            column_groups=data.column_groups,
             task=data.task,
             class_weight=first.class_weight,
         )

@@ -464,11 +464,17 @@ def sparsity_data(groups: Mapping[str, Sequence[RunRecord]]) -> SparsityData:
             DroppedFeatures(
                 config_name=config,
                 mean_count=sum(counts.values()) / len(runs),
-                n_inputs=max((len(r.weights.get("kept_inputs", [])) for r in runs), default=0),
+                n_inputs=max((_n_inputs(r) for r in runs), default=0),
                 features=features,
             )
         )
     return SparsityData(list(groups), layers, shares, totals, dropped)
+
+
+def _n_inputs(run: RunRecord) -> int:
+    """The inputs a run's dropped features are counted among: a table's original columns
+    when its sparsity names them, else the first layer's inputs."""
+    return int(run.sparsity.get("n_columns") or len(run.weights.get("kept_inputs", [])))
 
 
 def input_heatmaps(

@@ -14,7 +14,7 @@ buffers are set, so the fitted model predicts in the target's units exactly like
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -159,6 +159,7 @@ def exact_result(
     seed: int = 0,
     feature_names: Sequence[str] | None = None,
     groups: Sequence[int] | None = None,
+    column_groups: Mapping[str, Sequence[int]] | None = None,
     device: str | torch.device = "cpu",
     tol: float = 1e-6,
     max_iter: int = 1000,
@@ -169,7 +170,9 @@ def exact_result(
     ``(X_val, y_val)`` when given, ``penalty``, ``sparsity``, ``seconds``); ``epochs_run`` is
     the solver's iteration count; the stop reason is ``converged`` (``max_epochs`` when
     ``max_iter`` stopped the solver first). ``groups`` are those of :func:`fit_model`; the
-    record's ``penalty`` is the group lasso term when there are groups.
+    record's ``penalty`` is the group lasso term when there are groups. ``column_groups`` (a
+    table's original column -> encoded inputs) names the dropped original columns in the
+    sparsity report.
 
     Examples
     --------
@@ -186,7 +189,7 @@ def exact_result(
         model, penalties, X, y, groups=groups, tol=tol, max_iter=max_iter, device=device
     )
     seconds = time.perf_counter() - start
-    report = sparsity(model, feature_names)
+    report = sparsity(model, feature_names, column_groups)
     with torch.no_grad():
         record: dict[str, Any] = {"epoch": 1, "loss": evaluate(model, X, y)["loss"]}
         if X_val is not None and y_val is not None and len(X_val):

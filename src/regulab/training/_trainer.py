@@ -9,7 +9,7 @@ pieces every path shares live below them all, in :mod:`regulab.training._common`
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -19,7 +19,7 @@ from torch import nn
 
 from regulab.errors import DataError, InvalidParameterError, check_range, did_you_mean
 from regulab.models import MLP, Architecture
-from regulab.penalties import Penalty, WeightDecay, resolve
+from regulab.penalties import Penalty, WeightDecay, resolve, sparsity
 from regulab.training._callbacks import Callback
 from regulab.training._common import (
     _ADAMW_DEFAULT_DECAY,
@@ -35,7 +35,7 @@ from regulab.training._common import (
     end_stack_epoch,
     fit_result,
 )
-from regulab.training._generic import train_modules
+from regulab.training._generic import _reported_names, train_modules
 from regulab.training._history import FitResult, TrainState
 from regulab.training._metrics import (
     class_weights,
@@ -110,8 +110,8 @@ def train(
         Seeds the shuffling and the dropout masks.
     **options
         ``optimizer`` (adam, adamw, sgd), ``lr``, ``momentum``, ``epochs``, ``batch_size``,
-        ``validation_split``, ``device``, ``verbose``, ``feature_names``, ``task``,
-        ``class_weight``: see :func:`train_many`.
+        ``validation_split``, ``device``, ``verbose``, ``feature_names``,
+        ``column_groups``, ``task``, ``class_weight``: see :func:`train_many`.
 
     Returns
     -------
@@ -149,6 +149,7 @@ def train_many(
     device: str | torch.device = "auto",
     verbose: int = 1,
     feature_names: Sequence[str] | None = None,
+    column_groups: Mapping[str, Sequence[int]] | None = None,
     threads: int = 1,
     standardize_target: bool = True,
     n_classes: int | None = None,
@@ -191,6 +192,10 @@ def train_many(
         0 silences the progress bar.
     feature_names : sequence of str, optional
         Names used to report dropped input features.
+    column_groups : mapping of str to sequence of int, optional
+        A table's original column -> its encoded input columns (``Dataset.table.groups``):
+        the sparsity report then names the dropped original columns
+        (:func:`~regulab.penalties.sparsity`). Needs ``feature_names``.
     threads : int, default=1
         CPU threads torch may use while training (the previous setting is restored).
         Regulab's models are small, so each step is dominated by per-operation overhead:
@@ -253,7 +258,7 @@ def train_many(
     generic = isinstance(X, torch.utils.data.Dataset)
     if generic or not all(isinstance(member.model, MLP) for member in members):
         with _torch_threads(threads):
-            return train_modules(
+            modules = train_modules(
                 members,
                 X,
                 y,
@@ -271,6 +276,7 @@ def train_many(
                 stack=stack,
                 class_weight=class_weight,
             )
+        return _by_column(modules, feature_names, column_groups)
     models = [cast(MLP, member.model) for member in members]
     task = models[0].architecture.task
     X_fit = _features(X, "X", target)
@@ -316,7 +322,25 @@ def train_many(
             )
             for i, result in zip(indices, fitted):
                 results[i] = result
-    return [r for r in results if r is not None]
+    return _by_column([r for r in results if r is not None], feature_names, column_groups)
+
+
+def _by_column(
+    results: list[FitResult],
+    feature_names: Sequence[str] | None,
+    groups: Mapping[str, Sequence[int]] | None,
+) -> list[FitResult]:
+    """``results`` with their dropped features named by a table's original columns
+    (``groups``) where the model's first weight takes the ``feature_names`` as inputs."""
+    if not groups:
+        return results
+    named = []
+    for result in results:
+        names = _reported_names(result.model, feature_names)
+        if names is not None:
+            result = replace(result, sparsity=sparsity(result.model, names, groups))
+        named.append(result)
+    return named
 
 
 @dataclass
