@@ -110,7 +110,10 @@ def test_estimator_on_a_dataframe_reports_dropped_columns():
     frame = _frame()
     clf = RegularizedLinearClassifier(l1=0.03, random_state=0, device="cpu")
     clf.fit(frame.drop(columns="label"), frame["label"])
-    assert clf.sparsity_.dropped_features == ["noise_cat", "flag", "z"]
+    dropped = clf.sparsity_.dropped_features
+    # the three noise columns go; of the near-copies x and twin the lasso keeps one
+    assert dropped[-3:] == ["noise_cat", "flag", "z"]
+    assert len({"x", "twin"} - set(dropped)) == 1 and len(dropped) <= 4
     assert "noise_cat_red" in clf.sparsity_.dropped_encoded
 
 

@@ -425,7 +425,7 @@ def test_a_table_run_and_the_advisor_set_the_groups() -> None:
 
     from regulab.advise._plan import plan_candidates
 
-    plan = plan_candidates(dataset, bundle, None, False, ["color_red"], 60.0, 0, False)
+    plan = plan_candidates(dataset, bundle, None, False, ["color"], 60.0, 0, False)
     assert plan.base.feature_groups == groups
-    # an important one-hot column makes its whole column important (factors equal per group)
+    # an important table column spares all its one-hot inputs (factors equal per group)
     assert plan.base.feature_factors == [1.0, 1.0] + [0.25] * 6
