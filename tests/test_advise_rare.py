@@ -38,8 +38,16 @@ def _rare_table(signal: float, rows: int = 400, seed: int = 0) -> Dataset:
 
 @pytest.fixture
 def quick(monkeypatch):
-    """Epochs that do not depend on the machine's speed (a few, for speed)."""
+    """Epochs that do not depend on the machine's speed; a few epochs, 3 folds, no strength
+    tuning (for speed)."""
     searching = importlib.import_module("regulab.advise._search")
+    experiment = importlib.import_module("regulab.advise._experiment")
+    folds = experiment.cv_folds
+    monkeypatch.setattr(
+        experiment,
+        "cv_folds",
+        lambda bundle, repeat, seed, k=3: folds(bundle, repeat, seed, min(k, 3)),
+    )
     monkeypatch.setattr(searching, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
     monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 20)
     monkeypatch.setattr(searching, "_CV_MAX_REPEATS", 0)

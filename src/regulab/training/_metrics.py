@@ -1,7 +1,9 @@
 """Losses and metrics computed on stacked scores of shape (members, samples, outputs).
 
-The metrics are scikit-learn's own (``sklearn.metrics``), so a figure here means what it means
-there.
+The metrics are scikit-learn's (``sklearn.metrics``), so a figure here means what it means
+there. Those scored every epoch (accuracy, F1 macro, binary ROC AUC, MSE, MAE, R^2) are the
+same formulas in plain NumPy, tested equal to scikit-learn's: its per-call input checks cost
+milliseconds, more than the epoch itself on small data.
 """
 
 from __future__ import annotations
@@ -11,15 +13,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    f1_score,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.utils.class_weight import compute_class_weight
 
 from regulab.errors import InvalidParameterError
@@ -152,24 +146,78 @@ def member_metrics(
             if not np.isfinite(predicted).all():
                 record.update(mse=math.nan, mae=math.nan, r2=math.nan)
             else:
-                record.update(
-                    mse=float(mean_squared_error(truth, predicted)),
-                    mae=float(mean_absolute_error(truth, predicted)),
-                    r2=float(r2_score(truth, predicted)) if len(truth) > 1 else math.nan,
-                )
+                record.update(_regression_metrics(truth, predicted))
         else:
             if kind == "binary":
                 pred = (member_scores[:, 0] > 0).astype(np.int64)
             else:
                 pred = member_scores.argmax(1)
-            record["accuracy"] = float(accuracy_score(truth, pred))
+            record["accuracy"] = float(np.mean(truth == pred))
             if full:
                 record["balanced_accuracy"] = float(balanced_accuracy_score(truth, pred))
-            record["f1_macro"] = float(f1_score(truth, pred, average="macro", zero_division=0))
+            record["f1_macro"] = _f1_macro(truth, pred)
             if full or kind == "binary":
                 record["roc_auc"] = _roc_auc(truth, member_scores, kind)
         results.append(record)
     return results
+
+
+def _regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """scikit-learn's ``mean_squared_error``, ``mean_absolute_error`` and ``r2_score``
+    (uniform average over target columns; R^2 of a constant column is 1 when predicted
+    exactly, else 0; NaN under two rows).
+
+    Examples
+    --------
+    >>> metrics = _regression_metrics(np.array([3.0, -0.5, 2, 7]), np.array([2.5, 0.0, 2, 8]))
+    >>> {name: round(value, 4) for name, value in metrics.items()}
+    {'mse': 0.375, 'mae': 0.5, 'r2': 0.9486}
+    """
+    errors = truth - predicted
+    record = {"mse": float(np.mean(errors**2)), "mae": float(np.mean(np.abs(errors)))}
+    if len(truth) < 2:
+        return {**record, "r2": math.nan}
+    residual = np.sum(errors**2, axis=0)
+    total = np.sum((truth - np.mean(truth, axis=0)) ** 2, axis=0)
+    scores = np.where(residual == 0, 1.0, 0.0)
+    explained = (residual != 0) & (total != 0)
+    scores[explained] = 1 - residual[explained] / total[explained]
+    return {**record, "r2": float(np.mean(scores))}
+
+
+def _f1_macro(truth: np.ndarray, pred: np.ndarray) -> float:
+    """scikit-learn's ``f1_score(average="macro", zero_division=0)``: the mean over the
+    labels found in ``truth`` or ``pred`` of ``2 tp / (2 tp + fp + fn)``.
+
+    Examples
+    --------
+    >>> round(_f1_macro(np.array([0, 1, 2, 0]), np.array([0, 2, 2, 0])), 4)
+    0.5556
+    """
+    labels, codes = np.unique(np.concatenate([truth, pred]), return_inverse=True)
+    true_codes, pred_codes = codes[: len(truth)], codes[len(truth) :]
+    hits = np.bincount(true_codes[true_codes == pred_codes], minlength=len(labels))
+    counts = np.bincount(true_codes, minlength=len(labels))
+    counts += np.bincount(pred_codes, minlength=len(labels))
+    return float(np.mean(2 * hits / counts))
+
+
+def _binary_roc_auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """scikit-learn's ``roc_auc_score`` for two classes (the larger label positive), as the
+    Mann-Whitney statistic: the share of (positive, negative) pairs ranked in order, ties
+    counting half.
+
+    Examples
+    --------
+    >>> _binary_roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
+    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]  # ties share their mean rank
+    positive = truth == truth.max()
+    n_pos = int(positive.sum())
+    n_neg = len(truth) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _roc_auc(truth: np.ndarray, scores: np.ndarray, kind: str) -> float:
@@ -186,9 +234,9 @@ def _roc_auc(truth: np.ndarray, scores: np.ndarray, kind: str) -> float:
     if not np.isfinite(scores).all() or len(np.unique(truth)) < classes:
         return math.nan
     if kind == "binary":
-        return float(roc_auc_score(truth, scores[:, 0]))
+        return _binary_roc_auc(truth, scores[:, 0])
     shifted = np.exp(scores - scores.max(1, keepdims=True))
     proba = shifted / shifted.sum(1, keepdims=True)
     if classes == 2:
-        return float(roc_auc_score(truth, proba[:, 1]))
+        return _binary_roc_auc(truth, proba[:, 1])
     return float(roc_auc_score(truth, proba, multi_class="ovr", average="macro"))
