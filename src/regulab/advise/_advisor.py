@@ -571,13 +571,13 @@ def _advice(
         choice.config,
     )
     test_metric = choice.test_metric
-    columns = input_columns(dataset)  # a table's original columns: their inputs' mass summed
-    masses = [
-        [sum(r.weights["input_mass"][i] for i in inputs) for inputs in columns.values()]
-        for r in records
-        if r.config_name == chosen
-    ]
-    selected = selected_features(masses, list(columns))
+    masses = [r.weights["input_mass"] for r in records if r.config_name == chosen]
+    names = list(dataset.feature_names)
+    if dataset.table is not None and all(len(m) == len(names) for m in masses):
+        columns = input_columns(dataset)  # a table's original columns: their inputs' mass summed
+        masses = [[sum(m[i] for i in inputs) for inputs in columns.values()] for m in masses]
+        names = list(columns)
+    selected = selected_features(masses, names)
     important = {name: name in selected for name in important_features}
     if not (config.l1 or config.elastic_net) and not interpretable:
         selected = []
