@@ -115,6 +115,12 @@ def test_group_count_must_match_the_first_layer() -> None:
     assert str(error.value) == message
 
 
+def test_groups_need_a_dense_first_layer() -> None:
+    conv = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.LazyLinear(2))
+    with pytest.raises(InvalidParameterError, match=r"dense first layer .* shape \(2, 3, 3, 3\)"):
+        L1(0.1, feature_groups=[0, 1, 1])(conv)
+
+
 def test_penalties_with_different_groups_on_the_first_layer_are_refused() -> None:
     with pytest.raises(InvalidParameterError, match="different 'feature_groups'"):
         resolve([L1(0.1, feature_groups=[0, 1, 1]), ElasticNet(0.1)], 2, 3)

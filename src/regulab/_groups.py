@@ -37,6 +37,7 @@ from regulab.errors import InvalidParameterError
 __all__ = [
     "FeatureGroups",
     "nontrivial_groups",
+    "check_dense",
     "check_feature_groups",
     "group_ids",
     "table_group_ids",
@@ -201,6 +202,15 @@ def nontrivial_groups(
 def _cached_groups(ids: tuple[int, ...], device: str | None) -> FeatureGroups | None:
     groups = FeatureGroups(ids, device)
     return groups if groups.nontrivial else None
+
+
+def check_dense(weight: torch.Tensor) -> None:
+    """Groups need a dense first layer: a weight of shape ``(out, in)``."""
+    if weight.ndim != 2:
+        raise InvalidParameterError(
+            "'feature_groups' needs a dense first layer (a weight of shape (out, in)); "
+            f"the model's first weight has shape {tuple(weight.shape)}."
+        )
 
 
 def _along(values: torch.Tensor, axis: int, like: torch.Tensor) -> torch.Tensor:

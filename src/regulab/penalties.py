@@ -70,6 +70,7 @@ from torch import nn
 
 from regulab._groups import (
     FeatureGroups,
+    check_dense,
     check_feature_groups,
     group_ids,
     group_term,
@@ -238,7 +239,10 @@ class Penalty:
         if self.feature_groups is None:
             return None
         _check_width("feature_groups", self, len(self.feature_groups), weight.shape[1])
-        return nontrivial_groups(self.feature_groups, weight.device)
+        groups = nontrivial_groups(self.feature_groups, weight.device)
+        if groups is not None:
+            check_dense(weight)
+        return groups
 
     def get_config(self) -> dict[str, Any]:
         """Return JSON-safe constructor arguments; ``from_config`` rebuilds the penalty."""

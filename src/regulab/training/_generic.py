@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from regulab._groups import check_dense
 from regulab.errors import DataError, InvalidParameterError
 from regulab.models import MLP, TASKS
 from regulab.penalties import LayerCoefficients, penalized_weights, resolve
@@ -232,11 +233,7 @@ def _coefficients(p: torch.Tensor, c: LayerCoefficients) -> dict[str, Any]:
         if _nonzero(getattr(c, name))
     }
     if c.groups is not None and ("l1" in coefs or "prox_l1" in coefs):
-        if p.ndim != 2:
-            raise InvalidParameterError(
-                "'feature_groups' needs a dense first layer (a weight of shape (out, in)); "
-                f"the model's first weight has shape {tuple(p.shape)}."
-            )
+        check_dense(p)
         coefs["groups"] = c.groups.to(p.device)
     return coefs
 
