@@ -35,6 +35,7 @@ from regulab.diagnose import DataDiagnostics, Finding
 from regulab.errors import DataError, InvalidParameterError
 from regulab.experiment import RunRecord
 from regulab.models import MLP, LinearModel
+from regulab.penalties import ElasticNet
 
 ACCEPTANCE_BUDGET = "15s"  # each acceptance run takes 3-11 s on the busy 2-core test machine
 
@@ -420,6 +421,7 @@ SNIPPET_CONFIGS = {
     "linear": TrainConfig(model="linear", l1=1e-3, prox_l1=True, early_stopping=("val_loss", 2)),
     "weight_decay": TrainConfig(weight_decay=1e-2),
     "important-features": TrainConfig(l1=1e-3, prox_l1=True, feature_factors=[0.25] + [1.0] * 5),
+    "column-groups": TrainConfig(elastic_net=(1e-3, 0.5), feature_groups=[0, 1, 1, 1, 2, 3]),
 }
 
 SNIPPET_DROPOUT = {"dropout+l2": [0.5, 0.5], "batchnorm": [0.1, 0.3, 0.2]}  # input first
@@ -468,6 +470,32 @@ def test_pytorch_snippet_runs(name, task):
     assert hidden_biases == [not config.batchnorm] * len(hidden_biases)  # as in regulab.MLP
     assert namespace["best_state"] is not None
     assert ("AdamW" in code) == bool(config.weight_decay)
+
+
+def test_pytorch_snippet_group_lasso_equals_regulab_penalty():
+    """A table's column groups: the plain loop's term is Regulab's grouped elastic net."""
+    groups = [0, 1, 1, 1, 2, 3]
+    config = TrainConfig(elastic_net=(1e-2, 0.5), feature_groups=groups)
+    snippets = code_snippets(config, SIZES)
+    assert (
+        f"groups = {groups}" in snippets["regulab"]
+        and "feature_groups=groups" in snippets["regulab"]
+    )
+    assert "Keras has no group lasso" in snippets["keras"]
+    code = snippets["pytorch"]
+    namespace: dict = {"torch": torch}
+    for line in code.splitlines():
+        if line.startswith(("groups = ", "root_sizes = ")):
+            exec(line, namespace)
+    term = next(line for line in code.splitlines() if "loss = loss + " in line)
+    model = MLP("-".join(map(str, SIZES)), seed=0)
+    namespace["weights"] = [p for p in model.parameters() if p.ndim > 1]
+    with torch.no_grad():
+        pasted = eval(term.split("loss = loss + ")[1], namespace)
+        expected = ElasticNet(1e-2, 0.5, feature_groups=groups)(model)
+        ungrouped = ElasticNet(1e-2, 0.5)(model)
+    assert float(pasted) == pytest.approx(float(expected), rel=1e-5)
+    assert float(pasted) != pytest.approx(float(ungrouped), rel=1e-3)
 
 
 def test_pytorch_snippet_penalty_uses_regulab_coefficients():

@@ -25,6 +25,35 @@ def _l1_l2(config: TrainConfig) -> tuple[float, float]:
     return l1, l2
 
 
+GROUPS_COMMENT = "one id per encoded input: a table column is one unit for L1"
+KERAS_NO_GROUPS = "# Keras has no group lasso: its L1 weighs each encoded input alone"
+
+
+def _grouped(config: TrainConfig) -> list[int] | None:
+    """The config's column groups when an L1 part uses them (some group of 2+ inputs)."""
+    groups = config.feature_groups
+    if not groups or not (config.l1 or config.elastic_net) or len(set(groups)) == len(groups):
+        return None
+    return list(groups)
+
+
+def _l1_terms(l1: float, grouped: list[int] | None) -> tuple[list[str], str]:
+    """The plain loop's L1 term, element-wise or (first layer, grouped) a group lasso:
+    ``(lines before the loop, the term)``."""
+    if grouped is None:
+        return [], f"{l1:g} * sum(w.abs().sum() for w in weights)"
+    setup = [
+        f"groups = torch.tensor({grouped})  # {GROUPS_COMMENT}",
+        "root_sizes = torch.bincount(groups).float().sqrt()",
+    ]
+    norms = (
+        "torch.zeros(len(weights[0]), len(root_sizes))"
+        ".index_add(1, groups, weights[0].pow(2)).add(1e-12).sqrt()"
+    )
+    term = f"{l1:g} * (({norms} * root_sizes).sum() + sum(w.abs().sum() for w in weights[1:]))"
+    return setup, term
+
+
 def train_call(config: TrainConfig, penalties: list[str], callbacks: list[str]) -> list[str]:
     """The pasted lines that train ``model`` with Regulab and print its test metrics."""
     return [
@@ -63,14 +92,16 @@ def _regulab(
 ) -> str:
     penalties = []
     factors = ", feature_factors=factors" if config.feature_factors else ""
+    grouped = _grouped(config)
+    groups = ", feature_groups=groups" if grouped else ""
     prox = ", proximal=True" if config.prox_l1 else ""
     if config.l1:
-        penalties.append(f"L1({config.l1:g}{prox}{factors})")
+        penalties.append(f"L1({config.l1:g}{prox}{factors}{groups})")
     if config.l2:
         penalties.append(f"L2({config.l2:g}{factors})")
     if config.elastic_net:
         alpha, ratio = config.elastic_net
-        penalties.append(f"ElasticNet({alpha:g}, {ratio:g}{prox}{factors})")
+        penalties.append(f"ElasticNet({alpha:g}, {ratio:g}{prox}{factors}{groups})")
     if config.weight_decay:
         penalties.append(f"WeightDecay({config.weight_decay:g})")
     callbacks = []
@@ -98,6 +129,8 @@ def _regulab(
     if config.feature_factors:
         comment = _factors_comment(config.feature_factors, columns)
         lines.append(f"factors = {list(config.feature_factors)}  # {comment}")
+    if grouped:
+        lines.append(f"groups = {list(grouped)}  # {GROUPS_COMMENT}")
     lines += [f"model = {model}", *train_call(config, penalties, callbacks)]
     body = "\n".join(lines)
     names = ("MLP", "LinearModel", "L1", "L2", "ElasticNet", "WeightDecay", "EarlyStopping")
@@ -133,7 +166,8 @@ def _pytorch(
         if config.weight_decay
         else f"torch.optim.Adam(model.parameters(), lr={config.lr:g})"
     )
-    terms = [f"{l1:g} * sum(w.abs().sum() for w in weights)"] if l1 else []
+    group_setup, l1_term = _l1_terms(l1, _grouped(config))
+    terms = [l1_term] if l1 else []
     terms += [f"{l2:g} * sum(w.pow(2).sum() for w in weights)"] if l2 else []
     penalty = []
     if terms:
@@ -154,6 +188,7 @@ def _pytorch(
         *[f"    {layer}," for layer in layers],
         ")",
         f"opt = {optimizer}",
+        *(group_setup if l1 else []),
         *(balanced if weighted else []),
         "best, best_state, wait = float('inf'), None, 0",
         f"for epoch in range({config.epochs}):",
@@ -240,6 +275,7 @@ def _keras(
             *(["import numpy as np"] if weights else []),
             "from keras import layers, regularizers",
             "",
+            *([KERAS_NO_GROUPS] if _grouped(config) else []),
             *weights,
             "model = keras.Sequential([",
             *layers,
