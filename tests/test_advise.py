@@ -761,6 +761,8 @@ def test_to_json_contract(interpretable_advice):
     advice, _ = interpretable_advice
     payload = advice.to_json()
     assert json.loads(json.dumps(payload, allow_nan=False)) == payload
+    # a score without an interval (one run per config) is null, never NaN
+    assert dataclasses.replace(advice, seconds=float("nan")).to_json()["seconds"] is None
     assert set(payload) == {  # docs/json-schemas.md, "advise --json"
         "schema_version",
         "task",

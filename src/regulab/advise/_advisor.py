@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from regulab._files import json_safe
 from regulab.advise._baseline import MAJORITY_NOTE, baseline_block
 from regulab.advise._choice import Choice, choose
 from regulab.advise._code import code_snippets
@@ -186,45 +187,48 @@ class Advice:
         return refit_pipeline(self.estimator(), image).fit(X, y)
 
     def to_json(self) -> dict[str, Any]:
-        """The versioned ``--json`` contract (see docs/json-schemas.md)."""
+        """The versioned ``--json`` contract (see docs/json-schemas.md): standard JSON, so
+        a score that could not be computed (one run, no interval) is ``None``, never NaN."""
         custom = is_custom(self.config.model)
         no_estimator = custom or self.config.class_weight is not None
         estimator, params = (None, None) if no_estimator else self.estimator_spec()
-        return {
-            "schema_version": ADVICE_SCHEMA_VERSION,
-            "task": self.data["task"],
-            "data": self.data,
-            "diagnostics": self.diagnostics.to_dict(),
-            "reasons": [r.to_dict() for r in self.reasons],
-            "recommendation": {
-                "config": self.recommendation,
-                "techniques": self.techniques,
-                "model": self.config.model
-                if custom
-                else ("linear" if self.config.model == "linear" else "mlp"),
-                "sizes": [] if custom else list(self.data["refit_model"]),
-                "estimator": estimator,
-                "params": params,
-                "refit_epochs": self.refit_epochs or self.config.epochs,
-                "train_command": train_command(
-                    self.config,
-                    [] if custom else list(self.data["refit_model"]),
-                    self.data,
-                    self.refit_epochs or self.config.epochs,
-                    self.cross_validated,
-                ),
-                "code": self.code,
-            },
-            "ranked": self.ranked,
-            "expected_gain": self.gain,
-            "baseline": self.baseline,
-            "metrics": self.metrics,
-            "selected_features": self.selected_features,
-            "important_features": self.important_features,
-            "evidence": self.evidence,
-            "notes": self.notes,
-            "seconds": self.seconds,
-        }
+        return json_safe(
+            {
+                "schema_version": ADVICE_SCHEMA_VERSION,
+                "task": self.data["task"],
+                "data": self.data,
+                "diagnostics": self.diagnostics.to_dict(),
+                "reasons": [r.to_dict() for r in self.reasons],
+                "recommendation": {
+                    "config": self.recommendation,
+                    "techniques": self.techniques,
+                    "model": self.config.model
+                    if custom
+                    else ("linear" if self.config.model == "linear" else "mlp"),
+                    "sizes": [] if custom else list(self.data["refit_model"]),
+                    "estimator": estimator,
+                    "params": params,
+                    "refit_epochs": self.refit_epochs or self.config.epochs,
+                    "train_command": train_command(
+                        self.config,
+                        [] if custom else list(self.data["refit_model"]),
+                        self.data,
+                        self.refit_epochs or self.config.epochs,
+                        self.cross_validated,
+                    ),
+                    "code": self.code,
+                },
+                "ranked": self.ranked,
+                "expected_gain": self.gain,
+                "baseline": self.baseline,
+                "metrics": self.metrics,
+                "selected_features": self.selected_features,
+                "important_features": self.important_features,
+                "evidence": self.evidence,
+                "notes": self.notes,
+                "seconds": self.seconds,
+            }
+        )
 
 
 def _described(config: TrainConfig) -> list[str]:
