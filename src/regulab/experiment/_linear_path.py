@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from regulab._groups import table_group_ids
 from regulab.data import Dataset
 from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment
@@ -175,13 +176,7 @@ def table_groups(bundle: DataBundle) -> list[int] | None:
     there is no table or every original column owns one encoded column."""
     if bundle.table is None:
         return None
-    owners = bundle.table.layout.groups_
-    if all(len(columns) == 1 for columns in owners.values()):
-        return None
-    ids = np.zeros(len(bundle.feature_names), dtype=np.int64)
-    for group, columns in enumerate(owners.values()):
-        ids[columns] = group
-    return ids.tolist()
+    return table_group_ids(bundle.table.layout.groups_, len(bundle.feature_names))
 
 
 def linear_regularization_path(
