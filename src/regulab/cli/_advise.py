@@ -11,6 +11,7 @@ from rich.console import Console
 from regulab.cli._common import (
     SEED,
     _data_options,
+    _load_data,
     _pop_outputs,
     _store_session,
     cli,
@@ -86,17 +87,7 @@ def _save_refit(advice: Any, data: str, options: dict[str, Any], save_path: str)
     """Refit the recommended model on every row of the advised data and save it; return the
     rows."""
     from regulab.advise._refit import save_refit
-    from regulab.data import load
 
-    dataset = advice.dataset or load(
-        data,
-        target=options["target"],
-        task=options["task"],
-        mnist_dir=options["mnist_dir"],
-        seed=options["seed"],
-        categorical=options["categorical"],
-        numeric=options["numeric"],
-        drop=options["drop"],
-    )
+    dataset = advice.dataset or _load_data(data, options, seed=options["seed"])
     save_refit(advice, dataset, save_path)
     return dataset.n_samples

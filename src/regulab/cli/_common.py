@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,19 @@ def _data_options(function: Any) -> Any:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+#: The options of :func:`_data_options` that :func:`regulab.data.load` takes by keyword.
+_DATA_KEYWORDS = ("target", "task", "mnist_dir", "categorical", "numeric", "drop")
+
+
+def _load_data(data: str, options: Mapping[str, Any], **extra: Any) -> Any:
+    """Load ``data`` with the data options among ``options`` (``--target``, ``--task``,
+    ``--mnist-dir`` and the column kinds) and ``extra`` keywords of
+    :func:`regulab.data.load` (such as ``seed``)."""
+    from regulab.data import load
+
+    return load(data, **{name: options[name] for name in _DATA_KEYWORDS}, **extra)
 
 
 @contextmanager
