@@ -5,9 +5,10 @@ trainer, float64 scores, and saving to a model file."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,6 +104,8 @@ def _constraints(task: str, mlp: bool) -> dict[str, list[Any]]:
         device=[str, Hidden(torch.device)],
         verbose=["verbose"],
     )
+    if task == "classification":
+        table["class_weight"] = [None, StrOptions({"balanced"})]
     return table
 
 
@@ -185,6 +188,8 @@ class _RegularizedEstimator(BaseEstimator):
     random_state: Any
     device: str
     verbose: int
+    #: a classifier's parameter (see :func:`with_class_weight`); a regressor weighs no classes
+    class_weight: str | None = None
 
     # fitted
     model_: MLP
@@ -375,6 +380,7 @@ class _RegularizedEstimator(BaseEstimator):
             verbose=int(self.verbose),
             feature_names=self._feature_names(),
             n_classes=len(self.classes_) if self._task == "classification" else None,
+            class_weight=self.class_weight,
         )
         self._train_state = result.state or TrainState()
         return result
@@ -543,6 +549,25 @@ class _RegularizedEstimator(BaseEstimator):
             if isinstance(clean.get(key), list):
                 clean[key] = tuple(clean[key])
         return clean
+
+
+def with_class_weight(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` (a shared ``__init__``) with a last keyword ``class_weight=None``: a
+    classifier's constructor. scikit-learn reads the parameters from the signature, so the
+    signature is the one of ``init`` plus ``class_weight``; every argument is stored."""
+    signature = inspect.signature(init)
+    added = inspect.Parameter(
+        "class_weight", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
+    )
+    signature = signature.replace(parameters=[*signature.parameters.values(), added])
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        _store_arguments(self, bound.arguments)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    return __init__
 
 
 def _store_arguments(estimator: Any, arguments: dict[str, Any]) -> None:

@@ -11,8 +11,13 @@ from sklearn.utils._param_validation import StrOptions
 
 from regulab._format import register
 from regulab.errors import InvalidParameterError
-from regulab.estimators._base import _constraints, _RegularizedEstimator, _store_arguments
-from regulab.estimators._docs import _FITTED_DOC, _PENALTY_DOC
+from regulab.estimators._base import (
+    _constraints,
+    _RegularizedEstimator,
+    _store_arguments,
+    with_class_weight,
+)
+from regulab.estimators._docs import _CLASS_WEIGHT_DOC, _FITTED_DOC, _PENALTY_DOC
 from regulab.estimators._tasks import _RegularizedClassifier, _RegularizedRegressor
 from regulab.models import MLP, LinearModel
 from regulab.solvers import exact_result, exact_strengths
@@ -27,7 +32,9 @@ _SOLVER_DOC = """\
         :func:`regulab.solvers.fit_linear` (L-BFGS, OWL-QN or scikit-learn's coordinate
         descent; stops when the largest KKT violation is at most 1e-6, ignoring ``epochs``,
         ``optimizer``, ``learning_rate``, ``batch_size``); it needs no ``input_dropout``, no
-        ``weight_decay`` and no ``early_stopping``. ``"trainer"`` trains for ``epochs`` with
+        ``weight_decay``, no ``early_stopping`` and (a classifier) no ``class_weight``: the
+        exact solvers weigh no rows, so ``"auto"`` trains a weighted classifier with the
+        trainer (``solver_`` then names the optimizer). ``"trainer"`` trains for ``epochs`` with
         ``optimizer`` like a network. ``"auto"`` is ``"exact"`` where it applies.
 """
 
@@ -85,6 +92,7 @@ class _LinearEstimator(_RegularizedEstimator):
                 ("input_dropout", float(self.input_dropout) > 0),
                 ("weight_decay", exact_strengths(self._penalties()) is None),
                 ("early_stopping", bool(self.early_stopping)),
+                ("class_weight", self.class_weight is not None),  # the solvers weigh no rows
             )
             if blocks
         ]
@@ -166,7 +174,7 @@ class RegularizedLinearClassifier(_LinearEstimator, _RegularizedClassifier):
 
     Parameters
     ----------
-{_PENALTY_DOC}{_SOLVER_DOC}
+{_PENALTY_DOC}{_CLASS_WEIGHT_DOC}{_SOLVER_DOC}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -188,6 +196,7 @@ class RegularizedLinearClassifier(_LinearEstimator, _RegularizedClassifier):
         **_constraints("classification", False),
         "solver": [StrOptions(set(SOLVER_CHOICES))],
     }
+    __init__ = with_class_weight(_LinearEstimator.__init__)
 
 
 @register

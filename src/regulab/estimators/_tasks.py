@@ -10,7 +10,7 @@ from scipy.special import expit
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 
-from regulab.errors import DataError
+from regulab.errors import DataError, InvalidParameterError
 from regulab.estimators._base import (
     _float_features,
     _json_safe,
@@ -96,6 +96,12 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
         -------
         self
         """
+        if self.class_weight is not None:
+            raise InvalidParameterError(
+                f"{type(self).__name__}.partial_fit trains on one call's rows, whose class "
+                f"counts are no balance; class_weight={self.class_weight!r} needs fit (or "
+                "class_weight=None)."
+            )
         first = not hasattr(self, "model_")
         X, y = self._check_X_y(X, y, reset=first)
         self._check_y(y)
