@@ -9,6 +9,7 @@ import inspect
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -162,6 +163,17 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     return value
+
+
+@dataclass(frozen=True)
+class FitArrays:
+    """What one ``fit`` trains on: features as float32, encoded targets, and the optional
+    validation part (both or neither)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 class _RegularizedEstimator(BaseEstimator):
@@ -342,16 +354,7 @@ class _RegularizedEstimator(BaseEstimator):
         return encoded, y
 
     # -- training ----------------------------------------------------------------------------
-    def _run(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None,
-        y_val: np.ndarray | None,
-        *,
-        epochs: int,
-        early_stopping: bool,
-    ) -> Any:
+    def _run(self, data: FitArrays, *, epochs: int, early_stopping: bool) -> Any:
         """Train ``model_`` in place with the trainer, from ``_train_state``; return the
         :class:`~regulab.training.FitResult`."""
         _, fit_seed, split_seed = self._seeds()
@@ -359,17 +362,17 @@ class _RegularizedEstimator(BaseEstimator):
         holdout = 0.0
         if early_stopping:
             callbacks.append(EarlyStopping(self.monitor, patience=int(self.patience)))
-            if X_val is None and self.monitor.startswith("val_"):
+            if data.X_val is None and self.monitor.startswith("val_"):
                 holdout = float(self.validation_fraction)
         state = self._train_state
         if state.optimizer not in (None, self.optimizer):
             state = TrainState()  # set_params changed the optimizer: fresh moments
         (result,) = train_many(
             [Member(self.model_, self._penalties(), callbacks, fit_seed, state)],
-            X,
-            y,
-            X_val,
-            y_val,
+            data.X,
+            data.y,
+            data.X_val,
+            data.y_val,
             optimizer=self.optimizer,
             lr=float(self.learning_rate),
             epochs=epochs,
@@ -385,19 +388,10 @@ class _RegularizedEstimator(BaseEstimator):
         self._train_state = result.state or TrainState()
         return result
 
-    def _train(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None,
-        y_val: np.ndarray | None,
-        n_outputs: int,
-    ) -> None:
+    def _train(self, data: FitArrays, n_outputs: int) -> None:
         """Build a fresh model and train it for ``epochs``."""
-        self._start(X.shape[1], n_outputs)
-        result = self._run(
-            X, y, X_val, y_val, epochs=int(self.epochs), early_stopping=bool(self.early_stopping)
-        )
+        self._start(data.X.shape[1], n_outputs)
+        result = self._run(data, epochs=int(self.epochs), early_stopping=bool(self.early_stopping))
         self.history_ = result.history
         self.stop_reason_ = result.stop_reason
         self.stop_message_ = result.stop_message
@@ -417,7 +411,7 @@ class _RegularizedEstimator(BaseEstimator):
 
     def _partial_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
         """One epoch over ``(X, y)``: the training step of ``fit``, continued."""
-        result = self._run(_float_features(X), y, None, None, epochs=1, early_stopping=False)
+        result = self._run(FitArrays(_float_features(X), y), epochs=1, early_stopping=False)
         self.n_iter_ = int(self.n_iter_) + 1
         self._set_model_attributes()
         self.history_.append({**result.history[0], "epoch": self.n_iter_})
@@ -434,14 +428,17 @@ class _RegularizedEstimator(BaseEstimator):
         self.n_iter_ = 0
         self._train_state = TrainState()
 
-    def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """``fit``'s validation data, checked like the training data (or none)."""
+    def _fit_arrays(self, X: np.ndarray, y: np.ndarray, X_val: Any, y_val: Any) -> FitArrays:
+        """``fit``'s checked rows ``(X, y)`` (targets encoded) with its validation data,
+        checked like the training data (or none)."""
         if X_val is None and y_val is None:
-            return None, None
+            return FitArrays(_float_features(X), y)
         if X_val is None or y_val is None:
             raise DataError("X_val and y_val go together; pass both or neither.")
         X_v = self._check_X(X_val)
-        return _float_features(X_v), self._validation_targets(y_val, X_v)
+        return FitArrays(
+            _float_features(X), y, _float_features(X_v), self._validation_targets(y_val, X_v)
+        )
 
     def _validation_targets(self, y_val: Any, X_val: np.ndarray) -> np.ndarray:
         """``y_val`` encoded as ``fit`` encodes ``y``, checked against ``X_val``'s rows."""

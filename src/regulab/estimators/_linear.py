@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import StrOptions
 from regulab._format import register
 from regulab.errors import InvalidParameterError
 from regulab.estimators._base import (
+    FitArrays,
     _constraints,
     _RegularizedEstimator,
     _store_arguments,
@@ -104,26 +105,19 @@ class _LinearEstimator(_RegularizedEstimator):
             )
         return not blockers
 
-    def _train(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None,
-        y_val: np.ndarray | None,
-        n_outputs: int,
-    ) -> None:
+    def _train(self, data: FitArrays, n_outputs: int) -> None:
         if not self._exact():
-            super()._train(X, y, X_val, y_val, n_outputs)
+            super()._train(data, n_outputs)
             self.solver_, self.converged_ = str(self.optimizer), None
             return
-        self._start(X.shape[1], n_outputs)
+        self._start(data.X.shape[1], n_outputs)
         result, fit = exact_result(
             self.model_,
             self._penalties(),
-            X,
-            y,
-            X_val,
-            y_val,
+            data.X,
+            data.y,
+            data.X_val,
+            data.y_val,
             feature_names=self._feature_names(),
             tol=EXACT_TOL,
             max_iter=EXACT_MAX_ITER,
