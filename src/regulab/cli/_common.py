@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -208,6 +208,16 @@ def _store_session(path: str | None) -> Iterator[Any]:
         raise
     finally:
         store.close()
+
+
+def _call_in_store(
+    function: Callable[..., Any], data: Any, options: dict[str, Any], quiet: bool, **fixed: Any
+) -> Any:
+    """Call ``function`` on ``data`` in the ``--store`` session (popped from ``options``),
+    with a progress bar unless ``quiet``, ``fixed`` and the command's other ``options`` as
+    keywords."""
+    with _store_session(options.pop("store")) as store:
+        return function(data, store=store, verbose=0 if quiet else 1, **fixed, **options)
 
 
 def _check_figures(figures: str | None, report_path: str | None) -> None:

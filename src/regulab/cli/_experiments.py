@@ -34,11 +34,11 @@ from rich.table import Column, Table
 
 from regulab.cli._common import (
     _DATA_KEYWORDS,
+    _call_in_store,
     _console,
     _data_options,
     _load_data,
     _pop_outputs,
-    _store_session,
     write_json,
 )
 from regulab.errors import InvalidParameterError
@@ -224,8 +224,8 @@ def _run(function: Callable[..., Any], options: dict[str, Any], quiet: bool, **f
         data = _load_data(data, options)
     for name in _DATA_KEYWORDS if loaded else ("categorical", "numeric", "drop"):
         del options[name]
-    with _store_session(options.pop("store")) as store, _warnings_as_lines():
-        return function(data, store=store, verbose=0 if quiet else 1, **fixed, **options)
+    with _warnings_as_lines():
+        return _call_in_store(function, data, options, quiet, **fixed)
 
 
 def _reused(count: int, what: str) -> str:
