@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.base import clone, is_classifier
 from sklearn.feature_selection import SelectFromModel
-from sklearn.metrics import log_loss
+from sklearn.metrics import balanced_accuracy_score, log_loss
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -48,8 +48,18 @@ def _regressors() -> list:
     return [RegularizedMLPRegressor((16,), **FAST), RegularizedLinearRegressor(**FAST)]
 
 
-# Every check passes: no check is marked expected-failed or skipped. The second set turns on
-# early stopping (carved validation), dropout, batch norm and each penalty kind.
+def _expected_failures(estimator) -> dict[str, str]:
+    """The one check a classifier fails on purpose: it sets a dict ``class_weight``."""
+    if not is_classifier(estimator):
+        return {}
+    return {
+        "check_class_weight_classifiers": "class_weight takes None or 'balanced' only; a dict "
+        "of per-class weights is refused with InvalidParameterError"
+    }
+
+
+# Every other check passes: none is skipped. The second set turns on early stopping (carved
+# validation), dropout, batch norm and each penalty kind.
 @parametrize_with_checks(
     [
         *_classifiers(),
@@ -69,7 +79,8 @@ def _regressors() -> list:
             l2=1e-3, optimizer="sgd", monitor="val_accuracy", **REGULARIZED
         ),
         RegularizedLinearRegressor(l1=1e-3, monitor="val_r2", **REGULARIZED),
-    ]
+    ],
+    expected_failed_checks=_expected_failures,
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -372,3 +383,65 @@ def test_regressor_fits_the_same_model_on_a_target_a_thousand_times_larger(regre
     assert large.sparsity_.total == small.sparsity_.total > 0.5
     np.testing.assert_allclose(large.predict(p.X_val), small.predict(p.X_val) * 1000, rtol=1e-4)
     assert large.score(p.X_val, p.y_val * 1000) == pytest.approx(small.score(p.X_val, p.y_val))
+
+
+def _imbalanced(seed: int) -> tuple[np.ndarray, ...]:
+    """Two overlapping classes, 5% of rows in the rare one: train and held-out parts."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(1200) < 0.05).astype(int)
+    X = rng.normal(size=(1200, 4)) + np.outer(y, [1.5, 1.0, 0.0, 0.0])
+    return X[:600], y[:600], X[600:], y[600:]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: RegularizedMLPClassifier((16,), **kw),
+        lambda **kw: RegularizedLinearClassifier(**kw),
+    ],
+    ids=["mlp", "linear"],
+)
+def test_balanced_class_weight_raises_balanced_accuracy_on_a_rare_class(make):
+    X, y, X_new, y_new = _imbalanced(0)
+    params = {**FAST, "epochs": 30}
+    plain = make(**params).fit(X, y)
+    balanced = make(**params, class_weight="balanced").fit(X, y)
+    plain_score = balanced_accuracy_score(y_new, plain.predict(X_new))
+    balanced_score = balanced_accuracy_score(y_new, balanced.predict(X_new))
+    assert balanced_score > plain_score + 0.1
+    assert balanced.get_params()["class_weight"] == "balanced"
+    assert clone(balanced).class_weight == "balanced"
+
+
+def test_a_weighted_linear_classifier_trains_with_the_trainer():
+    X, y, _, _ = _imbalanced(1)
+    weighted = RegularizedLinearClassifier(**FAST, l2=1e-3, class_weight="balanced").fit(X, y)
+    assert (weighted.solver_, weighted.converged_) == ("adam", None)
+    assert RegularizedLinearClassifier(**FAST, l2=1e-3).fit(X, y).converged_ is True
+    with pytest.raises(InvalidParameterError, match="without class_weight"):
+        RegularizedLinearClassifier(solver="exact", class_weight="balanced").fit(X, y)
+
+
+def test_class_weight_is_saved_and_loaded(tmp_path):
+    X, y, X_new, _ = _imbalanced(2)
+    clf = RegularizedMLPClassifier((8,), **FAST, class_weight="balanced").fit(X, y)
+    again = load(clf.save(tmp_path / "clf.safetensors"))
+    assert again.class_weight == "balanced"
+    np.testing.assert_array_equal(again.predict(X_new), clf.predict(X_new))
+
+
+def test_bad_class_weight_is_refused_clearly(classification_problem):
+    p = classification_problem
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^The 'class_weight' parameter of RegularizedLinearClassifier must be None or a "
+        r"str among \{'balanced'\}\. Got 'balance' instead\. Did you mean 'balanced'\?",
+    ):
+        RegularizedLinearClassifier(class_weight="balance").fit(p.X, p.y)
+    with pytest.raises(InvalidParameterError, match=r"class_weight.*Got \{0: 2\} instead"):
+        RegularizedMLPClassifier(class_weight={0: 2}).fit(p.X, p.y)
+    with pytest.raises(InvalidParameterError, match="partial_fit trains on one call's rows"):
+        RegularizedMLPClassifier(class_weight="balanced").partial_fit(p.X, p.y, classes=[0, 1])
+    with pytest.raises(TypeError, match="class_weight"):
+        RegularizedMLPRegressor(class_weight="balanced")
+    assert "class_weight" not in RegularizedLinearRegressor().get_params()

@@ -248,6 +248,24 @@ class TrainConfig:
             seed=self.seed,
         )
 
+    def load_data(self, **columns: Any) -> Dataset:
+        """Load :attr:`data` with this configuration's target, task, MNIST folder and seed
+        (``columns``: the column kinds of a table, see :func:`regulab.data.load`).
+
+        Examples
+        --------
+        >>> TrainConfig(data="iris").load_data().n_features
+        4
+        """
+        return load(
+            self.data,
+            target=self.target,
+            task=self.task,
+            mnist_dir=self.mnist_dir,
+            seed=self.seed,
+            **columns,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -337,13 +355,7 @@ def run(config: TrainConfig, dataset: Dataset | None = None) -> RunSummary:
     """
     started = time.perf_counter()
     if dataset is None:
-        dataset = load(
-            config.data,
-            target=config.target,
-            task=config.task,
-            mnist_dir=config.mnist_dir,
-            seed=config.seed,
-        )
+        dataset = config.load_data()
     if config.feature_groups is None:
         config = replace(config, feature_groups=table_groups(dataset))
     splits = split(dataset, val_size=config.val_size, test_size=config.test_size, seed=config.seed)

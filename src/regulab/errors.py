@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "RegulabError",
@@ -82,6 +82,25 @@ def check_range(
             f"The '{name}' parameter of {owner} must be {kind} in the range "
             f"{_interval(low, high, low_open, high_open)}. Got {value!r} instead."
             + (" Only finite values are allowed." if infinite else "")
+        )
+    return value
+
+
+def check_choice(name: str, value: str, choices: Sequence[str], *, owner: str = "regulab") -> str:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`InvalidParameterError`
+    (the template of :func:`check_range`, with the nearest choice suggested).
+
+    Examples
+    --------
+    >>> check_choice("penalty", "l3", ("l1", "l2"), owner="path")
+    Traceback (most recent call last):
+    ...
+    regulab.errors.InvalidParameterError: The 'penalty' parameter of path must be one of l1, ...
+    """
+    if value not in choices:
+        raise InvalidParameterError(
+            f"The '{name}' parameter of {owner} must be one of {', '.join(choices)}. "
+            f"Got {value!r} instead." + did_you_mean(str(value), choices)
         )
     return value
 

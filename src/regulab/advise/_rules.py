@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -38,13 +38,7 @@ class Reason:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {
-            "code": self.code,
-            "techniques": list(self.techniques),
-            "score": self.score,
-            "sentence": self.sentence,
-            "avoid": list(self.avoid),
-        }
+        return {**asdict(self), "techniques": list(self.techniques), "avoid": list(self.avoid)}
 
 
 def reasons_from(

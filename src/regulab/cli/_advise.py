@@ -10,9 +10,10 @@ from rich.console import Console
 
 from regulab.cli._common import (
     SEED,
+    _call_in_store,
     _data_options,
+    _load_data,
     _pop_outputs,
-    _store_session,
     cli,
     write_json,
 )
@@ -61,15 +62,8 @@ def advise_command(**options: Any) -> None:
     report_path, figures, json_path, save_path, quiet = _pop_outputs(options)
     parse_budget(options["budget"])
     important = [f.strip() for f in options.pop("important_features").split(",") if f.strip()]
-    with _store_session(options.pop("store")) as store:
-        data = options.pop("data")
-        advice = advise(
-            data,
-            important_features=important,
-            store=store,
-            verbose=0 if quiet else 1,
-            **options,
-        )
+    data = options.pop("data")
+    advice = _call_in_store(advise, data, options, quiet, important_features=important)
     if json_path:
         write_json(json_path, advice.to_json())
     if report_path:
@@ -86,17 +80,7 @@ def _save_refit(advice: Any, data: str, options: dict[str, Any], save_path: str)
     """Refit the recommended model on every row of the advised data and save it; return the
     rows."""
     from regulab.advise._refit import save_refit
-    from regulab.data import load
 
-    dataset = advice.dataset or load(
-        data,
-        target=options["target"],
-        task=options["task"],
-        mnist_dir=options["mnist_dir"],
-        seed=options["seed"],
-        categorical=options["categorical"],
-        numeric=options["numeric"],
-        drop=options["drop"],
-    )
+    dataset = advice.dataset or _load_data(data, options, seed=options["seed"])
     save_refit(advice, dataset, save_path)
     return dataset.n_samples

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -170,6 +170,19 @@ def _data_options(function: Any) -> Any:
     return function
 
 
+#: The options of :func:`_data_options` that :func:`regulab.data.load` takes by keyword.
+_DATA_KEYWORDS = ("target", "task", "mnist_dir", "categorical", "numeric", "drop")
+
+
+def _load_data(data: str, options: Mapping[str, Any], **extra: Any) -> Any:
+    """Load ``data`` with the data options among ``options`` (``--target``, ``--task``,
+    ``--mnist-dir`` and the column kinds) and ``extra`` keywords of
+    :func:`regulab.data.load` (such as ``seed``)."""
+    from regulab.data import load
+
+    return load(data, **{name: options[name] for name in _DATA_KEYWORDS}, **extra)
+
+
 @contextmanager
 def _store_session(path: str | None) -> Iterator[Any]:
     """Check the store path before any training, open the store, and close it at the end.
@@ -195,6 +208,16 @@ def _store_session(path: str | None) -> Iterator[Any]:
         raise
     finally:
         store.close()
+
+
+def _call_in_store(
+    function: Callable[..., Any], data: Any, options: dict[str, Any], quiet: bool, **fixed: Any
+) -> Any:
+    """Call ``function`` on ``data`` in the ``--store`` session (popped from ``options``),
+    with a progress bar unless ``quiet``, ``fixed`` and the command's other ``options`` as
+    keywords."""
+    with _store_session(options.pop("store")) as store:
+        return function(data, store=store, verbose=0 if quiet else 1, **fixed, **options)
 
 
 def _check_figures(figures: str | None, report_path: str | None) -> None:

@@ -10,10 +10,10 @@ import click
 from regulab._terminal import comparison_table
 from regulab.cli._common import (
     EPOCHS,
+    _call_in_store,
     _console,
     _data_options,
     _pop_outputs,
-    _store_session,
     cli,
     write_json,
 )
@@ -56,15 +56,9 @@ def compare_command(**options: Any) -> None:
     techniques = options.pop("techniques")
     if techniques is None:
         techniques = DEFAULT_TECHNIQUES
-    with _store_session(options.pop("store")) as store:
-        result = compare(
-            options.pop("data"),
-            techniques,
-            store=store,
-            jobs=jobs,
-            verbose=0 if quiet else 1,
-            **options,
-        )
+    result = _call_in_store(
+        compare, options.pop("data"), options, quiet, techniques=techniques, jobs=jobs
+    )
     if json_path:
         write_json(json_path, result.to_json())
     if report_path:

@@ -13,6 +13,7 @@ from regulab.cli._common import (
     _console,
     _data_options,
     _file_input,
+    _load_data,
     cli,
     write_json,
 )
@@ -45,20 +46,10 @@ def diagnose_command(
     json_path: str | None,
 ) -> None:
     """Diagnose a data set: size, irrelevant and correlated features, noise, balance."""
-    from regulab.data import load
     from regulab.diagnose import diagnose_data
 
     _check_outputs({"--json": json_path}, {"--data": _file_input(data)})
-    dataset = load(
-        data,
-        target=target,
-        task=task,
-        mnist_dir=mnist_dir,
-        seed=seed,
-        categorical=categorical,
-        numeric=numeric,
-        drop=drop,
-    )
+    dataset = _load_data(data, locals(), seed=seed)
     findings = diagnose_data(dataset, model=model, seed=seed)
     if json_path:
         write_json(

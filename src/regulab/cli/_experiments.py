@@ -33,13 +33,12 @@ import click
 from rich.table import Column, Table
 
 from regulab.cli._common import (
-    _check_figures,
-    _check_outputs,
+    _DATA_KEYWORDS,
+    _call_in_store,
     _console,
     _data_options,
-    _file_input,
-    _store_input,
-    _store_session,
+    _load_data,
+    _pop_outputs,
     write_json,
 )
 from regulab.errors import InvalidParameterError
@@ -206,21 +205,6 @@ def _only_with(option: str, condition: str, got: str) -> InvalidParameterError:
     )
 
 
-def _outputs(options: dict[str, Any]) -> tuple[str | None, str | None, str | None, bool]:
-    """Pop ``--report``, ``--figures``, ``--json`` and ``--quiet``; check them before any work.
-
-    No output may replace the data file or the store.
-    """
-    report_path, json_path = options.pop("report_path"), options.pop("json_path")
-    figures = options.pop("figures", None)
-    _check_figures(figures, report_path)
-    _check_outputs(
-        {"--report": report_path, "--json": json_path},
-        {"--data": _file_input(options["data"]), "--store": _store_input(options.get("store"))},
-    )
-    return report_path, figures, json_path, options.pop("quiet")
-
-
 @contextmanager
 def _warnings_as_lines() -> Iterator[None]:
     """Show the experiment's warnings as one ``regulab: warning:`` line each."""
@@ -235,19 +219,13 @@ def _run(function: Callable[..., Any], options: dict[str, Any], quiet: bool, **f
     """Call the experiment ``function`` on ``--data`` in the ``--store`` session, warnings as
     lines, with ``fixed`` and the command's other ``options`` as keywords."""
     data = options.pop("data")
-    columns = {name: options.pop(name) for name in ("categorical", "numeric", "drop")}
-    if any(columns.values()):  # a table with the user's column kinds, loaded here
-        from regulab.data import load
-
-        data = load(
-            data,
-            target=options.pop("target"),
-            task=options.pop("task"),
-            mnist_dir=options.pop("mnist_dir"),
-            **columns,
-        )
-    with _store_session(options.pop("store")) as store, _warnings_as_lines():
-        return function(data, store=store, verbose=0 if quiet else 1, **fixed, **options)
+    loaded = any(options[name] for name in ("categorical", "numeric", "drop"))
+    if loaded:  # a table with the user's column kinds, loaded here
+        data = _load_data(data, options)
+    for name in _DATA_KEYWORDS if loaded else ("categorical", "numeric", "drop"):
+        del options[name]
+    with _warnings_as_lines():
+        return _call_in_store(function, data, options, quiet, **fixed)
 
 
 def _reused(count: int, what: str) -> str:
@@ -500,7 +478,7 @@ def path_command(**options: Any) -> None:
     """
     from regulab.experiment import regularization_path
 
-    report_path, figures, json_path, quiet = _outputs(options)
+    report_path, figures, json_path, _, quiet = _pop_outputs(options)
     if options["l1_ratio"] is None:
         options["l1_ratio"] = 0.5
     elif options["penalty"] != "elastic_net":
@@ -595,7 +573,7 @@ def curve_command(**options: Any) -> None:
     """Sweep the dropout rate or early stopping's patience and pick a value (one-SE rule)."""
     from regulab.experiment import dropout_curve, patience_curve
 
-    report_path, figures, json_path, quiet = _outputs(options)
+    report_path, figures, json_path, _, quiet = _pop_outputs(options)
     kind, values, monitor = options.pop("kind"), options.pop("values"), options.pop("monitor")
     if kind is None:  # checked here: click's own message spans several lines
         raise InvalidParameterError(
@@ -659,7 +637,7 @@ def tune_command(**options: Any) -> None:
     """Search regularization settings with Optuna (TPE sampler, median pruning)."""
     from regulab.experiment import tune
 
-    report_path, _, json_path, quiet = _outputs(options)
+    report_path, _, json_path, _, quiet = _pop_outputs(options)
     if options["n_trials"] is None and options["timeout"] is None:
         options["n_trials"] = 20
     if not options["pruning"]:

@@ -96,18 +96,8 @@ def train_command(**options: Any) -> None:
         options["early_stopping"] = parse_early_stopping(options["early_stopping"])
     columns = {name: options.pop(name) for name in ("categorical", "numeric", "drop")}
     config = TrainConfig(**options, verbose=0 if quiet else 1)
-    dataset = None
-    if any(columns.values()):  # a table with the user's column kinds
-        from regulab.data import load
-
-        dataset = load(
-            config.data,
-            target=config.target,
-            task=config.task,
-            mnist_dir=config.mnist_dir,
-            seed=config.seed,
-            **columns,
-        )
+    # a table with the user's column kinds is loaded here, other data by run()
+    dataset = config.load_data(**columns) if any(columns.values()) else None
     summary = run(config, dataset)
     if json_path:
         write_json(json_path, summary.to_json())

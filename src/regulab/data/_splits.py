@@ -13,6 +13,22 @@ from regulab.data._dataset import Dataset, _rows
 from regulab.errors import DataError, InvalidParameterError, check_range
 from regulab.tables import TablePreprocessor
 
+#: The six arrays of a :class:`Splits` (and of an experiment's data bundle), in order.
+SPLIT_ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+
+def split_arrays(parts: object) -> dict[str, np.ndarray]:
+    """The six :data:`SPLIT_ARRAYS` of ``parts`` (a :class:`Splits` or anything with those
+    attributes) by name, in order.
+
+    Examples
+    --------
+    >>> from regulab.data import load
+    >>> list(split_arrays(split(load("iris"), seed=0)))[:2]
+    ['X_train', 'y_train']
+    """
+    return {name: getattr(parts, name) for name in SPLIT_ARRAYS}
+
 
 @dataclass(eq=False)
 class Splits:
@@ -55,7 +71,7 @@ class Splits:
         True
         """
         digest = hashlib.sha256()
-        for array in (self.X_train, self.y_train, self.X_val, self.y_val, self.X_test, self.y_test):
+        for array in split_arrays(self).values():
             digest.update(f"{array.dtype.str}{array.shape}".encode())
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()

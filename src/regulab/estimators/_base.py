@@ -5,9 +5,11 @@ trainer, float64 scores, and saving to a model file."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -104,6 +106,8 @@ def _constraints(task: str, mlp: bool) -> dict[str, list[Any]]:
         device=[str, Hidden(torch.device)],
         verbose=["verbose"],
     )
+    if task == "classification":
+        table["class_weight"] = [None, StrOptions({"balanced"})]
     return table
 
 
@@ -162,6 +166,17 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class FitArrays:
+    """What one ``fit`` trains on: features as float32, encoded targets, and the optional
+    validation part (both or neither)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+
 class _RegularizedEstimator(BaseEstimator):
     """Parameters, model building, training and saving shared by the four estimators."""
 
@@ -186,6 +201,8 @@ class _RegularizedEstimator(BaseEstimator):
     random_state: Any
     device: str
     verbose: int
+    #: a classifier's parameter (see :func:`with_class_weight`); a regressor weighs no classes
+    class_weight: str | None = None
 
     # fitted
     model_: MLP
@@ -343,16 +360,7 @@ class _RegularizedEstimator(BaseEstimator):
         return encoded, y
 
     # -- training ----------------------------------------------------------------------------
-    def _run(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None,
-        y_val: np.ndarray | None,
-        *,
-        epochs: int,
-        early_stopping: bool,
-    ) -> Any:
+    def _run(self, data: FitArrays, *, epochs: int, early_stopping: bool) -> Any:
         """Train ``model_`` in place with the trainer, from ``_train_state``; return the
         :class:`~regulab.training.FitResult`."""
         _, fit_seed, split_seed = self._seeds()
@@ -360,17 +368,17 @@ class _RegularizedEstimator(BaseEstimator):
         holdout = 0.0
         if early_stopping:
             callbacks.append(EarlyStopping(self.monitor, patience=int(self.patience)))
-            if X_val is None and self.monitor.startswith("val_"):
+            if data.X_val is None and self.monitor.startswith("val_"):
                 holdout = float(self.validation_fraction)
         state = self._train_state
         if state.optimizer not in (None, self.optimizer):
             state = TrainState()  # set_params changed the optimizer: fresh moments
         (result,) = train_many(
             [Member(self.model_, self._penalties(), callbacks, fit_seed, state)],
-            X,
-            y,
-            X_val,
-            y_val,
+            data.X,
+            data.y,
+            data.X_val,
+            data.y_val,
             optimizer=self.optimizer,
             lr=float(self.learning_rate),
             epochs=epochs,
@@ -381,23 +389,15 @@ class _RegularizedEstimator(BaseEstimator):
             verbose=int(self.verbose),
             feature_names=self._feature_names(),
             n_classes=len(self.classes_) if self._task == "classification" else None,
+            class_weight=self.class_weight,
         )
         self._train_state = result.state or TrainState()
         return result
 
-    def _train(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None,
-        y_val: np.ndarray | None,
-        n_outputs: int,
-    ) -> None:
+    def _train(self, data: FitArrays, n_outputs: int) -> None:
         """Build a fresh model and train it for ``epochs``."""
-        self._start(X.shape[1], n_outputs)
-        result = self._run(
-            X, y, X_val, y_val, epochs=int(self.epochs), early_stopping=bool(self.early_stopping)
-        )
+        self._start(data.X.shape[1], n_outputs)
+        result = self._run(data, epochs=int(self.epochs), early_stopping=bool(self.early_stopping))
         self.history_ = result.history
         self.stop_reason_ = result.stop_reason
         self.stop_message_ = result.stop_message
@@ -419,7 +419,7 @@ class _RegularizedEstimator(BaseEstimator):
 
     def _partial_epoch(self, X: np.ndarray, y: np.ndarray) -> None:
         """One epoch over ``(X, y)``: the training step of ``fit``, continued."""
-        result = self._run(_float_features(X), y, None, None, epochs=1, early_stopping=False)
+        result = self._run(FitArrays(_float_features(X), y), epochs=1, early_stopping=False)
         self.n_iter_ = int(self.n_iter_) + 1
         self._set_model_attributes()
         self.history_.append({**result.history[0], "epoch": self.n_iter_})
@@ -436,14 +436,17 @@ class _RegularizedEstimator(BaseEstimator):
         self.n_iter_ = 0
         self._train_state = TrainState()
 
-    def _validation(self, X_val: Any, y_val: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """``fit``'s validation data, checked like the training data (or none)."""
+    def _fit_arrays(self, X: np.ndarray, y: np.ndarray, X_val: Any, y_val: Any) -> FitArrays:
+        """``fit``'s checked rows ``(X, y)`` (targets encoded) with its validation data,
+        checked like the training data (or none)."""
         if X_val is None and y_val is None:
-            return None, None
+            return FitArrays(_float_features(X), y)
         if X_val is None or y_val is None:
             raise DataError("X_val and y_val go together; pass both or neither.")
         X_v = self._check_X(X_val)
-        return _float_features(X_v), self._validation_targets(y_val, X_v)
+        return FitArrays(
+            _float_features(X), y, _float_features(X_v), self._validation_targets(y_val, X_v)
+        )
 
     def _validation_targets(self, y_val: Any, X_val: np.ndarray) -> np.ndarray:
         """``y_val`` encoded as ``fit`` encodes ``y``, checked against ``X_val``'s rows."""
@@ -551,6 +554,25 @@ class _RegularizedEstimator(BaseEstimator):
             if isinstance(clean.get(key), list):
                 clean[key] = tuple(clean[key])
         return clean
+
+
+def with_class_weight(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` (a shared ``__init__``) with a last keyword ``class_weight=None``: a
+    classifier's constructor. scikit-learn reads the parameters from the signature, so the
+    signature is the one of ``init`` plus ``class_weight``; every argument is stored."""
+    signature = inspect.signature(init)
+    added = inspect.Parameter(
+        "class_weight", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
+    )
+    signature = signature.replace(parameters=[*signature.parameters.values(), added])
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        _store_arguments(self, bound.arguments)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    return __init__
 
 
 def _store_arguments(estimator: Any, arguments: dict[str, Any]) -> None:

@@ -41,6 +41,14 @@ _PENALTY_DOC = """\
         1 shows a progress bar.
 """
 
+_CLASS_WEIGHT_DOC = """\
+    class_weight : {None, "balanced"}, default=None
+        ``"balanced"`` weighs each class's training loss by ``n_samples / (n_classes *
+        count)`` (scikit-learn's ``compute_class_weight``, counted on the training rows
+        after any ``validation_fraction`` hold-out), so a rare class counts as much as a
+        common one. ``partial_fit`` refuses it (one call's rows are no class balance).
+"""
+
 
 _FITTED_DOC = """\
     n_features_in_ : int

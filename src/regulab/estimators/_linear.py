@@ -11,8 +11,14 @@ from sklearn.utils._param_validation import StrOptions
 
 from regulab._format import register
 from regulab.errors import InvalidParameterError
-from regulab.estimators._base import _constraints, _RegularizedEstimator, _store_arguments
-from regulab.estimators._docs import _FITTED_DOC, _PENALTY_DOC
+from regulab.estimators._base import (
+    FitArrays,
+    _constraints,
+    _RegularizedEstimator,
+    _store_arguments,
+    with_class_weight,
+)
+from regulab.estimators._docs import _CLASS_WEIGHT_DOC, _FITTED_DOC, _PENALTY_DOC
 from regulab.estimators._tasks import _RegularizedClassifier, _RegularizedRegressor
 from regulab.models import MLP, LinearModel
 from regulab.solvers import exact_result, exact_strengths
@@ -27,7 +33,9 @@ _SOLVER_DOC = """\
         :func:`regulab.solvers.fit_linear` (L-BFGS, OWL-QN or scikit-learn's coordinate
         descent; stops when the largest KKT violation is at most 1e-6, ignoring ``epochs``,
         ``optimizer``, ``learning_rate``, ``batch_size``); it needs no ``input_dropout``, no
-        ``weight_decay`` and no ``early_stopping``. ``"trainer"`` trains for ``epochs`` with
+        ``weight_decay``, no ``early_stopping`` and (a classifier) no ``class_weight``: the
+        exact solvers weigh no rows, so ``"auto"`` trains a weighted classifier with the
+        trainer (``solver_`` then names the optimizer). ``"trainer"`` trains for ``epochs`` with
         ``optimizer`` like a network. ``"auto"`` is ``"exact"`` where it applies.
 """
 
@@ -85,6 +93,7 @@ class _LinearEstimator(_RegularizedEstimator):
                 ("input_dropout", float(self.input_dropout) > 0),
                 ("weight_decay", exact_strengths(self._penalties()) is None),
                 ("early_stopping", bool(self.early_stopping)),
+                ("class_weight", self.class_weight is not None),  # the solvers weigh no rows
             )
             if blocks
         ]
@@ -96,26 +105,19 @@ class _LinearEstimator(_RegularizedEstimator):
             )
         return not blockers
 
-    def _train(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        X_val: np.ndarray | None,
-        y_val: np.ndarray | None,
-        n_outputs: int,
-    ) -> None:
+    def _train(self, data: FitArrays, n_outputs: int) -> None:
         if not self._exact():
-            super()._train(X, y, X_val, y_val, n_outputs)
+            super()._train(data, n_outputs)
             self.solver_, self.converged_ = str(self.optimizer), None
             return
-        self._start(X.shape[1], n_outputs)
+        self._start(data.X.shape[1], n_outputs)
         result, fit = exact_result(
             self.model_,
             self._penalties(),
-            X,
-            y,
-            X_val,
-            y_val,
+            data.X,
+            data.y,
+            data.X_val,
+            data.y_val,
             feature_names=self._feature_names(),
             tol=EXACT_TOL,
             max_iter=EXACT_MAX_ITER,
@@ -166,7 +168,7 @@ class RegularizedLinearClassifier(_LinearEstimator, _RegularizedClassifier):
 
     Parameters
     ----------
-{_PENALTY_DOC}{_SOLVER_DOC}
+{_PENALTY_DOC}{_CLASS_WEIGHT_DOC}{_SOLVER_DOC}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -188,6 +190,7 @@ class RegularizedLinearClassifier(_LinearEstimator, _RegularizedClassifier):
         **_constraints("classification", False),
         "solver": [StrOptions(set(SOLVER_CHOICES))],
     }
+    __init__ = with_class_weight(_LinearEstimator.__init__)
 
 
 @register

@@ -11,8 +11,14 @@ import torch
 
 from regulab._format import register
 from regulab.errors import InvalidParameterError
-from regulab.estimators._base import _constraints, _is_rate, _RegularizedEstimator, _store_arguments
-from regulab.estimators._docs import _FITTED_DOC, _PENALTY_DOC
+from regulab.estimators._base import (
+    _constraints,
+    _is_rate,
+    _RegularizedEstimator,
+    _store_arguments,
+    with_class_weight,
+)
+from regulab.estimators._docs import _CLASS_WEIGHT_DOC, _FITTED_DOC, _PENALTY_DOC
 from regulab.estimators._tasks import _RegularizedClassifier, _RegularizedRegressor
 from regulab.models import MLP
 
@@ -120,7 +126,7 @@ class RegularizedMLPClassifier(_MLPEstimator, _RegularizedClassifier):
 
     Parameters
     ----------
-{_MLP_DOC}{_PENALTY_DOC}
+{_MLP_DOC}{_PENALTY_DOC}{_CLASS_WEIGHT_DOC}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -138,6 +144,7 @@ class RegularizedMLPClassifier(_MLPEstimator, _RegularizedClassifier):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", True)
+    __init__ = with_class_weight(_MLPEstimator.__init__)
 
 
 @register

@@ -10,9 +10,8 @@ from scipy.special import expit
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils.multiclass import check_classification_targets
 
-from regulab.errors import DataError
+from regulab.errors import DataError, InvalidParameterError
 from regulab.estimators._base import (
-    _float_features,
     _json_safe,
     _RegularizedEstimator,
     _scores64,
@@ -71,8 +70,7 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class "
                 f"({self.classes_[0]!r})."
             )
-        val_X, val_y = self._validation(X_val, y_val)
-        self._train(_float_features(X), codes, val_X, val_y, self._n_outputs())
+        self._train(self._fit_arrays(X, codes, X_val, y_val), self._n_outputs())
         return self
 
     def _validation_targets(self, y_val: Any, X_val: np.ndarray) -> np.ndarray:
@@ -96,6 +94,12 @@ class _RegularizedClassifier(ClassifierMixin, _RegularizedEstimator):
         -------
         self
         """
+        if self.class_weight is not None:
+            raise InvalidParameterError(
+                f"{type(self).__name__}.partial_fit trains on one call's rows, whose class "
+                f"counts are no balance; class_weight={self.class_weight!r} needs fit (or "
+                "class_weight=None)."
+            )
         first = not hasattr(self, "model_")
         X, y = self._check_X_y(X, y, reset=first)
         self._check_y(y)
@@ -222,8 +226,7 @@ class _RegularizedRegressor(RegressorMixin, _RegularizedEstimator):
         X, y = self._check_X_y(X, y, reset=True, multi_output=True, y_numeric=True)
         self._y_2d = y.ndim == 2
         self.n_outputs_ = y.shape[1] if y.ndim == 2 else 1
-        val_X, val_y = self._validation(X_val, y_val)
-        self._train(_float_features(X), self._targets(y), val_X, val_y, self.n_outputs_)
+        self._train(self._fit_arrays(X, self._targets(y), X_val, y_val), self.n_outputs_)
         return self
 
     def _n_outputs(self) -> int:

@@ -35,7 +35,7 @@ import torch
 
 from regulab._groups import table_group_ids
 from regulab.data import Dataset
-from regulab.errors import InvalidParameterError, check_range, did_you_mean
+from regulab.errors import InvalidParameterError, check_choice, check_range
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment
 from regulab.experiment._paths import _path_spec
 from regulab.experiment._runner import DataBundle
@@ -232,11 +232,7 @@ def linear_regularization_path(
     """
     owner = "linear_regularization_path"
     penalties = ("l1", "l2", "elastic_net")
-    if penalty not in penalties:
-        raise InvalidParameterError(
-            f"The 'penalty' parameter of {owner} must be one of {', '.join(penalties)}. "
-            f"Got {penalty!r} instead." + did_you_mean(str(penalty), penalties)
-        )
+    check_choice("penalty", penalty, penalties, owner=owner)
     check_range("n_steps", n_steps, low=2, integer=True, owner=owner)
     check_range("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True, owner=owner)
     check_range("l1_ratio", l1_ratio, low=0.0, high=1.0, low_open=True, owner=owner)

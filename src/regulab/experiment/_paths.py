@@ -30,7 +30,7 @@ from typing import Any
 from regulab.config import TrainConfig
 from regulab.custom import refuse_custom
 from regulab.data import Dataset
-from regulab.errors import InvalidParameterError, check_range, did_you_mean
+from regulab.errors import check_choice, check_range
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment
 from regulab.experiment._grid import (
     L2_STRENGTH_MAX,
@@ -311,11 +311,7 @@ def regularization_path(
     True
     """
     owner = "regularization_path"
-    if penalty not in PATH_PENALTIES:
-        raise InvalidParameterError(
-            f"The 'penalty' parameter of {owner} must be one of {', '.join(PATH_PENALTIES)}. "
-            f"Got {penalty!r} instead." + did_you_mean(str(penalty), PATH_PENALTIES)
-        )
+    check_choice("penalty", penalty, PATH_PENALTIES, owner=owner)
     check_range("n_strengths", n_strengths, low=2, integer=True, owner=owner)
     check_range("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True, owner=owner)
     check_range("l1_ratio", l1_ratio, low=0.0, high=1.0, low_open=True, owner=owner)

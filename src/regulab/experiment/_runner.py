@@ -27,6 +27,7 @@ from torch import nn
 from regulab.config import TrainConfig
 from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
+from regulab.data._splits import split_arrays
 from regulab.experiment._records import RunRecord, run_key, weight_summary
 from regulab.solvers import exact_result, solvable
 from regulab.tables import TablePreprocessor
@@ -128,17 +129,12 @@ class DataBundle:
     ) -> DataBundle:
         """Bundle a :class:`~regulab.data.Splits` (``table``: see :class:`TableFolds`)."""
         return cls(
-            splits.X_train,
-            splits.y_train,
-            splits.X_val,
-            splits.y_val,
-            splits.X_test,
-            splits.y_test,
-            task,
-            n_outputs,
-            tuple(feature_names),
-            splits.fingerprint(),
-            table,
+            **split_arrays(splits),
+            task=task,
+            n_outputs=n_outputs,
+            feature_names=tuple(feature_names),
+            fingerprint=splits.fingerprint(),
+            table=table,
         )
 
     @property
@@ -516,17 +512,12 @@ def _run_in_worker(task: Sequence[RunSpec], library_version: str) -> list[RunRec
 
 def _save_bundle(data: DataBundle, folder: str) -> str:
     path = os.path.join(folder, "data.npz")
-    np.savez(
-        path,
-        X_train=data.X_train,
-        y_train=data.y_train,
-        X_val=data.X_val,
-        y_val=data.y_val,
-        X_test=data.X_test,
-        y_test=data.y_test,
-        meta=np.array([data.task, str(data.n_outputs), data.fingerprint]),
-        feature_names=np.array(data.feature_names),
-    )
+    arrays: dict[str, Any] = {
+        **split_arrays(data),
+        "meta": np.array([data.task, str(data.n_outputs), data.fingerprint]),
+        "feature_names": np.array(data.feature_names),
+    }
+    np.savez(path, **arrays)
     return path
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import inspect
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from markupsafe import Markup
 
@@ -115,36 +114,55 @@ def _page_sections(
     return lead + base + extra
 
 
+class ReportOptions(TypedDict, total=False):
+    """What the page shows beside the records: the keywords of :func:`render_report` and
+    :func:`write_report` (documented there), each optional."""
+
+    title: str
+    image_shape: tuple[int, int] | None
+    table: Sequence[Mapping[str, Any]] | None
+    path_summaries: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+    diagnostics_html: str | Section | None
+    extra_sections: Sequence[Section] | None
+    lead_sections: Sequence[Section] | None
+    summary_html: str | None
+    dataset: str | None
+    generated: datetime | None
+
+
 def _render(
-    records: Sequence[RunRecord],
-    *,
-    title: str,
-    image_shape: tuple[int, int] | None,
-    table: Sequence[Mapping[str, Any]] | None,
-    path_summaries: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None,
-    diagnostics_html: str | Section | None,
-    extra_sections: Sequence[Section] | None,
-    lead_sections: Sequence[Section] | None,
-    summary_html: str | None,
-    dataset: str | None,
-    generated: datetime | None,
+    records: Sequence[RunRecord], options: ReportOptions
 ) -> tuple[str, list[FigureImage], ReportData, list[Section]]:
+    unknown = sorted(set(options) - set(ReportOptions.__annotations__))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(map(repr, unknown))}")
     data = build_report_data(
-        records, image_shape=image_shape, table=table, path_summaries=path_summaries
+        records,
+        image_shape=options.get("image_shape"),
+        table=options.get("table"),
+        path_summaries=options.get("path_summaries"),
     )
+    dataset = options.get("dataset")
     if dataset is not None:
         data.dataset = dataset
     images = render_figures(data)
-    sections = _page_sections(data, images, diagnostics_html, lead_sections, extra_sections)
+    sections = _page_sections(
+        data,
+        images,
+        options.get("diagnostics_html"),
+        options.get("lead_sections"),
+        options.get("extra_sections"),
+    )
+    summary_html = options.get("summary_html")
     page = render(
         "page.html.j2",
         csp=_CSP,
         script=Markup(_SCRIPT),
         version=__version__,
-        title=title,
+        title=options.get("title", "Regularization report"),
         n_images=len(images),
         dataset=data.dataset,
-        generated=(generated or datetime.now()).strftime("%Y-%m-%d %H:%M"),
+        generated=(options.get("generated") or datetime.now()).strftime("%Y-%m-%d %H:%M"),
         n_configs=len(data.configs),
         n_seeds=len(data.seeds),
         n_runs=data.n_runs,
@@ -154,30 +172,10 @@ def _render(
     return f"{page}\n", images, data, sections
 
 
-_RENDER_PARAMETERS = tuple(inspect.signature(_render).parameters)
-
-
-def _render_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The arguments of :func:`_render` among ``arguments`` (``locals()`` of
-    :func:`render_report` or :func:`write_report`, which take them under the same names)."""
-    return {name: arguments[name] for name in _RENDER_PARAMETERS}
-
-
 def render_report(
-    records: Sequence[RunRecord],
-    *,
-    title: str = "Regularization report",
-    image_shape: tuple[int, int] | None = None,
-    table: Sequence[Mapping[str, Any]] | None = None,
-    path_summaries: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-    diagnostics_html: str | Section | None = None,
-    extra_sections: Sequence[Section] | None = None,
-    lead_sections: Sequence[Section] | None = None,
-    summary_html: str | None = None,
-    dataset: str | None = None,
-    generated: datetime | None = None,
+    records: Sequence[RunRecord], **options: Unpack[ReportOptions]
 ) -> tuple[str, list[FigureImage], ReportData]:
-    """Build the report page in memory; see :func:`write_report` for the parameters.
+    """Build the report page in memory; see :func:`write_report` for the keywords.
 
     Returns
     -------
@@ -185,7 +183,7 @@ def render_report(
     figures : list of FigureImage
     data : ReportData
     """
-    page, images, data, _ = _render(**_render_arguments(locals()))
+    page, images, data, _ = _render(records, options)
     return page, images, data
 
 
@@ -193,17 +191,8 @@ def write_report(
     records: Sequence[RunRecord],
     path: str | os.PathLike[str],
     *,
-    title: str = "Regularization report",
     figures_dir: str | os.PathLike[str] | None = None,
-    image_shape: tuple[int, int] | None = None,
-    table: Sequence[Mapping[str, Any]] | None = None,
-    path_summaries: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-    diagnostics_html: str | Section | None = None,
-    extra_sections: Sequence[Section] | None = None,
-    lead_sections: Sequence[Section] | None = None,
-    summary_html: str | None = None,
-    dataset: str | None = None,
-    generated: datetime | None = None,
+    **options: Unpack[ReportOptions],
 ) -> ReportInfo:
     """Write one self-contained HTML report (and optionally the PNG figures).
 
@@ -254,7 +243,7 @@ def write_report(
     >>> info.sections[:2]
     ['comparison', 'learning-curves']
     """
-    page, images, data, sections = _render(**_render_arguments(locals()))
+    page, images, data, sections = _render(records, options)
     target = Path(path)
     content = page.encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
