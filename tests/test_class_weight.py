@@ -244,7 +244,7 @@ def test_a_class_weighted_config_trains_through_the_runner_and_refit_surfaces():
     assert "class_weight=class_weight" in snippets["keras"]
 
 
-def test_class_weighted_advice_refits_with_the_trainer_not_an_estimator(monkeypatch, tmp_path):
+def test_class_weighted_advice_names_a_weighted_estimator(monkeypatch, tmp_path):
     searching = importlib.import_module("regulab.advise._search")
     monkeypatch.setattr(searching, "_estimate_epoch_seconds", lambda bundle, specs: 1e-3)
     monkeypatch.setattr(searching, "_MAX_EPOCHS_SMALL", 3)
@@ -255,9 +255,9 @@ def test_class_weighted_advice_refits_with_the_trainer_not_an_estimator(monkeypa
     advice = advise(data, model="6-8-2", budget="1h", seeds=2, verbose=0)
     assert any("balanced" in row["config"] for row in advice.evidence)
     weighted = replace(advice, config=replace(advice.config, class_weight="balanced"))
-    with pytest.raises(InvalidParameterError, match="class_weight='balanced'"):
-        weighted.estimator()
+    assert weighted.estimator().class_weight == "balanced"
     recommendation = weighted.to_json()["recommendation"]
-    assert recommendation["estimator"] is None and recommendation["params"] is None
+    assert recommendation["params"]["class_weight"] == "balanced"
+    assert recommendation["estimator"].endswith("Classifier")
     assert "--class-weight balanced" in recommendation["train_command"]
     assert save_refit(weighted, data, tmp_path / "model").exists()

@@ -155,12 +155,6 @@ class Advice:
                 "scikit-learn estimators cannot build; train it with regulab.train (or "
                 "`regulab train --model ...`, the recommendation's train_command)."
             )
-        if self.config.class_weight:
-            raise InvalidParameterError(
-                f"The advice weighs classes (class_weight={self.config.class_weight!r}), "
-                "which Regulab's scikit-learn estimators do not take; train it with "
-                "regulab.train(..., class_weight=...) or the recommendation's train_command."
-            )
         return estimator_spec(
             self.config,
             list(self.data["refit_model"]),
@@ -190,8 +184,7 @@ class Advice:
         """The versioned ``--json`` contract (see docs/json-schemas.md): standard JSON, so
         a score that could not be computed (one run, no interval) is ``None``, never NaN."""
         custom = is_custom(self.config.model)
-        no_estimator = custom or self.config.class_weight is not None
-        estimator, params = (None, None) if no_estimator else self.estimator_spec()
+        estimator, params = (None, None) if custom else self.estimator_spec()
         return json_safe(
             {
                 "schema_version": ADVICE_SCHEMA_VERSION,

@@ -57,6 +57,8 @@ def estimator_spec(
         params["elastic_net"] = list(config.elastic_net)
     if config.prox_l1 and (config.l1 or config.elastic_net):
         params["prox_l1"] = True
+    if config.class_weight:
+        params["class_weight"] = config.class_weight
     epochs = config.epochs
     if config.early_stopping and not cross_validated:
         params["early_stopping"] = True
