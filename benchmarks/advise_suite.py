@@ -147,6 +147,18 @@ def _paired_se(task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(diff.std(ddof=1) / np.sqrt(len(diff)) * scale)
 
 
+EVIDENCE_ROWS = 8  # the advisor's best configs kept in the JSON (validation side only)
+
+
+def _evidence_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The validation-side columns of one evidence row (no test metric)."""
+    keep = ("config", "n_seeds", "best", "tied", "preferred", "sparsity_mean", "epochs_mean")
+    return {
+        **{key: row[key] for key in keep if key in row},
+        **{key: row[key] for key in row if key.startswith("val_")},
+    }
+
+
 def run_case(name: str, budget: str, seed: int) -> dict[str, Any]:
     """Advise on the training part, refit the pick, score it and the references on the test
     part."""
@@ -184,6 +196,8 @@ def run_case(name: str, budget: str, seed: int) -> dict[str, Any]:
         "pick": advice.recommendation,
         "estimator": advice.to_json()["recommendation"]["estimator"],
         "selection": advice.data["selection"],
+        "evidence": [_evidence_row(row) for row in advice.evidence[:EVIDENCE_ROWS]],
+        "notes": advice.notes,
         "advise_seconds": advice.seconds,
         "pick_score": _score(task, y_test, pick),
         "baseline_score": _score(task, y_test, baseline),
@@ -208,7 +222,14 @@ def main() -> None:
     for name in chosen:
         result = run_case(name, args.budget, args.seed)
         results.append(result)
-        print(f"done: {name} ({result['advise_seconds']:.0f} s, load {load_average()})", flush=True)
+        print(
+            f"done: {name} ({result['advise_seconds']:.0f} s, load {load_average()}): pick "
+            f"{result['pick']} {result['pick_score']:.4f}, no reg. {result['baseline_score']:.4f}, "
+            f"{result['best_reference']} {result['best_reference_score']:.4f}",
+            flush=True,
+        )
+        if args.json:  # every finished case, so that an interrupted run keeps them
+            write_json_file(args.json, {"budget": args.budget, "results": results})
     table = Table(
         f"Advisor suite (budget {args.budget} per case; test parts never seen by the advisor)",
         ["case", "pick", "pick score", "no reg.", "best sklearn reference", "ref.", "gap", ""],
