@@ -208,16 +208,30 @@ def run_case(name: str, budget: str, seed: int) -> dict[str, Any]:
     }
 
 
+def _chosen_cases(option: str) -> list[str]:
+    """The cases whose names start with one of the comma-separated prefixes (all by default;
+    the names hold commas themselves, so a prefix such as ``sparse`` or ``30%`` names one)."""
+    prefixes = [p.strip() for p in option.split(",") if p.strip()]
+    unknown = [p for p in prefixes if not any(name.startswith(p) for name in CASES)]
+    if unknown:
+        raise SystemExit(f"--cases: no case starts with {unknown[0]!r}; cases: {list(CASES)}")
+    return [name for name in CASES if not prefixes or any(name.startswith(p) for p in prefixes)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", default="3m", help="Advisor budget per case, e.g. 30s.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cases", default="", help="Comma-separated case names (default all).")
+    parser.add_argument(
+        "--cases",
+        default="",
+        help="Comma-separated prefixes of case names, e.g. sparse,digits (default all).",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(machine_summary())
-    chosen = [c.strip() for c in args.cases.split(",") if c.strip()] or list(CASES)
+    chosen = _chosen_cases(args.cases)
     results = []
     for name in chosen:
         result = run_case(name, args.budget, args.seed)
