@@ -465,9 +465,14 @@ def search(
     }
     ranked = sorted(means, key=lambda name: means[name])
     leaders = ranked[:_TUNED_LEADERS]
-    # the best linear model too: solved exactly, its strengths cost one solve per fold, and
-    # the choice compares a well-fit linear model with the networks
-    leaders += [name for name in ranked if trained[name].model == "linear"][:1]
+    # the best linear model of each family (L1, L2, elastic net) too: solved exactly, its
+    # strengths cost one solve per fold, and the choice compares well-fit linear models with
+    # the networks
+    best_linear: dict[str, str] = {}
+    for name in ranked:
+        if trained[name].model == "linear":
+            best_linear.setdefault(family(name), name)
+    leaders += list(best_linear.values())
     for leader in dict.fromkeys(leaders):
         variants = [v for v in _strength_variants(leader, wide) if v not in trained]
         if not variants:
