@@ -147,6 +147,18 @@ def _paired_se(task: str, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(diff.std(ddof=1) / np.sqrt(len(diff)) * scale)
 
 
+EVIDENCE_ROWS = 8  # the advisor's best configs kept in the JSON (validation side only)
+
+
+def _evidence_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The validation-side columns of one evidence row (no test metric)."""
+    keep = ("config", "n_seeds", "best", "tied", "preferred", "sparsity_mean", "epochs_mean")
+    return {
+        **{key: row[key] for key in keep if key in row},
+        **{key: row[key] for key in row if key.startswith("val_")},
+    }
+
+
 def run_case(name: str, budget: str, seed: int) -> dict[str, Any]:
     """Advise on the training part, refit the pick, score it and the references on the test
     part."""
@@ -184,6 +196,8 @@ def run_case(name: str, budget: str, seed: int) -> dict[str, Any]:
         "pick": advice.recommendation,
         "estimator": advice.to_json()["recommendation"]["estimator"],
         "selection": advice.data["selection"],
+        "evidence": [_evidence_row(row) for row in advice.evidence[:EVIDENCE_ROWS]],
+        "notes": advice.notes,
         "advise_seconds": advice.seconds,
         "pick_score": _score(task, y_test, pick),
         "baseline_score": _score(task, y_test, baseline),
@@ -194,21 +208,42 @@ def run_case(name: str, budget: str, seed: int) -> dict[str, Any]:
     }
 
 
+def _chosen_cases(option: str) -> list[str]:
+    """The cases whose names start with one of the comma-separated prefixes (all by default;
+    the names hold commas themselves, so a prefix such as ``sparse`` or ``30%`` names one)."""
+    prefixes = [p.strip() for p in option.split(",") if p.strip()]
+    unknown = [p for p in prefixes if not any(name.startswith(p) for name in CASES)]
+    if unknown:
+        raise SystemExit(f"--cases: no case starts with {unknown[0]!r}; cases: {list(CASES)}")
+    return [name for name in CASES if not prefixes or any(name.startswith(p) for p in prefixes)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", default="3m", help="Advisor budget per case, e.g. 30s.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cases", default="", help="Comma-separated case names (default all).")
+    parser.add_argument(
+        "--cases",
+        default="",
+        help="Comma-separated prefixes of case names, e.g. sparse,digits (default all).",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(machine_summary())
-    chosen = [c.strip() for c in args.cases.split(",") if c.strip()] or list(CASES)
+    chosen = _chosen_cases(args.cases)
     results = []
     for name in chosen:
         result = run_case(name, args.budget, args.seed)
         results.append(result)
-        print(f"done: {name} ({result['advise_seconds']:.0f} s, load {load_average()})", flush=True)
+        print(
+            f"done: {name} ({result['advise_seconds']:.0f} s, load {load_average()}): pick "
+            f"{result['pick']} {result['pick_score']:.4f}, no reg. {result['baseline_score']:.4f}, "
+            f"{result['best_reference']} {result['best_reference_score']:.4f}",
+            flush=True,
+        )
+        if args.json:  # every finished case, so that an interrupted run keeps them
+            write_json_file(args.json, {"budget": args.budget, "results": results})
     table = Table(
         f"Advisor suite (budget {args.budget} per case; test parts never seen by the advisor)",
         ["case", "pick", "pick score", "no reg.", "best sklearn reference", "ref.", "gap", ""],

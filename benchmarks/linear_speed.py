@@ -7,7 +7,8 @@ Run::
 
 (a) MNIST, multinomial L1 logistic regression on the 60,000 training rows (pixels / 255).
 The L1 strength is picked on a validation split of the training rows (50,000 fit / 10,000
-validation): the most accurate candidate with at least 60% exact zeros; the test rows are
+validation): down a quarter-decade path from 4e-4, warm-started, until validation accuracy
+stops improving, the most accurate candidate with at least 60% exact zeros; the test rows are
 scored once, after the pick. Targets: >= 92.5% test accuracy, >= 60% zero weights, and the
 final fit in at most 1/3 of the time of ``LogisticRegression(lbfgs, L2, C=1)`` (the seed's
 reference) with ``max_iter=1000``: the default 100 iterations stop short of its own ``tol=1e-4``
@@ -48,12 +49,16 @@ from regulab.solvers import (
     cv_linear_path,
     fit_linear,
     lambda_max,
-    linear_path,
     sklearn_strength,
     strength_grid,
 )
 
-MNIST_L1 = (4e-4, 3e-4, 2e-4, 1.5e-4, 1e-4)  # candidates, strongest first
+# Candidates, strongest first: quarter-decade steps (x0.75) from 4e-4 down. The pick walks
+# down the path, warm-started, and stops once validation accuracy has not improved for
+# MNIST_PATIENCE steps or the weights' zero share falls below 60% (the target); the old grid
+# stopped at 1e-4, where validation accuracy was still rising.
+MNIST_L1 = tuple(float(f"{4e-4 * 0.75**k:.2g}") for k in range(12))
+MNIST_PATIENCE = 2
 MNIST_TOL = 1e-4  # KKT violation (gradient units) at which the MNIST fits stop
 LBFGS_MAX_ITER = 1000  # the baseline's guard: the default 100 does not converge on MNIST
 
@@ -68,6 +73,42 @@ def _quiet(fn: Any) -> Any:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
         return fn()
+
+
+def _walk_path(
+    X: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, valid_rows: np.ndarray
+) -> list[tuple[float, float, float]]:
+    """``(l1, validation accuracy, zero share)`` down :data:`MNIST_L1`, each fit warm-started
+    from the one before, until :data:`MNIST_PATIENCE` steps bring no better validation
+    accuracy or fewer than 60% zeros (validation rows only; the test rows are not used)."""
+    candidates: list[tuple[float, float, float]] = []
+    fit = None
+    for l1 in MNIST_L1:
+        fit = fit_linear(
+            X[fit_rows],
+            y[fit_rows],
+            task="multiclass",
+            n_classes=10,
+            l1=l1,
+            tol=MNIST_TOL,
+            max_iter=500,
+            coef_init=None if fit is None else fit.coef,
+            intercept_init=None if fit is None else fit.intercept,
+            dtype=torch.float32,
+        )
+        scores = X[valid_rows] @ fit.coef.T + fit.intercept
+        accuracy = float(np.mean(scores.argmax(1) == y[valid_rows]))
+        zeros = float(np.mean(fit.coef == 0))
+        candidates.append((l1, accuracy, zeros))
+        print(
+            f"  mnist: l1={l1:g} validation accuracy {pct(accuracy)}, zeros {pct(zeros)} "
+            f"(KKT {fit.kkt:.1e}, {fit.n_iter} steps)",
+            flush=True,
+        )
+        best = max(range(len(candidates)), key=lambda i: candidates[i][1])
+        if zeros < 0.6 or len(candidates) - 1 - best >= MNIST_PATIENCE:
+            break
+    return candidates
 
 
 def mnist_section(mnist_dir: str, quick: bool, repeats: int) -> tuple[Table, dict[str, Any]]:
@@ -90,26 +131,8 @@ def mnist_section(mnist_dir: str, quick: bool, repeats: int) -> tuple[Table, dic
             dtype=torch.float32,
         )
 
-    # the pick: a warm-started path over the candidates on the fit rows, scored on validation
-    path, pick_time = time_call(
-        lambda: linear_path(
-            X[fit_rows],
-            y[fit_rows],
-            MNIST_L1,
-            task="multiclass",
-            n_classes=10,
-            tol=MNIST_TOL,
-            max_iter=500,
-            dtype=torch.float32,
-        )
-    )
-    candidates = []
-    for step, l1 in enumerate(path.strengths):
-        coef, intercept = path.fit(step)
-        accuracy = float(np.mean((X[valid_rows] @ coef.T + intercept).argmax(1) == y[valid_rows]))
-        zeros = float(np.mean(coef == 0))
-        candidates.append((l1, accuracy, zeros))
-        print(f"  mnist: l1={l1:g} validation accuracy {pct(accuracy)}, zeros {pct(zeros)}")
+    # the pick: down the path on the fit rows, warm-started, scored on validation
+    candidates, pick_time = time_call(lambda: _walk_path(X, y, fit_rows, valid_rows))
     sparse_enough = [c for c in candidates if c[2] >= 0.6] or candidates
     chosen = max(sparse_enough, key=lambda c: c[1])[0]
 
@@ -151,7 +174,7 @@ def mnist_section(mnist_dir: str, quick: bool, repeats: int) -> tuple[Table, dic
         "baseline",
     )
     table.add(
-        f"  the pick: {len(MNIST_L1)}-step path on {len(fit_rows)} rows (once)",
+        f"  the pick: {len(candidates)}-step path on {len(fit_rows)} rows (once)",
         f"{pick_time.wall:.2f}",
         "-",
         "-",

@@ -1283,6 +1283,52 @@ def test_one_se_prefers_the_better_family_then_stronger_regularization_not_fewer
     assert key("linear+l2=0.01") < key(chosen)
 
 
+def test_one_se_takes_lambda_min_among_tied_linear_models_and_lambda_1se_when_interpretable():
+    from regulab.advise._search import simplicity_key
+
+    losses = {
+        "hidden=16+early_stopping": [0.300, 0.340, 0.280, 0.320],
+        "linear+l2=0.01": [0.301, 0.342, 0.282, 0.321],
+        "linear+l2=0.1": [0.310, 0.350, 0.290, 0.330],
+        "linear+l1=0.03": [0.305, 0.345, 0.285, 0.325],
+        "linear+l2=1": [0.45, 0.49, 0.43, 0.47],
+    }
+    configs = {
+        "hidden=16+early_stopping": TrainConfig(model="8-16-3"),
+        "linear+l2=0.01": TrainConfig(model="linear", l2=1e-2),
+        "linear+l2=0.1": TrainConfig(model="linear", l2=1e-1),
+        "linear+l1=0.03": TrainConfig(model="linear", l1=3e-2),
+        "linear+l2=1": TrainConfig(model="linear", l2=1.0),
+    }
+    records = _fold_records(losses)
+    for record in records:  # the L1 model is the sparse one
+        if record.config_name == "linear+l1=0.03":
+            record.sparsity["total"] = 0.5
+    values = {
+        name: {r.seed: r.metrics["val_loss"] for r in records if r.config_name == name}
+        for name in losses
+    }
+    key = simplicity_key(records, configs, (8, 3))
+    best, tied, chosen = one_se_choice(values, key)
+    assert best == "hidden=16+early_stopping"
+    assert set(tied) == {"linear+l2=0.01", "linear+l2=0.1", "linear+l1=0.03"}
+    # a linear model before the tied network, and among linear models the best (lambda_min)
+    assert chosen == "linear+l2=0.01"
+    one_se = simplicity_key(records, configs, (8, 3), linear_1se=True)
+    assert one_se_choice(values, one_se)[2] == "linear+l1=0.03"  # sparser (lambda_1se)
+    del configs["linear+l1=0.03"], values["linear+l1=0.03"]
+    assert one_se_choice(values, one_se)[2] == "linear+l2=0.1"  # stronger
+
+
+def test_linear_strength_variants_span_four_decades_in_half_decades():
+    from regulab.advise._search import _strength_variants
+
+    variants = _strength_variants("linear+l2=0.1", wide=True)
+    assert variants[0] == "linear+l2=0.0001" and variants[-1] == "linear+l2=1"
+    assert len(variants) == 9 and "linear+l2=0.3" in variants
+    assert "l2=1+early_stopping" not in _strength_variants("l2+early_stopping", wide=True)
+
+
 # -- large data: the phases share the budget by measured times ---------------------------------
 
 

@@ -36,7 +36,8 @@ def choose(plan: Plan, experiment: Experiment, test_metric: str) -> Choice:
     overrules the rules. ``test_metric`` is the one reported."""
     records, configs, notes = experiment.records, experiment.configs, plan.notes
     metric = experiment.metric
-    simplicity = simplicity_key(records, configs, plan.shape, metric)
+    interpretable = any(reason.code == "interpretable" for reason in plan.reasons)
+    simplicity = simplicity_key(records, configs, plan.shape, metric, linear_1se=interpretable)
     best, tied, chosen = one_se_choice(metric.values(records), simplicity)
     rows = summary_rows(
         records,

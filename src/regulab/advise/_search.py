@@ -68,6 +68,10 @@ _GRIDS = {
     "weight_decay": (1e-3, 3e-3, 3e-2, 1e-1),
 }
 _WIDE_GRIDS = {"l1": (1e-4, 3e-4, 3e-3, 1e-2, 3e-2), "l2": (1e-4, 3e-4, 3e-3, 1e-2, 3e-2, 1e-1)}
+# An exact linear fit costs one solve per fold, so its strength is searched like glmnet's path:
+# half-decade steps over four decades (an L1 strength above lambda_max only zeroes every weight).
+_LINEAR_STEPS = tuple(float(f"{s:.1g}") for s in np.logspace(-4, 0, 9))
+_LINEAR_GRIDS = {"l1": _LINEAR_STEPS, "l2": _LINEAR_STEPS}
 
 
 def _strength_variants(name: str, wide: bool = False) -> list[str]:
@@ -87,6 +91,8 @@ def _strength_variants(name: str, wide: bool = False) -> list[str]:
         technique = part.split("=")[0]
         options: list[str] = []
         grid = {**_GRIDS, **(_WIDE_GRIDS if wide else {})}
+        if name.startswith("linear+") and technique in ("l1", "l2"):
+            grid = _LINEAR_GRIDS
         if technique in grid:
             options = [f"{technique}={s:g}" for s in grid[technique]]
         elif technique == "elastic_net":
@@ -298,6 +304,8 @@ def simplicity_key(
     configs: dict[str, TrainConfig],
     shape: tuple[int, int],
     metric: Metric = LOG_LOSS,
+    *,
+    linear_1se: bool = False,
 ) -> Any:
     """Order of preference among tied configs.
 
@@ -307,6 +315,11 @@ def simplicity_key(
     larger penalty (glmnet's ``lambda.1se``), then a higher dropout rate; then faster. The
     number of techniques is no measure of simplicity: each one regularizes, so fewer of
     them is not the simpler model.
+
+    Linear models are the exception: among tied ones the best family, then the best mean
+    ``metric`` (glmnet's ``lambda.min``, the prediction default of ``regulab path``), unless
+    ``linear_1se`` (an interpretable answer), which keeps sparser, then stronger
+    (``lambda.1se``). A linear model still comes before any tied network.
     """
     sparsity: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
@@ -314,13 +327,23 @@ def simplicity_key(
         sparsity.setdefault(record.config_name, []).append(record.sparsity["total"])
         seconds.setdefault(record.config_name, []).append(record.seconds)
     family_loss: dict[str, float] = {}
+    own_loss: dict[str, float] = {}
     for name, values in metric.values(records).items():
         losses = list(values.values())
-        mean = float(np.mean(losses)) if np.all(np.isfinite(losses)) else np.inf
-        family_loss[family(name)] = min(mean, family_loss.get(family(name), np.inf))
+        own_loss[name] = float(np.mean(losses)) if np.all(np.isfinite(losses)) else np.inf
+        family_loss[family(name)] = min(own_loss[name], family_loss.get(family(name), np.inf))
 
     def key(name: str) -> tuple[Any, ...]:
         config = configs[name]
+        if config.model == "linear" and not linear_1se:
+            return (
+                _parameters(config, shape),
+                0.0,
+                family_loss.get(family(name), np.inf),
+                own_loss.get(name, np.inf),
+                0.0,
+                float(np.mean(seconds.get(name, [0.0]))),
+            )
         return (
             _parameters(config, shape),
             -round(float(np.mean(sparsity.get(name, [0.0]))), 2),
@@ -438,13 +461,23 @@ def search(
         for name, values in run.metric.values(records).items()
         if name != "none" and all(np.isfinite(list(values.values())))
     }
-    leaders = sorted(means, key=lambda name: means[name])[:_TUNED_LEADERS]
-    for leader in leaders:
+    ranked = sorted(means, key=lambda name: means[name])
+    leaders = ranked[:_TUNED_LEADERS]
+    # the best linear model of each family (L1, L2, elastic net) too: solved exactly, its
+    # strengths cost one solve per fold, and the choice compares well-fit linear models with
+    # the networks
+    best_linear: dict[str, str] = {}
+    for name in ranked:
+        if trained[name].model == "linear":
+            best_linear.setdefault(family(name), name)
+    leaders += list(best_linear.values())
+    for leader in dict.fromkeys(leaders):
         variants = [v for v in _strength_variants(leader, wide) if v not in trained]
         if not variants:
             continue
         remaining = deadline - time.perf_counter()
-        per_run = float(np.mean([r.seconds for r in records])) + run.overhead
+        own = [r.seconds for r in records if r.config_name == leader]
+        per_run = float(np.mean(own or [r.seconds for r in records])) + run.overhead
         runs = len(variants) * sum(len(seeds) for _, seeds in folds)
         cost = per_run * runs / run.parallel(runs)
         if cost > 0.9 * remaining:
@@ -452,7 +485,7 @@ def search(
                 f"No time left to tune the strengths of {leader} "
                 f"(needs about {cost:.0f} s, {max(remaining, 0):.0f} s left)."
             )
-            break
+            continue  # a cheaper leader (an exact linear fit) may still fit
         trained.update({name: configured(name, epochs, patience) for name in variants})
         records += run(folds, trained, variants, deadline)
         notes.append(f"Tuned the strengths of {leader}: {', '.join(variants)}.")
