@@ -490,12 +490,31 @@ def test_pytorch_snippet_group_lasso_equals_regulab_penalty():
     term = next(line for line in code.splitlines() if "loss = loss + " in line)
     model = MLP("-".join(map(str, SIZES)), seed=0)
     namespace["weights"] = [p for p in model.parameters() if p.ndim > 1]
+    step = [
+        line.strip() for line in code.splitlines() if line.lstrip().startswith(("blocks", "l1_sum"))
+    ]
     with torch.no_grad():
+        exec("\n".join(step), namespace)
         pasted = eval(term.split("loss = loss + ")[1], namespace)
         expected = ElasticNet(1e-2, 0.5, feature_groups=groups)(model)
         ungrouped = ElasticNet(1e-2, 0.5)(model)
     assert float(pasted) == pytest.approx(float(expected), rel=1e-5)
     assert float(pasted) != pytest.approx(float(ungrouped), rel=1e-3)
+
+
+def test_snippets_of_a_wide_table_fit_80_columns():
+    """86 encoded inputs: the pasted factors and groups lists wrap, and still paste."""
+    groups = [*range(80), *([80] * 6)]
+    config = TrainConfig(l1=1e-3, feature_groups=groups, feature_factors=[0.25] * 6 + [1.0] * 80)
+    snippets = code_snippets(config, [86, 16, 3])
+    for name in ("regulab", "pytorch"):
+        assert max(map(len, snippets[name].splitlines())) <= 79, name
+    lines = snippets["regulab"].splitlines()
+    namespace: dict = {}
+    for name in ("factors", "groups"):
+        first = lines.index(f"{name} = [")
+        exec("\n".join(lines[first : lines.index("]", first) + 1]), namespace)
+    assert namespace["groups"] == groups and namespace["factors"] == config.feature_factors
 
 
 def test_pytorch_snippet_penalty_uses_regulab_coefficients():

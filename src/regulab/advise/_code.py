@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from regulab.config import TrainConfig
 
@@ -29,6 +31,36 @@ GROUPS_COMMENT = "one id per encoded input: a table column is one unit for L1"
 KERAS_NO_GROUPS = "# Keras has no group lasso: its L1 weighs each encoded input alone"
 
 
+def pasted_list(name: str, values: Sequence[Any], comment: str, call: str = "") -> list[str]:
+    r"""Lines assigning ``values`` to ``name`` (``call(...)`` around the list when given), the
+    comment first and the list wrapped, so that no pasted line passes 79 characters.
+
+    Examples
+    --------
+    >>> print("\n".join(pasted_list("groups", [0, 1, 1], "one id per input")))
+    # one id per input
+    groups = [0, 1, 1]
+    >>> print("\n".join(pasted_list("g", list(range(30)), "ids", "torch.tensor")))
+    # ids
+    g = torch.tensor([
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+        21, 22, 23, 24, 25, 26, 27, 28, 29,
+    ])
+    """
+    items = [f"{value:g}" if isinstance(value, float) else str(value) for value in values]
+    one_line = f"{name} = {call}{'(' if call else ''}[{', '.join(items)}]{')' if call else ''}"
+    if len(one_line) <= 79:
+        return [f"# {comment}", one_line]
+    body = textwrap.wrap(", ".join(items) + ",", width=79 - 4, break_on_hyphens=False)
+    close = "])" if call else "]"
+    return [
+        f"# {comment}",
+        f"{name} = {call}{'(' if call else ''}[",
+        *(f"    {b}" for b in body),
+        close,
+    ]
+
+
 def _grouped(config: TrainConfig) -> list[int] | None:
     """The config's column groups when an L1 part uses them (some group of 2+ inputs)."""
     groups = config.feature_groups
@@ -37,21 +69,22 @@ def _grouped(config: TrainConfig) -> list[int] | None:
     return list(groups)
 
 
-def _l1_terms(l1: float, grouped: list[int] | None) -> tuple[list[str], str]:
+def _l1_terms(l1: float, grouped: list[int] | None) -> tuple[list[str], list[str], str]:
     """The plain loop's L1 term, element-wise or (first layer, grouped) a group lasso:
-    ``(lines before the loop, the term)``."""
+    ``(lines before the loop, lines in the step before the loss, the term)``."""
     if grouped is None:
-        return [], f"{l1:g} * sum(w.abs().sum() for w in weights)"
+        return [], [], f"{l1:g} * sum(w.abs().sum() for w in weights)"
     setup = [
-        f"groups = torch.tensor({grouped})  # {GROUPS_COMMENT}",
+        *pasted_list("groups", grouped, GROUPS_COMMENT, "torch.tensor"),
         "root_sizes = torch.bincount(groups).float().sqrt()",
     ]
-    norms = (
-        "torch.zeros(len(weights[0]), len(root_sizes))"
-        ".index_add(1, groups, weights[0].pow(2)).add(1e-12).sqrt()"
-    )
-    term = f"{l1:g} * (({norms} * root_sizes).sum() + sum(w.abs().sum() for w in weights[1:]))"
-    return setup, term
+    step = [
+        "        blocks = torch.zeros(len(weights[0]), len(root_sizes))",
+        "        blocks = blocks.index_add(1, groups, weights[0].pow(2)).add(1e-12)",
+        "        l1_sum = (blocks.sqrt() * root_sizes).sum()  # first layer: group lasso",
+        "        l1_sum = l1_sum + sum(w.abs().sum() for w in weights[1:])",
+    ]
+    return setup, step, f"{l1:g} * l1_sum"
 
 
 def train_call(config: TrainConfig, penalties: list[str], callbacks: list[str]) -> list[str]:
@@ -128,9 +161,9 @@ def _regulab(
     lines = []
     if config.feature_factors:
         comment = _factors_comment(config.feature_factors, columns)
-        lines.append(f"factors = {list(config.feature_factors)}  # {comment}")
+        lines += pasted_list("factors", list(config.feature_factors), comment)
     if grouped:
-        lines.append(f"groups = {list(grouped)}  # {GROUPS_COMMENT}")
+        lines += pasted_list("groups", grouped, GROUPS_COMMENT)
     lines += [f"model = {model}", *train_call(config, penalties, callbacks)]
     body = "\n".join(lines)
     names = ("MLP", "LinearModel", "L1", "L2", "ElasticNet", "WeightDecay", "EarlyStopping")
@@ -166,13 +199,14 @@ def _pytorch(
         if config.weight_decay
         else f"torch.optim.Adam(model.parameters(), lr={config.lr:g})"
     )
-    group_setup, l1_term = _l1_terms(l1, _grouped(config))
+    group_setup, group_step, l1_term = _l1_terms(l1, _grouped(config))
     terms = [l1_term] if l1 else []
     terms += [f"{l2:g} * sum(w.pow(2).sum() for w in weights)"] if l2 else []
     penalty = []
     if terms:
         penalty = [
             "        weights = [p for n, p in model.named_parameters() if p.ndim > 1]",
+            *(group_step if l1 else []),
             f"        loss = loss + {' + '.join(terms)}",
         ]
     patience = config.early_stopping[1] if config.early_stopping else None
