@@ -52,9 +52,8 @@ from regulab.training._progress import Progress
 from regulab.training._stack import (
     OptimizerSpec,
     add_coupled_gradient_,
-    l1_magnitude,
-    prox_step_,
-    prox_threshold,
+    optimizer_prox_,
+    penalty_terms,
 )
 from regulab.training._vmap import plan_stacks, train_stacked
 
@@ -198,20 +197,14 @@ class _Penalized:
         """Soft-threshold after optimizer step number ``steps`` by the stacked trainer's one
         rule (:func:`regulab.training._stack.prox_threshold`)."""
         for p, prox, groups in self.proximal:
-            second_moment = None
-            if spec.name != "sgd":  # a weight without a gradient yet has no state: v = 0
-                second_moment = optimizer.state.get(p, {}).get("exp_avg_sq", torch.zeros_like(p))
-            prox_step_(p, prox_threshold(spec, steps, prox, second_moment), groups)
+            optimizer_prox_(optimizer, p, spec, steps, prox, groups)
 
     @torch.no_grad()
     def value(self) -> float:
         """The penalty term, proximal L1 included."""
         total = 0.0
         for p, coefs, _ in self.entries:
-            for name in ("l1", "l2", "prox_l1"):
-                if name in coefs:
-                    term = p.pow(2) if name == "l2" else l1_magnitude(p, coefs.get("groups"))
-                    total += float((term * coefs[name]).sum())
+            total += sum(float(term.sum()) for term in penalty_terms(p, coefs))
         return total
 
     @torch.no_grad()
