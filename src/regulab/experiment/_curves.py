@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Unpack
 
 from regulab.config import TrainConfig
 from regulab.custom import refuse_custom
@@ -33,7 +33,12 @@ from regulab.errors import check_range
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import RunSpec
-from regulab.experiment._setup import setup_arguments
+from regulab.experiment._setup import (
+    StackOptions,
+    run_options,
+    setup_arguments,
+    shared_options,
+)
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
@@ -148,10 +153,12 @@ def _curve(
     *,
     needs_hidden_layer: bool = False,
 ) -> CurveResult:
-    """Check the arguments of curve ``group`` (``arguments``: its ``locals()``; the swept
+    """Check the arguments of curve ``group`` (``arguments``: its ``locals()``, the shared
+    ``options`` among them, see :class:`~regulab.experiment._setup.StackOptions`; the swept
     values in ``arguments[argument]``, each within ``bounds`` of :func:`check_range`), load
     and split the data, train ``make_config(base, value)`` for every value and seed, and
     choose on validation."""
+    arguments = {**arguments, **run_options(group, StackOptions, arguments["options"])}
     seeds, store, jobs, verbose = (arguments[k] for k in ("seeds", "store", "jobs", "verbose"))
     check_common(group, seeds, arguments["epochs"], jobs)
     refuse_custom(arguments["model"], group)
@@ -212,6 +219,7 @@ def _curve(
     )
 
 
+@shared_options(StackOptions)
 def dropout_curve(
     data: str | Dataset,
     rates: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7),
@@ -219,17 +227,7 @@ def dropout_curve(
     model: str | None = None,
     seeds: int = 3,
     epochs: int = 10,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    store: Any = None,
-    jobs: int = 1,
-    verbose: int = 1,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    max_train: int | None = None,
-    data_seed: int = 0,
-    device: str = "auto",
+    **options: Unpack[StackOptions],
 ) -> CurveResult:
     """Validation and test metric against the dropout rate of every hidden layer.
 
@@ -275,6 +273,7 @@ def dropout_curve(
     )
 
 
+@shared_options(StackOptions)
 def patience_curve(
     data: str | Dataset,
     patiences: Sequence[int] = (0, 1, 2, 3, 5, 8, 13),
@@ -283,17 +282,7 @@ def patience_curve(
     model: str | None = None,
     seeds: int = 3,
     epochs: int = 50,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    store: Any = None,
-    jobs: int = 1,
-    verbose: int = 1,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    max_train: int | None = None,
-    data_seed: int = 0,
-    device: str = "auto",
+    **options: Unpack[StackOptions],
 ) -> CurveResult:
     """Validation and test metric and epochs run against early stopping's patience.
 

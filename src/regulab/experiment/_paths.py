@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Unpack
 
 from regulab.config import TrainConfig
 from regulab.custom import refuse_custom
@@ -41,7 +41,12 @@ from regulab.experiment._grid import (
 from regulab.experiment._path_runners import RecordList, cold_path, stored_records, warm_path
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import DataBundle, RunSpec, fresh_models, train_stack
-from regulab.experiment._setup import setup_arguments
+from regulab.experiment._setup import (
+    StackOptions,
+    run_options,
+    setup_arguments,
+    shared_options,
+)
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     aggregate,
@@ -203,6 +208,7 @@ def _path_spec(
     return RunSpec(name, config, seed, f"path:{penalty}", {"strength": strength, **extra})
 
 
+@shared_options(StackOptions)
 def regularization_path(
     data: str | Dataset,
     penalty: str = "l1",
@@ -215,17 +221,7 @@ def regularization_path(
     seeds: int = 3,
     epochs: int = 10,
     warm_start: bool = True,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    store: Any = None,
-    jobs: int = 1,
-    verbose: int = 1,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    max_train: int | None = None,
-    data_seed: int = 0,
-    device: str = "auto",
+    **options: Unpack[StackOptions],
 ) -> PathResult:
     """Train a log-spaced grid of penalty strengths, strongest first, and pick one (glmnet).
 
@@ -311,6 +307,10 @@ def regularization_path(
     True
     """
     owner = "regularization_path"
+    settings = run_options(owner, StackOptions, options)
+    batch_size, store, jobs, verbose = (
+        settings[k] for k in ("batch_size", "store", "jobs", "verbose")
+    )
     check_choice("penalty", penalty, PATH_PENALTIES, owner=owner)
     check_range("n_strengths", n_strengths, low=2, integer=True, owner=owner)
     check_range("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True, owner=owner)
@@ -319,7 +319,9 @@ def regularization_path(
     refuse_custom(model, owner)
     if strength_max is not None:
         check_range("strength_max", strength_max, low=0.0, low_open=True, owner=owner)
-    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()), optimizer="adam")
+    dataset, bundle, base = prepare_experiment(
+        data, **setup_arguments({**locals(), **settings}), optimizer="adam"
+    )
     probe = base.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
     numels = {name: w.numel() for name, w in penalized_weights(probe)}
     ratio_value = l1_ratio if penalty == "elastic_net" else 1.0
