@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Unpack
 
 from regulab.config import TrainConfig
@@ -31,7 +31,6 @@ from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import check_range
 from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
-from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import RunSpec
 from regulab.experiment._setup import (
     StackOptions,
@@ -41,12 +40,11 @@ from regulab.experiment._setup import (
 )
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
+    SweepResult,
     aggregate,
     check_common,
     check_distinct,
     experiment_name,
-    point_stats,
-    provenance_json,
     require_hidden_layer,
 )
 from regulab.stats import main_metric, one_se_rule, selection_metric
@@ -55,10 +53,12 @@ __all__ = ["CurveResult", "dropout_curve", "patience_curve"]
 
 
 @dataclass
-class CurveResult:
+class CurveResult(SweepResult):
     """The outcome of :func:`dropout_curve` or :func:`patience_curve`.
 
     Per-value lists follow ``values`` (as given); means and standard errors are over seeds.
+    The statistics and provenance shared with paths are those of
+    :class:`~regulab.experiment._sweep.SweepResult`.
 
     Attributes
     ----------
@@ -68,10 +68,6 @@ class CurveResult:
         ``"dropout_curve"`` or ``"patience_curve"``.
     values : list of float
         The swept values.
-    metric, test_metric : str
-        Validation metric used to choose, and the reported test metric.
-    higher_is_better : bool
-    val_mean, val_se, test_mean, test_se : list of float
     epochs_mean : list of float
         Epochs run (fewer than the maximum when early stopping stopped).
     best : float
@@ -79,33 +75,14 @@ class CurveResult:
     one_se : float
         Smallest value (the simpler end: a lower rate, a shorter patience) whose mean is
         within one standard error of the best.
-    records : list of RunRecord
-    data : dict
-    experiment : str
-    resumed : int
-    diverged : list of int
-        Seeds whose validation metric is not finite, per value; such a value is never
-        chosen and shows as diverged.
     """
 
     parameter: str
     group: str
     values: list[float]
-    metric: str
-    test_metric: str
-    higher_is_better: bool
-    val_mean: list[float]
-    val_se: list[float]
-    test_mean: list[float]
-    test_se: list[float]
     epochs_mean: list[float]
     best: float
     one_se: float
-    records: list[RunRecord] = field(repr=False)
-    data: dict[str, Any] = field(default_factory=dict)
-    experiment: str = ""
-    resumed: int = 0
-    diverged: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -113,7 +90,7 @@ class CurveResult:
         return [
             {
                 self.parameter: v,
-                **point_stats(self, i),
+                **self.point_stats(i),
                 "epochs_mean": self.epochs_mean[i],
                 "diverged": self.diverged[i] if self.diverged else 0,
                 "best": v == self.best,
@@ -138,7 +115,7 @@ class CurveResult:
                 "points": self.rows,
                 "best": self.best,
                 "one_se": self.one_se,
-                **provenance_json(self),
+                **self.provenance_json(),
             }
         )
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Unpack
 
 from regulab.config import TrainConfig
@@ -49,11 +49,10 @@ from regulab.experiment._setup import (
 )
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
+    SweepResult,
     aggregate,
     check_common,
     experiment_name,
-    point_stats,
-    provenance_json,
 )
 from regulab.penalties import penalized_weights
 from regulab.stats import main_metric, mean_ci, one_se_rule, selection_metric
@@ -65,11 +64,12 @@ PATH_PENALTIES = ("l1", "l2", "elastic_net")
 
 
 @dataclass
-class PathResult:
+class PathResult(SweepResult):
     """The outcome of :func:`regularization_path`.
 
     Per-strength lists follow ``strengths`` (strongest first); means and standard errors are
-    over seeds.
+    over seeds. The statistics and provenance shared with curves are those of
+    :class:`~regulab.experiment._sweep.SweepResult`.
 
     Attributes
     ----------
@@ -77,12 +77,6 @@ class PathResult:
         ``"l1"``, ``"l2"`` or ``"elastic_net"``.
     strengths : list of float
         The grid, descending (L1/L2 strength, or elastic net's ``alpha``).
-    metric : str
-        Validation metric used to choose: ``val_accuracy`` or ``val_r2``.
-    test_metric : str
-        ``test_accuracy`` or ``test_r2``.
-    higher_is_better : bool
-    val_mean, val_se, test_mean, test_se : list of float
     first_nonzero_mean, first_nonzero_se : list of float
         Non-zero entries of the first weight matrix.
     nonzero_mean, nonzero_se : list of float
@@ -103,27 +97,10 @@ class PathResult:
     warm_start : bool
     l1_ratio : float or None
         Elastic net's L1 share.
-    records : list of RunRecord
-        Every run, strength-major.
-    data : dict
-    experiment : str
-        Store experiment name.
-    resumed : int
-        Runs found in the store instead of trained.
-    diverged : list of int
-        Seeds whose validation metric is not finite, per strength; such a strength is never
-        chosen and shows as diverged.
     """
 
     penalty: str
     strengths: list[float]
-    metric: str
-    test_metric: str
-    higher_is_better: bool
-    val_mean: list[float]
-    val_se: list[float]
-    test_mean: list[float]
-    test_se: list[float]
     first_nonzero_mean: list[float]
     first_nonzero_se: list[float]
     nonzero_mean: list[float]
@@ -137,11 +114,6 @@ class PathResult:
     strength_max_rule: dict[str, Any]
     warm_start: bool
     l1_ratio: float | None
-    records: list[RunRecord] = field(repr=False)
-    data: dict[str, Any] = field(default_factory=dict)
-    experiment: str = ""
-    resumed: int = 0
-    diverged: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -149,7 +121,7 @@ class PathResult:
         return [
             {
                 "strength": s,
-                **point_stats(self, i),
+                **self.point_stats(i),
                 "first_nonzero_mean": self.first_nonzero_mean[i],
                 "first_nonzero_se": self.first_nonzero_se[i],
                 "nonzero_mean": self.nonzero_mean[i],
@@ -185,7 +157,7 @@ class PathResult:
                 "strength_max_rule": self.strength_max_rule,
                 "warm_start": self.warm_start,
                 "l1_ratio": self.l1_ratio,
-                **provenance_json(self),
+                **self.provenance_json(),
             }
         )
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from regulab.config import TrainConfig
@@ -27,8 +28,7 @@ __all__ = [
     "check_common",
     "check_distinct",
     "run_json",
-    "point_stats",
-    "provenance_json",
+    "SweepResult",
 ]
 
 PATHS_SCHEMA_VERSION = 1
@@ -103,23 +103,62 @@ def run_json(record: RunRecord) -> dict[str, Any]:
     }
 
 
-def point_stats(result: Any, index: int) -> dict[str, float]:
-    """Point ``index`` of a path or curve: mean and standard error of its validation metric
-    and of its test metric, keyed ``<metric>_mean``, ``<metric>_se``..."""
-    return {
-        f"{result.metric}_mean": result.val_mean[index],
-        f"{result.metric}_se": result.val_se[index],
-        f"{result.test_metric}_mean": result.test_mean[index],
-        f"{result.test_metric}_se": result.test_se[index],
-    }
+@dataclass
+class SweepResult:
+    """What a regularization path and a parameter curve share: per-point statistics of the
+    validation metric that chose and of the test metric reported beside it, and where the
+    runs came from.
 
+    Attributes
+    ----------
+    metric, test_metric : str
+        Validation metric used to choose (``val_accuracy`` or ``val_r2``), and the reported
+        test metric.
+    higher_is_better : bool
+    val_mean, val_se, test_mean, test_se : list of float
+        Per point, over seeds.
+    records : list of RunRecord
+        Every run, point-major.
+    data : dict
+    experiment : str
+        Store experiment name.
+    resumed : int
+        Runs found in the store instead of trained.
+    diverged : list of int
+        Seeds whose validation metric is not finite, per point; such a point is never chosen
+        and shows as diverged.
+    """
 
-def provenance_json(result: Any) -> dict[str, Any]:
-    """What ends the ``--json`` form of a path or curve: ``data``, ``experiment``, ``resumed``
-    and every run (:func:`run_json`)."""
-    return {
-        "data": result.data,
-        "experiment": result.experiment,
-        "resumed": result.resumed,
-        "runs": [run_json(r) for r in result.records],
-    }
+    metric: str
+    test_metric: str
+    higher_is_better: bool
+    val_mean: list[float]
+    val_se: list[float]
+    test_mean: list[float]
+    test_se: list[float]
+    _: KW_ONLY
+    records: list[RunRecord] = field(repr=False)
+    data: dict[str, Any] = field(default_factory=dict)
+    experiment: str = ""
+    resumed: int = 0
+    diverged: list[int] = field(default_factory=list)
+
+    def point_stats(self, index: int) -> dict[str, float]:
+        """Point ``index``: mean and standard error of its validation metric and of its test
+        metric, keyed ``<metric>_mean``, ``<metric>_se``..."""
+        return {
+            f"{self.metric}_mean": self.val_mean[index],
+            f"{self.metric}_se": self.val_se[index],
+            f"{self.test_metric}_mean": self.test_mean[index],
+            f"{self.test_metric}_se": self.test_se[index],
+        }
+
+    def provenance_json(self) -> dict[str, Any]:
+        """What ends the ``--json`` form: ``data``, ``experiment``, ``resumed`` and every run
+        (:func:`run_json`)."""
+        return {
+            "data": self.data,
+            "experiment": self.experiment,
+            "resumed": self.resumed,
+            "runs": [run_json(r) for r in self.records],
+        }
