@@ -30,16 +30,10 @@ from regulab.config import TrainConfig
 from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import check_range
-from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
+from regulab.experiment._compare import data_info, prepare_experiment, run_specs
 from regulab.experiment._runner import RunSpec
-from regulab.experiment._setup import (
-    StackOptions,
-    run_options,
-    setup_arguments,
-    shared_options,
-)
+from regulab.experiment._setup import StackOptions, run_options, setup_arguments, shared_options
 from regulab.experiment._sweep import (
-    PATHS_SCHEMA_VERSION,
     SweepResult,
     aggregate,
     check_common,
@@ -103,20 +97,11 @@ class CurveResult(SweepResult):
         """JSON-safe summary: ``schema_version``, ``kind`` ("curve"), ``group``,
         ``parameter``, ``metric``, ``test_metric``, ``points`` (:attr:`rows`), ``best``,
         ``one_se``, ``data``, ``experiment``, ``resumed`` and ``runs``."""
-        return json_safe(
-            {
-                "schema_version": PATHS_SCHEMA_VERSION,
-                "kind": "curve",
-                "group": self.group,
-                "parameter": self.parameter,
-                "metric": self.metric,
-                "test_metric": self.test_metric,
-                "higher_is_better": self.higher_is_better,
-                "points": self.rows,
-                "best": self.best,
-                "one_se": self.one_se,
-                **self.provenance_json(),
-            }
+        return self.sweep_json(
+            "curve",
+            {"group": self.group, "parameter": self.parameter},
+            self.rows,
+            {"best": self.best, "one_se": self.one_se},
         )
 
 

@@ -31,7 +31,7 @@ from regulab.config import TrainConfig
 from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import check_choice, check_range
-from regulab.experiment._compare import data_info, json_safe, prepare_experiment
+from regulab.experiment._compare import data_info, prepare_experiment
 from regulab.experiment._grid import (
     L2_STRENGTH_MAX,
     gradient_scale,
@@ -41,12 +41,7 @@ from regulab.experiment._grid import (
 from regulab.experiment._path_runners import RecordList, cold_path, stored_records, warm_path
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import DataBundle, RunSpec, fresh_models, train_stack
-from regulab.experiment._setup import (
-    StackOptions,
-    run_options,
-    setup_arguments,
-    shared_options,
-)
+from regulab.experiment._setup import StackOptions, run_options, setup_arguments, shared_options
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     SweepResult,
@@ -140,16 +135,11 @@ class PathResult(SweepResult):
         ``test_metric``, ``points`` (:attr:`rows`), ``lambda_min``, ``lambda_1se``,
         ``test_at_min``/``test_at_1se`` (mean and se), ``strength_max_rule``, ``warm_start``,
         ``l1_ratio``, ``data``, ``experiment``, ``resumed`` and ``runs``."""
-        return json_safe(
+        return self.sweep_json(
+            "path",
+            {"penalty": self.penalty, "group": f"path:{self.penalty}"},
+            self.rows,
             {
-                "schema_version": PATHS_SCHEMA_VERSION,
-                "kind": "path",
-                "penalty": self.penalty,
-                "group": f"path:{self.penalty}",
-                "metric": self.metric,
-                "test_metric": self.test_metric,
-                "higher_is_better": self.higher_is_better,
-                "points": self.rows,
                 "lambda_min": self.lambda_min,
                 "lambda_1se": self.lambda_1se,
                 "test_at_min": {"mean": self.test_at_min[0], "se": self.test_at_min[1]},
@@ -157,8 +147,7 @@ class PathResult(SweepResult):
                 "strength_max_rule": self.strength_max_rule,
                 "warm_start": self.warm_start,
                 "l1_ratio": self.l1_ratio,
-                **self.provenance_json(),
-            }
+            },
         )
 
 

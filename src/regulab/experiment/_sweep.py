@@ -16,6 +16,7 @@ from typing import Any
 
 from regulab.config import TrainConfig
 from regulab.errors import InvalidParameterError, check_range
+from regulab.experiment._compare import json_safe
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle
 from regulab.stats import finite, mean_ci
@@ -153,12 +154,25 @@ class SweepResult:
             f"{self.test_metric}_se": self.test_se[index],
         }
 
-    def provenance_json(self) -> dict[str, Any]:
-        """What ends the ``--json`` form: ``data``, ``experiment``, ``resumed`` and every run
-        (:func:`run_json`)."""
-        return {
-            "data": self.data,
-            "experiment": self.experiment,
-            "resumed": self.resumed,
-            "runs": [run_json(r) for r in self.records],
-        }
+    def sweep_json(
+        self, kind: str, head: dict[str, Any], points: list[dict[str, Any]], tail: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The JSON-safe ``--json`` form: ``schema_version``, ``kind``, the ``head`` fields,
+        ``metric``, ``test_metric``, ``higher_is_better``, ``points``, the ``tail`` fields,
+        ``data``, ``experiment``, ``resumed`` and every run (:func:`run_json`)."""
+        return json_safe(
+            {
+                "schema_version": PATHS_SCHEMA_VERSION,
+                "kind": kind,
+                **head,
+                "metric": self.metric,
+                "test_metric": self.test_metric,
+                "higher_is_better": self.higher_is_better,
+                "points": points,
+                **tail,
+                "data": self.data,
+                "experiment": self.experiment,
+                "resumed": self.resumed,
+                "runs": [run_json(r) for r in self.records],
+            }
+        )
