@@ -81,15 +81,9 @@ class CurveResult(SweepResult):
     @property
     def rows(self) -> list[dict[str, Any]]:
         """One dict per swept value."""
+        chosen = {"best": self.best, "one_se": self.one_se}
         return [
-            {
-                self.parameter: v,
-                **self.point_stats(i),
-                "epochs_mean": self.epochs_mean[i],
-                "diverged": self.diverged[i] if self.diverged else 0,
-                "best": v == self.best,
-                "one_se": v == self.one_se,
-            }
+            self.point_row(i, self.parameter, v, {"epochs_mean": self.epochs_mean[i]}, chosen)
             for i, v in enumerate(self.values)
         ]
 

@@ -113,20 +113,22 @@ class PathResult(SweepResult):
     @property
     def rows(self) -> list[dict[str, Any]]:
         """One dict per strength (strongest first)."""
+        chosen = {"lambda_min": self.lambda_min, "lambda_1se": self.lambda_1se}
         return [
-            {
-                "strength": s,
-                **self.point_stats(i),
-                "first_nonzero_mean": self.first_nonzero_mean[i],
-                "first_nonzero_se": self.first_nonzero_se[i],
-                "nonzero_mean": self.nonzero_mean[i],
-                "nonzero_se": self.nonzero_se[i],
-                "epochs": self.epochs[i],
-                "restarts": self.restarts[i],
-                "diverged": self.diverged[i] if self.diverged else 0,
-                "lambda_min": s == self.lambda_min,
-                "lambda_1se": s == self.lambda_1se,
-            }
+            self.point_row(
+                i,
+                "strength",
+                s,
+                {
+                    "first_nonzero_mean": self.first_nonzero_mean[i],
+                    "first_nonzero_se": self.first_nonzero_se[i],
+                    "nonzero_mean": self.nonzero_mean[i],
+                    "nonzero_se": self.nonzero_se[i],
+                    "epochs": self.epochs[i],
+                    "restarts": self.restarts[i],
+                },
+                chosen,
+            )
             for i, s in enumerate(self.strengths)
         ]
 

@@ -144,14 +144,27 @@ class SweepResult:
     resumed: int = 0
     diverged: list[int] = field(default_factory=list)
 
-    def point_stats(self, index: int) -> dict[str, float]:
-        """Point ``index``: mean and standard error of its validation metric and of its test
-        metric, keyed ``<metric>_mean``, ``<metric>_se``..."""
+    def point_row(
+        self,
+        index: int,
+        name: str,
+        value: float,
+        fields: dict[str, Any],
+        chosen: dict[str, float],
+    ) -> dict[str, Any]:
+        """Point ``index`` (``name: value``) as a row: mean and standard error of its
+        validation and test metrics (keyed ``<metric>_mean``, ``<metric>_se``...), the
+        ``fields``, ``diverged`` seeds and, for every ``chosen`` value, whether it is this
+        point's."""
         return {
+            name: value,
             f"{self.metric}_mean": self.val_mean[index],
             f"{self.metric}_se": self.val_se[index],
             f"{self.test_metric}_mean": self.test_mean[index],
             f"{self.test_metric}_se": self.test_se[index],
+            **fields,
+            "diverged": self.diverged[index] if self.diverged else 0,
+            **{mark: value == choice for mark, choice in chosen.items()},
         }
 
     def sweep_json(
