@@ -35,13 +35,13 @@ from regulab.experiment._runner import RunSpec
 from regulab.experiment._setup import StackOptions, run_options, setup_arguments, shared_options
 from regulab.experiment._sweep import (
     SweepResult,
-    aggregate,
     check_common,
     check_distinct,
     experiment_name,
     require_hidden_layer,
+    sweep_fields,
 )
-from regulab.stats import main_metric, one_se_rule, selection_metric
+from regulab.stats import one_se_rule
 
 __all__ = ["CurveResult", "dropout_curve", "patience_curve"]
 
@@ -143,35 +143,24 @@ def _curve(
         verbose=verbose,
     )
     records = [flat[i * seeds : (i + 1) * seeds] for i in range(len(values))]
-    val_name, higher = selection_metric(bundle.task)
-    test_name, _ = main_metric(bundle.task)
-    stats = aggregate(records, val_name, test_name)
+    fields, stats = sweep_fields(
+        records, bundle, data_info(dataset, bundle, base), experiment, resumed
+    )
     best, one_se = one_se_rule(
         list(values),
         stats["choice_mean"],
         stats["val_se"],
-        higher_is_better=higher,
+        higher_is_better=fields["higher_is_better"],
         prefer="smallest",
     )
     return CurveResult(
+        **fields,
         parameter=parameter,
         group=group,
         values=list(values),
-        metric=val_name,
-        test_metric=test_name,
-        higher_is_better=higher,
-        val_mean=stats["val_mean"],
-        val_se=stats["val_se"],
-        test_mean=stats["test_mean"],
-        test_se=stats["test_se"],
         epochs_mean=stats["epochs_mean"],
         best=best,
         one_se=one_se,
-        records=flat,
-        data=data_info(dataset, bundle, base),
-        experiment=experiment,
-        resumed=resumed,
-        diverged=[int(d) for d in stats["diverged"]],
     )
 
 

@@ -45,12 +45,12 @@ from regulab.experiment._setup import StackOptions, run_options, setup_arguments
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
     SweepResult,
-    aggregate,
     check_common,
     experiment_name,
+    sweep_fields,
 )
 from regulab.penalties import penalized_weights
-from regulab.stats import main_metric, mean_ci, one_se_rule, selection_metric
+from regulab.stats import mean_ci, one_se_rule
 from regulab.training import FitResult
 
 __all__ = ["PathResult", "regularization_path", "PATH_PENALTIES", "PATHS_SCHEMA_VERSION"]
@@ -403,9 +403,9 @@ def _path_result(
     experiment: str,
     resumed: int,
 ) -> PathResult:
-    val_name, higher = selection_metric(bundle.task)
-    test_name, _ = main_metric(bundle.task)
-    stats = aggregate(records, val_name, test_name)
+    fields, stats = sweep_fields(
+        records, bundle, data_info(dataset, bundle, base), experiment, resumed
+    )
     first_name = next(iter(numels))
 
     def nonzero(record: RunRecord, names: Sequence[str]) -> float:
@@ -415,7 +415,11 @@ def _path_result(
     first = [mean_ci([nonzero(r, [first_name]) for r in point]) for point in records]
     total = [mean_ci([nonzero(r, list(numels)) for r in point]) for point in records]
     lambda_min, lambda_1se = one_se_rule(
-        grid, stats["choice_mean"], stats["val_se"], higher_is_better=higher, prefer="largest"
+        grid,
+        stats["choice_mean"],
+        stats["val_se"],
+        higher_is_better=fields["higher_is_better"],
+        prefer="largest",
     )
 
     def test_at(strength: float) -> tuple[float, float]:
@@ -425,15 +429,9 @@ def _path_result(
         return stats["test_mean"][index], stats["test_se"][index]
 
     return PathResult(
+        **fields,
         penalty=penalty,
         strengths=grid,
-        metric=val_name,
-        test_metric=test_name,
-        higher_is_better=higher,
-        val_mean=stats["val_mean"],
-        val_se=stats["val_se"],
-        test_mean=stats["test_mean"],
-        test_se=stats["test_se"],
         first_nonzero_mean=[ci.mean for ci in first],
         first_nonzero_se=[ci.se for ci in first],
         nonzero_mean=[ci.mean for ci in total],
@@ -447,9 +445,4 @@ def _path_result(
         strength_max_rule=rule,
         warm_start=warm_start,
         l1_ratio=l1_ratio,
-        records=[r for point in records for r in point],
-        data=data_info(dataset, bundle, base),
-        experiment=experiment,
-        resumed=resumed,
-        diverged=[int(d) for d in stats["diverged"]],
     )

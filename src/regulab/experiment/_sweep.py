@@ -19,7 +19,7 @@ from regulab.errors import InvalidParameterError, check_range
 from regulab.experiment._compare import json_safe
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle
-from regulab.stats import finite, mean_ci
+from regulab.stats import finite, main_metric, mean_ci, selection_metric
 
 __all__ = [
     "PATHS_SCHEMA_VERSION",
@@ -30,6 +30,7 @@ __all__ = [
     "check_distinct",
     "run_json",
     "SweepResult",
+    "sweep_fields",
 ]
 
 PATHS_SCHEMA_VERSION = 1
@@ -60,6 +61,33 @@ def aggregate(
             out[key].append(value)
         out["choice_mean"].append(math.nan if diverged else val.mean)
     return out
+
+
+def sweep_fields(
+    points: Sequence[Sequence[RunRecord]],
+    bundle: DataBundle,
+    data: dict[str, Any],
+    experiment: str,
+    resumed: int,
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """The :class:`SweepResult` fields of ``points`` (each point's runs, seed by seed) of an
+    experiment on ``bundle`` (``data``: its :func:`~regulab.experiment._compare.data_info`),
+    and the :func:`aggregate` statistics they come from."""
+    val_name, higher = selection_metric(bundle.task)
+    test_name, _ = main_metric(bundle.task)
+    stats = aggregate(points, val_name, test_name)
+    fields = {
+        "metric": val_name,
+        "test_metric": test_name,
+        "higher_is_better": higher,
+        **{key: stats[key] for key in ("val_mean", "val_se", "test_mean", "test_se")},
+        "records": [r for point in points for r in point],
+        "data": data,
+        "experiment": experiment,
+        "resumed": resumed,
+        "diverged": [int(d) for d in stats["diverged"]],
+    }
+    return fields, stats
 
 
 def require_hidden_layer(config: TrainConfig, data: DataBundle, owner: str) -> None:
