@@ -34,6 +34,7 @@ from regulab.models import MLP, TASKS
 from regulab.penalties import LayerCoefficients, penalized_weights, resolve
 from regulab.training._common import (
     _ADAMW_DEFAULT_DECAY,
+    LoopSettings,
     Member,
     _check_model_fits,
     _seeds,
@@ -372,6 +373,7 @@ def train_modules(
         if verbose and len(members) > 1:
             print(plan.note, file=sys.stderr)
         results: list[FitResult | None] = [None] * len(members)
+        settings = LoopSettings(spec, epochs, batch_size, device, verbose, feature_names)
         for indices, stacked, _ in plan.groups:
             if stacked:
                 kind = kinds[indices[0]]
@@ -392,21 +394,7 @@ def train_modules(
                 )
             else:
                 fitted = [
-                    _train_one(
-                        members[i],
-                        kinds[i],
-                        X_fit,
-                        y_fit,
-                        X_v,
-                        y_v,
-                        spec,
-                        epochs,
-                        batch_size,
-                        device,
-                        verbose,
-                        feature_names,
-                        weights,
-                    )
+                    _train_one(members[i], kinds[i], X_fit, y_fit, X_v, y_v, settings, weights)
                     for i in indices
                 ]
             for i, result in zip(indices, fitted):
@@ -434,14 +422,11 @@ def _train_one(
     y: torch.Tensor,
     X_val: torch.Tensor | None,
     y_val: torch.Tensor | None,
-    spec: OptimizerSpec,
-    epochs: int,
-    batch_size: int,
-    device: torch.device,
-    verbose: int,
-    feature_names: Sequence[str] | None,
+    settings: LoopSettings,
     class_weight: torch.Tensor | None = None,
 ) -> FitResult:
+    spec, epochs = settings.spec, settings.epochs
+    batch_size, device = settings.batch_size, settings.device
     model = member.model
     available = available_metrics(kind, X_val is not None)
     penalized = _Penalized(model, member.penalties, spec.name)
@@ -452,7 +437,7 @@ def _train_one(
     for callback in member.callbacks:
         callback.on_train_begin(run)
     has_norm = _has_batchnorm(model)
-    progress = Progress(epochs, 1, verbose)
+    progress = Progress(epochs, 1, settings.verbose)
     started = time.perf_counter()
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
@@ -502,5 +487,5 @@ def _train_one(
     progress.close()
     end_training(run, member.callbacks, epochs)
     model.eval()
-    names = _reported_names(model, feature_names)
+    names = _reported_names(model, settings.feature_names)
     return fit_result(run, member, model, time.perf_counter() - started, names)
