@@ -189,12 +189,11 @@ def dropout_curve(
         Layer sizes; default ``inputs-128-64-outputs``.
     seeds : int, default=3
         Seeds 0..seeds-1 per rate (>= 1).
-    epochs, batch_size, lr
-        Shared training settings (Adam).
-    store : ResultsStore, optional
-        Runs are saved there (group ``dropout_curve``, ``extra={"rate": r}``) and reused.
-    jobs, verbose, target, task, mnist_dir, max_train, data_seed, device
-        As in :func:`regularization_path`.
+    epochs : int, default=10
+        Epochs per run (Adam).
+    **options
+        The shared options of :class:`~regulab.experiment._setup.StackOptions`; a store
+        keeps the runs as group ``dropout_curve`` with ``extra={"rate": r}``.
 
     Returns
     -------
@@ -247,10 +246,9 @@ def patience_curve(
     seeds : int, default=3
     epochs : int, default=50
         Maximum epochs per run.
-    store : ResultsStore, optional
-        Runs are saved there (group ``patience_curve``, ``extra={"patience": p}``).
-    batch_size, lr, jobs, verbose, target, task, mnist_dir, max_train, data_seed, device
-        As in :func:`dropout_curve`.
+    **options
+        The shared options of :class:`~regulab.experiment._setup.StackOptions`; a store
+        keeps the runs as group ``patience_curve`` with ``extra={"patience": p}``.
 
     Returns
     -------

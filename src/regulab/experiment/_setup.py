@@ -62,8 +62,21 @@ def setup_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 class RunOptions(TypedDict, total=False):
     """The keyword options :func:`~regulab.experiment.tune`, the curves and
-    :func:`~regulab.experiment.regularization_path` share (defaults in :data:`RUN_DEFAULTS`):
-    training settings, the results store, verbosity and how the data is loaded."""
+    :func:`~regulab.experiment.regularization_path` share (defaults in :data:`RUN_DEFAULTS`).
+
+    Attributes
+    ----------
+    batch_size, lr : int, float
+        Training settings every run shares.
+    store : ResultsStore, optional
+        Runs are saved there as they finish and reused when the same runs are asked again.
+    verbose : int, default=1
+        0 silences the progress (and Optuna's log).
+    target, task, mnist_dir, max_train, data_seed
+        How the data is loaded and split (see :func:`~regulab.experiment.prepare_data`).
+    device : str, default="auto"
+        Where training runs.
+    """
 
     batch_size: int
     lr: float
@@ -78,7 +91,8 @@ class RunOptions(TypedDict, total=False):
 
 
 class StackOptions(RunOptions, total=False):
-    """:class:`RunOptions` plus ``jobs``, the worker processes of the curves and the path."""
+    """:class:`RunOptions` plus ``jobs`` (default 1), the worker processes of the curves and
+    the path."""
 
     jobs: int
 
