@@ -563,3 +563,24 @@ def test_permuting_test_labels_leaves_every_compare_and_report_mark_unchanged(
     reports = [build_report_data(c.records) for c in (iris_comparison, shuffled)]
     assert reports[0].metric == "val_accuracy"
     assert _marks(reports[1].table) == _marks(reports[0].table) == _marks(iris_comparison.rows)
+
+
+def test_shared_options_are_keyword_parameters_with_one_set_of_defaults() -> None:
+    import inspect
+
+    from regulab.experiment import dropout_curve, patience_curve, regularization_path, tune
+    from regulab.experiment._setup import RUN_DEFAULTS
+
+    for function in (dropout_curve, patience_curve, regularization_path, tune):
+        parameters = inspect.signature(function).parameters
+        assert "options" not in parameters
+        for name, default in RUN_DEFAULTS.items():
+            if name == "jobs" and function is tune:
+                assert name not in parameters
+                continue
+            assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+            assert parameters[name].default == default
+    with pytest.raises(TypeError, match="tune\\(\\) got an unexpected keyword argument 'jobs'"):
+        tune("iris", jobs=2)
+    with pytest.raises(TypeError, match="dropout_curve\\(\\) got an unexpected keyword argument"):
+        dropout_curve("iris", rates=(0.0,), epoch=2)

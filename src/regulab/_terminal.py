@@ -32,6 +32,9 @@ __all__ = [
     "fitted_table",
     "print_wrapped",
     "number",
+    "choice_mark",
+    "leading_columns",
+    "effort_cells",
 ]
 
 # technique -> (place in a label, abbreviation, what the abbreviation means in the key)
@@ -235,6 +238,40 @@ def print_wrapped(console: Console, text: str, first: str = "", rest: str = "  "
     console.print(wrapped, markup=False, highlight=False, crop=False, soft_wrap=True)
 
 
+def choice_mark(row: dict[str, Any]) -> str:
+    """A results row's mark: ``"best"``, ``"tied"`` (within the tie rule of the best) or
+    ``""``.
+
+    Examples
+    --------
+    >>> choice_mark({"best": False, "tied": True}), choice_mark({"best": False, "tied": False})
+    ('tied', '')
+    """
+    return "best" if row["best"] else ("tied" if row["tied"] else "")
+
+
+def leading_columns(chosen_on: str, test_metric: str) -> list[Col]:
+    """The first columns of a comparison or evidence table: the configuration's label, the
+    validation metric it was chosen on with its CI, and the test metric (``acc`` short for
+    ``accuracy``)."""
+    return [
+        Col("config", numeric=False),
+        Col(f"{chosen_on} ± CI"),
+        Col(test_metric.replace("accuracy", "acc")),
+    ]
+
+
+def effort_cells(row: dict[str, Any]) -> list[str]:
+    """A results row's mean epochs run and share of exact zeros, as both tables print them.
+
+    Examples
+    --------
+    >>> effort_cells({"epochs_mean": 7.25, "sparsity_mean": 0.5})
+    ['7.2', '50.0%']
+    """
+    return [number(row["epochs_mean"], ".1f"), number(row["sparsity_mean"], ".1%")]
+
+
 def comparison_table(
     console: Console, rows: Sequence[dict[str, Any]], metric: str, test_metric: str, title: str
 ) -> Table:
@@ -245,7 +282,7 @@ def comparison_table(
     labels = short_labels(row["config"] for row in rows)
     cells = []
     for row in rows:
-        mark = "best" if row["best"] else ("tied" if row["tied"] else "")
+        mark = choice_mark(row)
         if row["preferred"]:
             mark = f"{mark}, preferred" if mark else "preferred"
         half = row[f"{metric}_ci"]
@@ -258,16 +295,13 @@ def comparison_table(
                 "diverged" if row.get("diverged") else chosen_on,
                 number(row.get(f"{test_metric}_mean"), ".4f"),
                 number(row["gap_mean"], "+.3f"),
-                number(row["epochs_mean"], ".1f"),
-                number(row["sparsity_mean"], ".1%"),
+                *effort_cells(row),
                 number(row["seconds_mean"], ".2f"),
                 mark,
             ]
         )
     columns = [
-        Col("config", numeric=False),
-        Col(f"{metric} ± CI"),
-        Col(test_metric.replace("accuracy", "acc")),
+        *leading_columns(metric, test_metric),
         Col("gap", drop=1),
         Col("epochs", drop=2),
         Col("sparsity", drop=3),

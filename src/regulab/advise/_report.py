@@ -10,7 +10,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from regulab._terminal import Col, fitted_table, label_key, number, print_wrapped, short_labels
+from regulab._terminal import (
+    Col,
+    choice_mark,
+    effort_cells,
+    fitted_table,
+    label_key,
+    leading_columns,
+    number,
+    print_wrapped,
+    short_labels,
+)
 from regulab.advise._advisor import Advice
 from regulab.advise._baseline import MAJORITY_NOTE
 from regulab.advise._choice import TIED_NOTE
@@ -72,26 +82,19 @@ def _evidence_table(advice: Advice, console: Console) -> tuple[Table, list[str]]
     labels = short_labels(row["config"] for row in advice.evidence)
     rows = []
     for row in shown:
-        mark = (
-            "recommended"
-            if row["config"] == advice.recommendation
-            else ("best" if row["best"] else ("tied" if row["tied"] else ""))
-        )
+        mark = "recommended" if row["config"] == advice.recommendation else choice_mark(row)
         rows.append(
             [
                 labels[row["config"]],
                 f"{number(row[f'{chosen_on}_mean'], '.4f')} "
                 f"± {number(row[f'{chosen_on}_ci'], '.4f')}",
                 number(row[metric], ".4f"),
-                number(row["epochs_mean"], ".1f"),
-                number(row["sparsity_mean"], ".1%"),
+                *effort_cells(row),
                 mark,
             ]
         )
     columns = [
-        Col("config", numeric=False),
-        Col(f"{chosen_on} ± CI"),
-        Col(metric.removesuffix("_mean").replace("accuracy", "acc")),
+        *leading_columns(chosen_on, metric.removesuffix("_mean")),
         Col("epochs", drop=0),
         Col("sparsity", drop=1),
         Col("", numeric=False),

@@ -13,7 +13,7 @@ from regulab.data._dataset import Dataset, _rows
 from regulab.errors import DataError, InvalidParameterError, check_range
 from regulab.tables import TablePreprocessor
 
-#: The six arrays of a :class:`Splits` (and of an experiment's data bundle), in order.
+#: The six arrays of a :class:`SplitArrays`, in order.
 SPLIT_ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 
@@ -30,8 +30,21 @@ def split_arrays(parts: object) -> dict[str, np.ndarray]:
     return {name: getattr(parts, name) for name in SPLIT_ARRAYS}
 
 
-@dataclass(eq=False)
-class Splits:
+@dataclass(frozen=True, eq=False)
+class SplitArrays:
+    """The six arrays of a train/validation/test split (:data:`SPLIT_ARRAYS`, in order):
+    what a :class:`Splits` and an experiment's data bundle both carry."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Splits(SplitArrays):
     """Train/validation/test parts of a dataset, standardized with training statistics.
 
     ``mean`` and ``scale`` were fitted on the training part only (zeros and ones when
@@ -46,12 +59,6 @@ class Splits:
     the training part (:func:`~regulab.tables.find_leaks`), with their scores.
     """
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
     train_index: np.ndarray

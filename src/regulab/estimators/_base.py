@@ -458,17 +458,9 @@ class _RegularizedEstimator(BaseEstimator):
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save the fitted estimator to one safe file (see :func:`regulab.io.save`).
-
-        Parameters
-        ----------
-        path : str or path-like
-            Destination, conventionally ``*.safetensors``.
-
-        Returns
-        -------
-        Path
-            The path written.
+        """``regulab.io.save(self, path)``: write the fitted estimator to one safe file
+        (conventionally ``*.safetensors``) and return the path written; see
+        :func:`regulab.io.save` for the parameters and the format.
 
         Examples
         --------

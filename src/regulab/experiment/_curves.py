@@ -23,37 +23,36 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Unpack
 
 from regulab.config import TrainConfig
 from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import check_range
-from regulab.experiment._compare import data_info, json_safe, prepare_experiment, run_specs
-from regulab.experiment._records import RunRecord
+from regulab.experiment._compare import data_info, prepare_experiment, run_specs
 from regulab.experiment._runner import RunSpec
-from regulab.experiment._setup import setup_arguments
+from regulab.experiment._setup import StackOptions, run_options, setup_arguments, shared_options
 from regulab.experiment._sweep import (
-    PATHS_SCHEMA_VERSION,
-    aggregate,
+    SweepResult,
     check_common,
     check_distinct,
     experiment_name,
-    point_stats,
-    provenance_json,
     require_hidden_layer,
+    sweep_fields,
 )
-from regulab.stats import main_metric, one_se_rule, selection_metric
+from regulab.stats import one_se_rule
 
 __all__ = ["CurveResult", "dropout_curve", "patience_curve"]
 
 
 @dataclass
-class CurveResult:
+class CurveResult(SweepResult):
     """The outcome of :func:`dropout_curve` or :func:`patience_curve`.
 
     Per-value lists follow ``values`` (as given); means and standard errors are over seeds.
+    The statistics and provenance shared with paths are those of
+    :class:`~regulab.experiment._sweep.SweepResult`.
 
     Attributes
     ----------
@@ -63,10 +62,6 @@ class CurveResult:
         ``"dropout_curve"`` or ``"patience_curve"``.
     values : list of float
         The swept values.
-    metric, test_metric : str
-        Validation metric used to choose, and the reported test metric.
-    higher_is_better : bool
-    val_mean, val_se, test_mean, test_se : list of float
     epochs_mean : list of float
         Epochs run (fewer than the maximum when early stopping stopped).
     best : float
@@ -74,46 +69,21 @@ class CurveResult:
     one_se : float
         Smallest value (the simpler end: a lower rate, a shorter patience) whose mean is
         within one standard error of the best.
-    records : list of RunRecord
-    data : dict
-    experiment : str
-    resumed : int
-    diverged : list of int
-        Seeds whose validation metric is not finite, per value; such a value is never
-        chosen and shows as diverged.
     """
 
     parameter: str
     group: str
     values: list[float]
-    metric: str
-    test_metric: str
-    higher_is_better: bool
-    val_mean: list[float]
-    val_se: list[float]
-    test_mean: list[float]
-    test_se: list[float]
     epochs_mean: list[float]
     best: float
     one_se: float
-    records: list[RunRecord] = field(repr=False)
-    data: dict[str, Any] = field(default_factory=dict)
-    experiment: str = ""
-    resumed: int = 0
-    diverged: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
         """One dict per swept value."""
+        chosen = {"best": self.best, "one_se": self.one_se}
         return [
-            {
-                self.parameter: v,
-                **point_stats(self, i),
-                "epochs_mean": self.epochs_mean[i],
-                "diverged": self.diverged[i] if self.diverged else 0,
-                "best": v == self.best,
-                "one_se": v == self.one_se,
-            }
+            self.point_row(i, self.parameter, v, {"epochs_mean": self.epochs_mean[i]}, chosen)
             for i, v in enumerate(self.values)
         ]
 
@@ -121,20 +91,11 @@ class CurveResult:
         """JSON-safe summary: ``schema_version``, ``kind`` ("curve"), ``group``,
         ``parameter``, ``metric``, ``test_metric``, ``points`` (:attr:`rows`), ``best``,
         ``one_se``, ``data``, ``experiment``, ``resumed`` and ``runs``."""
-        return json_safe(
-            {
-                "schema_version": PATHS_SCHEMA_VERSION,
-                "kind": "curve",
-                "group": self.group,
-                "parameter": self.parameter,
-                "metric": self.metric,
-                "test_metric": self.test_metric,
-                "higher_is_better": self.higher_is_better,
-                "points": self.rows,
-                "best": self.best,
-                "one_se": self.one_se,
-                **provenance_json(self),
-            }
+        return self.sweep_json(
+            "curve",
+            {"group": self.group, "parameter": self.parameter},
+            self.rows,
+            {"best": self.best, "one_se": self.one_se},
         )
 
 
@@ -148,10 +109,12 @@ def _curve(
     *,
     needs_hidden_layer: bool = False,
 ) -> CurveResult:
-    """Check the arguments of curve ``group`` (``arguments``: its ``locals()``; the swept
+    """Check the arguments of curve ``group`` (``arguments``: its ``locals()``, the shared
+    ``options`` among them, see :class:`~regulab.experiment._setup.StackOptions`; the swept
     values in ``arguments[argument]``, each within ``bounds`` of :func:`check_range`), load
     and split the data, train ``make_config(base, value)`` for every value and seed, and
     choose on validation."""
+    arguments = {**arguments, **run_options(group, StackOptions, arguments["options"])}
     seeds, store, jobs, verbose = (arguments[k] for k in ("seeds", "store", "jobs", "verbose"))
     check_common(group, seeds, arguments["epochs"], jobs)
     refuse_custom(arguments["model"], group)
@@ -180,38 +143,28 @@ def _curve(
         verbose=verbose,
     )
     records = [flat[i * seeds : (i + 1) * seeds] for i in range(len(values))]
-    val_name, higher = selection_metric(bundle.task)
-    test_name, _ = main_metric(bundle.task)
-    stats = aggregate(records, val_name, test_name)
+    fields, stats = sweep_fields(
+        records, bundle, data_info(dataset, bundle, base), experiment, resumed
+    )
     best, one_se = one_se_rule(
         list(values),
         stats["choice_mean"],
         stats["val_se"],
-        higher_is_better=higher,
+        higher_is_better=fields["higher_is_better"],
         prefer="smallest",
     )
     return CurveResult(
+        **fields,
         parameter=parameter,
         group=group,
         values=list(values),
-        metric=val_name,
-        test_metric=test_name,
-        higher_is_better=higher,
-        val_mean=stats["val_mean"],
-        val_se=stats["val_se"],
-        test_mean=stats["test_mean"],
-        test_se=stats["test_se"],
         epochs_mean=stats["epochs_mean"],
         best=best,
         one_se=one_se,
-        records=flat,
-        data=data_info(dataset, bundle, base),
-        experiment=experiment,
-        resumed=resumed,
-        diverged=[int(d) for d in stats["diverged"]],
     )
 
 
+@shared_options(StackOptions)
 def dropout_curve(
     data: str | Dataset,
     rates: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7),
@@ -219,17 +172,7 @@ def dropout_curve(
     model: str | None = None,
     seeds: int = 3,
     epochs: int = 10,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    store: Any = None,
-    jobs: int = 1,
-    verbose: int = 1,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    max_train: int | None = None,
-    data_seed: int = 0,
-    device: str = "auto",
+    **options: Unpack[StackOptions],
 ) -> CurveResult:
     """Validation and test metric against the dropout rate of every hidden layer.
 
@@ -246,12 +189,11 @@ def dropout_curve(
         Layer sizes; default ``inputs-128-64-outputs``.
     seeds : int, default=3
         Seeds 0..seeds-1 per rate (>= 1).
-    epochs, batch_size, lr
-        Shared training settings (Adam).
-    store : ResultsStore, optional
-        Runs are saved there (group ``dropout_curve``, ``extra={"rate": r}``) and reused.
-    jobs, verbose, target, task, mnist_dir, max_train, data_seed, device
-        As in :func:`regularization_path`.
+    epochs : int, default=10
+        Epochs per run (Adam).
+    **options
+        The shared options of :class:`~regulab.experiment._setup.StackOptions`; a store
+        keeps the runs as group ``dropout_curve`` with ``extra={"rate": r}``.
 
     Returns
     -------
@@ -275,6 +217,7 @@ def dropout_curve(
     )
 
 
+@shared_options(StackOptions)
 def patience_curve(
     data: str | Dataset,
     patiences: Sequence[int] = (0, 1, 2, 3, 5, 8, 13),
@@ -283,17 +226,7 @@ def patience_curve(
     model: str | None = None,
     seeds: int = 3,
     epochs: int = 50,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    store: Any = None,
-    jobs: int = 1,
-    verbose: int = 1,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    max_train: int | None = None,
-    data_seed: int = 0,
-    device: str = "auto",
+    **options: Unpack[StackOptions],
 ) -> CurveResult:
     """Validation and test metric and epochs run against early stopping's patience.
 
@@ -313,10 +246,9 @@ def patience_curve(
     seeds : int, default=3
     epochs : int, default=50
         Maximum epochs per run.
-    store : ResultsStore, optional
-        Runs are saved there (group ``patience_curve``, ``extra={"patience": p}``).
-    batch_size, lr, jobs, verbose, target, task, mnist_dir, max_train, data_seed, device
-        As in :func:`dropout_curve`.
+    **options
+        The shared options of :class:`~regulab.experiment._setup.StackOptions`; a store
+        keeps the runs as group ``patience_curve`` with ``extra={"patience": p}``.
 
     Returns
     -------

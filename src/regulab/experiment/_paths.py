@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Unpack
 
 from regulab.config import TrainConfig
 from regulab.custom import refuse_custom
 from regulab.data import Dataset
 from regulab.errors import check_choice, check_range
-from regulab.experiment._compare import data_info, json_safe, prepare_experiment
+from regulab.experiment._compare import data_info, prepare_experiment
 from regulab.experiment._grid import (
     L2_STRENGTH_MAX,
     gradient_scale,
@@ -41,17 +41,16 @@ from regulab.experiment._grid import (
 from regulab.experiment._path_runners import RecordList, cold_path, stored_records, warm_path
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import DataBundle, RunSpec, fresh_models, train_stack
-from regulab.experiment._setup import setup_arguments
+from regulab.experiment._setup import StackOptions, run_options, setup_arguments, shared_options
 from regulab.experiment._sweep import (
     PATHS_SCHEMA_VERSION,
-    aggregate,
+    SweepResult,
     check_common,
     experiment_name,
-    point_stats,
-    provenance_json,
+    sweep_fields,
 )
 from regulab.penalties import penalized_weights
-from regulab.stats import main_metric, mean_ci, one_se_rule, selection_metric
+from regulab.stats import mean_ci, one_se_rule
 from regulab.training import FitResult
 
 __all__ = ["PathResult", "regularization_path", "PATH_PENALTIES", "PATHS_SCHEMA_VERSION"]
@@ -60,11 +59,12 @@ PATH_PENALTIES = ("l1", "l2", "elastic_net")
 
 
 @dataclass
-class PathResult:
+class PathResult(SweepResult):
     """The outcome of :func:`regularization_path`.
 
     Per-strength lists follow ``strengths`` (strongest first); means and standard errors are
-    over seeds.
+    over seeds. The statistics and provenance shared with curves are those of
+    :class:`~regulab.experiment._sweep.SweepResult`.
 
     Attributes
     ----------
@@ -72,12 +72,6 @@ class PathResult:
         ``"l1"``, ``"l2"`` or ``"elastic_net"``.
     strengths : list of float
         The grid, descending (L1/L2 strength, or elastic net's ``alpha``).
-    metric : str
-        Validation metric used to choose: ``val_accuracy`` or ``val_r2``.
-    test_metric : str
-        ``test_accuracy`` or ``test_r2``.
-    higher_is_better : bool
-    val_mean, val_se, test_mean, test_se : list of float
     first_nonzero_mean, first_nonzero_se : list of float
         Non-zero entries of the first weight matrix.
     nonzero_mean, nonzero_se : list of float
@@ -98,27 +92,10 @@ class PathResult:
     warm_start : bool
     l1_ratio : float or None
         Elastic net's L1 share.
-    records : list of RunRecord
-        Every run, strength-major.
-    data : dict
-    experiment : str
-        Store experiment name.
-    resumed : int
-        Runs found in the store instead of trained.
-    diverged : list of int
-        Seeds whose validation metric is not finite, per strength; such a strength is never
-        chosen and shows as diverged.
     """
 
     penalty: str
     strengths: list[float]
-    metric: str
-    test_metric: str
-    higher_is_better: bool
-    val_mean: list[float]
-    val_se: list[float]
-    test_mean: list[float]
-    test_se: list[float]
     first_nonzero_mean: list[float]
     first_nonzero_se: list[float]
     nonzero_mean: list[float]
@@ -132,29 +109,26 @@ class PathResult:
     strength_max_rule: dict[str, Any]
     warm_start: bool
     l1_ratio: float | None
-    records: list[RunRecord] = field(repr=False)
-    data: dict[str, Any] = field(default_factory=dict)
-    experiment: str = ""
-    resumed: int = 0
-    diverged: list[int] = field(default_factory=list)
 
     @property
     def rows(self) -> list[dict[str, Any]]:
         """One dict per strength (strongest first)."""
+        chosen = {"lambda_min": self.lambda_min, "lambda_1se": self.lambda_1se}
         return [
-            {
-                "strength": s,
-                **point_stats(self, i),
-                "first_nonzero_mean": self.first_nonzero_mean[i],
-                "first_nonzero_se": self.first_nonzero_se[i],
-                "nonzero_mean": self.nonzero_mean[i],
-                "nonzero_se": self.nonzero_se[i],
-                "epochs": self.epochs[i],
-                "restarts": self.restarts[i],
-                "diverged": self.diverged[i] if self.diverged else 0,
-                "lambda_min": s == self.lambda_min,
-                "lambda_1se": s == self.lambda_1se,
-            }
+            self.point_row(
+                i,
+                "strength",
+                s,
+                {
+                    "first_nonzero_mean": self.first_nonzero_mean[i],
+                    "first_nonzero_se": self.first_nonzero_se[i],
+                    "nonzero_mean": self.nonzero_mean[i],
+                    "nonzero_se": self.nonzero_se[i],
+                    "epochs": self.epochs[i],
+                    "restarts": self.restarts[i],
+                },
+                chosen,
+            )
             for i, s in enumerate(self.strengths)
         ]
 
@@ -163,16 +137,11 @@ class PathResult:
         ``test_metric``, ``points`` (:attr:`rows`), ``lambda_min``, ``lambda_1se``,
         ``test_at_min``/``test_at_1se`` (mean and se), ``strength_max_rule``, ``warm_start``,
         ``l1_ratio``, ``data``, ``experiment``, ``resumed`` and ``runs``."""
-        return json_safe(
+        return self.sweep_json(
+            "path",
+            {"penalty": self.penalty, "group": f"path:{self.penalty}"},
+            self.rows,
             {
-                "schema_version": PATHS_SCHEMA_VERSION,
-                "kind": "path",
-                "penalty": self.penalty,
-                "group": f"path:{self.penalty}",
-                "metric": self.metric,
-                "test_metric": self.test_metric,
-                "higher_is_better": self.higher_is_better,
-                "points": self.rows,
                 "lambda_min": self.lambda_min,
                 "lambda_1se": self.lambda_1se,
                 "test_at_min": {"mean": self.test_at_min[0], "se": self.test_at_min[1]},
@@ -180,8 +149,7 @@ class PathResult:
                 "strength_max_rule": self.strength_max_rule,
                 "warm_start": self.warm_start,
                 "l1_ratio": self.l1_ratio,
-                **provenance_json(self),
-            }
+            },
         )
 
 
@@ -203,6 +171,7 @@ def _path_spec(
     return RunSpec(name, config, seed, f"path:{penalty}", {"strength": strength, **extra})
 
 
+@shared_options(StackOptions)
 def regularization_path(
     data: str | Dataset,
     penalty: str = "l1",
@@ -215,17 +184,7 @@ def regularization_path(
     seeds: int = 3,
     epochs: int = 10,
     warm_start: bool = True,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    store: Any = None,
-    jobs: int = 1,
-    verbose: int = 1,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    max_train: int | None = None,
-    data_seed: int = 0,
-    device: str = "auto",
+    **options: Unpack[StackOptions],
 ) -> PathResult:
     """Train a log-spaced grid of penalty strengths, strongest first, and pick one (glmnet).
 
@@ -311,6 +270,10 @@ def regularization_path(
     True
     """
     owner = "regularization_path"
+    settings = run_options(owner, StackOptions, options)
+    batch_size, store, jobs, verbose = (
+        settings[k] for k in ("batch_size", "store", "jobs", "verbose")
+    )
     check_choice("penalty", penalty, PATH_PENALTIES, owner=owner)
     check_range("n_strengths", n_strengths, low=2, integer=True, owner=owner)
     check_range("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True, owner=owner)
@@ -319,7 +282,9 @@ def regularization_path(
     refuse_custom(model, owner)
     if strength_max is not None:
         check_range("strength_max", strength_max, low=0.0, low_open=True, owner=owner)
-    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()), optimizer="adam")
+    dataset, bundle, base = prepare_experiment(
+        data, **setup_arguments({**locals(), **settings}), optimizer="adam"
+    )
     probe = base.build_model(bundle.X_train.shape[1], bundle.n_outputs, bundle.task)
     numels = {name: w.numel() for name, w in penalized_weights(probe)}
     ratio_value = l1_ratio if penalty == "elastic_net" else 1.0
@@ -438,9 +403,9 @@ def _path_result(
     experiment: str,
     resumed: int,
 ) -> PathResult:
-    val_name, higher = selection_metric(bundle.task)
-    test_name, _ = main_metric(bundle.task)
-    stats = aggregate(records, val_name, test_name)
+    fields, stats = sweep_fields(
+        records, bundle, data_info(dataset, bundle, base), experiment, resumed
+    )
     first_name = next(iter(numels))
 
     def nonzero(record: RunRecord, names: Sequence[str]) -> float:
@@ -450,7 +415,11 @@ def _path_result(
     first = [mean_ci([nonzero(r, [first_name]) for r in point]) for point in records]
     total = [mean_ci([nonzero(r, list(numels)) for r in point]) for point in records]
     lambda_min, lambda_1se = one_se_rule(
-        grid, stats["choice_mean"], stats["val_se"], higher_is_better=higher, prefer="largest"
+        grid,
+        stats["choice_mean"],
+        stats["val_se"],
+        higher_is_better=fields["higher_is_better"],
+        prefer="largest",
     )
 
     def test_at(strength: float) -> tuple[float, float]:
@@ -460,15 +429,9 @@ def _path_result(
         return stats["test_mean"][index], stats["test_se"][index]
 
     return PathResult(
+        **fields,
         penalty=penalty,
         strengths=grid,
-        metric=val_name,
-        test_metric=test_name,
-        higher_is_better=higher,
-        val_mean=stats["val_mean"],
-        val_se=stats["val_se"],
-        test_mean=stats["test_mean"],
-        test_se=stats["test_se"],
         first_nonzero_mean=[ci.mean for ci in first],
         first_nonzero_se=[ci.se for ci in first],
         nonzero_mean=[ci.mean for ci in total],
@@ -482,9 +445,4 @@ def _path_result(
         strength_max_rule=rule,
         warm_start=warm_start,
         l1_ratio=l1_ratio,
-        records=[r for point in records for r in point],
-        data=data_info(dataset, bundle, base),
-        experiment=experiment,
-        resumed=resumed,
-        diverged=[int(d) for d in stats["diverged"]],
     )

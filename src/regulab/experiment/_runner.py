@@ -27,7 +27,7 @@ from torch import nn
 from regulab.config import TrainConfig
 from regulab.custom import image_shape_of, is_custom
 from regulab.data import Splits
-from regulab.data._splits import split_arrays
+from regulab.data._splits import SplitArrays, split_arrays
 from regulab.experiment._records import RunRecord, run_key, weight_summary
 from regulab.solvers import exact_result, solvable
 from regulab.tables import TablePreprocessor
@@ -99,19 +99,13 @@ class TableFolds:
 
 
 @dataclass(frozen=True)
-class DataBundle:
-    """The arrays every run of an experiment uses, plus what records need to know.
+class DataBundle(SplitArrays):
+    """The split arrays every run of an experiment uses, plus what records need to know.
 
     ``table`` is set for a table data set: the raw rows and preprocessing layout that let
     cross-validation folds refit the preprocessing on their own training rows.
     """
 
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
     task: str
     n_outputs: int
     feature_names: tuple[str, ...]

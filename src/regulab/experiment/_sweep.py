@@ -11,13 +11,15 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from regulab.config import TrainConfig
 from regulab.errors import InvalidParameterError, check_range
+from regulab.experiment._compare import json_safe
 from regulab.experiment._records import RunRecord
 from regulab.experiment._runner import DataBundle
-from regulab.stats import finite, mean_ci
+from regulab.stats import finite, main_metric, mean_ci, selection_metric
 
 __all__ = [
     "PATHS_SCHEMA_VERSION",
@@ -27,8 +29,8 @@ __all__ = [
     "check_common",
     "check_distinct",
     "run_json",
-    "point_stats",
-    "provenance_json",
+    "SweepResult",
+    "sweep_fields",
 ]
 
 PATHS_SCHEMA_VERSION = 1
@@ -59,6 +61,33 @@ def aggregate(
             out[key].append(value)
         out["choice_mean"].append(math.nan if diverged else val.mean)
     return out
+
+
+def sweep_fields(
+    points: Sequence[Sequence[RunRecord]],
+    bundle: DataBundle,
+    data: dict[str, Any],
+    experiment: str,
+    resumed: int,
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """The :class:`SweepResult` fields of ``points`` (each point's runs, seed by seed) of an
+    experiment on ``bundle`` (``data``: its :func:`~regulab.experiment._compare.data_info`),
+    and the :func:`aggregate` statistics they come from."""
+    val_name, higher = selection_metric(bundle.task)
+    test_name, _ = main_metric(bundle.task)
+    stats = aggregate(points, val_name, test_name)
+    fields = {
+        "metric": val_name,
+        "test_metric": test_name,
+        "higher_is_better": higher,
+        **{key: stats[key] for key in ("val_mean", "val_se", "test_mean", "test_se")},
+        "records": [r for point in points for r in point],
+        "data": data,
+        "experiment": experiment,
+        "resumed": resumed,
+        "diverged": [int(d) for d in stats["diverged"]],
+    }
+    return fields, stats
 
 
 def require_hidden_layer(config: TrainConfig, data: DataBundle, owner: str) -> None:
@@ -103,23 +132,88 @@ def run_json(record: RunRecord) -> dict[str, Any]:
     }
 
 
-def point_stats(result: Any, index: int) -> dict[str, float]:
-    """Point ``index`` of a path or curve: mean and standard error of its validation metric
-    and of its test metric, keyed ``<metric>_mean``, ``<metric>_se``..."""
-    return {
-        f"{result.metric}_mean": result.val_mean[index],
-        f"{result.metric}_se": result.val_se[index],
-        f"{result.test_metric}_mean": result.test_mean[index],
-        f"{result.test_metric}_se": result.test_se[index],
-    }
+@dataclass
+class SweepResult:
+    """What a regularization path and a parameter curve share: per-point statistics of the
+    validation metric that chose and of the test metric reported beside it, and where the
+    runs came from.
 
+    Attributes
+    ----------
+    metric, test_metric : str
+        Validation metric used to choose (``val_accuracy`` or ``val_r2``), and the reported
+        test metric.
+    higher_is_better : bool
+    val_mean, val_se, test_mean, test_se : list of float
+        Per point, over seeds.
+    records : list of RunRecord
+        Every run, point-major.
+    data : dict
+    experiment : str
+        Store experiment name.
+    resumed : int
+        Runs found in the store instead of trained.
+    diverged : list of int
+        Seeds whose validation metric is not finite, per point; such a point is never chosen
+        and shows as diverged.
+    """
 
-def provenance_json(result: Any) -> dict[str, Any]:
-    """What ends the ``--json`` form of a path or curve: ``data``, ``experiment``, ``resumed``
-    and every run (:func:`run_json`)."""
-    return {
-        "data": result.data,
-        "experiment": result.experiment,
-        "resumed": result.resumed,
-        "runs": [run_json(r) for r in result.records],
-    }
+    metric: str
+    test_metric: str
+    higher_is_better: bool
+    val_mean: list[float]
+    val_se: list[float]
+    test_mean: list[float]
+    test_se: list[float]
+    _: KW_ONLY
+    records: list[RunRecord] = field(repr=False)
+    data: dict[str, Any] = field(default_factory=dict)
+    experiment: str = ""
+    resumed: int = 0
+    diverged: list[int] = field(default_factory=list)
+
+    def point_row(
+        self,
+        index: int,
+        name: str,
+        value: float,
+        fields: dict[str, Any],
+        chosen: dict[str, float],
+    ) -> dict[str, Any]:
+        """Point ``index`` (``name: value``) as a row: mean and standard error of its
+        validation and test metrics (keyed ``<metric>_mean``, ``<metric>_se``...), the
+        ``fields``, ``diverged`` seeds and, for every ``chosen`` value, whether it is this
+        point's."""
+        return {
+            name: value,
+            f"{self.metric}_mean": self.val_mean[index],
+            f"{self.metric}_se": self.val_se[index],
+            f"{self.test_metric}_mean": self.test_mean[index],
+            f"{self.test_metric}_se": self.test_se[index],
+            **fields,
+            "diverged": self.diverged[index] if self.diverged else 0,
+            **{mark: value == choice for mark, choice in chosen.items()},
+        }
+
+    def sweep_json(
+        self, kind: str, head: dict[str, Any], points: list[dict[str, Any]], tail: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The JSON-safe ``--json`` form: ``schema_version``, ``kind``, the ``head`` fields,
+        ``metric``, ``test_metric``, ``higher_is_better``, ``points``, the ``tail`` fields,
+        ``data``, ``experiment``, ``resumed`` and every run (:func:`run_json`)."""
+        return json_safe(
+            {
+                "schema_version": PATHS_SCHEMA_VERSION,
+                "kind": kind,
+                **head,
+                "metric": self.metric,
+                "test_metric": self.test_metric,
+                "higher_is_better": self.higher_is_better,
+                "points": points,
+                **tail,
+                "data": self.data,
+                "experiment": self.experiment,
+                "resumed": self.resumed,
+                "runs": [run_json(r) for r in self.records],
+            }
+        )

@@ -42,7 +42,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Unpack
 
 import optuna
 
@@ -53,7 +53,7 @@ from regulab.errors import InvalidParameterError, check_range, did_you_mean
 from regulab.experiment._compare import data_info, prepare_experiment
 from regulab.experiment._records import RunRecord, run_key
 from regulab.experiment._runner import RunSpec, fresh_models, record_from_result, train_stack
-from regulab.experiment._setup import setup_arguments
+from regulab.experiment._setup import RunOptions, run_options, setup_arguments, shared_options
 from regulab.experiment._sweep import require_hidden_layer
 from regulab.experiment._techniques import apply_techniques
 from regulab.stats import main_metric, selection_metric
@@ -256,6 +256,7 @@ class TuneResult:
         }
 
 
+@shared_options(RunOptions)
 def tune(
     data: str | Dataset,
     *,
@@ -264,21 +265,12 @@ def tune(
     techniques: str | Sequence[str] = DEFAULT_TUNE_TECHNIQUES,
     model: str | None = None,
     epochs: int = 20,
-    batch_size: int = 32,
-    lr: float = 1e-3,
     optimizer: str = "adam",
     seed: int = 0,
     n_startup_trials: int = 5,
     n_warmup_steps: int | None = None,
     pruning: bool = True,
-    store: Any = None,
-    verbose: int = 1,
-    target: str | None = None,
-    task: str | None = None,
-    mnist_dir: str | None = None,
-    max_train: int | None = None,
-    data_seed: int = 0,
-    device: str = "auto",
+    **options: Unpack[RunOptions],
 ) -> TuneResult:
     """Search regularization settings with Optuna (TPE sampler, median pruner).
 
@@ -338,6 +330,8 @@ def tune(
     True
     """
     owner = "tune"
+    settings = run_options(owner, RunOptions, options)
+    store, verbose = settings["store"], settings["verbose"]
     if n_trials is None and timeout is None:
         raise InvalidParameterError(
             "tune needs a budget: n_trials (an int >= 1) or timeout (seconds > 0)."
@@ -353,7 +347,7 @@ def tune(
     check_range("n_warmup_steps", warmup, low=0, integer=True, owner=owner)
     names = _parse_techniques(techniques)
     refuse_custom(model, owner)
-    dataset, bundle, base = prepare_experiment(data, **setup_arguments(locals()))
+    dataset, bundle, base = prepare_experiment(data, **setup_arguments({**locals(), **settings}))
     largest = {n: spec[2] for t in names for n, spec in SEARCH_SPACE[t].items()}
     largest.update({"batchnorm": True, "patience": 1})
     # fail fast on a model that cannot take the searched techniques (e.g. dropout, no hidden)

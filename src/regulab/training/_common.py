@@ -25,9 +25,11 @@ from regulab.penalties import Penalty, sparsity
 from regulab.training._callbacks import Callback, Run
 from regulab.training._history import FitResult, History, StopReason, TrainState
 from regulab.training._metrics import head_kind, metric_names
+from regulab.training._stack import OptimizerSpec
 
 __all__ = [
     "Member",
+    "LoopSettings",
     "available_metrics",
     "check_outputs",
     "end_epoch",
@@ -59,6 +61,20 @@ class Member:
     callbacks: Sequence[Callback] = ()
     seed: int = 0
     state: TrainState | None = None
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """What every member of one ``train_many``/``train_modules`` call trains with: the
+    optimizer, epochs, batch size, device, verbosity and the feature names its results
+    report."""
+
+    spec: OptimizerSpec
+    epochs: int
+    batch_size: int
+    device: torch.device
+    verbose: int
+    feature_names: Sequence[str] | None
 
 
 class _Stacked(Protocol):

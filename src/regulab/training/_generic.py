@@ -34,6 +34,7 @@ from regulab.models import MLP, TASKS
 from regulab.penalties import LayerCoefficients, penalized_weights, resolve
 from regulab.training._common import (
     _ADAMW_DEFAULT_DECAY,
+    LoopSettings,
     Member,
     _check_model_fits,
     _seeds,
@@ -52,9 +53,8 @@ from regulab.training._progress import Progress
 from regulab.training._stack import (
     OptimizerSpec,
     add_coupled_gradient_,
-    l1_magnitude,
-    prox_step_,
-    prox_threshold,
+    optimizer_prox_,
+    penalty_terms,
 )
 from regulab.training._vmap import plan_stacks, train_stacked
 
@@ -198,20 +198,14 @@ class _Penalized:
         """Soft-threshold after optimizer step number ``steps`` by the stacked trainer's one
         rule (:func:`regulab.training._stack.prox_threshold`)."""
         for p, prox, groups in self.proximal:
-            second_moment = None
-            if spec.name != "sgd":  # a weight without a gradient yet has no state: v = 0
-                second_moment = optimizer.state.get(p, {}).get("exp_avg_sq", torch.zeros_like(p))
-            prox_step_(p, prox_threshold(spec, steps, prox, second_moment), groups)
+            optimizer_prox_(optimizer, p, spec, steps, prox, groups)
 
     @torch.no_grad()
     def value(self) -> float:
         """The penalty term, proximal L1 included."""
         total = 0.0
         for p, coefs, _ in self.entries:
-            for name in ("l1", "l2", "prox_l1"):
-                if name in coefs:
-                    term = p.pow(2) if name == "l2" else l1_magnitude(p, coefs.get("groups"))
-                    total += float((term * coefs[name]).sum())
+            total += sum(float(term.sum()) for term in penalty_terms(p, coefs))
         return total
 
     @torch.no_grad()
@@ -379,6 +373,7 @@ def train_modules(
         if verbose and len(members) > 1:
             print(plan.note, file=sys.stderr)
         results: list[FitResult | None] = [None] * len(members)
+        settings = LoopSettings(spec, epochs, batch_size, device, verbose, feature_names)
         for indices, stacked, _ in plan.groups:
             if stacked:
                 kind = kinds[indices[0]]
@@ -399,21 +394,7 @@ def train_modules(
                 )
             else:
                 fitted = [
-                    _train_one(
-                        members[i],
-                        kinds[i],
-                        X_fit,
-                        y_fit,
-                        X_v,
-                        y_v,
-                        spec,
-                        epochs,
-                        batch_size,
-                        device,
-                        verbose,
-                        feature_names,
-                        weights,
-                    )
+                    _train_one(members[i], kinds[i], X_fit, y_fit, X_v, y_v, settings, weights)
                     for i in indices
                 ]
             for i, result in zip(indices, fitted):
@@ -441,14 +422,11 @@ def _train_one(
     y: torch.Tensor,
     X_val: torch.Tensor | None,
     y_val: torch.Tensor | None,
-    spec: OptimizerSpec,
-    epochs: int,
-    batch_size: int,
-    device: torch.device,
-    verbose: int,
-    feature_names: Sequence[str] | None,
+    settings: LoopSettings,
     class_weight: torch.Tensor | None = None,
 ) -> FitResult:
+    spec, epochs = settings.spec, settings.epochs
+    batch_size, device = settings.batch_size, settings.device
     model = member.model
     available = available_metrics(kind, X_val is not None)
     penalized = _Penalized(model, member.penalties, spec.name)
@@ -459,7 +437,7 @@ def _train_one(
     for callback in member.callbacks:
         callback.on_train_begin(run)
     has_norm = _has_batchnorm(model)
-    progress = Progress(epochs, 1, verbose)
+    progress = Progress(epochs, 1, settings.verbose)
     started = time.perf_counter()
     rng_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=rng_devices):
@@ -509,5 +487,5 @@ def _train_one(
     progress.close()
     end_training(run, member.callbacks, epochs)
     model.eval()
-    names = _reported_names(model, feature_names)
+    names = _reported_names(model, settings.feature_names)
     return fit_result(run, member, model, time.perf_counter() - started, names)

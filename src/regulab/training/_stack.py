@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,8 @@ __all__ = [
     "l1_direction",
     "l1_magnitude",
     "prox_step_",
+    "optimizer_prox_",
+    "penalty_terms",
 ]
 
 _BN_EPS = 1e-5
@@ -209,6 +211,39 @@ def prox_threshold(
     bias2_sqrt = math.sqrt(1.0 - spec.betas[1] ** steps)
     scale = second_moment.sqrt().div_(bias2_sqrt).add_(spec.eps)
     return scale.reciprocal_().mul_(l1 * spec.lr)
+
+
+def optimizer_prox_(
+    optimizer: torch.optim.Optimizer,
+    p: torch.Tensor,
+    spec: OptimizerSpec,
+    steps: int,
+    l1: float | torch.Tensor,
+    groups: FeatureGroups | None,
+) -> None:
+    """:func:`prox_step_` on ``p``, a parameter of the torch ``optimizer``, after its step
+    number ``steps``, by the threshold of :func:`prox_threshold` (Adam's second moment from
+    the optimizer's state: zero for a weight that has not had a gradient yet)."""
+    moment = None
+    if spec.name != "sgd":
+        moment = optimizer.state.get(p, {}).get("exp_avg_sq", torch.zeros_like(p))
+    prox_step_(p, prox_threshold(spec, steps, l1, moment), groups)
+
+
+def penalty_terms(p: torch.Tensor, coefs: dict[str, Any]) -> Iterator[torch.Tensor]:
+    """Each penalty of ``coefs`` on ``p`` (``l1``, ``l2``, ``prox_l1``), weight by weight:
+    ``l2 * w**2`` or ``l1 * l1_magnitude(w)`` (with ``coefs["groups"]``, the group norm's
+    share); their sum over the weights is the penalty term.
+
+    Examples
+    --------
+    >>> [float(t.sum()) for t in penalty_terms(torch.tensor([1.0, -2.0]), {"l2": 0.5, "l1": 1.0})]
+    [3.0, 2.5]
+    """
+    for kind in ("l1", "l2", "prox_l1"):
+        if kind in coefs:
+            term = p.pow(2) if kind == "l2" else l1_magnitude(p, coefs.get("groups"))
+            yield term * coefs[kind]
 
 
 class _StackedLinear(torch.autograd.Function):

@@ -23,6 +23,7 @@ from regulab.penalties import Penalty, WeightDecay, resolve, sparsity
 from regulab.training._callbacks import Callback
 from regulab.training._common import (
     _ADAMW_DEFAULT_DECAY,
+    LoopSettings,
     Member,
     _check_model_fits,
     _features,
@@ -305,6 +306,7 @@ def train_many(
         groups.setdefault(key, []).append(index)
         scalings[key] = scaling
     results: list[FitResult | None] = [None] * len(members)
+    settings = LoopSettings(spec, int(epochs), int(batch_size), target, verbose, feature_names)
     with _torch_threads(threads):
         for key, indices in groups.items():
             arch, scaling = key[0], scalings[key]
@@ -313,12 +315,7 @@ def train_many(
                 kinds[arch],
                 [members[i] for i in indices],
                 _Data(X_fit, y_fit, X_v, y_v, scaling, weights),
-                spec,
-                int(epochs),
-                int(batch_size),
-                target,
-                verbose,
-                feature_names,
+                settings,
             )
             for i, result in zip(indices, fitted):
                 results[i] = result
@@ -377,13 +374,10 @@ def _train_stack(
     kind: str,
     members: Sequence[Member],
     data: _Data,
-    spec: OptimizerSpec,
-    epochs: int,
-    batch_size: int,
-    device: torch.device,
-    verbose: int,
-    feature_names: Sequence[str] | None,
+    settings: LoopSettings,
 ) -> list[FitResult]:
+    spec, epochs = settings.spec, settings.epochs
+    batch_size, device = settings.batch_size, settings.device
     n_weights = len(arch.sizes) - 1
     coefficients = []
     for member in members:
@@ -415,7 +409,7 @@ def _train_stack(
     regression = kind == "regression"
     loss_units = scaling.loss_units(device) if scaling is not None else None
     started = time.perf_counter()
-    progress = Progress(epochs, len(members), verbose)
+    progress = Progress(epochs, len(members), settings.verbose)
     n_rows = len(X)
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
@@ -474,7 +468,8 @@ def _train_stack(
     progress.close()
     total = time.perf_counter() - started
     return [
-        _result(member, run, total, feature_names, scaling) for member, run in zip(members, runs)
+        _result(member, run, total, settings.feature_names, scaling)
+        for member, run in zip(members, runs)
     ]
 
 

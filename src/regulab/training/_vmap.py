@@ -55,9 +55,8 @@ from regulab.training._progress import Progress
 from regulab.training._stack import (
     OptimizerSpec,
     add_coupled_gradient_,
-    l1_magnitude,
-    prox_step_,
-    prox_threshold,
+    optimizer_prox_,
+    penalty_terms,
 )
 
 __all__ = ["StackPlan", "plan_stacks", "module_signature", "train_stacked", "STACK_CHOICES"]
@@ -361,14 +360,9 @@ class _Stack:
             for name, p in self.params.items():
                 for part in [self.coefficients[name], *self.grouped[name]]:
                     prox = part.get("prox_l1")
-                    if prox is None:
-                        continue
-                    moment = None
-                    if self.spec.name != "sgd":
-                        state = self.optimizer.state.get(p, {})
-                        moment = state.get("exp_avg_sq", torch.zeros_like(p))
-                    threshold = prox_threshold(self.spec, self.steps, prox, moment)
-                    prox_step_(p, threshold, part.get("groups"))
+                    if prox is not None:
+                        groups = part.get("groups")
+                        optimizer_prox_(self.optimizer, p, self.spec, self.steps, prox, groups)
 
     @torch.no_grad()
     def penalty_values(self) -> list[float]:
@@ -376,11 +370,8 @@ class _Stack:
         total = torch.zeros(self.members, dtype=torch.float64)
         for name, p in self.params.items():
             for part in [self.coefficients[name], *self.grouped[name]]:
-                for kind in ("l1", "l2", "prox_l1"):
-                    if kind in part:
-                        groups = part.get("groups")
-                        term = p.pow(2) if kind == "l2" else l1_magnitude(p, groups)
-                        total += (term * part[kind]).flatten(1).sum(1).double().cpu()
+                for term in penalty_terms(p, part):
+                    total += term.flatten(1).sum(1).double().cpu()
         return total.tolist()
 
     @torch.no_grad()
