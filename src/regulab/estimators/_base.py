@@ -201,7 +201,7 @@ class _RegularizedEstimator(BaseEstimator):
     random_state: Any
     device: str
     verbose: int
-    #: a classifier's parameter (see :func:`with_class_weight`); a regressor weighs no classes
+    #: a classifier's parameter (see :func:`constructor`); a regressor weighs no classes
     class_weight: str | None = None
 
     # fitted
@@ -548,15 +548,54 @@ class _RegularizedEstimator(BaseEstimator):
         return clean
 
 
-def with_class_weight(init: Callable[..., None]) -> Callable[..., None]:
-    """``init`` (a shared ``__init__``) with a last keyword ``class_weight=None``: a
-    classifier's constructor. scikit-learn reads the parameters from the signature, so the
-    signature is the one of ``init`` plus ``class_weight``; every argument is stored."""
-    signature = inspect.signature(init)
-    added = inspect.Parameter(
-        "class_weight", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
-    )
-    signature = signature.replace(parameters=[*signature.parameters.values(), added])
+def _training_parameters(
+    *,
+    input_dropout: float = 0.0,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    elastic_net: tuple[float, float] | None = None,
+    weight_decay: float = 0.0,
+    prox_l1: bool = False,
+    early_stopping: bool = False,
+    monitor: str = "val_loss",
+    patience: int = 5,
+    validation_fraction: float = 0.1,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    epochs: int = 50,
+    batch_size: int = 32,
+    random_state: Any = None,
+    device: str = "auto",
+    verbose: int = 0,
+) -> None:
+    """The constructor parameters every Regulab estimator takes (documented in
+    ``_docs._PENALTY_DOC``); :func:`constructor` adds them to each estimator's own."""
+
+
+def _class_weight_parameter(*, class_weight: str | None = None) -> None:
+    """A classifier's last parameter (``_docs._CLASS_WEIGHT_DOC``)."""
+
+
+def constructor(own: Callable[..., None], *, classifier: bool = False) -> Callable[..., None]:
+    """An ``__init__`` that only stores its arguments (scikit-learn's contract: they are
+    validated at fit time), with the parameters of ``own`` (a signature-only function), then
+    the shared training parameters, then ``class_weight=None`` for a ``classifier``.
+    scikit-learn reads the parameters from the signature, which is set accordingly.
+
+    Examples
+    --------
+    >>> def _own(*, solver: str = "auto") -> None: ...
+    >>> names = list(inspect.signature(constructor(_own, classifier=True)).parameters)
+    >>> names[:3], names[-1]
+    (['self', 'solver', 'input_dropout'], 'class_weight')
+    """
+    parts: list[Callable[..., None]] = [own, _training_parameters]
+    parts += [_class_weight_parameter] if classifier else []
+    parameters = [p for part in parts for p in inspect.signature(part).parameters.values()]
+    positional = [p for p in parameters if p.kind != inspect.Parameter.KEYWORD_ONLY]
+    keyword = [p for p in parameters if p.kind == inspect.Parameter.KEYWORD_ONLY]
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    signature = inspect.Signature([self_parameter, *positional, *keyword])
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         bound = signature.bind(self, *args, **kwargs)

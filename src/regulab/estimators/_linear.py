@@ -15,8 +15,7 @@ from regulab.estimators._base import (
     FitArrays,
     _constraints,
     _RegularizedEstimator,
-    _store_arguments,
-    with_class_weight,
+    constructor,
 )
 from regulab.estimators._docs import _CLASS_WEIGHT_DOC, _FITTED_DOC, _PENALTY_DOC
 from regulab.estimators._tasks import _RegularizedClassifier, _RegularizedRegressor
@@ -55,33 +54,15 @@ EXACT_TOL = 1e-6
 EXACT_MAX_ITER = 1000
 
 
+def _linear_parameters(*, solver: str = "auto") -> None:
+    """The linear estimators' own parameter (``_SOLVER_DOC``)."""
+
+
 class _LinearEstimator(_RegularizedEstimator):
     """What the linear estimators share: a constructor that only stores its arguments, the
     linear model and its ``coef_``/``intercept_`` in the target's units."""
 
-    def __init__(
-        self,
-        *,
-        input_dropout: float = 0.0,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        elastic_net: tuple[float, float] | None = None,
-        weight_decay: float = 0.0,
-        prox_l1: bool = False,
-        early_stopping: bool = False,
-        monitor: str = "val_loss",
-        patience: int = 5,
-        validation_fraction: float = 0.1,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
-        epochs: int = 50,
-        batch_size: int = 32,
-        random_state: Any = None,
-        device: str = "auto",
-        verbose: int = 0,
-        solver: str = "auto",
-    ) -> None:
-        _store_arguments(self, locals())
+    __init__ = constructor(_linear_parameters)
 
     def _exact(self) -> bool:
         """Whether ``fit`` solves exactly (``solver`` and the parameters allow it)."""
@@ -190,7 +171,7 @@ class RegularizedLinearClassifier(_LinearEstimator, _RegularizedClassifier):
         **_constraints("classification", False),
         "solver": [StrOptions(set(SOLVER_CHOICES))],
     }
-    __init__ = with_class_weight(_LinearEstimator.__init__)
+    __init__ = constructor(_linear_parameters, classifier=True)
 
 
 @register

@@ -15,8 +15,7 @@ from regulab.estimators._base import (
     _constraints,
     _is_rate,
     _RegularizedEstimator,
-    _store_arguments,
-    with_class_weight,
+    constructor,
 )
 from regulab.estimators._docs import _CLASS_WEIGHT_DOC, _FITTED_DOC, _PENALTY_DOC
 from regulab.estimators._tasks import _RegularizedClassifier, _RegularizedRegressor
@@ -34,6 +33,16 @@ _MLP_DOC = """\
 """
 
 
+def _mlp_parameters(
+    hidden_layer_sizes: int | Sequence[int] = (128, 64),
+    *,
+    activation: str = "relu",
+    dropout: float | Sequence[float] = 0.0,
+    batchnorm: bool | Sequence[int] = False,
+) -> None:
+    """The MLP estimators' own parameters (``_MLP_DOC``)."""
+
+
 class _MLPEstimator(_RegularizedEstimator):
     """What the MLP estimators share: a constructor that only stores its arguments
     (scikit-learn's contract; they are validated at fit time), the hidden layers, the model
@@ -45,32 +54,7 @@ class _MLPEstimator(_RegularizedEstimator):
     dropout: Any
     batchnorm: Any
 
-    def __init__(
-        self,
-        hidden_layer_sizes: int | Sequence[int] = (128, 64),
-        *,
-        activation: str = "relu",
-        dropout: float | Sequence[float] = 0.0,
-        input_dropout: float = 0.0,
-        batchnorm: bool | Sequence[int] = False,
-        l1: float = 0.0,
-        l2: float = 0.0,
-        elastic_net: tuple[float, float] | None = None,
-        weight_decay: float = 0.0,
-        prox_l1: bool = False,
-        early_stopping: bool = False,
-        monitor: str = "val_loss",
-        patience: int = 5,
-        validation_fraction: float = 0.1,
-        optimizer: str = "adam",
-        learning_rate: float = 1e-3,
-        epochs: int = 50,
-        batch_size: int = 32,
-        random_state: Any = None,
-        device: str = "auto",
-        verbose: int = 0,
-    ) -> None:
-        _store_arguments(self, locals())
+    __init__ = constructor(_mlp_parameters)
 
     def _validate_structure(self, owner: str) -> None:
         sizes = self.hidden_layer_sizes
@@ -144,7 +128,7 @@ class RegularizedMLPClassifier(_MLPEstimator, _RegularizedClassifier):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _constraints("classification", True)
-    __init__ = with_class_weight(_MLPEstimator.__init__)
+    __init__ = constructor(_mlp_parameters, classifier=True)
 
 
 @register
