@@ -138,6 +138,21 @@ def test_correlation_names_columns_and_ignores_a_categoricals_own_levels(table):
     assert 10 < finding.details["condition_number"] < 1e3
 
 
+def test_columns_empty_on_the_same_rows_are_not_correlated_by_their_indicators():
+    """Two independent measurements missing on the same rows share an identical missing
+    indicator (|r| = 1); their values do not correlate, and neither does the finding."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    frame.loc[:9, ["a", "b"]] = np.nan
+    frame["label"] = np.where(rng.normal(size=300) > 0, "y", "n")
+    dataset = load(frame, target="label")
+    assert dataset.table.preprocessor.indicator_columns_ == [1, 3]
+    finding = diagnose_data(dataset)["correlation"]
+    assert finding.value < 0.5  # the largest |r| between the two columns
+    assert finding.details["groups"] == []
+    assert finding.details["condition_number"] < 10
+
+
 def test_numeric_data_reads_as_before():
     data = make_synthetic(200, n_informative=3, n_irrelevant=10, seed=0)
     plain = diagnose_data(data)

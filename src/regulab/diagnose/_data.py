@@ -205,8 +205,9 @@ def _diagnose(
         Xs, ys, dataset.task, columns, rng, sampled, table
     )
     corr_rows = _sample(len(Xs), _CORRELATION_ROWS, rng)
+    indicators = [] if dataset.table is None else dataset.table.preprocessor.indicator_columns_
     findings["correlation"] = _correlation(
-        Xs[corr_rows], columns, sampled or len(corr_rows) < len(Xs), table
+        Xs[corr_rows], columns, sampled or len(corr_rows) < len(Xs), table, indicators
     )
     findings["outliers"] = _outliers(Xs, seed, sampled)
     noise_rows = _sample(len(Xs), 3000, rng)
@@ -289,7 +290,11 @@ def _irrelevant(
 
 
 def _correlation(
-    X: np.ndarray, columns: Mapping[str, Sequence[int]], sampled: bool, table: bool = False
+    X: np.ndarray,
+    columns: Mapping[str, Sequence[int]],
+    sampled: bool,
+    table: bool = False,
+    indicators: Sequence[int] = (),
 ) -> Finding:
     """Groups of strongly correlated features (a table's original ``columns``) and the
     design's conditioning, called only where the sample size supports them.
@@ -302,10 +307,13 @@ def _correlation(
     so no call is made from it. On a table, two columns correlate as their most correlated
     pair of encoded columns (the largest ``|r|``, not a dedicated association measure such
     as Cramér's V), pairs within one column do not count, and each categorical loses one
-    level before the conditioning (:mod:`regulab.diagnose._columns`).
+    level before the conditioning (:mod:`regulab.diagnose._columns`). A numeric column's
+    missing ``indicators`` do not count: columns empty on the same rows share an indicator
+    pattern, which says nothing about how their values correlate.
     """
     n, p = X.shape
     varying = X.std(0) > 0
+    varying[list(indicators)] = False
     owner = unit_of(columns, p)[varying]
     Z = X[:, varying]
     Z = (Z - Z.mean(0)) / Z.std(0)

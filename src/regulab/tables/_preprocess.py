@@ -233,6 +233,8 @@ class TablePreprocessor:
         One readable name per output column (``x``, ``x_(missing)``, ``c_a``, ``c_(other)``).
     groups_ : dict of str to list of int
         Each original column's output columns (one unit for group penalties and reports).
+    indicator_columns_ : list of int
+        The output columns that are a numeric column's missing indicator.
     state_ : list of dict
         The fitted statistics per column (see :meth:`to_state`).
     """
@@ -310,12 +312,15 @@ class TablePreprocessor:
         self.state_ = state
         self.feature_names_out_: list[str] = []
         self.groups_: dict[str, list[int]] = {}
+        self.indicator_columns_: list[int] = []
         self._plans: list[_Plan] = []
         for spec in state:
             start = len(self.feature_names_out_)
             names = _output_names(spec)
             self.feature_names_out_ += names
             self.groups_[spec["name"]] = list(range(start, start + len(names)))
+            if spec["kind"] == "numeric" and len(names) == 2:  # value, missing indicator
+                self.indicator_columns_.append(start + 1)
             if spec["kind"] != "numeric":
                 self._plans.append(_plan(spec, start, len(names)))
         self.n_features_out_ = len(self.feature_names_out_)
