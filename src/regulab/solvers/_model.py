@@ -59,9 +59,8 @@ def exact_groups(penalties: Sequence[Penalty]) -> list[int] | None:
     True
     """
     for penalty in penalties:
-        groups = getattr(penalty, "feature_groups", None)
-        if groups is not None:
-            return [int(g) for g in groups]
+        if penalty.feature_groups is not None:
+            return list(penalty.feature_groups)
     return None
 
 
