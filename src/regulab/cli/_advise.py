@@ -10,11 +10,13 @@ from rich.console import Console
 
 from regulab.cli._common import (
     SEED,
+    _apply,
     _call_in_store,
     _data_options,
     _load_data,
     _pop_outputs,
     cli,
+    output_options,
     write_json,
 )
 
@@ -44,16 +46,14 @@ from regulab.cli._common import (
     help="Worker processes that train runs side by side (e.g. 2 on 2 cores for a CNN).",
 )
 @click.option("--store", default=None, help="SQLite results store to save and reuse runs.")
-@click.option("--report", "report_path", default=None, help="Write an HTML report here.")
-@click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
-@click.option("--json", "json_path", default=None, help="Write the advice as JSON here.")
-@click.option(
-    "--save",
-    "save_path",
-    default=None,
-    help="Refit the recommendation on every row and save it for `regulab predict`.",
+@_apply(
+    output_options(
+        "the advice",
+        report=True,
+        figures=True,
+        save="Refit the recommendation on every row and save it",
+    )
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
 def advise_command(**options: Any) -> None:
     """Diagnose the data, recommend regularization with reasons, and prove it."""
     from regulab.advise import advise, parse_budget

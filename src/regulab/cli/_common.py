@@ -36,7 +36,7 @@ from regulab._version import __version__
 from regulab.custom import is_custom, resolve_factory
 from regulab.errors import RegulabError
 
-__all__ = ["EPOCHS", "SEED", "cli", "main", "write_json"]
+__all__ = ["EPOCHS", "SEED", "cli", "main", "output_options", "write_json"]
 
 EXIT_USAGE = 2
 EXIT_BUG = 1
@@ -110,6 +110,55 @@ def _column_list(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 #: ``--categorical``, ``--numeric`` and ``--drop``: the column kinds a user sets on a table.
+def output_options(
+    what: str,
+    *,
+    report: bool = False,
+    figures: bool = False,
+    save: str | None = None,
+    quiet: bool = True,
+) -> list[Callable[[Any], Any]]:
+    """The output options that :func:`_pop_outputs` reads, in ``--help`` order.
+
+    ``--report`` and ``--figures`` when asked; ``--json`` (it writes ``what``); ``--save``
+    with ``save`` (its help: what is saved); ``--quiet`` with ``quiet``.
+    """
+    options = []
+    if report:
+        options.append(
+            click.option("--report", "report_path", default=None, help="Write an HTML report here.")
+        )
+    if figures:
+        options.append(
+            click.option(
+                "--figures",
+                default=None,
+                help="Also write each report figure as PNG here (with --report).",
+            )
+        )
+    options.append(
+        click.option("--json", "json_path", default=None, help=f"Write {what} as JSON here.")
+    )
+    if save is not None:
+        options.append(
+            click.option("--save", "save_path", default=None, help=f"{save} for `regulab predict`.")
+        )
+    if quiet:
+        options.append(click.option("--quiet", is_flag=True, help="No progress output."))
+    return options
+
+
+def _apply(options: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """One decorator applying ``options`` so that ``--help`` lists them in order."""
+
+    def decorate(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 COLUMN_OPTIONS = [
     click.option(
         "--categorical",
@@ -134,9 +183,7 @@ COLUMN_OPTIONS = [
 
 def _column_options(function: Any) -> Any:
     """Add :data:`COLUMN_OPTIONS` to a command."""
-    for option in reversed(COLUMN_OPTIONS):
-        function = option(function)
-    return function
+    return _apply(COLUMN_OPTIONS)(function)
 
 
 def _data_options(function: Any) -> Any:
@@ -165,9 +212,7 @@ def _data_options(function: Any) -> Any:
         ),
         *COLUMN_OPTIONS,
     ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    return _apply(options)(function)
 
 
 #: The options of :func:`_data_options` that :func:`regulab.data.load` takes by keyword.

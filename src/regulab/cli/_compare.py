@@ -10,11 +10,13 @@ import click
 from regulab._terminal import comparison_table
 from regulab.cli._common import (
     EPOCHS,
+    _apply,
     _call_in_store,
     _console,
     _data_options,
     _pop_outputs,
     cli,
+    output_options,
     write_json,
 )
 
@@ -41,10 +43,7 @@ from regulab.cli._common import (
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: cores).")
 @click.option("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT.")
 @click.option("--workers", type=int, default=None, help="Start a local Dask cluster of N.")
-@click.option("--report", "report_path", default=None, help="Write an HTML report here.")
-@click.option("--figures", default=None, help="Also write each figure as PNG in this folder.")
-@click.option("--json", "json_path", default=None, help="Write the comparison as JSON here.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_apply(output_options("the comparison", report=True, figures=True))
 def compare_command(**options: Any) -> None:
     """Compare regularization techniques side by side on the same splits and seeds."""
     from regulab.experiment import DEFAULT_TECHNIQUES, compare

@@ -9,12 +9,14 @@ from rich.table import Table
 from regulab._terminal import print_wrapped
 from regulab.cli._common import (
     SEED,
+    _apply,
     _check_outputs,
     _console,
     _data_options,
     _file_input,
     _load_data,
     cli,
+    output_options,
     write_json,
 )
 from regulab.data import list_datasets
@@ -32,7 +34,7 @@ def datasets_command() -> None:
 @cli.command("diagnose")
 @_data_options
 @click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--json", "json_path", default=None, help="Write the findings as JSON here.")
+@_apply(output_options("the findings", quiet=False))
 def diagnose_command(
     data: str,
     target: str | None,
@@ -62,7 +64,7 @@ def diagnose_command(
 
 @cli.command("diagnose-run")
 @click.argument("history", type=click.Path())
-@click.option("--json", "json_path", default=None, help="Write the findings as JSON here.")
+@_apply(output_options("the findings", quiet=False))
 def diagnose_run_command(history: str, json_path: str | None) -> None:
     """Read a training history CSV (epoch, loss, val_loss[, ...]) and say what went wrong."""
     from regulab.diagnose import diagnose_run

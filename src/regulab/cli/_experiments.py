@@ -34,11 +34,13 @@ from rich.table import Column, Table
 
 from regulab.cli._common import (
     _DATA_KEYWORDS,
+    _apply,
     _call_in_store,
     _console,
     _data_options,
     _load_data,
     _pop_outputs,
+    output_options,
     write_json,
 )
 from regulab.errors import InvalidParameterError
@@ -69,16 +71,8 @@ _SEEDS = click.option(
 _JOBS = click.option(
     "--jobs", type=int, default=None, help="Worker processes for independent runs (default 1)."
 )
-_OUTPUTS = [
-    click.option(
-        "--store", default=None, help="SQLite results store: runs are saved, a rerun resumes."
-    ),
-    click.option("--report", "report_path", default=None, help="Write an HTML report here."),
-    click.option("--json", "json_path", default=None, help="Write the result as JSON here."),
-    click.option("--quiet", is_flag=True, help="No progress output."),
-]
-_FIGURES = click.option(
-    "--figures", default=None, help="Also write each report figure as PNG here (with --report)."
+_STORE = click.option(
+    "--store", default=None, help="SQLite results store: runs are saved, a rerun resumes."
 )
 
 PATH_OPTIONS: list[Option] = [
@@ -129,8 +123,8 @@ PATH_OPTIONS: list[Option] = [
     _SEEDS,
     *_training_options(10, "Epochs per run (later warm-started points train half)."),
     _JOBS,
-    *_OUTPUTS,
-    _FIGURES,
+    _STORE,
+    *output_options("the result", report=True, figures=True),
 ]
 
 CURVE_KINDS = ("dropout", "patience")
@@ -153,8 +147,8 @@ CURVE_OPTIONS: list[Option] = [
     _SEEDS,
     *_training_options(None, "Epochs per run (default 10 for dropout, 50 for patience)."),
     _JOBS,
-    *_OUTPUTS,
-    _FIGURES,
+    _STORE,
+    *output_options("the result", report=True, figures=True),
 ]
 
 TUNE_OPTIONS: list[Option] = [
@@ -195,7 +189,8 @@ TUNE_OPTIONS: list[Option] = [
         help="Epochs before a trial can be pruned (default epochs // 4).",
     ),
     *_training_options(20, "Maximum epochs per trial."),
-    *_OUTPUTS,
+    _STORE,
+    *output_options("the result", report=True),
 ]
 
 
@@ -678,7 +673,4 @@ def add_commands(group: click.Group) -> None:
     """Register ``path``, ``curve`` and ``tune`` on ``group`` with :mod:`regulab.cli`'s data
     options (``--data``, ``--target``, ``--task``, ``--mnist-dir``, ``--model``)."""
     for name, function, options in _COMMANDS:
-        decorated: Callable[..., Any] = function
-        for option in reversed(options):
-            decorated = option(decorated)
-        group.add_command(click.command(name)(_data_options(decorated)))
+        group.add_command(click.command(name)(_data_options(_apply(options)(function))))

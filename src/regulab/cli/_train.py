@@ -10,12 +10,14 @@ from regulab._terminal import print_summary, print_wrapped
 from regulab.cli._common import (
     EPOCHS,
     SEED,
+    _apply,
     _check_outputs,
     _column_options,
     _console,
     _pop_outputs,
     _resolve_model,
     cli,
+    output_options,
     write_json,
 )
 from regulab.config import (
@@ -78,14 +80,7 @@ from regulab.config import (
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--json", "json_path", default=None, help="Write the results as JSON here.")
-@click.option(
-    "--save",
-    "save_path",
-    default=None,
-    help="Save the trained model (safetensors + JSON metadata) for `regulab predict`.",
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_apply(output_options("the results", save="Save the trained model (safetensors + JSON metadata)"))
 def train_command(**options: Any) -> None:
     """Train one model with the chosen regularization and report test metrics."""
     _, _, json_path, save_path, quiet = _pop_outputs(options)
