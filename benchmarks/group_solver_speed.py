@@ -7,7 +7,7 @@ Run::
 On generated data (n rows, 50 columns in 10 groups of 5, one class-dependent group signal):
 
 (a) singleton groups, the same problem both ways: ``fit_linear(solver="group-fista")`` against
-    the default solver (OWL-QN for logistic loss, scikit-learn's coordinate descent for squared
+    the default solver (L-BFGS-B for logistic loss, scikit-learn's coordinate descent for squared
     loss); the objectives are printed to show it is one optimum.
 (b) real groups: ``fit_linear(groups=...)`` (group-fista) beside the element-wise L1 fit of
     the same strength (default solver), and a 20-step group path with screening.

@@ -254,7 +254,7 @@ def test_bad_groups_are_refused() -> None:
     with pytest.raises(InvalidParameterError, match="one integer group id per feature"):
         fit_linear(X, y, task="binary", l1=0.01, groups=[0, 1])
     with pytest.raises(InvalidParameterError, match="group-fista"):
-        fit_linear(X, y, task="binary", l1=0.01, groups=GROUPS, solver="owlqn")
+        fit_linear(X, y, task="binary", l1=0.01, groups=GROUPS, solver="lbfgs-b")
 
 
 # -- Regulab's own models and `regulab path` on a table -------------------------------------
@@ -267,7 +267,7 @@ def test_fit_model_takes_the_groups_from_the_argument_or_the_penalty() -> None:
     assert direct.solver == carried.solver == "group-fista"
     np.testing.assert_allclose(direct.coef, carried.coef, atol=1e-12)
     assert result.history[0]["penalty"] == pytest.approx(carried.penalty())
-    assert fit_model(LinearModel(X.shape[1], 1, seed=0), [L1(0.03)], X, y).solver == "owlqn"
+    assert fit_model(LinearModel(X.shape[1], 1, seed=0), [L1(0.03)], X, y).solver == "lbfgs-b"
 
 
 def test_table_path_uses_groups_and_refits_each_fold_on_its_training_rows(monkeypatch) -> None:

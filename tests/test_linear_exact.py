@@ -54,7 +54,7 @@ def test_sparse_binary_classifier_matches_saga(l1, elastic_net):
     mapped = sklearn_strength("binary", l1 + a, b, len(X))
     reference = _logistic(mapped).fit(X, y)
     np.testing.assert_allclose(clf.coef_, reference.coef_, atol=1e-4)
-    assert clf.solver_ == "owlqn"
+    assert clf.solver_ == "lbfgs-b"
     assert clf.sparsity_.total > 0  # exact zeros, without prox_l1
 
 
@@ -107,7 +107,7 @@ def test_exact_fit_survives_save_and_load_and_partial_fit_continues(tmp_path):
     y = (signal > 0).astype(int)
     clf = RegularizedLinearClassifier(l1=0.01, **FAST).fit(X, y)
     loaded = load(clf.save(tmp_path / "m.safetensors"))
-    assert (loaded.solver_, loaded.converged_, loaded.n_iter_) == ("owlqn", True, clf.n_iter_)
+    assert (loaded.solver_, loaded.converged_, loaded.n_iter_) == ("lbfgs-b", True, clf.n_iter_)
     np.testing.assert_allclose(loaded.decision_function(X), clf.decision_function(X))
     clf.partial_fit(X, y)  # one more epoch of the trainer from the exact weights
     assert len(clf.history_) == 2
@@ -183,3 +183,17 @@ def test_advised_linear_pick_matches_logistic_regression_cv_on_the_same_folds():
     cv_loss, cv_accuracy = min(reference)
     assert pick_loss <= cv_loss + 0.01, (pick_loss, cv_loss)
     assert pick_accuracy >= cv_accuracy - 0.005, (pick_accuracy, cv_accuracy)
+
+
+def test_exact_fit_stopped_by_its_iteration_guard_says_so():
+    from regulab.models import LinearModel
+    from regulab.penalties import L1
+    from regulab.solvers import exact_result
+
+    X, signal = _data()
+    result, fit = exact_result(
+        LinearModel(6, 1, seed=0), [L1(0.001)], X, signal > 0, tol=1e-12, max_iter=2
+    )
+    assert not fit.converged and fit.n_iter == 2
+    assert result.stop_reason == StopReason.MAX_EPOCHS
+    assert result.stop_message.endswith("at max_iter=2")

@@ -29,7 +29,7 @@ SOLVER_CHOICES = ("auto", "exact", "trainer")
 _SOLVER_DOC = """\
     solver : {"auto", "exact", "trainer"}, default="auto"
         ``"exact"`` solves the convex problem to its optimum with
-        :func:`regulab.solvers.fit_linear` (L-BFGS, OWL-QN or scikit-learn's coordinate
+        :func:`regulab.solvers.fit_linear` (L-BFGS, L-BFGS-B or scikit-learn's coordinate
         descent; stops when the largest KKT violation is at most 1e-6, ignoring ``epochs``,
         ``optimizer``, ``learning_rate``, ``batch_size``); it needs no ``input_dropout``, no
         ``weight_decay``, no ``early_stopping`` and (a classifier) no ``class_weight``: the
@@ -40,7 +40,7 @@ _SOLVER_DOC = """\
 
 _SOLVER_FITTED_DOC = """\
     solver_ : str
-        What fitted the model: the exact solver (``"lbfgs"``, ``"owlqn"``,
+        What fitted the model: the exact solver (``"lbfgs"``, ``"lbfgs-b"``,
         ``"sklearn.ElasticNet"``...) or the trainer's optimizer (``"adam"``...).
     converged_ : bool or None
         Whether the exact solver met its KKT tolerance (None after the trainer). An exact

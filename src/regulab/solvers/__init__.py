@@ -6,7 +6,8 @@ stops short of the optimum the convex problem has. These solvers reach it:
 - :func:`fit_linear` minimizes the trainer's mean data loss (cross-entropy, one-logit binary
   cross-entropy, or squared error) plus ``l1 * sum|W| + l2 * sum W**2`` (intercepts are not
   penalized), stopping when the largest KKT violation is at most ``tol``. Logistic losses use
-  OWL-QN (L-BFGS when there is no L1 term) in PyTorch, so they run on a GPU too; squared loss
+  SciPy's L-BFGS-B on split weights (L-BFGS when there is no L1 term) with losses and
+  gradients in PyTorch, so the products run on a GPU too; squared loss
   on the CPU uses scikit-learn's coordinate descent / Ridge with the strength mapped
   (:func:`sklearn_strength`). With column ``groups`` (one-hot columns of one original column)
   the L1 part is the group lasso ``l1 * sum_h sum_g sqrt(|g|) * ||W[h, g]||``, solved by

@@ -14,9 +14,9 @@ from regulab.solvers._fista import group_fista
 from regulab.solvers._groups import group_structure
 from regulab.solvers._owlqn import solver_threads
 from regulab.solvers._problem import Problem, check_task, make_problem
-from regulab.solvers._standardize import standardized_owlqn
+from regulab.solvers._standardize import standardized_lbfgsb
 
-SOLVERS = ("auto", "owlqn", "sklearn", "group-fista")
+SOLVERS = ("auto", "lbfgs-b", "sklearn", "group-fista")
 
 #: A cold L1 logistic fit on at least 3x this many rows first fits this many randomly chosen
 #: rows, then solves all rows from there on that fit's nonzero columns (the KKT check on every
@@ -38,7 +38,7 @@ class LinearFit:
         Iterations of the solver (quasi-Newton steps, or coordinate-descent passes; a large L1
         logistic fit counts the steps of its warm start on a row subsample too).
     solver : str
-        ``"owlqn"`` (L1/elastic net), ``"lbfgs"`` (no L1 term), ``"group-fista"`` (column
+        ``"lbfgs-b"`` (L1/elastic net), ``"lbfgs"`` (no L1 term), ``"group-fista"`` (column
         groups), or the scikit-learn estimator that solved a squared loss
         (``"sklearn.ElasticNet"``, ``"sklearn.Ridge"``, ...).
     kkt : float
@@ -214,15 +214,16 @@ def fit_linear(
         Guard on the iterations; a run stopped by it has ``converged=False``.
     coef_init, intercept_init : array-like, optional
         Warm start (default: all weights zero and the best intercept-only model).
-    solver : {"auto", "owlqn", "sklearn", "group-fista"}, default="auto"
+    solver : {"auto", "lbfgs-b", "sklearn", "group-fista"}, default="auto"
         ``"auto"``: ``"group-fista"`` when there are groups of more than one column and
         ``l1 > 0``; otherwise scikit-learn's coordinate descent / Ridge for a squared loss on
-        the CPU, OWL-QN (L-BFGS when ``l1 == 0``) otherwise. ``"sklearn"`` is for squared loss only.
+        the CPU, L-BFGS-B on split weights (L-BFGS when ``l1 == 0``) otherwise (``"lbfgs-b"``
+        forces it). ``"sklearn"`` is for squared loss only.
         ``"group-fista"`` (accelerated proximal gradient with backtracking and adaptive
         restart on centered columns; ``max_iter`` counts its proximal steps) solves any
         groups, singletons included.
     device : str or torch.device, default="cpu"
-        Where OWL-QN runs (``"cuda"`` on a GPU).
+        Where the losses and gradients are computed (``"cuda"`` on a GPU).
     dtype : torch.dtype, default=torch.float64
 
     Returns
@@ -250,14 +251,14 @@ def fit_linear(
         )
     if solver == "sklearn" and task != "regression":
         raise InvalidParameterError(
-            f"solver='sklearn' solves squared loss only; task={task!r} uses 'owlqn'."
+            f"solver='sklearn' solves squared loss only; task={task!r} uses 'lbfgs-b'."
         )
     problem = make_problem(X, y, task, n_classes, device, dtype)
     problem.l1, problem.l2 = float(l1), float(l2)
     problem.groups = group_structure(
         groups, problem.n_features, problem.X.device, dtype, force=solver == "group-fista"
     )
-    if problem.groups is not None and l1 > 0 and solver in ("owlqn", "sklearn"):
+    if problem.groups is not None and l1 > 0 and solver in ("lbfgs-b", "sklearn"):
         raise InvalidParameterError(
             f"solver={solver!r} solves element-wise L1; column groups need 'group-fista' "
             "(or 'auto')."
@@ -316,8 +317,8 @@ def solve(
         coef, intercept, n_iter, name = _sklearn_squared(problem, W0, tol, max_iter)
         x = torch.cat([torch.as_tensor(coef.reshape(-1)), torch.as_tensor(intercept)])
         return x.to(dtype=problem.X.dtype, device=problem.X.device), n_iter, name
-    result = standardized_owlqn(problem, x0, tol=tol, max_iter=max_iter)
-    return result.x, result.n_iter, "owlqn" if problem.l1 > 0 else "lbfgs"
+    result = standardized_lbfgsb(problem, x0, tol=tol, max_iter=max_iter)
+    return result.x, result.n_iter, "lbfgs-b" if problem.l1 > 0 else "lbfgs"
 
 
 def solve_screened(

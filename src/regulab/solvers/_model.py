@@ -198,7 +198,7 @@ def exact_result(
     message = (
         f"{fit.solver} {verdict} after {fit.n_iter} iterations: largest KKT violation "
         f"{fit.kkt:.2g} {'<=' if fit.converged else '>'} tol {tol:g}"
-        + ("" if fit.converged else f" at max_iter={max_iter}")
+        + ("" if fit.converged else _stop_cause(fit.n_iter, max_iter))
     )
     result = FitResult(
         model=model,
@@ -213,3 +213,10 @@ def exact_result(
         seed=seed,
     )
     return result, fit
+
+
+def _stop_cause(n_iter: int, max_iter: int) -> str:
+    """Why an unconverged fit stopped: its iteration guard, or no decrease left to find."""
+    if n_iter >= max_iter:
+        return f" at max_iter={max_iter}"
+    return " where the objective showed no more decrease (its dtype's resolution)"

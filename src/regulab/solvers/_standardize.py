@@ -1,4 +1,4 @@
-"""OWL-QN on centered, rescaled columns: the same optimum in fewer quasi-Newton steps.
+"""L-BFGS-B on centered, rescaled columns: the same optimum in fewer quasi-Newton steps.
 
 The intercepts are not penalized, so centering the columns of ``X`` is a change of variables
 (the intercepts absorb ``W @ mean``), and dividing column ``j`` by its standard deviation
@@ -20,20 +20,21 @@ from __future__ import annotations
 
 import torch
 
-from regulab.solvers._owlqn import SolverResult, owlqn
+from regulab.solvers._lbfgsb import lbfgsb
+from regulab.solvers._owlqn import SolverResult
 from regulab.solvers._problem import Problem
 
 
-def standardized_owlqn(
+def standardized_lbfgsb(
     problem: Problem, x0: torch.Tensor, *, tol: float, max_iter: int
 ) -> SolverResult:
-    """Minimize ``problem`` from ``x0`` by OWL-QN on standardized columns (same optimum)."""
+    """Minimize ``problem`` from ``x0`` by L-BFGS-B on standardized columns (same optimum)."""
     K = problem.n_outputs
     mean = problem.X.mean(0)
     scale = problem.X.std(0, correction=0)
     keep = scale > 0
     if not bool(keep.any()):  # every column constant: the intercept-only model is optimal
-        return owlqn(problem, x0, tol=tol, max_iter=max_iter)
+        return lbfgsb(problem, x0, tol=tol, max_iter=max_iter)
     mean_k, scale_k = mean[keep], scale[keep]
     inner = Problem(
         (problem.X[:, keep] - mean_k) / scale_k,
@@ -47,7 +48,7 @@ def standardized_owlqn(
     )
     W0, b0 = problem.split(x0)
     x = torch.cat([(W0[:, keep] * scale_k).reshape(-1), b0 + W0 @ mean])
-    result = owlqn(inner, x, tol=tol, max_iter=max_iter)
+    result = lbfgsb(inner, x, tol=tol, max_iter=max_iter)
     W_in, b_in = inner.split(result.x)
     W = torch.zeros(K, problem.n_features, dtype=x.dtype, device=x.device)
     W[:, keep] = W_in / scale_k
