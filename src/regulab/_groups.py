@@ -140,6 +140,15 @@ def table_group_ids(
 class FeatureGroups:
     """The index tensors of a ``feature_groups`` list, on one device.
 
+    Parameters
+    ----------
+    ids : sequence of int
+        The group id (0..G-1) of each input column.
+    device : torch.device or str, optional
+    weights : sequence of float, optional
+        Each group's weight in the penalty; default ``sqrt(|g|)``. The exact solvers pass the
+        weights of the whole table when they keep a subset of its columns (:meth:`columns`).
+
     Attributes
     ----------
     ids : tuple of int
@@ -147,18 +156,36 @@ class FeatureGroups:
     index : torch.Tensor
         ``ids`` as a long tensor.
     n_groups : int
+    weights : torch.Tensor
+        Each group's weight, ``(n_groups,)``, float64.
     scale : torch.Tensor
-        ``sqrt(|g|)`` of each column's group, ``(inputs,)``.
+        The weight of each column's group, ``(inputs,)``, float64.
     first : torch.Tensor
         The first column of each group, ``(n_groups,)``.
+
+    Examples
+    --------
+    >>> groups = FeatureGroups([0, 1, 1, 2])
+    >>> groups.weights.tolist()
+    [1.0, 1.4142135623730951, 1.0]
+    >>> groups.columns(torch.tensor([False, True, True, True]))
+    FeatureGroups(3 columns in 2 groups)
     """
 
-    def __init__(self, ids: Sequence[int], device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        ids: Sequence[int],
+        device: torch.device | str | None = None,
+        weights: Sequence[float] | torch.Tensor | None = None,
+    ) -> None:
         self.ids = tuple(int(i) for i in ids)
         self.index = torch.tensor(self.ids, dtype=torch.long, device=device)
         self.n_groups = max(self.ids, default=-1) + 1
         sizes = torch.bincount(self.index, minlength=self.n_groups)
-        self.scale = sizes.index_select(0, self.index).double().sqrt().float()
+        if weights is None:
+            weights = sizes.double().sqrt()
+        self.weights = torch.as_tensor(weights, dtype=torch.float64).to(self.index.device)
+        self.scale = self.weights.index_select(0, self.index)
         positions = torch.arange(len(self.ids), device=device)
         first = torch.full((self.n_groups,), len(self.ids), dtype=torch.long, device=device)
         self.first = first.scatter_reduce_(0, self.index, positions, "amin")
@@ -166,13 +193,30 @@ class FeatureGroups:
 
     def to(self, device: torch.device | str) -> FeatureGroups:
         """The same groups with their tensors on ``device``."""
-        return FeatureGroups(self.ids, device)
+        return FeatureGroups(self.ids, device, self.weights)
+
+    def columns(self, keep: torch.Tensor) -> FeatureGroups:
+        """The groups of the columns ``keep`` (a boolean mask), renumbered 0..G'-1 in the
+        same order; each group keeps its weight (a screened-out column does not change the
+        penalty of the columns left)."""
+        present, ids = torch.unique(self.index[keep.to(self.index.device)], return_inverse=True)
+        return FeatureGroups(ids.tolist(), self.index.device, self.weights[present])
+
+    def whole(self, keep: torch.Tensor) -> torch.Tensor:
+        """``keep`` widened to whole groups (a column is kept when any of its group is)."""
+        hit = torch.zeros(self.n_groups, dtype=torch.bool, device=self.index.device)
+        hit[self.index[keep]] = True
+        return hit[self.index]
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FeatureGroups) and self.ids == other.ids
+        return (
+            isinstance(other, FeatureGroups)
+            and self.ids == other.ids
+            and torch.equal(self.weights.cpu(), other.weights.cpu())
+        )
 
     def __hash__(self) -> int:
         return hash(self.ids)
@@ -240,6 +284,8 @@ def group_norms(weight: torch.Tensor, groups: FeatureGroups, axis: int) -> torch
     tensor([[5., 0.]])
     """
     squares = _block_sums(weight.pow(2), groups, axis)
+    if not squares.requires_grad:  # no gradient to guard: the plain root
+        return squares.sqrt_()
     positive = squares > 0
     return torch.where(positive, torch.where(positive, squares, 1.0).sqrt(), 0.0)
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import torch
 
+from regulab._groups import prox_group_l1_
 from regulab.solvers._owlqn import SolverResult
 from regulab.solvers._problem import Problem
 
@@ -59,7 +60,8 @@ def group_fista(problem: Problem, x0: torch.Tensor, *, tol: float, max_iter: int
 
     def prox(point: torch.Tensor, step: float) -> torch.Tensor:
         W = point[:cut].view(problem.n_outputs, -1)
-        return torch.cat([groups.prox(W, step * l1).reshape(-1), point[cut:]])
+        shrunk = prox_group_l1_(W.clone(), step * l1, groups, axis=1)
+        return torch.cat([shrunk.reshape(-1), point[cut:]])
 
     L = _lipschitz(inner)
     f_x, g_x = inner.smooth(x)

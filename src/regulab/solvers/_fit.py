@@ -256,7 +256,7 @@ def fit_linear(
     problem = make_problem(X, y, task, n_classes, device, dtype)
     problem.l1, problem.l2 = float(l1), float(l2)
     problem.groups = group_structure(
-        groups, problem.n_features, problem.X.device, dtype, force=solver == "group-fista"
+        groups, problem.n_features, problem.X.device, force=solver == "group-fista"
     )
     if problem.groups is not None and l1 > 0 and solver in ("lbfgs-b", "sklearn"):
         raise InvalidParameterError(
@@ -370,5 +370,5 @@ def finish(problem: Problem, x: torch.Tensor, n_iter: int, name: str, tol: float
         task=problem.task,
         l1=problem.l1,
         l2=problem.l2,
-        groups=None if problem.groups is None else problem.groups.ids.tolist(),
+        groups=None if problem.groups is None else list(problem.groups.ids),
     )

@@ -56,7 +56,7 @@ def lambda_max(
     """
     check_range("l1_ratio", l1_ratio, low=0.0, high=1.0, low_open=True, owner="lambda_max")
     problem = make_problem(X, y, task, n_classes, "cpu", torch.float64)
-    problem.groups = group_structure(groups, problem.n_features, "cpu", torch.float64)
+    problem.groups = group_structure(groups, problem.n_features, "cpu")
     return problem.l1_max() / l1_ratio
 
 
@@ -188,7 +188,6 @@ class PathSettings:
             self.groups,
             problem.n_features,
             problem.X.device,
-            self.dtype,
             force=self.solver == "group-fista",
         )
         return problem

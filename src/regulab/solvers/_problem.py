@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from regulab._groups import FeatureGroups, group_term
 from regulab.errors import DataError, InvalidParameterError
-from regulab.solvers._groups import Groups
+from regulab.solvers._groups import block_violation, column_excess, scaled_max
 
 TASKS = ("multiclass", "binary", "regression")
 
@@ -58,7 +59,7 @@ class Problem:
     l2: float = 0.0
     col_mean: torch.Tensor | None = None
     col_scale: torch.Tensor | None = None
-    groups: Groups | None = None
+    groups: FeatureGroups | None = None
 
     @property
     def n_features(self) -> int:
@@ -115,7 +116,7 @@ class Problem:
         if not self.l1:
             return 0.0
         W = self.original_weights(x)
-        total = W.abs().sum() if self.groups is None else self.groups.penalty(W)
+        total = W.abs().sum() if self.groups is None else group_term(W, 1.0, self.groups, 1)
         return self.l1 * float(total)
 
     def objective(self, x: torch.Tensor) -> float:
@@ -144,7 +145,7 @@ class Problem:
             g_W = g_W + torch.outer(g_b, self.col_mean)  # the gradient in the original columns
         W = self.original_weights(x)
         if self.groups is not None:
-            pg = self.groups.violation(W, g_W, self.l1)
+            pg = block_violation(W, g_W, self.l1, self.groups)
         else:
             pg = _shrink(W, g_W, self.l1) if self.l1 else g_W
         return float(torch.cat([pg.reshape(-1), g_b]).abs().max())
@@ -155,14 +156,14 @@ class Problem:
         at ``l1 = level``."""
         if self.groups is None:
             return (grad_W.abs() - level).max(0).values
-        return self.groups.excess(grad_W, level)
+        return column_excess(grad_W, level, self.groups)
 
     def l1_max(self) -> float:
         """The smallest ``l1`` whose optimum has every weight zero."""
         grad_W = self.split(self.smooth(self.intercept_only())[1])[0]
         if self.groups is None:
             return float(grad_W.abs().max())
-        return self.groups.scaled_max(grad_W)
+        return scaled_max(grad_W, self.groups)
 
     def columns(self, keep: torch.Tensor) -> Problem:
         """The same problem on the columns ``keep`` (unscaled problems only)."""
