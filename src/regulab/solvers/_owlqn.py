@@ -4,6 +4,11 @@ Without an L1 term it is plain L-BFGS. The iterate stays in one orthant per step
 each weight, or of its negative pseudo-gradient at zero), so weights reach exact zeros. The
 run stops when the largest KKT violation (the minimum-norm subgradient, in gradient units) is
 at most ``tol``; ``max_iter`` only guards against a run that does not get there.
+
+The solvers run SciPy's L-BFGS-B (:mod:`._lbfgsb`), which zeroes weights faster; OWL-QN
+finishes its runs where the objective no longer shows a step's decrease: its line search
+accepts a step whose objective is equal in the last bits, and the KKT test judges the result.
+This module also holds what every solver shares (:class:`SolverResult`, :func:`solver_threads`).
 """
 
 from __future__ import annotations
