@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -186,18 +187,25 @@ def split(
         out /= scale
         return out
 
+    parts = (X_train, standardized(dataset.X[val_index]), standardized(X_test))
+    index = (train_index, val_index, test_index)
+    return _assemble(dataset, index, parts, y_test, mean=mean, scale=scale)
+
+
+def _assemble(
+    dataset: Dataset,
+    index: tuple[np.ndarray, np.ndarray, np.ndarray],
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    y_test: np.ndarray,
+    **encoding: Any,
+) -> Splits:
+    """The :class:`Splits` of ``dataset`` at the train/validation/test rows ``index``, whose
+    encoded features are ``parts``; ``encoding`` is how they were encoded (``mean`` and
+    ``scale``, or a table's ``preprocessor`` and ``leaks`` too)."""
+    (train_index, val_index, test_index), (X_train, X_val, X_test) = index, parts
+    arrays = (X_train, dataset.y[train_index], X_val, dataset.y[val_index], X_test, y_test)
     return Splits(
-        X_train=X_train,
-        y_train=dataset.y[train_index],
-        X_val=standardized(dataset.X[val_index]),
-        y_val=dataset.y[val_index],
-        X_test=standardized(X_test),
-        y_test=y_test,
-        mean=mean,
-        scale=scale,
-        train_index=train_index,
-        val_index=val_index,
-        test_index=test_index,
+        *arrays, train_index=train_index, val_index=val_index, test_index=test_index, **encoding
     )
 
 
@@ -214,18 +222,14 @@ def _table_splits(
     def part(index: np.ndarray) -> np.ndarray:
         return pre.transform(frame.iloc[index])
 
-    return Splits(
-        X_train=part(train_index),
-        y_train=dataset.y[train_index],
-        X_val=part(val_index),
-        y_val=dataset.y[val_index],
-        X_test=part(test_index),
-        y_test=dataset.y[test_index],
+    index = (train_index, val_index, test_index)
+    return _assemble(
+        dataset,
+        index,
+        (part(train_index), part(val_index), part(test_index)),
+        dataset.y[test_index],
         mean=np.zeros(dataset.n_features, dtype=np.float32),
         scale=np.ones(dataset.n_features, dtype=np.float32),
-        train_index=train_index,
-        val_index=val_index,
-        test_index=test_index,
         preprocessor=pre,
         leaks=table_leaks(dataset, train_index),
     )
