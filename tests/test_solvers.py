@@ -339,3 +339,19 @@ def test_bad_inputs_are_refused() -> None:
         fit_linear(X, y + 1, task="binary")
     with pytest.raises(InvalidParameterError, match="'scoring'"):
         cv_linear_path(X, y, 3, [0.1], task="binary", scoring="r2")
+
+
+def test_a_standardization_computed_once_serves_every_column_subset_and_no_row_subset():
+    X, y = _data("multiclass")
+    X = np.column_stack([X, np.full(len(X), 2.0)])  # a constant column: scale 0
+    problem = make_problem(X, y, "multiclass", None, "cpu", torch.float64)
+    Z, mean, scale = problem.standardized()
+    assert problem.standardized().Z is Z  # computed once
+    keep = torch.tensor([True, False, True, True, False, True, True])
+    fresh = make_problem(X[:, keep.numpy()], y, "multiclass", None, "cpu", torch.float64)
+    for cached, direct in zip(problem.columns(keep).standardized(), fresh.standardized()):
+        torch.testing.assert_close(cached, direct, rtol=1e-12, atol=1e-12)  # summation order
+    assert float(scale[-1]) == 0.0 and bool((Z[:, -1] == 0).all())
+    rows = problem.rows(torch.arange(40))
+    assert rows.standard is None
+    torch.testing.assert_close(rows.standardized().mean, torch.as_tensor(X[:40]).mean(0))

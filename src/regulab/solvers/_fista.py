@@ -51,7 +51,7 @@ def group_fista(problem: Problem, x0: torch.Tensor, *, tol: float, max_iter: int
     """Minimize ``problem`` (which has ``groups``) from ``x0`` (not modified)."""
     assert problem.groups is not None and problem.col_scale is None
     mean = problem.X.mean(0)
-    inner = replace(problem, X=problem.X - mean, col_mean=mean)
+    inner = replace(problem, X=problem.X - mean, col_mean=mean, standard=None)
     W0, b0 = problem.split(x0)
     x = torch.cat([W0.reshape(-1), b0 + W0 @ mean])
     cut = problem.n_outputs * problem.n_features

@@ -308,11 +308,11 @@ def solve(
     """Minimize ``problem`` from ``x0``: flat solution, iterations and the solver's name."""
     if problem.n_features == 0:  # every feature screened out: the intercept-only model
         return problem.intercept_only(), 0, "intercept-only"
-    if problem.groups is not None and (problem.l1 > 0 or solver == "group-fista"):
+    method = _method(problem, solver)
+    if method == "group-fista":
         result = group_fista(problem, x0, tol=tol, max_iter=max_iter)
         return result.x, result.n_iter, "group-fista"
-    on_cpu = problem.X.device.type == "cpu"
-    if problem.task == "regression" and (solver == "sklearn" or (solver == "auto" and on_cpu)):
+    if method == "sklearn":
         W0 = problem.split(x0)[0].double().cpu().numpy() if warm else None
         coef, intercept, n_iter, name = _sklearn_squared(problem, W0, tol, max_iter)
         x = torch.cat([torch.as_tensor(coef.reshape(-1)), torch.as_tensor(intercept)])
@@ -321,12 +321,24 @@ def solve(
     return result.x, result.n_iter, "lbfgs-b" if problem.l1 > 0 else "lbfgs"
 
 
+def _method(problem: Problem, solver: str) -> str:
+    """Which method :func:`solve` runs: ``"group-fista"``, ``"sklearn"`` or ``"lbfgs-b"``."""
+    if problem.groups is not None and (problem.l1 > 0 or solver == "group-fista"):
+        return "group-fista"
+    on_cpu = problem.X.device.type == "cpu"
+    if problem.task == "regression" and (solver == "sklearn" or (solver == "auto" and on_cpu)):
+        return "sklearn"
+    return "lbfgs-b"
+
+
 def solve_screened(
     problem: Problem, x: torch.Tensor, keep: torch.Tensor, *, tol: float, max_iter: int, solver: str
 ) -> tuple[torch.Tensor, int, str]:
     """Solve on the columns ``keep`` from ``x``, then add every column that violates the KKT
     conditions on all columns and solve again, until none does: the exact solution."""
     W, b = problem.split(x)
+    if _method(problem, solver) == "lbfgs-b":
+        problem.standardized()  # once for every column subset below (and every path step)
     if problem.groups is not None:
         keep = problem.groups.whole(keep)
     n_iter = 0

@@ -15,7 +15,8 @@ regression     C     squared error averaged over rows and target columns (``F.ms
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,18 @@ def check_task(task: str) -> str:
     return task
 
 
+class Standardized(NamedTuple):
+    """The columns of ``X`` centered and divided by their standard deviation: ``Z``, with
+    ``mean`` and ``scale`` (0 for a constant column, whose ``Z`` column is zero)."""
+
+    Z: torch.Tensor
+    mean: torch.Tensor
+    scale: torch.Tensor
+
+    def columns(self, keep: torch.Tensor) -> Standardized:
+        return Standardized(self.Z[:, keep], self.mean[keep], self.scale[keep])
+
+
 @dataclass
 class Problem:
     """Data and strengths of one fit, as tensors on one device and dtype.
@@ -49,6 +62,7 @@ class Problem:
     original problem (the intercepts are unpenalized, so the two problems are one).
     ``groups`` (optional) turns the L1 term into the group lasso of :mod:`._groups`; group
     problems are never rescaled (a column's scale is not a change of variables there).
+    ``standard`` caches :meth:`standardized` (a path standardizes once, not at every step).
     """
 
     X: torch.Tensor
@@ -60,6 +74,7 @@ class Problem:
     col_mean: torch.Tensor | None = None
     col_scale: torch.Tensor | None = None
     groups: FeatureGroups | None = None
+    standard: Standardized | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_features(self) -> int:
@@ -168,11 +183,22 @@ class Problem:
     def columns(self, keep: torch.Tensor) -> Problem:
         """The same problem on the columns ``keep`` (unscaled problems only)."""
         groups = None if self.groups is None else self.groups.columns(keep)
-        return replace(self, X=self.X[:, keep], groups=groups)
+        standard = None if self.standard is None else self.standard.columns(keep)
+        return replace(self, X=self.X[:, keep], groups=groups, standard=standard)
 
     def rows(self, index: torch.Tensor) -> Problem:
         """The same problem on the rows ``index``."""
-        return replace(self, X=self.X[index], targets=self.targets[index])
+        return replace(self, X=self.X[index], targets=self.targets[index], standard=None)
+
+    def standardized(self) -> Standardized:
+        """``X``'s columns centered and scaled, computed once per problem (and kept by
+        :meth:`columns`)."""
+        if self.standard is None:
+            mean = self.X.mean(0)
+            scale = self.X.std(0, correction=0)
+            Z = (self.X - mean) / torch.where(scale > 0, scale, 1.0)
+            self.standard = Standardized(Z, mean, scale)
+        return self.standard
 
     def kkt(self, x: torch.Tensor) -> float:
         """Largest KKT violation: ``max |pseudo-gradient|`` in gradient units."""

@@ -30,14 +30,13 @@ def standardized_lbfgsb(
 ) -> SolverResult:
     """Minimize ``problem`` from ``x0`` by L-BFGS-B on standardized columns (same optimum)."""
     K = problem.n_outputs
-    mean = problem.X.mean(0)
-    scale = problem.X.std(0, correction=0)
+    Z, mean, scale = problem.standardized()
     keep = scale > 0
     if not bool(keep.any()):  # every column constant: the intercept-only model is optimal
         return lbfgsb(problem, x0, tol=tol, max_iter=max_iter)
     mean_k, scale_k = mean[keep], scale[keep]
     inner = Problem(
-        (problem.X[:, keep] - mean_k) / scale_k,
+        Z if bool(keep.all()) else Z[:, keep],
         problem.targets,
         problem.task,
         K,
