@@ -109,7 +109,6 @@ def _column_list(ctx: click.Context, param: click.Parameter, value: str | None) 
     return tuple(name.strip() for name in (value or "").split(",") if name.strip())
 
 
-#: ``--categorical``, ``--numeric`` and ``--drop``: the column kinds a user sets on a table.
 def output_options(
     what: str,
     *,
@@ -159,6 +158,7 @@ def _apply(options: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
     return decorate
 
 
+#: ``--categorical``, ``--numeric`` and ``--drop``: the column kinds a user sets on a table.
 COLUMN_OPTIONS = [
     click.option(
         "--categorical",
@@ -216,7 +216,8 @@ def _data_options(function: Any) -> Any:
 
 
 #: The options of :func:`_data_options` that :func:`regulab.data.load` takes by keyword.
-_DATA_KEYWORDS = ("target", "task", "mnist_dir", "categorical", "numeric", "drop")
+_COLUMN_KEYWORDS = ("categorical", "numeric", "drop")
+_DATA_KEYWORDS = ("target", "task", "mnist_dir", *_COLUMN_KEYWORDS)
 
 
 def _load_data(data: str, options: Mapping[str, Any], **extra: Any) -> Any:

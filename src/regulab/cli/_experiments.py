@@ -33,6 +33,7 @@ import click
 from rich.table import Column, Table
 
 from regulab.cli._common import (
+    _COLUMN_KEYWORDS,
     _DATA_KEYWORDS,
     _apply,
     _call_in_store,
@@ -214,10 +215,10 @@ def _run(function: Callable[..., Any], options: dict[str, Any], quiet: bool, **f
     """Call the experiment ``function`` on ``--data`` in the ``--store`` session, warnings as
     lines, with ``fixed`` and the command's other ``options`` as keywords."""
     data = options.pop("data")
-    loaded = any(options[name] for name in ("categorical", "numeric", "drop"))
+    loaded = any(options[name] for name in _COLUMN_KEYWORDS)
     if loaded:  # a table with the user's column kinds, loaded here
         data = _load_data(data, options)
-    for name in _DATA_KEYWORDS if loaded else ("categorical", "numeric", "drop"):
+    for name in _DATA_KEYWORDS if loaded else _COLUMN_KEYWORDS:
         del options[name]
     with _warnings_as_lines():
         return _call_in_store(function, data, options, quiet, **fixed)

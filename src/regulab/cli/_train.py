@@ -8,6 +8,7 @@ import click
 
 from regulab._terminal import print_summary, print_wrapped
 from regulab.cli._common import (
+    _COLUMN_KEYWORDS,
     EPOCHS,
     SEED,
     _apply,
@@ -89,7 +90,7 @@ def train_command(**options: Any) -> None:
         options["elastic_net"] = parse_elastic_net(options["elastic_net"])
     if options["early_stopping"] is not None:
         options["early_stopping"] = parse_early_stopping(options["early_stopping"])
-    columns = {name: options.pop(name) for name in ("categorical", "numeric", "drop")}
+    columns = {name: options.pop(name) for name in _COLUMN_KEYWORDS}
     config = TrainConfig(**options, verbose=0 if quiet else 1)
     # a table with the user's column kinds is loaded here, other data by run()
     dataset = config.load_data(**columns) if any(columns.values()) else None
