@@ -48,10 +48,8 @@ class _Split:
         self.problem = problem
         self.cut = problem.n_outputs * problem.n_features
         self.split = problem.l1 > 0
-        lam = torch.full((problem.n_features,), problem.l1, dtype=torch.float64)
-        if problem.col_scale is not None:
-            lam = problem.l1 / problem.col_scale.double().cpu()
-        self.lam = lam.repeat(problem.n_outputs).numpy() if self.split else None
+        lam = torch.as_tensor(problem.weight_l1(torch.float64), dtype=torch.float64).cpu()
+        self.lam = lam.expand(self.cut).numpy() if self.split else None
         self.last: tuple[np.ndarray, torch.Tensor, float, torch.Tensor] | None = None
 
     def pack(self, x: torch.Tensor) -> np.ndarray:

@@ -143,10 +143,15 @@ class Problem:
         if not self.l1:
             return grad
         cut = self.n_outputs * self.n_features
-        lam: torch.Tensor | float = self.l1
-        if self.col_scale is not None:
-            lam = (self.l1 / self.col_scale).repeat(self.n_outputs)
-        return torch.cat([_shrink(x[:cut], grad[:cut], lam), grad[cut:]])
+        return torch.cat([_shrink(x[:cut], grad[:cut], self.weight_l1()), grad[cut:]])
+
+    def weight_l1(self, dtype: torch.dtype | None = None) -> torch.Tensor | float:
+        """The L1 strength of each weight here, flat like ``W``: ``l1``, or ``l1 / col_scale``
+        of the weight's column on rescaled columns (computed in ``dtype``, default the
+        problem's)."""
+        if self.col_scale is None:
+            return self.l1
+        return (self.l1 / self.col_scale.to(dtype)).repeat(self.n_outputs)
 
     def violation(self, x: torch.Tensor, grad: torch.Tensor) -> float:
         """Largest KKT violation of the original problem at ``x``, whose gradient is ``grad``
