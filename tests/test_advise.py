@@ -1266,6 +1266,7 @@ def _fold_records(losses_by_config):
 
 
 def test_one_se_prefers_the_better_family_then_stronger_regularization_not_fewer_techniques():
+    from regulab.advise._metric import LOG_LOSS
     from regulab.advise._search import simplicity_key
 
     losses = {
@@ -1284,10 +1285,7 @@ def test_one_se_prefers_the_better_family_then_stronger_regularization_not_fewer
     }
     records = _fold_records(losses)
     key = simplicity_key(records, configs, (8, 3))
-    values = {
-        name: {r.seed: r.metrics["val_loss"] for r in records if r.config_name == name}
-        for name in losses
-    }
+    values = LOG_LOSS.values(records)
     best, tied, chosen = one_se_choice(values, key)
     assert best == "batchnorm+dropout=0.3+early_stopping"
     assert set(tied) == {
@@ -1303,6 +1301,7 @@ def test_one_se_prefers_the_better_family_then_stronger_regularization_not_fewer
 
 
 def test_one_se_takes_lambda_min_among_tied_linear_models_and_lambda_1se_when_interpretable():
+    from regulab.advise._metric import LOG_LOSS
     from regulab.advise._search import simplicity_key
 
     losses = {
@@ -1323,10 +1322,7 @@ def test_one_se_takes_lambda_min_among_tied_linear_models_and_lambda_1se_when_in
     for record in records:  # the L1 model is the sparse one
         if record.config_name == "linear+l1=0.03":
             record.sparsity["total"] = 0.5
-    values = {
-        name: {r.seed: r.metrics["val_loss"] for r in records if r.config_name == name}
-        for name in losses
-    }
+    values = LOG_LOSS.values(records)
     key = simplicity_key(records, configs, (8, 3))
     best, tied, chosen = one_se_choice(values, key)
     assert best == "hidden=16+early_stopping"
